@@ -1,0 +1,61 @@
+"""Input checks shared by the estimator, the attacks and the defenses.
+
+Every check raises ``TypeError`` (wrong kind of value) or ``ValueError`` (right kind, wrong
+value) with a message that names the parameter and the allowed range.
+"""
+import numbers
+
+import numpy as np
+from sklearn.utils.multiclass import check_classification_targets
+
+__all__ = ["resolve_budget", "encode_binary_labels"]
+
+
+def resolve_budget(budget, n_samples, *, param="budget"):
+    """Number of labels an attacker may flip.
+
+    ``budget`` is an int (a count in ``[0, n_samples]``) or a float in ``[0, 1)`` (a
+    fraction of ``n_samples``, rounded half up: 0.05 of 500 is 25, 0.1 of 15 is 2).
+    """
+    if isinstance(budget, (bool, np.bool_)):
+        raise TypeError(f"{param} must be an int or a float, got a bool ({budget!r})")
+    if isinstance(budget, numbers.Integral):
+        if not 0 <= budget <= n_samples:
+            raise ValueError(
+                f"{param}={budget} must be in [0, n_samples={n_samples}] when it is a count"
+            )
+        return int(budget)
+    if isinstance(budget, numbers.Real):
+        budget = float(budget)
+        if not 0.0 <= budget < 1.0:
+            raise ValueError(
+                f"{param}={budget!r} must be in [0, 1) when it is a fraction of n_samples; "
+                "pass an int to give a count"
+            )
+        # half up (not Python's round-half-even) so the documented rule is the obvious one
+        return int(np.floor(budget * n_samples + 0.5))
+    raise TypeError(f"{param} must be an int or a float, got {type(budget).__name__}")
+
+
+def encode_binary_labels(y, *, param="y"):
+    """Map two class labels to int8 {-1, +1}.
+
+    Returns ``(classes, y_signed)`` with ``classes`` sorted as ``np.unique`` sorts them;
+    ``classes[0]`` becomes -1 and ``classes[1]`` becomes +1. One class or more than two
+    raise ``ValueError``.
+    """
+    y = np.asarray(y)
+    if y.ndim != 1:
+        raise ValueError(f"{param} must be 1-D, got an array of shape {y.shape}")
+    check_classification_targets(y)
+    classes, inverse = np.unique(y, return_inverse=True)
+    if classes.size < 2:
+        raise ValueError(
+            f"{param} has a single class ({classes[0]!r}); a binary classifier needs two"
+        )
+    if classes.size > 2:
+        raise ValueError(
+            f"{param} has {classes.size} classes; floral's classifiers are binary. Wrap the "
+            "estimator in sklearn.multiclass.OneVsRestClassifier for more classes."
+        )
+    return classes, (2 * inverse.reshape(-1) - 1).astype(np.int8)
