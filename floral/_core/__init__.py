@@ -1,0 +1,15 @@
+"""floral's compiled core: C++ headers (.hpp) bound by one Cython module (_lib.pyx)."""
+from ._lib import (  # noqa: F401
+    EVAL,
+    HEARTBEAT,
+    KERNELS,
+    SNAPSHOT,
+    STOP,
+    GramRows,
+    build_info,
+    decision_function,
+    floral_fit,
+    project,
+    rng_uint64,
+    topk,
+)

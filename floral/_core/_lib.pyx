@@ -1,0 +1,520 @@
+# distutils: language = c++
+"""Bindings of floral's C++ core (see the .hpp files beside this one).
+
+This module only converts arrays, checks shapes / dtypes / ranges, releases the GIL and
+calls C++. Defaults, documentation and user-facing validation live in floral.svm.
+"""
+import numpy as np
+cimport numpy as cnp
+from libc.stdint cimport int8_t, int64_t, uint64_t
+from libc.string cimport memcpy
+from libcpp cimport bool as cbool
+from libcpp.vector cimport vector
+from scipy.linalg.cython_blas cimport dgemm as _scipy_dgemm
+
+cnp.import_array()
+
+cdef extern from "Python.h":
+    int PyErr_CheckSignals() except -1
+
+cdef extern from "common.hpp" namespace "floral":
+    ctypedef int64_t index_t
+    ctypedef void (*dgemm_fn)(char*, char*, int*, int*, int*, double*, double*, int*,
+                              double*, int*, double*, double*, int*) noexcept nogil
+    cbool openmp_enabled()
+    int openmp_version()
+    int max_threads()
+    const char* compiler_version()
+    int resolve_threads(int)
+
+cdef extern from "rng.hpp" namespace "floral":
+    cdef cppclass Rng:
+        Rng(uint64_t seed)
+        uint64_t next() nogil
+        uint64_t below(uint64_t bound) nogil
+        double uniform() nogil
+
+cdef extern from "select.hpp" namespace "floral":
+    void topk_above(const double* v, index_t n, index_t k, double threshold,
+                    vector[index_t]& out) except + nogil
+
+cdef extern from "projection.hpp" namespace "floral":
+    cdef cppclass ProjectionWorkspace:
+        ProjectionWorkspace()
+    double project_box_hyperplane(const double* v, const int8_t* a, const double* l,
+                                  const double* u, index_t n, double* x,
+                                  ProjectionWorkspace& ws) except + nogil
+
+cdef extern from "kernel.hpp" namespace "floral":
+    cdef cppclass KernelSpec:
+        KernelSpec()
+        int type
+        double gamma
+        double coef0
+        int degree
+    cdef cppclass CacheStats:
+        index_t hits, misses, rows_computed
+    cdef cppclass GramCache:
+        GramCache(const double* X, index_t n, index_t d, KernelSpec spec, double budget_bytes,
+                  int n_threads, dgemm_fn gemm) except + nogil
+        index_t n()
+        cbool materialised()
+        index_t capacity()
+        const CacheStats& stats()
+        void fetch(const index_t* rows, index_t count, const float** out) except + nogil
+
+cdef extern from "matvec.hpp" namespace "floral":
+    void add_columns(GramCache& cache, const index_t* cols, const double* delta, index_t m,
+                     double* f, vector[const float*]& ptrs) except + nogil
+
+cdef extern from "floral_loop.hpp" namespace "floral":
+    int CB_SNAPSHOT, CB_STOP, CB_EVAL, CB_HEARTBEAT
+    ctypedef int (*round_callback)(void* ctx, int reason, index_t round, const double* lam,
+                                   const int8_t* yt, double b, double objective) noexcept
+    cdef cppclass LoopParams:
+        index_t n_rounds
+        double learning_rate, lr_decay
+        index_t lr_decay_every, flip_budget
+        double candidate_factor
+        index_t refresh
+        double tol
+        index_t eval_every
+        uint64_t seed
+        double dense_fraction, heartbeat
+    cdef cppclass LoopHistory:
+        vector[double] objective, mu, eta, seconds
+        vector[index_t] n_sv, n_free, n_changed
+    cdef cppclass LoopState:
+        vector[double] lam
+        vector[int8_t] yt
+        double b
+        index_t round
+    cdef cppclass LoopResult:
+        LoopState last, snapshot
+        cbool has_snapshot, stopped
+        index_t rounds_run, dense_passes
+        LoopHistory history
+        vector[double] f
+    void run_floral(GramCache& cache, const int8_t* y, const double* C, const double* lam0,
+                    const LoopParams& p, round_callback cb, void* ctx,
+                    LoopResult& res) except + nogil
+    void dense_decision_values(GramCache& cache, const double* coef, double* out) except + nogil
+
+cdef extern from "decision.hpp" namespace "floral":
+    void c_decision_function "floral::decision_function"(
+        const double* Xt, index_t m, const double* SV, index_t n_sv, index_t d,
+        const double* coef, double b, KernelSpec spec, int n_threads, dgemm_fn gemm,
+        double* out) except + nogil
+
+
+KERNELS = {"linear": 0, "rbf": 1, "poly": 2, "sigmoid": 3}
+SNAPSHOT = CB_SNAPSHOT
+STOP = CB_STOP
+EVAL = CB_EVAL
+HEARTBEAT = CB_HEARTBEAT
+GEMM_MIN_FEATURES = 32
+
+cdef dgemm_fn _gemm = <dgemm_fn>_scipy_dgemm
+
+
+def build_info():
+    """Facts about this build: OpenMP on/off and version, compiler, default threads."""
+    return {
+        "openmp": bool(openmp_enabled()),
+        "openmp_version": int(openmp_version()),
+        "compiler": compiler_version().decode("utf-8", "replace"),
+        "max_threads": int(max_threads()),
+    }
+
+
+cdef int _threads(n_jobs) except? -2:
+    if n_jobs is None:
+        return 0
+    if not isinstance(n_jobs, (int, np.integer)) or isinstance(n_jobs, bool):
+        raise TypeError(f"n_jobs must be an int or None, got {type(n_jobs).__name__}")
+    if n_jobs == 0:
+        raise ValueError("n_jobs=0 is not valid; use None or -1 for all cores, or a positive int")
+    if n_jobs < 0:
+        # joblib's convention: -1 = all cores, -2 = all but one, ...
+        return max(1, max_threads() + 1 + int(n_jobs))
+    return int(n_jobs)
+
+
+cdef KernelSpec _spec(str kernel, double gamma, int degree, double coef0) except *:
+    if kernel not in KERNELS:
+        raise ValueError(f"kernel must be one of {sorted(KERNELS)}, got {kernel!r}")
+    if not np.isfinite(gamma) or (kernel != "linear" and gamma <= 0):
+        raise ValueError(f"gamma must be a positive finite float, got {gamma!r}")
+    if degree < 0:
+        raise ValueError(f"degree must be >= 0, got {degree}")
+    if not np.isfinite(coef0):
+        raise ValueError(f"coef0 must be finite, got {coef0!r}")
+    cdef KernelSpec s
+    s.type = KERNELS[kernel]
+    s.gamma = gamma
+    s.degree = degree
+    s.coef0 = coef0
+    return s
+
+
+def _as_2d(X, name):
+    X = np.ascontiguousarray(X, dtype=np.float64)
+    if X.ndim != 2:
+        raise ValueError(f"{name} must be 2-D, got shape {X.shape}")
+    if X.shape[0] == 0 or X.shape[1] == 0:
+        raise ValueError(f"{name} must be non-empty, got shape {X.shape}")
+    if not np.all(np.isfinite(X)):
+        raise ValueError(f"{name} contains NaN or infinity")
+    return X
+
+
+def _as_1d(a, n, dtype, name):
+    a = np.ascontiguousarray(a, dtype=dtype)
+    if a.ndim != 1 or a.shape[0] != n:
+        raise ValueError(f"{name} must have shape ({n},), got {a.shape}")
+    return a
+
+
+def _as_signs(a, n, name):
+    a = np.asarray(a)
+    a8 = _as_1d(a, n, np.int8, name)
+    if not np.all((a8 == 1) | (a8 == -1)) or not np.array_equal(a8, a):
+        raise ValueError(f"{name} must contain only -1 and +1")
+    return a8
+
+
+cdef class GramRows:
+    """Kernel rows of a training set under a byte budget (float32 storage).
+
+    Parameters mirror scikit-learn's SVC: ``kernel``, ``gamma``, ``degree``, ``coef0``;
+    ``cache_size`` is in MB. Used by tests and benchmarks; the estimator builds its own.
+    """
+    cdef GramCache* cache
+    cdef object X
+    cdef readonly index_t n
+    cdef readonly str kernel
+
+    def __cinit__(self, X, str kernel="rbf", double gamma=1.0, int degree=3, double coef0=0.0,
+                  double cache_size=1024.0, n_jobs=None):
+        self.X = _as_2d(X, "X")
+        cdef KernelSpec spec = _spec(kernel, gamma, degree, coef0)
+        if not cache_size > 0:
+            raise ValueError(f"cache_size must be > 0 (MB), got {cache_size!r}")
+        cdef int nt = _threads(n_jobs)
+        cdef const double[:, ::1] Xv = self.X
+        cdef index_t n = Xv.shape[0], d = Xv.shape[1]
+        cdef double budget = cache_size * 1024.0 * 1024.0
+        self.n = n
+        self.kernel = kernel
+        with _blas_single_thread(d):
+            with nogil:
+                self.cache = new GramCache(&Xv[0, 0], n, d, spec, budget, nt, _gemm)
+
+    def __dealloc__(self):
+        if self.cache != NULL:
+            del self.cache
+
+    @property
+    def materialised(self):
+        return bool(self.cache.materialised())
+
+    @property
+    def capacity(self):
+        """Rows the cache holds at once (n when materialised)."""
+        return int(self.cache.capacity())
+
+    @property
+    def stats(self):
+        cdef const CacheStats* s = &self.cache.stats()
+        return {"hits": int(s.hits), "misses": int(s.misses), "rows_computed": int(s.rows_computed)}
+
+    def rows(self, indices):
+        """K[indices, :] as float32, fetched in batches of at most ``capacity`` rows."""
+        cdef const index_t[::1] idx = np.ascontiguousarray(indices, dtype=np.int64).reshape(-1)
+        cdef index_t m = idx.shape[0], i, b0, bm, r
+        for i in range(m):
+            if idx[i] < 0 or idx[i] >= self.n:
+                raise IndexError(f"row index {idx[i]} out of range for n={self.n}")
+        out = np.empty((m, self.n), dtype=np.float32)
+        cdef float[:, ::1] ov = out
+        cdef vector[const float*] ptrs
+        cdef index_t cap = self.cache.capacity()
+        with _blas_single_thread(self.X.shape[1]):
+            b0 = 0
+            while b0 < m:
+                bm = min(cap, m - b0)
+                ptrs.resize(bm)
+                with nogil:
+                    self.cache.fetch(&idx[b0], bm, ptrs.data())
+                for r in range(bm):
+                    memcpy(&ov[b0 + r, 0], ptrs[r], self.n * sizeof(float))
+                b0 += bm
+        return out
+
+    def matvec(self, coef):
+        """K @ coef in float64 from the stored float32 rows."""
+        cdef const double[::1] c = _as_1d(coef, self.n, np.float64, "coef")
+        out = np.empty(self.n, dtype=np.float64)
+        cdef double[::1] ov = out
+        with _blas_single_thread(self.X.shape[1]):
+            with nogil:
+                dense_decision_values(self.cache[0], &c[0], &ov[0])
+        return out
+
+    def add_columns(self, f, cols, delta):
+        """Returns f + K[:, cols] @ delta, computed by the incremental update."""
+        cdef double[::1] fv = np.array(_as_1d(f, self.n, np.float64, "f"), copy=True)
+        cdef const index_t[::1] cv = np.ascontiguousarray(cols, dtype=np.int64).reshape(-1)
+        cdef const double[::1] dv = _as_1d(delta, cv.shape[0], np.float64, "delta")
+        if cv.shape[0] and (np.min(cv) < 0 or np.max(cv) >= self.n):
+            raise IndexError("cols out of range")
+        cdef vector[const float*] ptrs
+        if cv.shape[0]:
+            with _blas_single_thread(self.X.shape[1]):
+                with nogil:
+                    add_columns(self.cache[0], &cv[0], &dv[0], cv.shape[0], &fv[0], ptrs)
+        return np.asarray(fv)
+
+
+class _blas_single_thread:
+    """dgemm runs inside our OpenMP loops, one call per row block: BLAS's own threads
+    would oversubscribe the cores and make results depend on its thread count."""
+
+    def __init__(self, d):
+        self.limiter = None
+        self.active = d >= GEMM_MIN_FEATURES
+
+    def __enter__(self):
+        if self.active:
+            from threadpoolctl import threadpool_limits
+            self.limiter = threadpool_limits(limits=1, user_api="blas")
+        return self
+
+    def __exit__(self, *exc):
+        if self.limiter is not None:
+            self.limiter.restore_original_limits()
+        return False
+
+
+def project(v, a, lower, upper):
+    """Euclidean projection of v onto {lower <= x <= upper, a^T x = 0}, a in {-1, +1}^n.
+
+    Returns ``(x, mu)`` with ``x_i = clip(v_i - mu a_i, lower_i, upper_i)``.
+    """
+    cdef const double[::1] vv = np.ascontiguousarray(v, dtype=np.float64).reshape(-1)
+    cdef index_t n = vv.shape[0]
+    if n == 0:
+        raise ValueError("v must be non-empty")
+    cdef const int8_t[::1] av = _as_signs(a, n, "a")
+    lo = np.array(np.broadcast_to(np.asarray(lower, dtype=np.float64), (n,)))
+    up = np.array(np.broadcast_to(np.asarray(upper, dtype=np.float64), (n,)))
+    cdef const double[::1] lv = lo
+    cdef const double[::1] uv = up
+    if not (np.all(np.isfinite(vv)) and np.all(np.isfinite(lo)) and np.all(np.isfinite(up))):
+        raise ValueError("v, lower and upper must be finite")
+    if np.any(lo > up):
+        raise ValueError("lower must be <= upper elementwise")
+    a_np = np.asarray(av)
+    lo_sum = np.sum(np.where(a_np > 0, lo, -up))
+    hi_sum = np.sum(np.where(a_np > 0, up, -lo))
+    if lo_sum > 0 or hi_sum < 0:
+        raise ValueError("the set {lower <= x <= upper, a^T x = 0} is empty")
+    x = np.empty(n, dtype=np.float64)
+    cdef double[::1] xv = x
+    cdef ProjectionWorkspace ws
+    cdef double mu
+    with nogil:
+        mu = project_box_hyperplane(&vv[0], &av[0], &lv[0], &uv[0], n, &xv[0], ws)
+    return x, mu
+
+
+def topk(values, k, threshold=-np.inf):
+    """Indices of the k largest values above threshold, by value desc then index asc."""
+    cdef const double[::1] vv = np.ascontiguousarray(values, dtype=np.float64).reshape(-1)
+    if k < 0:
+        raise ValueError(f"k must be >= 0, got {k}")
+    if np.any(np.isnan(vv)):
+        raise ValueError("values contains NaN")
+    cdef vector[index_t] out
+    cdef index_t kk = k, n = vv.shape[0]
+    cdef double thr = threshold
+    with nogil:
+        topk_above(&vv[0] if n else NULL, n, kk, thr, out)
+    return np.asarray([out[i] for i in range(out.size())], dtype=np.int64)
+
+
+def rng_uint64(uint64_t seed, Py_ssize_t size):
+    """The first ``size`` outputs of the core's xoshiro256** stream for ``seed``."""
+    cdef Rng* rng = new Rng(seed)
+    out = np.empty(size, dtype=np.uint64)
+    cdef uint64_t[::1] ov = out
+    cdef Py_ssize_t i
+    for i in range(size):
+        ov[i] = rng.next()
+    del rng
+    return out
+
+
+cdef class _LoopContext:
+    cdef object callback
+    cdef object exception
+    cdef index_t n
+
+
+cdef int _trampoline(void* ctx, int reason, index_t rnd, const double* lam, const int8_t* yt,
+                     double b, double objective) noexcept with gil:
+    cdef _LoopContext c = <_LoopContext>ctx
+    try:
+        PyErr_CheckSignals()
+        if c.callback is None:
+            return 0
+        lam_arr = np.array(<double[:c.n]> lam, copy=True)
+        yt_arr = np.array(<int8_t[:c.n]> yt, copy=True)
+        return int(c.callback(reason, rnd, lam_arr, yt_arr, b, objective) or 0)
+    except BaseException as exc:  # KeyboardInterrupt included: re-raised by the caller
+        c.exception = exc
+        return CB_STOP
+
+
+def floral_fit(X, y, C, lam0, *, str kernel="rbf", double gamma=1.0, int degree=3,
+               double coef0=0.0, index_t n_rounds=500, double learning_rate=1e-3,
+               double lr_decay=1.0, index_t lr_decay_every=100, index_t flip_budget=0,
+               double candidate_factor=2.0, index_t refresh=50, double tol=1e-5,
+               index_t eval_every=1, uint64_t seed=0, double cache_size=1024.0,
+               n_jobs=None, callback=None, double dense_fraction=0.5):
+    """Run the FLORAL round loop in C++ (see floral_loop.hpp for the algorithm).
+
+    ``callback(reason, round, lam, yt, b, objective) -> flags`` is called every
+    ``eval_every`` rounds (reason EVAL) and about every 0.2 s in between (HEARTBEAT); it
+    returns a bitwise OR of SNAPSHOT and STOP. An exception raised inside it stops the loop
+    and is returned as ``result["exception"]`` with the state reached.
+    """
+    X = _as_2d(X, "X")
+    cdef index_t n = X.shape[0], d = X.shape[1]
+    cdef const int8_t[::1] yv = _as_signs(y, n, "y")
+    C_arr = _as_1d(C, n, np.float64, "C")
+    if not np.all(np.isfinite(C_arr)) or np.any(C_arr < 0):
+        raise ValueError("C must be finite and >= 0 for every sample")
+    cdef const double[::1] Cv = C_arr
+    lam_arr = _as_1d(lam0, n, np.float64, "lam0")
+    if not np.all(np.isfinite(lam_arr)) or np.any(lam_arr < 0) or np.any(lam_arr > C_arr):
+        raise ValueError("lam0 must satisfy 0 <= lam0 <= C")
+    cdef const double[::1] lv = lam_arr
+    cdef KernelSpec spec = _spec(kernel, gamma, degree, coef0)
+    if n_rounds < 1:
+        raise ValueError(f"n_rounds must be >= 1, got {n_rounds}")
+    if not (learning_rate > 0 and np.isfinite(learning_rate)):
+        raise ValueError(f"learning_rate must be a positive finite float, got {learning_rate}")
+    if not (0 < lr_decay <= 1):
+        raise ValueError(f"lr_decay must be in (0, 1], got {lr_decay}")
+    if lr_decay_every < 1:
+        raise ValueError(f"lr_decay_every must be >= 1, got {lr_decay_every}")
+    if not 0 <= flip_budget <= n:
+        raise ValueError(f"flip_budget must be in [0, n={n}], got {flip_budget}")
+    if not candidate_factor >= 1:
+        raise ValueError(f"candidate_factor must be >= 1, got {candidate_factor}")
+    if refresh < 0:
+        raise ValueError(f"refresh must be >= 0 (0 = never), got {refresh}")
+    if not tol >= 0:
+        raise ValueError(f"tol must be >= 0, got {tol}")
+    if eval_every < 1:
+        raise ValueError(f"eval_every must be >= 1, got {eval_every}")
+    if not cache_size > 0:
+        raise ValueError(f"cache_size must be > 0 (MB), got {cache_size}")
+    if not 0 < dense_fraction:
+        raise ValueError(f"dense_fraction must be > 0, got {dense_fraction}")
+    cdef int nt = _threads(n_jobs)
+
+    cdef LoopParams p
+    p.n_rounds = n_rounds
+    p.learning_rate = learning_rate
+    p.lr_decay = lr_decay
+    p.lr_decay_every = lr_decay_every
+    p.flip_budget = flip_budget
+    p.candidate_factor = candidate_factor
+    p.refresh = refresh
+    p.tol = tol
+    p.eval_every = eval_every
+    p.seed = seed
+    p.dense_fraction = dense_fraction
+    p.heartbeat = 0.2
+
+    cdef _LoopContext ctx = _LoopContext()
+    ctx.callback = callback
+    ctx.exception = None
+    ctx.n = n
+    cdef const double[:, ::1] Xv = X
+    cdef double budget = cache_size * 1024.0 * 1024.0
+    cdef GramCache* cache = NULL
+    cdef LoopResult res
+    try:
+        with _blas_single_thread(d):
+            with nogil:
+                cache = new GramCache(&Xv[0, 0], n, d, spec, budget, nt, _gemm)
+                run_floral(cache[0], &yv[0], &Cv[0], &lv[0], p, _trampoline, <void*>ctx, res)
+        s = cache.stats()
+        stats = {"hits": int(s.hits), "misses": int(s.misses),
+                 "rows_computed": int(s.rows_computed),
+                 "materialised": bool(cache.materialised()), "capacity": int(cache.capacity())}
+    finally:
+        if cache != NULL:
+            del cache
+
+    h = res.history
+    out = {
+        "lam": np.asarray(res.last.lam, dtype=np.float64),
+        "yt": np.asarray(res.last.yt, dtype=np.int8),
+        "b": float(res.last.b),
+        "round": int(res.last.round),
+        "f": np.asarray(res.f, dtype=np.float64),
+        "rounds_run": int(res.rounds_run),
+        "stopped": bool(res.stopped),
+        "dense_passes": int(res.dense_passes),
+        "exception": ctx.exception,
+        "cache": stats,
+        "history": {
+            "objective": np.asarray(h.objective, dtype=np.float64),
+            "mu": np.asarray(h.mu, dtype=np.float64),
+            "eta": np.asarray(h.eta, dtype=np.float64),
+            "seconds": np.asarray(h.seconds, dtype=np.float64),
+            "n_sv": np.asarray(h.n_sv, dtype=np.int64),
+            "n_free": np.asarray(h.n_free, dtype=np.int64),
+            "n_changed": np.asarray(h.n_changed, dtype=np.int64),
+        },
+        "snapshot": None,
+    }
+    if res.has_snapshot:
+        out["snapshot"] = {
+            "lam": np.asarray(res.snapshot.lam, dtype=np.float64),
+            "yt": np.asarray(res.snapshot.yt, dtype=np.int8),
+            "b": float(res.snapshot.b),
+            "round": int(res.snapshot.round),
+        }
+    return out
+
+
+def decision_function(X, SV, coef, double b, *, str kernel="rbf", double gamma=1.0,
+                      int degree=3, double coef0=0.0, n_jobs=None):
+    """sum_j coef_j K(SV_j, x) + b for every row x of X, in tiles."""
+    X = _as_2d(X, "X")
+    cdef index_t m = X.shape[0], d = X.shape[1]
+    SV = np.ascontiguousarray(SV, dtype=np.float64)
+    if SV.ndim != 2 or SV.shape[1] != d:
+        raise ValueError(f"SV must have shape (n_sv, {d}), got {SV.shape}")
+    cdef index_t n_sv = SV.shape[0]
+    coef_arr = _as_1d(coef, n_sv, np.float64, "coef")
+    cdef KernelSpec spec = _spec(kernel, gamma, degree, coef0)
+    cdef int nt = _threads(n_jobs)
+    out = np.empty(m, dtype=np.float64)
+    if n_sv == 0:
+        out.fill(b)
+        return out
+    cdef const double[:, ::1] Xv = X
+    cdef const double[:, ::1] Sv = SV
+    cdef const double[::1] cv = coef_arr
+    cdef double[::1] ov = out
+    with _blas_single_thread(d):
+        with nogil:
+            c_decision_function(&Xv[0, 0], m, &Sv[0, 0], n_sv, d, &cv[0], b, spec, nt, _gemm,
+                                &ov[0])
+    return out

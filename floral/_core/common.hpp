@@ -1,0 +1,101 @@
+// Shared definitions for floral's compiled core.
+//
+// Everything here runs without the GIL. Parallel loops are written so that every output
+// element is computed by one thread in an order that does not depend on the thread count;
+// that is what makes results bitwise identical for any n_jobs.
+#pragma once
+
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#if defined(FLORAL_DEBUG)
+#define FLORAL_ASSERT(cond)                                                              \
+    do {                                                                                 \
+        if (!(cond)) {                                                                   \
+            std::fprintf(stderr, "floral core assertion failed: %s (%s:%d)\n", #cond,    \
+                         __FILE__, __LINE__);                                            \
+            std::abort();                                                                \
+        }                                                                                \
+    } while (0)
+#else
+#define FLORAL_ASSERT(cond) ((void)0)
+#endif
+
+// MSVC implements OpenMP 2.0 only: no `simd` construct and signed loop indices required.
+#if defined(_OPENMP) && !defined(_MSC_VER)
+#define FLORAL_PRAGMA(x) _Pragma(#x)
+#define FLORAL_SIMD_REDUCTION(var) FLORAL_PRAGMA(omp simd reduction(+ : var))
+#else
+#define FLORAL_SIMD_REDUCTION(var)
+#endif
+
+namespace floral {
+
+using index_t = std::int64_t;
+
+inline int resolve_threads(int n_threads) {
+#ifdef _OPENMP
+    return n_threads > 0 ? n_threads : omp_get_max_threads();
+#else
+    (void)n_threads;
+    return 1;
+#endif
+}
+
+inline int thread_num() {
+#ifdef _OPENMP
+    return omp_get_thread_num();
+#else
+    return 0;
+#endif
+}
+
+inline bool openmp_enabled() {
+#ifdef _OPENMP
+    return true;
+#else
+    return false;
+#endif
+}
+
+inline int openmp_version() {
+#ifdef _OPENMP
+    return _OPENMP;
+#else
+    return 0;
+#endif
+}
+
+inline int max_threads() {
+#ifdef _OPENMP
+    return omp_get_max_threads();
+#else
+    return 1;
+#endif
+}
+
+inline const char* compiler_version() {
+#if defined(__clang__)
+    return "clang " __clang_version__;
+#elif defined(__GNUC__)
+    return "gcc " __VERSION__;
+#elif defined(_MSC_VER)
+#define FLORAL_STR2(x) #x
+#define FLORAL_STR(x) FLORAL_STR2(x)
+    return "msvc " FLORAL_STR(_MSC_FULL_VER);
+#else
+    return "unknown";
+#endif
+}
+
+// Fortran BLAS dgemm, as scipy.linalg.cython_blas exports it.
+typedef void (*dgemm_fn)(char* transa, char* transb, int* m, int* n, int* k, double* alpha,
+                         double* a, int* lda, double* b, int* ldb, double* beta, double* c,
+                         int* ldc);
+
+}  // namespace floral
