@@ -51,11 +51,11 @@ def encode_binary_labels(y, *, param="y"):
     classes, inverse = np.unique(y, return_inverse=True)
     if classes.size < 2:
         raise ValueError(
-            f"{param} has a single class ({classes[0]!r}); a binary classifier needs two"
+            f"{param} has 1 class ({classes[0]!r}); a binary classifier needs two"
         )
     if classes.size > 2:
         raise ValueError(
-            f"{param} has {classes.size} classes; floral's classifiers are binary. Wrap the "
-            "estimator in sklearn.multiclass.OneVsRestClassifier for more classes."
+            f"Only binary classification is supported: {param} has {classes.size} classes. "
+            "Wrap the estimator in sklearn.multiclass.OneVsRestClassifier for more classes."
         )
     return classes, (2 * inverse.reshape(-1) - 1).astype(np.int8)
