@@ -1,0 +1,72 @@
+"""Build and runtime facts for bug reports, like numpy.show_config()."""
+import platform
+import sys
+
+from ._version import __version__
+
+__all__ = ["show_config", "config_info"]
+
+
+def _openmp_runtimes():
+    """OpenMP libraries loaded in this process, as threadpoolctl sees them.
+
+    Several can be loaded at once (scikit-learn's wheels bundle their own libgomp), so all
+    are listed: a clash between them is exactly what a bug report needs to show.
+    """
+    from threadpoolctl import threadpool_info
+
+    return [
+        {"library": info.get("prefix"), "path": info.get("filepath"),
+         "version": info.get("version"), "threads": info.get("num_threads")}
+        for info in threadpool_info() if info.get("user_api") == "openmp"
+    ]
+
+
+def config_info():
+    """The facts `show_config` prints, as a dict."""
+    import numpy
+    import scipy
+    import sklearn
+
+    from ._core import build_info
+
+    core = build_info()
+    runtime = _openmp_runtimes() if core["openmp"] else []
+    return {
+        "floral": __version__,
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "compiler": core["compiler"],
+        "openmp": core["openmp"],
+        "openmp_version": core["openmp_version"] or None,
+        "openmp_runtimes": runtime,
+        "threads": core["max_threads"],
+        "numpy": numpy.__version__,
+        "scipy": scipy.__version__,
+        "scikit-learn": sklearn.__version__,
+    }
+
+
+def show_config(file=None):
+    """Print floral's version, how its core was built and what it runs with.
+
+    The compiled core needs no BLAS of its own: kernel rows of wide inputs go through the
+    dgemm that SciPy ships (``scipy.linalg.cython_blas``).
+    """
+    info = config_info()
+    out = file or sys.stdout
+    lines = [
+        f"floral {info['floral']}",
+        f"  python         {info['python']} ({info['platform']})",
+        f"  compiler       {info['compiler']}",
+        "  openmp         " + (f"on (OpenMP {info['openmp_version']})" if info["openmp"]
+                              else "off: the core was built serially"),
+    ]
+    for rt in info["openmp_runtimes"]:
+        lines.append(f"  openmp runtime {rt['library']} {rt['version'] or ''} ({rt['path']})")
+    lines += [
+        f"  threads        {info['threads']} (n_jobs=None uses this many)",
+        "  blas           none of its own; dgemm from SciPy for inputs with >= 32 features",
+        f"  numpy {info['numpy']}, scipy {info['scipy']}, scikit-learn {info['scikit-learn']}",
+    ]
+    print("\n".join(lines), file=out)
