@@ -6,6 +6,7 @@ from ._lib import (  # noqa: F401
     SNAPSHOT,
     STOP,
     GramRows,
+    bandwidth_probe,
     build_info,
     decision_function,
     floral_fit,

@@ -64,6 +64,7 @@ cdef extern from "kernel.hpp" namespace "floral":
         void fetch(const index_t* rows, index_t count, const float** out) except + nogil
 
 cdef extern from "matvec.hpp" namespace "floral":
+    double read_pass(const float* data, index_t count, int n_threads) nogil
     void add_columns(GramCache& cache, const index_t* cols, const double* delta, index_t m,
                      double* f, vector[const float*]& ptrs) except + nogil
 
@@ -294,6 +295,31 @@ class _blas_single_thread:
         if self.limiter is not None:
             self.limiter.restore_original_limits()
         return False
+
+
+def bandwidth_probe(index_t n_floats, n_jobs=None, int repeats=5):
+    """Seconds for the fastest of ``repeats`` parallel read passes over n_floats float32.
+
+    For benchmarks: the dense round of the loop reads half of the float32 Gram matrix
+    once, so this pass over n*(n+1)/2 floats is its memory-bandwidth bound.
+    """
+    import time
+
+    if n_floats < 1 or repeats < 1:
+        raise ValueError("n_floats and repeats must be >= 1")
+    cdef int nt = resolve_threads(_threads(n_jobs))
+    data = np.ones(n_floats, dtype=np.float32)  # written once so pages are resident
+    cdef const float[::1] dv = data
+    cdef double total = 0.0
+    best = np.inf
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        with nogil:
+            total = read_pass(&dv[0], n_floats, nt)
+        best = min(best, time.perf_counter() - t0)
+    if total != n_floats:
+        raise RuntimeError("bandwidth probe read wrong data")
+    return best
 
 
 def project(v, a, lower, upper):

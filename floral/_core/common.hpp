@@ -30,8 +30,21 @@
 #if defined(_OPENMP) && !defined(_MSC_VER)
 #define FLORAL_PRAGMA(x) _Pragma(#x)
 #define FLORAL_SIMD_REDUCTION(var) FLORAL_PRAGMA(omp simd reduction(+ : var))
+#define FLORAL_SIMD_REDUCTION8(a, b, c, d, e, f, g, h) \
+    FLORAL_PRAGMA(omp simd reduction(+ : a, b, c, d, e, f, g, h))
 #else
 #define FLORAL_SIMD_REDUCTION(var)
+#define FLORAL_SIMD_REDUCTION8(a, b, c, d, e, f, g, h)
+#endif
+
+// Hot kernels get an AVX2+FMA clone chosen at load time (GNU ifunc) where that exists:
+// gcc on x86-64 glibc. Elsewhere (musl, macOS, MSVC, aarch64) the portable build runs.
+// Every thread calls the same clone, so results stay identical across thread counts.
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__GLIBC__) && \
+    !defined(FLORAL_NO_CLONES)
+#define FLORAL_HOT __attribute__((target_clones("arch=haswell", "default")))
+#else
+#define FLORAL_HOT
 #endif
 
 namespace floral {
