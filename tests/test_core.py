@@ -369,3 +369,12 @@ def test_read_only_inputs_are_accepted(moons):
     y.flags.writeable = False
     res = _core.floral_fit(X, y, np.full(len(y), 1.0), np.zeros(len(y)), n_rounds=3)
     assert res["rounds_run"] == 3
+
+
+def test_failed_allocation_is_memory_error():
+    # n^2 float32 for n = 6e6 is 144 TB: beyond any address space, so the allocation
+    # fails under every overcommit policy instead of being killed later.
+    n = 6_000_000
+    X = np.zeros((n, 1))
+    with pytest.raises(MemoryError):
+        _core.GramRows(X, cache_size=2e8)
