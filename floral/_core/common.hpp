@@ -38,11 +38,13 @@
 #endif
 
 // Hot kernels get an AVX2+FMA clone chosen at load time (GNU ifunc) where that exists:
-// gcc on x86-64 glibc. Elsewhere (musl, macOS, MSVC, aarch64) the portable build runs.
-// Every thread calls the same clone, so results stay identical across thread counts.
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__GLIBC__) && \
-    !defined(FLORAL_NO_CLONES)
-#define FLORAL_HOT __attribute__((target_clones("arch=haswell", "default")))
+// gcc >= 12 on x86-64 glibc. Elsewhere (musl, macOS, MSVC, aarch64) the portable build
+// runs. Every thread calls the same clone, so results stay identical across thread counts.
+// The clone is keyed on the ISA level x86-64-v3 (AVX2, FMA, ...), not on a CPU model:
+// "arch=haswell" dispatches on the model and is never picked on AMD processors.
+#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 12 && defined(__x86_64__) && \
+    defined(__GLIBC__) && !defined(FLORAL_NO_CLONES)
+#define FLORAL_HOT __attribute__((target_clones("arch=x86-64-v3", "default")))
 #else
 #define FLORAL_HOT
 #endif

@@ -202,8 +202,9 @@ inline void gram_matvec(GramCache& cache, SymmetricMatvec* symv, const double* c
 namespace floral {
 
 // One read pass over `count` floats, in parallel: the memory-bandwidth bound that the
-// dense round (which reads the lower half of K once) is compared against in bench/.
-inline double read_pass(const float* data, index_t count, int n_threads) {
+// dense round (which reads the lower half of K once) is compared against in bench/. It
+// gets the same clones as the kernels so the bound is not limited by instruction set.
+FLORAL_HOT inline double read_pass(const float* data, index_t count, int n_threads) {
     double total = 0.0;
 #pragma omp parallel for schedule(static) reduction(+ : total) num_threads(n_threads)
     for (index_t b = 0; b < (count + 4095) / 4096; ++b) {

@@ -1,0 +1,139 @@
+"""Type stubs for floral's compiled core, ``floral._core._lib`` (built from _lib.pyx).
+
+Signatures follow the ``def`` functions and ``cdef class`` of _lib.pyx. Array arguments
+accept anything NumPy converts (``ArrayLike``); the core converts them to contiguous
+float64 / int8 / int64 itself. The ``_Name`` TypedDicts exist only here, to describe the
+dicts the core returns; they are not importable at run time.
+"""
+from collections.abc import Callable
+from typing import Final, TypedDict
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+KERNELS: Final[dict[str, int]]
+SNAPSHOT: Final[int]
+STOP: Final[int]
+EVAL: Final[int]
+HEARTBEAT: Final[int]
+GEMM_MIN_FEATURES: Final[int]
+
+class _BuildInfo(TypedDict):
+    openmp: bool
+    openmp_version: int
+    compiler: str
+    max_threads: int
+
+class _CacheStats(TypedDict):
+    hits: int
+    misses: int
+    rows_computed: int
+
+class _FitCacheStats(_CacheStats):
+    materialised: bool
+    capacity: int
+
+class _History(TypedDict):
+    objective: NDArray[np.float64]
+    mu: NDArray[np.float64]
+    eta: NDArray[np.float64]
+    seconds: NDArray[np.float64]
+    n_sv: NDArray[np.int64]
+    n_free: NDArray[np.int64]
+    n_changed: NDArray[np.int64]
+
+class _RoundState(TypedDict):
+    lam: NDArray[np.float64]
+    yt: NDArray[np.int8]
+    b: float
+    round: int
+
+class _FitResult(_RoundState):
+    f: NDArray[np.float64]
+    rounds_run: int
+    stopped: bool
+    dense_passes: int
+    exception: BaseException | None
+    cache: _FitCacheStats
+    history: _History
+    snapshot: _RoundState | None
+
+# callback(reason, round, lam, yt, b, objective) -> bitwise OR of SNAPSHOT and STOP (or None)
+_RoundCallback = Callable[
+    [int, int, NDArray[np.float64], NDArray[np.int8], float, float], int | None
+]
+
+def build_info() -> _BuildInfo: ...
+
+class GramRows:
+    """Kernel rows of a training set under a byte budget (float32 storage)."""
+
+    @property
+    def n(self) -> int: ...
+    @property
+    def kernel(self) -> str: ...
+    def __init__(
+        self,
+        X: ArrayLike,
+        kernel: str = "rbf",
+        gamma: float = 1.0,
+        degree: int = 3,
+        coef0: float = 0.0,
+        cache_size: float = 1024.0,
+        n_jobs: int | None = None,
+    ) -> None: ...
+    @property
+    def materialised(self) -> bool: ...
+    @property
+    def capacity(self) -> int: ...
+    @property
+    def stats(self) -> _CacheStats: ...
+    def rows(self, indices: ArrayLike) -> NDArray[np.float32]: ...
+    def matvec(self, coef: ArrayLike) -> NDArray[np.float64]: ...
+    def add_columns(
+        self, f: ArrayLike, cols: ArrayLike, delta: ArrayLike
+    ) -> NDArray[np.float64]: ...
+
+def bandwidth_probe(n_floats: int, n_jobs: int | None = None, repeats: int = 5) -> float: ...
+def project(
+    v: ArrayLike, a: ArrayLike, lower: ArrayLike, upper: ArrayLike
+) -> tuple[NDArray[np.float64], float]: ...
+def topk(values: ArrayLike, k: int, threshold: float = ...) -> NDArray[np.int64]: ...
+def rng_uint64(seed: int, size: int) -> NDArray[np.uint64]: ...
+def floral_fit(
+    X: ArrayLike,
+    y: ArrayLike,
+    C: ArrayLike,
+    lam0: ArrayLike,
+    *,
+    kernel: str = "rbf",
+    gamma: float = 1.0,
+    degree: int = 3,
+    coef0: float = 0.0,
+    n_rounds: int = 500,
+    learning_rate: float = 1e-3,
+    lr_decay: float = 1.0,
+    lr_decay_every: int = 100,
+    flip_budget: int = 0,
+    candidate_factor: float = 2.0,
+    refresh: int = 50,
+    tol: float = 1e-5,
+    eval_every: int = 1,
+    seed: int = 0,
+    cache_size: float = 1024.0,
+    n_jobs: int | None = None,
+    callback: _RoundCallback | None = None,
+    dense_fraction: float = 0.5,
+) -> _FitResult: ...
+def decision_function(
+    X: ArrayLike,
+    SV: ArrayLike,
+    coef: ArrayLike,
+    b: float,
+    *,
+    kernel: str = "rbf",
+    gamma: float = 1.0,
+    degree: int = 3,
+    coef0: float = 0.0,
+    n_jobs: int | None = None,
+) -> NDArray[np.float64]: ...
