@@ -249,10 +249,12 @@ def test_lru_budget_gives_same_lambda_as_materialised(moons):
 @pytest.mark.parametrize("d", [2, 40])
 def test_one_and_two_threads_bitwise_identical(d):
     rng = np.random.default_rng(d)
-    X = rng.normal(size=(700, d))
-    y = np.where(X[:, 0] + 0.3 * rng.normal(size=700) > 0, 1, -1).astype(np.int8)
+    # large enough that every parallel region really runs on two threads
+    # (PARALLEL_MIN_WORK in common.hpp), in the dense and the sparse updates
+    X = rng.normal(size=(1500, d))
+    y = np.where(X[:, 0] + 0.3 * rng.normal(size=1500) > 0, 1, -1).astype(np.int8)
     n = len(y)
-    kw = dict(gamma=1.0 / d, n_rounds=40, learning_rate=0.01, flip_budget=30, seed=9)
+    kw = dict(gamma=1.0 / d, n_rounds=40, learning_rate=0.01, flip_budget=300, seed=9)
     one = _core.floral_fit(X, y, np.full(n, 5.0), np.zeros(n), n_jobs=1, **kw)
     two = _core.floral_fit(X, y, np.full(n, 5.0), np.zeros(n), n_jobs=2, **kw)
     assert one["lam"].tobytes() == two["lam"].tobytes()

@@ -53,6 +53,11 @@ namespace floral {
 
 using index_t = std::int64_t;
 
+// Work (elements touched) below which a loop runs on the calling thread alone. Starting a
+// parallel region costs microseconds, and when another process holds a core it can cost a
+// scheduler time slice: a round at n = 500 would wait on it several times.
+constexpr index_t PARALLEL_MIN_WORK = index_t(1) << 18;
+
 inline int resolve_threads(int n_threads) {
 #ifdef _OPENMP
     return n_threads > 0 ? n_threads : omp_get_max_threads();

@@ -19,7 +19,7 @@ inline void decision_function(const double* Xt, index_t m, const double* SV, ind
     const int nt = resolve_threads(n_threads);
     const size_t per = static_cast<size_t>(DECISION_TILE * (n_sv + 1));
     std::vector<double> scratch(static_cast<size_t>(nt) * per);  // allocated outside the region
-#pragma omp parallel num_threads(nt)
+#pragma omp parallel num_threads(nt) if (m * n_sv * d >= PARALLEL_MIN_WORK)
     {
         double* buf = scratch.data() + static_cast<size_t>(thread_num()) * per;
         double* norms = buf + DECISION_TILE * n_sv;

@@ -237,7 +237,7 @@ class GramCache {
             // per-thread scratch allocated here: an exception inside a parallel region
             // would terminate the process instead of surfacing as MemoryError
             std::vector<double> scratch(static_cast<size_t>(n_threads_ * GEMM_ROW_BLOCK * n));
-#pragma omp parallel num_threads(n_threads_)
+#pragma omp parallel num_threads(n_threads_) if (n * n >= PARALLEL_MIN_WORK)
             {
                 double* buf = scratch.data() + static_cast<size_t>(thread_num()) * GEMM_ROW_BLOCK * n;
 #pragma omp for schedule(dynamic, 1)
@@ -257,7 +257,7 @@ class GramCache {
             }
         } else {
             std::vector<double> scratch(static_cast<size_t>(n_threads_ * n));
-#pragma omp parallel num_threads(n_threads_)
+#pragma omp parallel num_threads(n_threads_) if (n * n >= PARALLEL_MIN_WORK)
             {
                 double* buf = scratch.data() + static_cast<size_t>(thread_num()) * n;
 #pragma omp for schedule(dynamic, 16)
@@ -270,7 +270,7 @@ class GramCache {
         }
         constexpr index_t T = 64;
         const index_t nt = (n + T - 1) / T;
-#pragma omp parallel for schedule(dynamic, 1) num_threads(n_threads_)
+#pragma omp parallel for schedule(dynamic, 1) num_threads(n_threads_) if (n * n >= PARALLEL_MIN_WORK)
         for (index_t bi = 0; bi < nt; ++bi) {
             for (index_t bj = bi; bj < nt; ++bj) {
                 // copy K[j][i] (j > i, lower) into K[i][j] (upper) for tile rows bi, cols bj
@@ -293,7 +293,7 @@ class GramCache {
             const int nt = static_cast<int>(std::min<index_t>(n_threads_, nblocks));
             const size_t per = static_cast<size_t>(GEMM_ROW_BLOCK * (d_ + 1 + n));
             std::vector<double> scratch(static_cast<size_t>(nt) * per);
-#pragma omp parallel num_threads(nt)
+#pragma omp parallel num_threads(nt) if (count * n * d_ >= PARALLEL_MIN_WORK)
             {
                 double* a = scratch.data() + static_cast<size_t>(thread_num()) * per;
                 double* an = a + GEMM_ROW_BLOCK * d_;
@@ -320,7 +320,7 @@ class GramCache {
         } else {
             const int nt = static_cast<int>(std::min<index_t>(n_threads_, count));
             std::vector<double> scratch(static_cast<size_t>(nt) * static_cast<size_t>(n));
-#pragma omp parallel num_threads(nt)
+#pragma omp parallel num_threads(nt) if (count * n * d_ >= PARALLEL_MIN_WORK)
             {
                 double* buf = scratch.data() + static_cast<size_t>(thread_num()) * n;
 #pragma omp for schedule(dynamic, 4)

@@ -36,15 +36,16 @@ class SymmetricMatvec {
 
     void apply(const float* K, const double* c, double* out, int n_threads) {
         const index_t n = n_, nb = nb_;
+        const bool par = n * n / 2 >= PARALLEL_MIN_WORK;
         // last blocks have the longest prefixes: hand them out first
-#pragma omp parallel for schedule(dynamic, 1) num_threads(n_threads)
+#pragma omp parallel for schedule(dynamic, 1) num_threads(n_threads) if (par)
         for (index_t t = 0; t < nb; ++t) {
             const index_t b = nb - 1 - t;
             const index_t i0 = b * SYMV_BLOCK, i1 = std::min(n, i0 + SYMV_BLOCK);
             block(K, c, i0, i1, n, part_.data() + offset_[b], rowdot_.data());
         }
         const index_t nchunks = (n + AXPY_CHUNK - 1) / AXPY_CHUNK;
-#pragma omp parallel for schedule(static) num_threads(n_threads)
+#pragma omp parallel for schedule(static) num_threads(n_threads) if (par)
         for (index_t ch = 0; ch < nchunks; ++ch) {
             const index_t a = ch * AXPY_CHUNK, e = std::min(n, a + AXPY_CHUNK);
             for (index_t j = a; j < e; ++j) out[j] = rowdot_[j];
@@ -161,7 +162,7 @@ inline void add_columns(GramCache& cache, const index_t* cols, const double* del
         const index_t nchunks = (n + AXPY_CHUNK - 1) / AXPY_CHUNK;
         const double* dl = delta + b0;
         const float* const* rows = ptrs.data();
-#pragma omp parallel for schedule(static) num_threads(nt)
+#pragma omp parallel for schedule(static) num_threads(nt) if (bm * n >= PARALLEL_MIN_WORK)
         for (index_t ch = 0; ch < nchunks; ++ch) {
             const index_t a = ch * AXPY_CHUNK, e = std::min(n, a + AXPY_CHUNK);
             axpy_rows(rows, dl, bm, a, e - a, f + a);
@@ -186,7 +187,8 @@ inline void gram_matvec(GramCache& cache, SymmetricMatvec* symv, const double* c
         ptrs.resize(static_cast<size_t>(bm));
         cache.fetch(idx.data() + b0, bm, ptrs.data());
         const float* const* rows = ptrs.data();
-#pragma omp parallel for schedule(static) num_threads(cache.n_threads())
+#pragma omp parallel for schedule(static) num_threads(cache.n_threads()) \
+    if (bm * n >= PARALLEL_MIN_WORK)
         for (index_t r = 0; r < bm; ++r) {
             const float* row = rows[r];
             double s = 0.0;
