@@ -8,7 +8,11 @@ import numbers
 import numpy as np
 from sklearn.utils.multiclass import check_classification_targets
 
-__all__ = ["resolve_budget", "encode_binary_labels"]
+__all__ = ["resolve_budget", "encode_binary_labels", "resolve_gamma", "KERNEL_ARGS"]
+
+# The parameters each of scikit-learn's pairwise kernels takes (SVC's formulas).
+KERNEL_ARGS = {"linear": (), "rbf": ("gamma",), "poly": ("gamma", "degree", "coef0"),
+               "sigmoid": ("gamma", "coef0")}
 
 
 def resolve_budget(budget, n_samples, *, param="budget"):
@@ -59,3 +63,13 @@ def encode_binary_labels(y, *, param="y"):
             "Wrap the estimator in sklearn.multiclass.OneVsRestClassifier for more classes."
         )
     return classes, (2 * inverse.reshape(-1) - 1).astype(np.int8)
+
+
+def resolve_gamma(gamma, X):
+    """gamma as SVC resolves it: "scale" = 1 / (n_features * X.var()), "auto" = 1 / n_features."""
+    if gamma == "scale":
+        var = float(X.var())
+        return 1.0 / (X.shape[1] * var) if var != 0 else 1.0
+    if gamma == "auto":
+        return 1.0 / X.shape[1]
+    return float(gamma)

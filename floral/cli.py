@@ -71,12 +71,136 @@ def _cmd_demo(args):
 # --- floral attack -------------------------------------------------------------------
 
 def _add_attack(sub):
-    p = sub.add_parser("attack", help="poison the labels of a dataset file")
+    p = sub.add_parser(
+        "attack", help="poison the labels of a dataset file",
+        description="Flip training labels with one of floral's attacks. Reads X and y from "
+                    ".npz (arrays X and y) or .csv (a header row; --label names the label "
+                    "column, every other column is a feature).",
+    )
+    p.add_argument("data", help="training data, .npz or .csv")
+    p.add_argument("--attack", required=True, metavar="NAME",
+                   help="attack name (random, topk_sv, alfa, alfa_tilt, lfa)")
+    p.add_argument("--budget", required=True,
+                   help="labels to flip: a count (25) or a fraction of the rows (0.05)")
+    p.add_argument("--label", default=None, help="label column of a .csv file")
+    p.add_argument("--seed", type=int, default=None, help="random_state of the attack")
+    p.add_argument("--C", type=float, default=1.0, dest="C", help="SVM C (default 1.0)")
+    p.add_argument("--kernel", default="rbf", help="SVM kernel (default rbf)")
+    p.add_argument("--gamma", default="scale",
+                   help="kernel gamma: a float, 'scale' or 'auto' (default scale)")
+    p.add_argument("--out", default=None,
+                   help="write X and the poisoned labels here, in the input's format")
+    p.add_argument("--test", default=None,
+                   help="test file (same format): print clean vs poisoned SVC accuracy")
     p.set_defaults(func=_cmd_attack)
 
 
 def _cmd_attack(args):
-    raise CLIError("attack is not implemented yet")
+    import csv
+    import inspect
+    import os
+    import zipfile
+
+    import numpy as np
+    from sklearn.svm import SVC
+
+    from . import attacks
+
+    def read_labelled(path, label):
+        """(X, y, table) from .npz or .csv; table keeps a CSV's text to write it back."""
+        if not os.path.isfile(path):
+            raise CLIError(f"no such file: {path}")
+        suffix = os.path.splitext(path)[1].lower()
+        if suffix == ".npz":
+            try:
+                with np.load(path, allow_pickle=False) as data:
+                    missing = [k for k in ("X", "y") if k not in data.files]
+                    if missing:
+                        raise CLIError(f"{path} has no array {missing[0]!r} "
+                                       f"(it has {data.files})")
+                    return data["X"], data["y"], None
+            except (OSError, ValueError, zipfile.BadZipFile) as exc:
+                raise CLIError(f"cannot read {path}: {exc}")
+        if suffix != ".csv":
+            raise CLIError(f"{path}: unsupported file type {suffix or '(none)'!r}; "
+                           "use .npz or .csv")
+        if label is None:
+            raise CLIError(f"{path} is a CSV file: name its label column with --label")
+        with open(path, newline="") as fh:
+            rows = list(csv.reader(fh))
+        if not rows:
+            raise CLIError(f"{path} is empty")
+        header, body = rows[0], [r for r in rows[1:] if r]
+        if label not in header:
+            raise CLIError(f"{path} has no column {label!r}; "
+                           f"its columns are {', '.join(header)}")
+        col = header.index(label)
+        for line, r in enumerate(body, start=2):
+            if len(r) != len(header):
+                raise CLIError(f"{path}, line {line}: {len(r)} fields, the header has "
+                               f"{len(header)}")
+        try:
+            X = np.array([[float(v) for j, v in enumerate(r) if j != col] for r in body])
+        except ValueError as exc:
+            raise CLIError(f"{path}: every column but {label!r} must be numeric ({exc})")
+        y = np.array([r[col] for r in body])
+        return X, y, (header, body, col)
+
+    try:
+        attack = attacks.get(args.attack)
+    except ValueError:
+        raise CLIError(f"unknown attack {args.attack!r}; choose one of: "
+                       f"{', '.join(attacks.available())}")
+    try:
+        budget = int(args.budget)
+    except ValueError:
+        try:
+            budget = float(args.budget)
+        except ValueError:
+            raise CLIError(f"--budget must be a count or a fraction, got {args.budget!r}")
+    try:
+        gamma = args.gamma if args.gamma in ("scale", "auto") else float(args.gamma)
+    except ValueError:
+        raise CLIError(f"--gamma must be a float, 'scale' or 'auto', got {args.gamma!r}")
+    suffix = os.path.splitext(args.data)[1].lower()
+    if args.out is not None and os.path.splitext(args.out)[1].lower() != suffix:
+        raise CLIError(f"--out must have the input's format ({suffix}), got {args.out}")
+
+    X, y, table = read_labelled(args.data, args.label)
+    # only the attacks that fit an SVM take its parameters ("random" does not)
+    svm = {"C": args.C, "kernel": args.kernel, "gamma": gamma}
+    accepted = inspect.signature(attack).parameters
+    params = {k: v for k, v in svm.items() if k in accepted}
+    try:
+        y_poisoned = attack(X, y, budget, random_state=args.seed, **params)
+    except (TypeError, ValueError) as exc:
+        raise CLIError(str(exc))
+    n_flipped = int(np.count_nonzero(y_poisoned != y))
+    print(f"{args.attack}: flipped {n_flipped} of "
+          f"{y.shape[0]} labels ({n_flipped / y.shape[0]:.1%})")
+
+    if args.test is not None:
+        X_test, y_test, _ = read_labelled(args.test, args.label)
+        if X_test.shape[1] != X.shape[1]:
+            raise CLIError(f"{args.test} has {X_test.shape[1]} features, "
+                           f"{args.data} has {X.shape[1]}")
+        for name, labels in (("clean", y), ("poisoned", y_poisoned)):
+            clf = SVC(C=args.C, kernel=args.kernel, gamma=gamma).fit(X, labels)
+            accuracy = clf.score(X_test, y_test)
+            print(f"SVC test accuracy, {name + ' labels:':<16} {accuracy:.3f}")
+
+    if args.out is not None:
+        if table is None:
+            np.savez(args.out, X=X, y=y_poisoned)
+        else:
+            header, body, col = table
+            with open(args.out, "w", newline="") as fh:
+                writer = csv.writer(fh)
+                writer.writerow(header)
+                for row, label in zip(body, y_poisoned):
+                    writer.writerow(row[:col] + [label] + row[col + 1:])
+        print(f"wrote {args.out}")
+    return 0
 
 
 # --- floral run ----------------------------------------------------------------------

@@ -13,26 +13,13 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from . import _core
-from ._validation import encode_binary_labels, resolve_budget
+from ._validation import KERNEL_ARGS, encode_binary_labels, resolve_budget, resolve_gamma
 
 __all__ = ["FloralSVC"]
 
 # Above this many float64 entries the evaluation-set kernel is not kept in memory; each
 # evaluation then goes through the core's tiled decision function instead.
 _EVAL_KERNEL_MAX_ENTRIES = 32 * 2**20
-# The parameters each of scikit-learn's pairwise kernels accepts.
-_KERNEL_ARGS = {"linear": (), "rbf": ("gamma",), "poly": ("gamma", "degree", "coef0"),
-                "sigmoid": ("gamma", "coef0")}
-
-
-def resolve_gamma(gamma, X):
-    """gamma as SVC resolves it: "scale" = 1 / (n_features * X.var()), "auto" = 1 / n_features."""
-    if gamma == "scale":
-        var = float(X.var())
-        return 1.0 / (X.shape[1] * var) if var != 0 else 1.0
-    if gamma == "auto":
-        return 1.0 / X.shape[1]
-    return float(gamma)
 
 
 class FloralSVC(ClassifierMixin, BaseEstimator):
@@ -408,7 +395,7 @@ class _Monitor:
             if X_val.shape[0] * X.shape[0] <= _EVAL_KERNEL_MAX_ENTRIES:
                 # one kernel matrix up front makes every evaluation a matrix-vector product
                 kernel = kernel_params["kernel"]
-                params = {key: kernel_params[key] for key in _KERNEL_ARGS[kernel]}
+                params = {key: kernel_params[key] for key in KERNEL_ARGS[kernel]}
                 self.K_val = pairwise_kernels(X_val, X, metric=kernel, **params)
                 self.X_val = None
             else:
