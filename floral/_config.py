@@ -63,7 +63,8 @@ def show_config(file=None):
                               else "off: the core was built serially"),
     ]
     for rt in info["openmp_runtimes"]:
-        lines.append(f"  openmp runtime {rt['library']} {rt['version'] or ''} ({rt['path']})")
+        version = f" {rt['version']}" if rt["version"] else ""
+        lines.append(f"  openmp runtime {rt['library']}{version} ({rt['path']})")
     lines += [
         f"  threads        {info['threads']} (n_jobs=None uses this many)",
         "  blas           none of its own; dgemm from SciPy for inputs with >= 32 features",

@@ -8,6 +8,8 @@ dicts the core returns; they are not importable at run time.
 from collections.abc import Callable
 from typing import Final, TypedDict
 
+from typing_extensions import Self
+
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
@@ -72,8 +74,9 @@ class GramRows:
     def n(self) -> int: ...
     @property
     def kernel(self) -> str: ...
-    def __init__(
-        self,
+    # constructed by __cinit__ (a C-level __new__), hence __new__ here
+    def __new__(
+        cls,
         X: ArrayLike,
         kernel: str = "rbf",
         gamma: float = 1.0,
@@ -81,7 +84,7 @@ class GramRows:
         coef0: float = 0.0,
         cache_size: float = 1024.0,
         n_jobs: int | None = None,
-    ) -> None: ...
+    ) -> Self: ...
     @property
     def materialised(self) -> bool: ...
     @property

@@ -1,0 +1,288 @@
+"""How floral is built and what it reports about its build.
+
+- the serial build (FLORAL_DISABLE_OPENMP=1, what setup.py falls back to when the compiler
+  has no OpenMP) builds, imports, says so in build_info() / show_config(), and computes the
+  same dual variables as the OpenMP build this test session runs on;
+- show_config() / `floral show-config` / `python -m floral --version` report version and
+  OpenMP;
+- the type stub of the compiled module lists exactly what the module exports, and both it
+  and py.typed are installed beside the package.
+
+The serial build needs the source tree (setup.py, the .pyx and .hpp files), a C++ compiler
+and floral's build requirements (from this environment, or fetched by pip into an isolated
+one); where any is missing (an installed wheel under test, cibuildwheel's test
+environment, no compiler, no package index) that test is skipped.
+"""
+import ast
+import inspect
+import io
+import os
+import re
+import shutil
+import subprocess
+import sys
+import textwrap
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sklearn.datasets import make_moons
+
+import floral
+from floral import _core
+from floral._core import _lib
+
+ROOT = Path(__file__).resolve().parents[1]
+CORE_SRC = ROOT / "floral" / "_core"
+
+
+# --- the serial (no OpenMP) build --------------------------------------------------------
+
+# pip's output when the build cannot even start here: no compiler, or no package index
+# to fetch the build requirements from. Anything else that fails is a real failure.
+NO_COMPILER = re.compile(r"unable to execute|command '[^']*' failed: No such file"
+                         r"|Microsoft Visual C\+\+ 14\.0 or greater is required")
+NO_INDEX = re.compile(r"No matching distribution found|Could not find a version that satisfies"
+                      r"|Failed to establish a new connection|Temporary failure in name resolution"
+                      r"|Network is unreachable")
+
+
+def _local_build_tools():
+    """True when this environment has floral's build requirements, so pip can build
+    without an isolated environment (fast, and offline)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    need = {"setuptools": 77, "Cython": 3, "numpy": 2, "scipy": 1}
+    try:
+        return all(int(version(name).split(".")[0]) >= major for name, major in need.items())
+    except (PackageNotFoundError, ValueError):
+        return False
+
+
+@pytest.fixture(scope="module")
+def serial_floral(tmp_path_factory):
+    """floral built with FLORAL_DISABLE_OPENMP=1, as setup.py builds it when the compiler
+    has no OpenMP: `pip wheel` of a copy of the source tree (so the checkout is not
+    touched), unpacked into OUT. Returns OUT (put it first on PYTHONPATH)."""
+    if not (ROOT / "setup.py").is_file() or not (CORE_SRC / "_lib.pyx").is_file():
+        pytest.skip("source tree not available (testing an installed floral)")
+    if os.environ.get("CIBUILDWHEEL") == "1":
+        pytest.skip("cibuildwheel tests the wheel it built; .ci/run covers the serial build")
+    tmp = tmp_path_factory.mktemp("serial-build")
+    src, out, wheels = tmp / "src", tmp / "out", tmp / "wheels"
+    src.mkdir()
+    for name in ("setup.py", "pyproject.toml", "MANIFEST.in", "README.md"):
+        shutil.copy2(ROOT / name, src)
+    shutil.copytree(ROOT / "floral", src / "floral", ignore=shutil.ignore_patterns(
+        "__pycache__", "*.so", "*.pyd", "*.cpp", "*.o"))
+
+    isolation = ["--no-build-isolation"] if _local_build_tools() else []
+    env = {**os.environ, "FLORAL_DISABLE_OPENMP": "1", "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "-v", "--no-deps", *isolation,
+         "--wheel-dir", str(wheels), str(src)],
+        env=env, capture_output=True, text=True, timeout=1200,
+    )
+    log = proc.stdout + proc.stderr
+    if proc.returncode != 0:
+        if NO_COMPILER.search(log):
+            pytest.skip("no working C++ compiler")
+        if NO_INDEX.search(log):
+            pytest.skip("floral's build requirements cannot be fetched here")
+        pytest.fail(f"the serial build failed:\n{log[-5000:]}")
+    assert "OpenMP not available; building the core serially" in log
+    (wheel,) = wheels.glob("floral-*.whl")
+    with zipfile.ZipFile(wheel) as zf:
+        zf.extractall(out)
+    return out
+
+
+def _moons_problem():
+    X, y = make_moons(300, noise=0.25, random_state=0)
+    return X, (2 * y - 1).astype(np.int8), np.full(300, 10.0), np.zeros(300)
+
+
+# Two regimes of the round loop: the default one (dense passes and periodic refreshes of
+# f = K (y~ * lam)) and the incremental one (f only updated column by column).
+FIT_SETTINGS = {
+    "default": dict(n_rounds=200, flip_budget=15, seed=3, gamma=1.0),
+    "incremental": dict(n_rounds=200, flip_budget=15, seed=3, gamma=1.0, refresh=0,
+                        dense_fraction=2.0),
+}
+
+SERIAL_SCRIPT = textwrap.dedent(
+    """
+    import io, sys
+    import numpy as np
+    from sklearn.datasets import make_moons
+    import floral
+    from floral import _core
+
+    assert floral.__file__.startswith(sys.argv[1]), floral.__file__
+    X, y = make_moons(300, noise=0.25, random_state=0)
+    y = (2 * y - 1).astype(np.int8)
+    out = {}
+    for name, kw in %r.items():
+        r = _core.floral_fit(X, y, np.full(300, 10.0), np.zeros(300), **kw)
+        out[name + "_lam"], out[name + "_yt"], out[name + "_b"] = r["lam"], r["yt"], r["b"]
+    info = _core.build_info()
+    text = io.StringIO()
+    floral.show_config(file=text)
+    acc = floral.FloralSVC(C=10, gamma=1.0, n_rounds=100, random_state=0).fit(X, y).score(X, y)
+    np.savez(sys.argv[2], openmp=info["openmp"], openmp_version=info["openmp_version"],
+             max_threads=info["max_threads"], show_config=text.getvalue(), accuracy=acc,
+             **out)
+    """
+)
+
+
+@pytest.fixture(scope="module")
+def serial_results(serial_floral, tmp_path_factory):
+    result = tmp_path_factory.mktemp("serial-run") / "serial.npz"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        [str(serial_floral), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)}
+    proc = subprocess.run(
+        [sys.executable, "-c", SERIAL_SCRIPT % (FIT_SETTINGS,), str(serial_floral), str(result)],
+        cwd=serial_floral, env=env, capture_output=True, text=True, timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    with np.load(result) as data:
+        return {k: data[k] for k in data.files}
+
+
+def test_serial_build_reports_openmp_off(serial_results):
+    assert serial_results["openmp"].item() is False
+    assert serial_results["openmp_version"].item() == 0
+    assert serial_results["max_threads"].item() == 1
+    text = str(serial_results["show_config"])
+    assert "openmp         off: the core was built serially" in text
+    assert f"floral {floral.__version__}" in text
+    assert serial_results["accuracy"].item() > 0.85  # the estimator works on the serial core
+
+
+def _openmp_core_or_skip():
+    if not _core.build_info()["openmp"]:
+        pytest.skip("this session's floral was built without OpenMP: nothing to compare")
+
+
+def test_serial_build_matches_openmp_build_bitwise_in_incremental_regime(serial_results):
+    """With f updated column by column only, no loop reduces in a build-dependent order,
+    so the serial core and the OpenMP core give the same bits."""
+    _openmp_core_or_skip()
+    X, y, C, lam0 = _moons_problem()
+    r = _core.floral_fit(X, y, C, lam0, **FIT_SETTINGS["incremental"])
+    np.testing.assert_array_equal(r["yt"], serial_results["incremental_yt"])
+    np.testing.assert_array_equal(r["lam"], serial_results["incremental_lam"])
+    assert r["b"] == serial_results["incremental_b"].item()
+
+
+def test_serial_build_matches_openmp_build_to_rounding_in_default_regime(serial_results):
+    """Dense passes sum with `omp simd reduction` in the OpenMP build (summation order
+    chosen by the vectoriser) and in index order in the serial one, so the two builds may
+    differ in the last bits; the attacker's choices and lam agree to rounding."""
+    _openmp_core_or_skip()
+    X, y, C, lam0 = _moons_problem()
+    r = _core.floral_fit(X, y, C, lam0, **FIT_SETTINGS["default"])
+    np.testing.assert_array_equal(r["yt"], serial_results["default_yt"])
+    np.testing.assert_allclose(r["lam"], serial_results["default_lam"], rtol=0, atol=1e-12)
+    assert abs(r["b"] - serial_results["default_b"].item()) <= 1e-12
+
+
+# --- show_config and the command line ----------------------------------------------------
+
+def test_show_config_reports_version_openmp_and_threads():
+    from floral._config import config_info
+
+    info = config_info()
+    assert info["floral"] == floral.__version__
+    assert info["openmp"] is _core.build_info()["openmp"]
+    text = io.StringIO()
+    floral.show_config(file=text)
+    out = text.getvalue()
+    assert out.startswith(f"floral {floral.__version__}\n")
+    assert "openmp" in out and "threads" in out and "compiler" in out
+    if info["openmp"]:
+        assert "openmp         on (OpenMP " in out
+    else:
+        assert "openmp         off" in out
+
+
+def _run(args):
+    return subprocess.run(args, capture_output=True, text=True, timeout=300)
+
+
+def test_python_m_floral_version():
+    proc = _run([sys.executable, "-m", "floral", "--version"])
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == f"floral {floral.__version__}"
+
+
+def test_floral_show_config_command():
+    # the console script installed beside this interpreter (bin/ or Scripts\)
+    script = Path(sys.executable).with_name("floral.exe" if os.name == "nt" else "floral")
+    command = [str(script)] if script.exists() else [sys.executable, "-m", "floral"]
+    proc = _run([*command, "show-config"])
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith(f"floral {floral.__version__}\n")
+    assert "openmp" in proc.stdout
+
+
+# --- what is installed beside the package ------------------------------------------------
+
+def _stub_names(tree):
+    names = set()
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+            names.add(node.target.id)
+        elif isinstance(node, ast.Assign):
+            names.update(t.id for t in node.targets if isinstance(t, ast.Name))
+    return {n for n in names if not n.startswith("_")}
+
+
+def test_type_stub_matches_compiled_module():
+    stub = Path(_lib.__file__).with_name("_lib.pyi")
+    assert stub.is_file(), f"{stub} is not installed"
+    assert (Path(floral.__file__).parent / "py.typed").is_file()
+    tree = ast.parse(stub.read_text())
+    runtime = {n for n, v in vars(_lib).items()
+               if not n.startswith("_") and not inspect.ismodule(v)}
+    assert _stub_names(tree) == runtime
+    # the public members of GramRows too
+    cls = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "GramRows")
+    stub_members = {n.name for n in cls.body if isinstance(n, ast.FunctionDef)} - {"__new__"}
+    runtime_members = {n for n in dir(_lib.GramRows) if not n.startswith("_")}
+    assert stub_members == runtime_members
+
+
+ONE_RUNTIME_SCRIPT = textwrap.dedent(
+    """
+    import os
+    import numpy as np
+    import sklearn.cluster  # loads scikit-learn's OpenMP runtime
+    from threadpoolctl import threadpool_info
+    import floral
+
+    X = np.random.default_rng(0).normal(size=(120, 40))  # >= 32 features: dgemm + limits
+    floral.FloralSVC(n_rounds=5).fit(X, (X[:, 0] > 0).astype(int))
+    sklearn.cluster.KMeans(2, n_init=1, random_state=0).fit(X)  # scikit-learn's OpenMP code
+    floral.show_config()
+    paths = {os.path.realpath(i["filepath"]) for i in threadpool_info()
+             if i["user_api"] == "openmp"}
+    assert len(paths) == 1, paths
+    """
+)
+
+
+@pytest.mark.skipif(sys.platform != "darwin", reason="macOS wheels bundle libomp")
+def test_macos_wheel_shares_one_libomp_with_scikit_learn():
+    """Two libomp copies in one process abort it ("OMP: Error #15") once both initialise;
+    the macOS wheel loads scikit-learn's copy when there is one
+    (tools/wheels/macos_share_libomp.py). Run in a subprocess so an abort is a failure."""
+    if not (Path(floral.__file__).parent / ".dylibs").is_dir():
+        pytest.skip("not a delocated macOS wheel (a source build links libomp directly)")
+    _openmp_core_or_skip()
+    proc = _run([sys.executable, "-c", ONE_RUNTIME_SCRIPT])
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
