@@ -380,3 +380,18 @@ def test_failed_allocation_is_memory_error():
     X = np.zeros((n, 1))
     with pytest.raises(MemoryError):
         _core.GramRows(X, cache_size=2e8)
+
+
+@pytest.mark.parametrize("n_floats", [1, 4095, 4096, 3 * 4096 + 7])
+def test_bandwidth_probe_reads_every_float(n_floats):
+    # the probe sums an all-ones array and raises if the sum is not n_floats, so block
+    # tails and the multi-stream block body are both checked by calling it
+    seconds = _core.bandwidth_probe(n_floats, n_jobs=2, repeats=2)
+    assert np.isfinite(seconds) and seconds > 0
+
+
+def test_bandwidth_probe_rejects_bad_sizes():
+    with pytest.raises(ValueError, match="n_floats"):
+        _core.bandwidth_probe(0)
+    with pytest.raises(ValueError, match="repeats"):
+        _core.bandwidth_probe(10, repeats=0)
