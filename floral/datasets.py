@@ -1,14 +1,88 @@
-"""Datasets with the train / validation / test protocols used in the FLORAL paper."""
+"""Datasets with the train / validation / test protocols used in the FLORAL paper.
+
+Every loader returns a :class:`sklearn.utils.Bunch` with the same fields:
+
+``X_train, y_train, X_val, y_val, X_test, y_test``
+    The three splits. Splits are stratified by class and drawn with ``random_state``.
+``scaler``
+    The :class:`~sklearn.preprocessing.StandardScaler` fitted on the *training split only*
+    and applied to all three (None when scaling is switched off), so no statistic of the
+    validation or test data leaks into preprocessing.
+``name``, ``description``
+    A short name (used in experiment records) and a one-line description of the protocol.
+
+=======================  ================================================================
+:func:`load_moons`       the paper's Moon: 500 train / 500 validation / 1,000 test
+:func:`load_digits_1v7`  scikit-learn's bundled 8x8 digits, 1 vs 7 (offline stand-in for
+                         the paper's MNIST 1-vs-7)
+:func:`load_breast_cancer`  Wisconsin diagnostic breast cancer, malignant vs benign
+:func:`load_embeddings`  your own features (e.g. RoBERTa embeddings of IMDB reviews, as in
+                         the paper) from .npz or .csv
+:func:`make_large`       synthetic Moon-like data of any size and dimension, for scale tests
+=======================  ================================================================
+
+:func:`read_labelled` is the .npz / .csv reader behind :func:`load_embeddings` and the
+``floral attack`` command.
+"""
+import csv
+import numbers
+import os
+import zipfile
+
 import numpy as np
-from sklearn.datasets import make_moons
+from sklearn import datasets as _skdatasets
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import StandardScaler
-from sklearn.utils import Bunch, check_random_state
+from sklearn.utils import Bunch, check_random_state, check_X_y
 
-__all__ = ["load_moons"]
+from ._validation import encode_binary_labels
+
+__all__ = ["load_moons", "load_digits_1v7", "load_breast_cancer", "load_embeddings",
+           "make_large", "read_labelled"]
+
+_SPLIT_KEYS = ("X_train", "y_train", "X_val", "y_val", "X_test", "y_test")
 
 
-def _split_scale(X, y, *, n_test, n_val, random_state, name, description):
+# --- splitting and scaling ---------------------------------------------------------------
+
+def _check_fraction(value, name):
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a float in (0, 1), got {type(value).__name__}")
+    if not 0.0 < float(value) < 1.0:
+        raise ValueError(f"{name} must be in (0, 1), got {value!r}")
+    return float(value)
+
+
+def _counts(n, test_size, val_size):
+    """(n_test, n_val) for fractions of ``n``, leaving at least two training points."""
+    test_size = _check_fraction(test_size, "test_size")
+    val_size = _check_fraction(val_size, "val_size")
+    if test_size + val_size >= 1.0:
+        raise ValueError(
+            f"test_size + val_size must be < 1 to leave a training split, got "
+            f"{test_size} + {val_size}"
+        )
+    n_test = max(1, int(round(test_size * n)))
+    n_val = max(1, int(round(val_size * n)))
+    if n - n_test - n_val < 2:
+        raise ValueError(
+            f"{n} samples are too few for test_size={test_size} and val_size={val_size}"
+        )
+    return n_test, n_val
+
+
+def _scaled(splits, scale):
+    """Standardise the splits with training statistics; returns (splits, scaler)."""
+    if not scale:
+        return splits, None
+    scaler = StandardScaler().fit(splits["X_train"])
+    out = dict(splits)
+    for key in ("X_train", "X_val", "X_test"):
+        out[key] = scaler.transform(splits[key])
+    return out, scaler
+
+
+def _split_scale(X, y, *, n_test, n_val, random_state, name, description, scale=True):
     """Stratified test / validation / train split, standardised on the training split."""
     rng = check_random_state(random_state)
     X_rest, X_test, y_rest, y_test = train_test_split(
@@ -17,19 +91,12 @@ def _split_scale(X, y, *, n_test, n_val, random_state, name, description):
     X_train, X_val, y_train, y_val = train_test_split(
         X_rest, y_rest, test_size=n_val, stratify=y_rest, random_state=rng
     )
-    scaler = StandardScaler().fit(X_train)
-    return Bunch(
-        X_train=scaler.transform(X_train),
-        y_train=y_train,
-        X_val=scaler.transform(X_val),
-        y_val=y_val,
-        X_test=scaler.transform(X_test),
-        y_test=y_test,
-        scaler=scaler,
-        name=name,
-        description=description,
-    )
+    splits, scaler = _scaled(dict(X_train=X_train, y_train=y_train, X_val=X_val,
+                                  y_val=y_val, X_test=X_test, y_test=y_test), scale)
+    return Bunch(**splits, scaler=scaler, name=name, description=description)
 
+
+# --- built-in datasets ---------------------------------------------------------------------
 
 def load_moons(random_state=0):
     """Two interleaving half-moons with the FLORAL paper's protocol.
@@ -52,8 +119,318 @@ def load_moons(random_state=0):
         ``scaler``, ``name`` and ``description``.
     """
     rng = check_random_state(random_state)
-    X, y = make_moons(n_samples=2000, noise=0.2, random_state=rng)
+    X, y = _skdatasets.make_moons(n_samples=2000, noise=0.2, random_state=rng)
     return _split_scale(
         X, y.astype(np.int64), n_test=1000, n_val=500, random_state=rng, name="moons",
         description="make_moons(2000, noise=0.2): 500 train / 500 validation / 1000 test",
+    )
+
+
+def load_digits_1v7(random_state=0, *, test_size=0.3, val_size=0.2):
+    """Handwritten digits 1 vs 7: an offline stand-in for the paper's MNIST 1-vs-7.
+
+    The 361 images of ones and sevens among scikit-learn's bundled 8x8 digits
+    (:func:`sklearn.datasets.load_digits`, 64 features, pixel values 0..16), split
+    stratified into test, validation and training sets and standardised on the training
+    split. The paper used 28x28 MNIST; this set is far smaller and easier, so its numbers
+    are not comparable with the paper's, but it needs no download. With 64 standardised
+    features an RBF kernel wants ``gamma`` near ``1 / 64`` (``gamma="scale"``), not the
+    Moon setting ``gamma=1``.
+
+    Parameters
+    ----------
+    random_state : int, RandomState instance or None, default=0
+        Seeds the split.
+    test_size, val_size : float in (0, 1), default=0.3, 0.2
+        Fractions of the 361 images held out for test and validation (109 and 72 by
+        default, leaving 180 for training).
+
+    Returns
+    -------
+    data : sklearn.utils.Bunch
+        The splits (labels are the digits, 1 and 7), ``scaler``, ``name``,
+        ``description``.
+    """
+    digits = _skdatasets.load_digits()
+    keep = np.isin(digits.target, (1, 7))
+    X, y = digits.data[keep], digits.target[keep].astype(np.int64)
+    n_test, n_val = _counts(y.size, test_size, val_size)
+    return _split_scale(
+        X, y, n_test=n_test, n_val=n_val, random_state=random_state, name="digits_1v7",
+        description=(f"sklearn digits 1 vs 7 (8x8, {y.size} images): {y.size - n_test - n_val}"
+                     f" train / {n_val} validation / {n_test} test"),
+    )
+
+
+def load_breast_cancer(random_state=0, *, test_size=0.3, val_size=0.2):
+    """Wisconsin diagnostic breast cancer: malignant (0) vs benign (1), 30 features.
+
+    scikit-learn's bundled copy (:func:`sklearn.datasets.load_breast_cancer`, 569
+    samples), split stratified and standardised on the training split. As for any data
+    with many standardised features, use ``gamma="scale"`` for an RBF kernel.
+
+    Parameters
+    ----------
+    random_state : int, RandomState instance or None, default=0
+        Seeds the split.
+    test_size, val_size : float in (0, 1), default=0.3, 0.2
+        Fractions held out for test and validation (171 and 114 samples by default,
+        leaving 284 for training).
+
+    Returns
+    -------
+    data : sklearn.utils.Bunch
+        The splits (labels 0 = malignant, 1 = benign), ``scaler``, ``name``,
+        ``description``.
+    """
+    bunch = _skdatasets.load_breast_cancer()
+    X, y = bunch.data, bunch.target.astype(np.int64)
+    n_test, n_val = _counts(y.size, test_size, val_size)
+    return _split_scale(
+        X, y, n_test=n_test, n_val=n_val, random_state=random_state, name="breast_cancer",
+        description=(f"sklearn breast cancer ({y.size} samples, 30 features): "
+                     f"{y.size - n_test - n_val} train / {n_val} validation / {n_test} test"),
+    )
+
+
+def make_large(n_samples=10_000, n_features=2, *, noise=0.2, test_size=0.2, val_size=0.1,
+               random_state=None):
+    """Moon-like data of any size and dimension, for scale tests.
+
+    Two half-moons (:func:`sklearn.datasets.make_moons` with ``noise``) in the first two
+    coordinates; for ``n_features > 2`` the other coordinates get Gaussian noise of
+    standard deviation ``noise`` and the whole cloud is turned by a random rotation, so
+    every feature carries some of the signal and the classes stay separable by an RBF
+    kernel. Split stratified and standardised on the training split.
+
+    Parameters
+    ----------
+    n_samples : int, default=10000
+        Total points, >= 10.
+    n_features : int, default=2
+        Dimension, >= 2.
+    noise : float, default=0.2
+        Standard deviation of the Gaussian noise.
+    test_size, val_size : float in (0, 1), default=0.2, 0.1
+        Fractions held out for test and validation.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the points, the rotation and the split.
+
+    Returns
+    -------
+    data : sklearn.utils.Bunch
+        The splits (labels in {0, 1}), ``scaler``, ``name`` (``"large"``),
+        ``description``.
+    """
+    for value, name, low in ((n_samples, "n_samples", 10), (n_features, "n_features", 2)):
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+            raise TypeError(f"{name} must be an int, got {type(value).__name__}")
+        if value < low:
+            raise ValueError(f"{name} must be >= {low}, got {value}")
+    if isinstance(noise, (bool, np.bool_)) or not isinstance(noise, numbers.Real) \
+            or not noise >= 0:
+        raise ValueError(f"noise must be a float >= 0, got {noise!r}")
+    n_test, n_val = _counts(int(n_samples), test_size, val_size)
+    rng = check_random_state(random_state)
+    X2, y = _skdatasets.make_moons(n_samples=int(n_samples), noise=noise, random_state=rng)
+    X = X2
+    if n_features > 2:
+        extra = rng.normal(scale=noise, size=(int(n_samples), int(n_features) - 2))
+        rotation, _ = np.linalg.qr(rng.normal(size=(int(n_features), int(n_features))))
+        X = np.hstack([X2, extra]) @ rotation
+    return _split_scale(
+        X, y.astype(np.int64), n_test=n_test, n_val=n_val, random_state=rng, name="large",
+        description=(f"moons in {n_features}-D ({n_samples} points, noise={noise}): "
+                     f"{n_samples - n_test - n_val} train / {n_val} validation / "
+                     f"{n_test} test"),
+    )
+
+
+# --- files -------------------------------------------------------------------------------------
+
+def _load_npz(path):
+    """All arrays of an .npz file as a dict (no pickled objects)."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return {key: data[key] for key in data.files}
+    except (OSError, ValueError, zipfile.BadZipFile) as exc:
+        raise ValueError(f"cannot read {path}: {exc}") from None
+
+
+def _check_file(path):
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"path must be a str or os.PathLike, got {type(path).__name__}")
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"no such file: {path}")
+    suffix = os.path.splitext(path)[1].lower()
+    if suffix not in (".npz", ".csv"):
+        raise ValueError(f"{path}: unsupported file type {suffix or '(none)'!r}; "
+                         "use .npz or .csv")
+    return path, suffix
+
+
+def read_labelled(path, label=None, *, label_option="label=..."):
+    """Features and labels from an .npz or a .csv file.
+
+    An .npz file must hold arrays ``X`` (n_samples, n_features) and ``y`` (n_samples,).
+    A .csv file has a header row; the column named ``label`` holds the labels (kept as
+    text) and every other column must be numeric.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file; its suffix (.npz or .csv) decides the format.
+    label : str or None, default=None
+        The label column of a .csv file (required for .csv, ignored for .npz).
+    label_option : str, default="label=..."
+        How the caller calls ``label``, for the error message of a .csv without one
+        (the command line passes ``"--label"``).
+
+    Returns
+    -------
+    X : ndarray of shape (n_samples, n_features)
+    y : ndarray of shape (n_samples,)
+    table : tuple (header, rows, label_index) or None
+        A .csv file's text, so it can be written back with new labels; None for .npz.
+
+    Raises
+    ------
+    FileNotFoundError
+        No file at ``path``.
+    ValueError
+        An unsupported suffix, missing arrays or label column, ragged rows or non-numeric
+        features; the message names the file and what is wrong.
+    """
+    path, suffix = _check_file(path)
+    if suffix == ".npz":
+        arrays = _load_npz(path)
+        missing = [k for k in ("X", "y") if k not in arrays]
+        if missing:
+            raise ValueError(f"{path} has no array {missing[0]!r} (it has {sorted(arrays)})")
+        return arrays["X"], arrays["y"], None
+    if label is None:
+        raise ValueError(f"{path} is a CSV file: name its label column with {label_option}")
+    with open(path, newline="") as fh:
+        rows = list(csv.reader(fh))
+    if not rows:
+        raise ValueError(f"{path} is empty")
+    header, body = rows[0], [r for r in rows[1:] if r]
+    if label not in header:
+        raise ValueError(f"{path} has no column {label!r}; "
+                         f"its columns are {', '.join(header)}")
+    col = header.index(label)
+    for line, r in enumerate(body, start=2):
+        if len(r) != len(header):
+            raise ValueError(f"{path}, line {line}: {len(r)} fields, the header has "
+                             f"{len(header)}")
+    try:
+        X = np.array([[float(v) for j, v in enumerate(r) if j != col] for r in body],
+                     dtype=np.float64).reshape(len(body), len(header) - 1)
+    except ValueError as exc:
+        raise ValueError(f"{path}: every column but {label!r} must be numeric ({exc})") \
+            from None
+    y = np.array([r[col] for r in body])
+    return X, y, (header, body, col)
+
+
+def _checked_pair(X, y, path, part=""):
+    """Validated (X, y) of one file or split; the training labels must be two classes."""
+    where = f"{path} ({part})" if part else f"{path}"
+    try:
+        X, y = check_X_y(X, y, dtype=np.float64, y_numeric=False)
+        if part in ("", "train"):
+            encode_binary_labels(y, param=f"y_{part}" if part else "y")
+    except ValueError as exc:
+        raise ValueError(f"{where}: {exc}") from None
+    return X, y
+
+
+def load_embeddings(path, label=None, *, test_size=0.3, val_size=0.2, scale=True,
+                    random_state=0):
+    """Your own features, e.g. sentence embeddings, with the experiments' protocol.
+
+    The paper's IMDB experiment embeds reviews with RoBERTa and trains the kernel
+    classifiers on the embeddings; save such features and load them here.
+
+    * **.npz** with arrays ``X`` and ``y``: split stratified into test, validation and
+      training sets (``test_size``, ``val_size``, ``random_state``). Or an .npz that is
+      already split, with ``X_train, y_train, X_test, y_test`` and optionally
+      ``X_val, y_val`` (when these are missing, ``val_size`` of the training arrays is
+      held out for validation); a pre-split file is used as is, so ``random_state`` only
+      affects the carved-out validation set.
+    * **.csv** with a header row: ``label`` names the label column, every other column is
+      a numeric feature; split as an .npz with ``X`` and ``y``.
+
+    Labels may be any two values (text from a .csv stays text).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The .npz or .csv file.
+    label : str or None, default=None
+        Label column of a .csv file (required there).
+    test_size, val_size : float in (0, 1), default=0.3, 0.2
+        Fractions of all rows held out for test and validation.
+    scale : bool, default=True
+        Standardise features with the training split's mean and standard deviation.
+    random_state : int, RandomState instance or None, default=0
+        Seeds the split.
+
+    Returns
+    -------
+    data : sklearn.utils.Bunch
+        The splits, ``scaler`` (None when ``scale=False``), ``name`` (the file name
+        without its suffix) and ``description``.
+
+    Raises
+    ------
+    FileNotFoundError
+        No file at ``path``.
+    ValueError
+        Unreadable file, missing arrays or label column, non-numeric features, labels
+        that are not of exactly two classes, or features that disagree between splits.
+    """
+    path, suffix = _check_file(path)
+    name = os.path.splitext(os.path.basename(path))[0]
+    arrays = _load_npz(path) if suffix == ".npz" else None
+    if arrays is not None and all(k in arrays for k in ("X_train", "y_train", "X_test",
+                                                          "y_test")):
+        splits = {}
+        for part in ("_train", "_val", "_test"):
+            if "X" + part in arrays or "y" + part in arrays:
+                if ("X" + part in arrays) != ("y" + part in arrays):
+                    raise ValueError(f"{path} has only one of X{part} and y{part}")
+                splits["X" + part], splits["y" + part] = _checked_pair(
+                    arrays["X" + part], arrays["y" + part], path, part[1:])
+        widths = {splits[k].shape[1] for k in splits if k.startswith("X")}
+        if len(widths) > 1:
+            raise ValueError(f"{path}: the splits have different numbers of features "
+                             f"{sorted(widths)}")
+        classes = np.unique(splits["y_train"])
+        for part in ("_val", "_test"):
+            if "y" + part in splits:
+                unknown = np.setdiff1d(np.unique(splits["y" + part]), classes)
+                if unknown.size:
+                    raise ValueError(f"{path}: y{part} has labels {unknown.tolist()} that "
+                                     f"y_train does not have {classes.tolist()}")
+        if "X_val" not in splits:
+            n_val = max(1, int(round(_check_fraction(val_size, "val_size")
+                                     * splits["y_train"].size)))
+            (splits["X_train"], splits["X_val"], splits["y_train"],
+             splits["y_val"]) = train_test_split(
+                splits["X_train"], splits["y_train"], test_size=n_val,
+                stratify=splits["y_train"], random_state=check_random_state(random_state))
+        splits, scaler = _scaled(splits, scale)
+        sizes = [splits["y" + part].size for part in ("_train", "_val", "_test")]
+        return Bunch(**{k: splits[k] for k in _SPLIT_KEYS}, scaler=scaler, name=name,
+                     description=(f"{os.path.basename(path)} (pre-split): {sizes[0]} train "
+                                  f"/ {sizes[1]} validation / {sizes[2]} test"))
+    X, y, _ = read_labelled(path, label)
+    X, y = _checked_pair(X, y, path)
+    n_test, n_val = _counts(y.size, test_size, val_size)
+    return _split_scale(
+        X, y, n_test=n_test, n_val=n_val, random_state=random_state, name=name, scale=scale,
+        description=(f"{os.path.basename(path)} ({y.size} rows, {X.shape[1]} features): "
+                     f"{y.size - n_test - n_val} train / {n_val} validation / {n_test} test"),
     )

@@ -1,0 +1,216 @@
+"""Tests for floral.datasets: splits, scaling, file readers and their errors."""
+import numpy as np
+import pytest
+from sklearn import datasets as skd
+from sklearn.svm import SVC
+
+from floral import datasets
+from floral.datasets import (load_breast_cancer, load_digits_1v7, load_embeddings,
+                             load_moons, make_large, read_labelled)
+
+SPLITS = ("X_train", "y_train", "X_val", "y_val", "X_test", "y_test")
+
+
+def unscaled(data):
+    """All rows of the three splits back in the original units."""
+    X = np.vstack([data.X_train, data.X_val, data.X_test])
+    return X if data.scaler is None else data.scaler.inverse_transform(X)
+
+
+def same_rows(A, B):
+    """A and B hold the same rows, in any order (up to float round-off)."""
+    assert A.shape == B.shape
+    a = A[np.lexsort(A.T[::-1])]
+    b = B[np.lexsort(B.T[::-1])]
+    np.testing.assert_allclose(a, b, rtol=0, atol=1e-9)
+
+
+def check_protocol(data, n_train, n_val, n_test):
+    assert [data[k].shape[0] for k in SPLITS] == [n_train, n_train, n_val, n_val,
+                                                  n_test, n_test]
+    # standardised with training statistics only
+    np.testing.assert_allclose(data.X_train.mean(axis=0), 0, atol=1e-9)
+    sd = data.X_train.std(axis=0)
+    np.testing.assert_allclose(sd[sd > 0], 1, atol=1e-9)
+    assert np.abs(data.X_test.mean(axis=0)).max() > 1e-6  # test data did not set the scale
+    # stratified: each split has about the class proportions of the whole set
+    y_all = np.concatenate([data.y_train, data.y_val, data.y_test])
+    classes, counts = np.unique(y_all, return_counts=True)
+    assert classes.size == 2
+    for key in ("y_train", "y_val", "y_test"):
+        share = np.mean(data[key] == classes[1])
+        assert abs(share - counts[1] / y_all.size) <= 1.0 / data[key].size + 1e-12
+
+
+def test_moons_protocol_and_seeds():
+    a, b, c = load_moons(0), load_moons(0), load_moons(1)
+    check_protocol(a, 500, 500, 1000)
+    for key in SPLITS:
+        np.testing.assert_array_equal(a[key], b[key])
+    assert not np.array_equal(a.X_train, c.X_train)
+    assert a.name == "moons" and set(np.unique(a.y_train)) == {0, 1}
+
+
+def test_digits_1v7_are_the_ones_and_sevens_of_sklearn_digits():
+    data = load_digits_1v7(random_state=3)
+    digits = skd.load_digits()
+    keep = np.isin(digits.target, (1, 7))
+    n = int(keep.sum())
+    n_test, n_val = round(0.3 * n), round(0.2 * n)
+    check_protocol(data, n - n_test - n_val, n_val, n_test)
+    same_rows(unscaled(data), digits.data[keep])
+    assert set(np.unique(data.y_train)) == {1, 7}
+    # every image keeps its own label
+    lookup = {row.tobytes(): t for row, t in zip(digits.data[keep], digits.target[keep])}
+    X_test = data.scaler.inverse_transform(data.X_test).round()
+    assert all(lookup[row.tobytes()] == t for row, t in zip(X_test, data.y_test))
+
+
+def test_breast_cancer_rows_and_sizes():
+    data = load_breast_cancer(random_state=0, test_size=0.25, val_size=0.25)
+    raw = skd.load_breast_cancer()
+    check_protocol(data, 569 - 142 - 142, 142, 142)
+    same_rows(unscaled(data), raw.data)
+
+
+def test_make_large_shapes_subspace_and_learnability():
+    data = make_large(400, 6, noise=0.0, random_state=0)
+    check_protocol(data, 280, 40, 80)
+    X = unscaled(data)
+    assert X.shape == (400, 6)
+    # without noise the points lie on the rotated 2-D moons plane
+    assert np.linalg.matrix_rank(X - X.mean(axis=0), tol=1e-8) == 2
+    noisy = make_large(2000, 10, noise=0.2, random_state=1)
+    acc = SVC(gamma="scale").fit(noisy.X_train, noisy.y_train).score(noisy.X_test,
+                                                                       noisy.y_test)
+    assert acc > 0.9
+    np.testing.assert_array_equal(make_large(300, 3, random_state=5).X_val,
+                                  make_large(300, 3, random_state=5).X_val)
+
+
+@pytest.mark.parametrize("kwargs, exc, match", [
+    (dict(n_samples=5), ValueError, "n_samples must be >= 10"),
+    (dict(n_features=1), ValueError, "n_features must be >= 2"),
+    (dict(n_samples=100.0), TypeError, "n_samples must be an int"),
+    (dict(noise=-1.0), ValueError, "noise must be a float >= 0"),
+    (dict(test_size=0.6, val_size=0.5), ValueError, "test_size \\+ val_size must be < 1"),
+    (dict(val_size=0), ValueError, "val_size must be in \\(0, 1\\)"),
+])
+def test_make_large_bad_input(kwargs, exc, match):
+    with pytest.raises(exc, match=match):
+        make_large(**{"n_samples": 100, **kwargs})
+
+
+# --- files ---------------------------------------------------------------------------------------
+
+@pytest.fixture
+def blobs():
+    X, y = skd.make_blobs(200, n_features=4, centers=2, random_state=0)
+    return X * 5 + 3, y
+
+
+def test_embeddings_npz_is_split_and_scaled_on_train(tmp_path, blobs):
+    X, y = blobs
+    np.savez(tmp_path / "emb.npz", X=X, y=y)
+    data = load_embeddings(tmp_path / "emb.npz", random_state=2)
+    check_protocol(data, 100, 40, 60)
+    same_rows(unscaled(data), X)
+    assert data.name == "emb"
+    raw = load_embeddings(tmp_path / "emb.npz", random_state=2, scale=False)
+    assert raw.scaler is None
+    np.testing.assert_allclose(data.scaler.transform(raw.X_test), data.X_test)
+
+
+def test_embeddings_pre_split_npz_is_used_as_given(tmp_path, blobs):
+    X, y = blobs
+    parts = dict(X_train=X[:120], y_train=y[:120], X_val=X[120:150], y_val=y[120:150],
+                 X_test=X[150:], y_test=y[150:])
+    np.savez(tmp_path / "split.npz", **parts)
+    data = load_embeddings(tmp_path / "split.npz", random_state=7)
+    for key in ("y_train", "y_val", "y_test"):
+        np.testing.assert_array_equal(data[key], parts[key])
+    np.testing.assert_allclose(data.scaler.mean_, X[:120].mean(axis=0))
+    np.testing.assert_allclose(data.scaler.inverse_transform(data.X_test), X[150:])
+    # without validation arrays, val_size of the training arrays is held out
+    del parts["X_val"], parts["y_val"]
+    np.savez(tmp_path / "noval.npz", **parts)
+    data = load_embeddings(tmp_path / "noval.npz", val_size=0.25, random_state=0)
+    assert (data.y_train.size, data.y_val.size, data.y_test.size) == (90, 30, 50)
+    same_rows(data.scaler.inverse_transform(np.vstack([data.X_train, data.X_val])), X[:120])
+
+
+def test_embeddings_csv_with_text_labels(tmp_path, blobs):
+    X, y = blobs
+    lines = ["a,review_label,b,c,d"] + [
+        f"{float(r[0])!r},{'pos' if t else 'neg'},{float(r[1])!r},{float(r[2])!r},"
+        f"{float(r[3])!r}" for r, t in zip(X, y)]
+    (tmp_path / "imdb.csv").write_text("\n".join(lines) + "\n")
+    data = load_embeddings(tmp_path / "imdb.csv", label="review_label", random_state=0)
+    assert set(np.unique(data.y_train)) == {"neg", "pos"}
+    same_rows(unscaled(data), X)
+    # the label column was taken out of the middle: features keep their order
+    X_back = data.scaler.inverse_transform(data.X_train)
+    rows = {tuple(np.round(r, 9)): t for r, t in zip(X, y)}
+    assert all(rows[tuple(np.round(r, 9))] == (t == "pos") for r, t in
+               zip(X_back, data.y_train))
+
+
+def test_read_labelled_matches_the_file(tmp_path):
+    (tmp_path / "t.csv").write_text("x1,y,x2\n1.5,a,2\n-3,b,4e-1\n")
+    X, y, table = read_labelled(tmp_path / "t.csv", "y")
+    np.testing.assert_array_equal(X, [[1.5, 2.0], [-3.0, 0.4]])
+    np.testing.assert_array_equal(y, ["a", "b"])
+    assert table == (["x1", "y", "x2"], [["1.5", "a", "2"], ["-3", "b", "4e-1"]], 1)
+    np.savez(tmp_path / "t.npz", X=X, y=[0, 1])
+    X2, y2, table2 = read_labelled(tmp_path / "t.npz")
+    np.testing.assert_array_equal(X2, X)
+    assert table2 is None and y2.tolist() == [0, 1]
+
+
+@pytest.mark.parametrize("name, content, label, exc, match", [
+    ("missing.npz", None, None, FileNotFoundError, "no such file: .*missing.npz"),
+    ("d.txt", "a,b\n", None, ValueError, "unsupported file type '.txt'"),
+    ("d.csv", "a,label\n1,x\n", None, ValueError, "is a CSV file: name its label column"),
+    ("d.csv", "a,label\n1,x\n", "y", ValueError,
+     "has no column 'y'; its columns are a, label"),
+    ("d.csv", "a,label\n1,x,3\n", "label", ValueError, "line 2: 3 fields, the header has 2"),
+    ("d.csv", "a,label\nfoo,x\n", "label", ValueError, "every column but 'label' must be"),
+    ("d.csv", "", "label", ValueError, "is empty"),
+    ("d.npz", "not a zip", None, ValueError, "cannot read"),
+])
+def test_file_errors(tmp_path, name, content, label, exc, match):
+    if content is not None:
+        (tmp_path / name).write_text(content)
+    for reader in (lambda p: read_labelled(p, label), lambda p: load_embeddings(p, label)):
+        with pytest.raises(exc, match=match):
+            reader(tmp_path / name)
+
+
+def test_embeddings_content_errors(tmp_path):
+    np.savez(tmp_path / "noy.npz", X=np.zeros((10, 2)))
+    with pytest.raises(ValueError, match="has no array 'y'"):
+        load_embeddings(tmp_path / "noy.npz")
+    np.savez(tmp_path / "three.npz", X=np.random.default_rng(0).normal(size=(30, 2)),
+             y=np.arange(30) % 3)
+    with pytest.raises(ValueError, match="three.npz: .*3 classes"):
+        load_embeddings(tmp_path / "three.npz")
+    np.savez(tmp_path / "wide.npz", X_train=np.zeros((20, 2)), y_train=np.arange(20) % 2,
+             X_test=np.zeros((5, 3)), y_test=np.arange(5) % 2)
+    with pytest.raises(ValueError, match="different numbers of features"):
+        load_embeddings(tmp_path / "wide.npz")
+    np.savez(tmp_path / "half.npz", X_train=np.zeros((20, 2)), y_train=np.arange(20) % 2,
+             X_test=np.zeros((5, 2)), y_test=np.arange(5) % 2, X_val=np.zeros((4, 2)))
+    with pytest.raises(ValueError, match="only one of X_val and y_val"):
+        load_embeddings(tmp_path / "half.npz")
+    np.savez(tmp_path / "newclass.npz", X_train=np.zeros((20, 2)), y_train=np.arange(20) % 2,
+             X_test=np.zeros((5, 2)), y_test=np.full(5, 9))
+    with pytest.raises(ValueError, match="y_test has labels \\[9\\]"):
+        load_embeddings(tmp_path / "newclass.npz")
+
+
+def test_loaders_do_not_share_state_between_calls():
+    a = load_breast_cancer(0)
+    a.X_train[:] = 0
+    assert np.abs(load_breast_cancer(0).X_train).sum() > 0
+    assert datasets.__all__[:5] == ["load_moons", "load_digits_1v7", "load_breast_cancer",
+                                    "load_embeddings", "make_large"]
