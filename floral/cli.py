@@ -24,7 +24,8 @@ def _add_demo(sub):
 
 
 # FLORAL's settings in the demo: the paper's C, gamma and attacker budget (5% of n), with
-# learning rate and rounds at the top of the ranges the paper reports (DESIGN.md).
+# learning rate and rounds at the top of the ranges the paper reports (DESIGN.md). The
+# experiment runner's "floral" method uses the same (floral.experiments.FLORAL_PARAMS).
 DEMO_FLORAL = dict(C=10, gamma=1.0, flip_budget=0.05, learning_rate=1e-3, n_rounds=1000,
                    selection="best")
 
@@ -32,17 +33,16 @@ DEMO_FLORAL = dict(C=10, gamma=1.0, flip_budget=0.05, learning_rate=1e-3, n_roun
 def _cmd_demo(args):
     import time
 
-    from sklearn.svm import SVC
-
-    from . import attacks
-    from .datasets import load_moons
-    from .svm import FloralSVC
+    from .experiments import run_grid
 
     start = time.perf_counter()
-    data = load_moons(random_state=args.seed)
-    settings = [("clean", None, 0.0)]
-    settings += [("top-k SV", "topk", b) for b in (0.10, 0.25)]
-    settings += [("random", "random", b) for b in (0.10, 0.25)]
+    params = {k: v for k, v in DEMO_FLORAL.items() if k not in ("C", "gamma")}
+    # a fixed instance of `floral run`: two cheap attacks, SVC and FLORAL, one seed
+    results = run_grid(
+        "moons", ["topk_sv", "random"], [0, 0.10, 0.25], ["svm", "floral"], [args.seed],
+        C=DEMO_FLORAL["C"], gamma=DEMO_FLORAL["gamma"], method_params={"floral": params},
+        attack_params={"topk_sv": {"candidate_factor": 2.0}},
+    )
     print("floral demo: Moon, make_moons(2000, noise=0.2), 500 train / 500 validation / "
           "1000 test")
     print("training labels poisoned by an attack; test accuracy of SVC and FloralSVC "
@@ -51,19 +51,13 @@ def _cmd_demo(args):
     header = f"{'attack':<10} {'budget':>6}  {'SVC':>6}  {'FLORAL best':>11}  {'FLORAL last':>11}"
     print(header)
     print("-" * len(header))
-    for name, kind, budget in settings:
-        X, y = data.X_train, data.y_train
-        if kind == "topk":
-            y = attacks.topk_sv_flip(X, y, budget, C=10, kernel="rbf", gamma=1.0,
-                                     candidate_factor=2.0, random_state=args.seed)
-        elif kind == "random":
-            y = attacks.random_flip(y, budget, random_state=args.seed)
-        svc = SVC(C=10, gamma=1.0).fit(X, y).score(data.X_test, data.y_test)
-        clf = FloralSVC(**DEMO_FLORAL, random_state=args.seed)
-        clf.fit(X, y, eval_set=(data.X_val, data.y_val))
-        best = clf.score(data.X_test, data.y_test)
-        last = clf.last_round().score(data.X_test, data.y_test)
-        print(f"{name:<10} {budget:>6.0%}  {svc:>6.3f}  {best:>11.3f}  {last:>11.3f}")
+    names = {"none": "clean", "topk_sv": "top-k SV", "random": "random"}
+    settings = dict.fromkeys((r["attack"], r["budget"]) for r in results)
+    for attack, budget in settings:
+        rec = {r["method"]: r for r in results
+               if (r["attack"], r["budget"]) == (attack, budget)}
+        print(f"{names[attack]:<10} {budget:>6.0%}  {rec['svm']['best_accuracy']:>6.3f}  "
+              f"{rec['floral']['best_accuracy']:>11.3f}  {rec['floral']['last_accuracy']:>11.3f}")
     print(f"\n({time.perf_counter() - start:.1f} s; `floral run --help` for full experiment grids)")
     return 0
 
@@ -95,69 +89,42 @@ def _add_attack(sub):
     p.set_defaults(func=_cmd_attack)
 
 
+def _read_labelled(path, label):
+    """datasets.read_labelled with its errors as CLIError."""
+    from .datasets import read_labelled
+
+    try:
+        return read_labelled(path, label, label_option="--label")
+    except (OSError, ValueError) as exc:
+        raise CLIError(str(exc)) from None
+
+
+def _parse_budget(text, option="--budget"):
+    try:
+        return int(text)
+    except ValueError:
+        try:
+            return float(text)
+        except ValueError:
+            raise CLIError(f"{option} must be a count or a fraction, got {text!r}") from None
+
+
 def _cmd_attack(args):
     import csv
     import inspect
     import os
-    import zipfile
 
     import numpy as np
     from sklearn.svm import SVC
 
     from . import attacks
 
-    def read_labelled(path, label):
-        """(X, y, table) from .npz or .csv; table keeps a CSV's text to write it back."""
-        if not os.path.isfile(path):
-            raise CLIError(f"no such file: {path}")
-        suffix = os.path.splitext(path)[1].lower()
-        if suffix == ".npz":
-            try:
-                with np.load(path, allow_pickle=False) as data:
-                    missing = [k for k in ("X", "y") if k not in data.files]
-                    if missing:
-                        raise CLIError(f"{path} has no array {missing[0]!r} "
-                                       f"(it has {data.files})")
-                    return data["X"], data["y"], None
-            except (OSError, ValueError, zipfile.BadZipFile) as exc:
-                raise CLIError(f"cannot read {path}: {exc}")
-        if suffix != ".csv":
-            raise CLIError(f"{path}: unsupported file type {suffix or '(none)'!r}; "
-                           "use .npz or .csv")
-        if label is None:
-            raise CLIError(f"{path} is a CSV file: name its label column with --label")
-        with open(path, newline="") as fh:
-            rows = list(csv.reader(fh))
-        if not rows:
-            raise CLIError(f"{path} is empty")
-        header, body = rows[0], [r for r in rows[1:] if r]
-        if label not in header:
-            raise CLIError(f"{path} has no column {label!r}; "
-                           f"its columns are {', '.join(header)}")
-        col = header.index(label)
-        for line, r in enumerate(body, start=2):
-            if len(r) != len(header):
-                raise CLIError(f"{path}, line {line}: {len(r)} fields, the header has "
-                               f"{len(header)}")
-        try:
-            X = np.array([[float(v) for j, v in enumerate(r) if j != col] for r in body])
-        except ValueError as exc:
-            raise CLIError(f"{path}: every column but {label!r} must be numeric ({exc})")
-        y = np.array([r[col] for r in body])
-        return X, y, (header, body, col)
-
     try:
         attack = attacks.get(args.attack)
     except ValueError:
         raise CLIError(f"unknown attack {args.attack!r}; choose one of: "
                        f"{', '.join(attacks.available())}")
-    try:
-        budget = int(args.budget)
-    except ValueError:
-        try:
-            budget = float(args.budget)
-        except ValueError:
-            raise CLIError(f"--budget must be a count or a fraction, got {args.budget!r}")
+    budget = _parse_budget(args.budget)
     try:
         gamma = args.gamma if args.gamma in ("scale", "auto") else float(args.gamma)
     except ValueError:
@@ -166,7 +133,7 @@ def _cmd_attack(args):
     if args.out is not None and os.path.splitext(args.out)[1].lower() != suffix:
         raise CLIError(f"--out must have the input's format ({suffix}), got {args.out}")
 
-    X, y, table = read_labelled(args.data, args.label)
+    X, y, table = _read_labelled(args.data, args.label)
     # only the attacks that fit an SVM take its parameters ("random" does not)
     svm = {"C": args.C, "kernel": args.kernel, "gamma": gamma}
     accepted = inspect.signature(attack).parameters
@@ -180,7 +147,7 @@ def _cmd_attack(args):
           f"{y.shape[0]} labels ({n_flipped / y.shape[0]:.1%})")
 
     if args.test is not None:
-        X_test, y_test, _ = read_labelled(args.test, args.label)
+        X_test, y_test, _ = _read_labelled(args.test, args.label)
         if X_test.shape[1] != X.shape[1]:
             raise CLIError(f"{args.test} has {X_test.shape[1]} features, "
                            f"{args.data} has {X.shape[1]}")
@@ -206,12 +173,117 @@ def _cmd_attack(args):
 # --- floral run ----------------------------------------------------------------------
 
 def _add_run(sub):
-    p = sub.add_parser("run", help="run an attacks x defenses grid and print the paper table")
+    p = sub.add_parser(
+        "run", help="run a datasets x attacks x budgets x methods grid and print the paper table",
+        description="Poison the training labels of each dataset with each attack and budget, "
+                    "fit each method on them, and print test accuracy (Best / Last, mean "
+                    "± std over seeds) as in the paper's tables. Best is the round (FLORAL) "
+                    "or epoch (NN) selected on the validation split; single-shot methods "
+                    "have Best = Last. With --out, writes results.csv, results.json and PNG "
+                    "figures (figures need matplotlib: pip install \"floral[plot]\"). The "
+                    "defaults reproduce the paper's Table 1 setting.",
+    )
+    p.add_argument("--dataset", nargs="+", default=["moons"], metavar="NAME",
+                   help="built-in datasets (moons, digits_1v7, breast_cancer) or .npz/.csv "
+                        "files (default moons)")
+    p.add_argument("--label", default=None, help="label column of .csv datasets")
+    p.add_argument("--attack", nargs="+", default=["alfa_tilt"], metavar="NAME",
+                   help="attacks (random, topk_sv, alfa, alfa_tilt, lfa; default alfa_tilt)")
+    p.add_argument("--budget", nargs="+", default=["0.05", "0.10", "0.25"], metavar="B",
+                   help="fractions of the training labels in [0, 1) or counts (default "
+                        "0.05 0.10 0.25); the clean setting is added unless --no-clean")
+    p.add_argument("--no-clean", action="store_true", help="do not add the clean setting")
+    p.add_argument("--methods", nargs="+", default=["all"], metavar="NAME",
+                   help="methods (floral, svm, nn, ln-svm, curie, ls-svm, k-lid) or all "
+                        "(default all)")
+    p.add_argument("--seeds", type=int, default=3,
+                   help="number of seeds, 0..N-1 (default 3); each seeds the split, the "
+                        "attack and the methods")
+    p.add_argument("--C", type=float, default=10.0, dest="C", help="SVM C (default 10)")
+    p.add_argument("--gamma", default="1.0",
+                   help="RBF gamma: a float, 'scale' or 'auto' (default 1.0)")
+    p.add_argument("--rounds", type=int, default=None,
+                   help="FLORAL rounds (default 1000)")
+    p.add_argument("--epochs", type=int, default=None, help="NN epochs (default 200)")
+    p.add_argument("--n-jobs", type=int, default=-1, dest="n_jobs",
+                   help="cells run in parallel (default -1: all cores)")
+    p.add_argument("--out", default=None, metavar="DIR",
+                   help="write results.csv, results.json and figures here")
+    p.add_argument("--no-figures", action="store_true", help="skip the PNG figures")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_run)
 
 
 def _cmd_run(args):
-    raise CLIError("run is not implemented yet")
+    import os
+    import time
+
+    from . import experiments
+
+    budgets = [_parse_budget(b) for b in args.budget]
+    if not args.no_clean and not any(b == 0 for b in budgets):
+        budgets = [0.0] + budgets
+    try:
+        gamma = args.gamma if args.gamma in ("scale", "auto") else float(args.gamma)
+    except ValueError:
+        raise CLIError(f"--gamma must be a float, 'scale' or 'auto', got {args.gamma!r}")
+    methods = "all" if [m.lower() for m in args.methods] == ["all"] else args.methods
+    method_params = {}
+    if args.rounds is not None:
+        method_params["floral"] = {"n_rounds": args.rounds}
+    if args.epochs is not None:
+        method_params["nn"] = {"max_iter": args.epochs}
+    for path in args.dataset:
+        if path.lower().endswith(".csv") and os.path.isfile(path) and args.label is None:
+            raise CLIError(f"{path} is a CSV file: name its label column with --label")
+    if args.n_jobs == 0:
+        raise CLIError("--n-jobs must be a positive count or -1 (all cores), got 0")
+    if args.out is not None and os.path.exists(args.out) and not os.path.isdir(args.out):
+        raise CLIError(f"--out {args.out} exists and is not a directory")
+
+    figures = args.out is not None and not args.no_figures
+    plot_note = None
+    if figures:
+        try:
+            import matplotlib  # noqa: F401
+        except ImportError:
+            figures = False
+            plot_note = ('figures skipped: matplotlib is not installed '
+                         '(pip install "floral[plot]")')
+
+    def keep(name, seed, data):
+        # decision boundaries are drawn for one seed of the 2-D datasets only
+        return figures and seed == 0 and data.X_train.shape[1] == 2
+
+    try:
+        plan = experiments._plan(
+            args.dataset, args.attack, budgets, methods, args.seeds, C=args.C, gamma=gamma,
+            method_params=method_params, attack_params=None, label=args.label,
+            n_jobs=args.n_jobs, keep_models=keep,
+        )
+    except (OSError, TypeError, ValueError) as exc:
+        raise CLIError(str(exc)) from None
+    start = time.perf_counter()
+    results = experiments._execute(plan, verbose=not args.quiet)
+    elapsed = time.perf_counter() - start
+    print(results.table())
+    print(f"\n({len(plan.cells)} cells, {len(results)} fits, {elapsed:.1f} s)")
+    if args.out is not None:
+        os.makedirs(args.out, exist_ok=True)
+        results.meta["command"] = "floral " + " ".join(args.argv)
+        written = [os.path.join(args.out, "results.csv"), os.path.join(args.out, "results.json")]
+        results.to_csv(written[0])
+        results.to_json(written[1])
+        if figures:
+            from .plotting import save_figures
+
+            written += save_figures(results, args.out)
+        print("wrote " + ", ".join(written))
+    elif not args.no_figures:
+        plot_note = plot_note or "use --out DIR to write results.csv, results.json and figures"
+    if plot_note:
+        print(f"floral: {plot_note}", file=sys.stderr)
+    return 0
 
 
 # --- floral show-config ---------------------------------------------------------------
@@ -243,7 +315,9 @@ def build_parser():
 
 def main(argv=None):
     parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = parser.parse_args(argv)
+    args.argv = argv  # recorded in results.json by `floral run`
     try:
         return int(args.func(args) or 0)
     except CLIError as exc:
