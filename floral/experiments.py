@@ -687,11 +687,11 @@ class Results(list):
 
     def to_json(self, path):
         """Write ``{"meta": ..., "records": [...]}`` as JSON; :func:`read_json` reads it."""
-        payload = {"meta": _jsonable_tree(self.meta),
-                   "records": [{k: _jsonable(v) for k, v in rec.items()} for rec in self]}
+        # one record per line: compact, and still diff- and grep-friendly
+        records = [json.dumps({k: _jsonable(v) for k, v in rec.items()}) for rec in self]
         with open(path, "w") as fh:
-            json.dump(payload, fh, indent=1)
-            fh.write("\n")
+            fh.write('{"meta": ' + json.dumps(_jsonable_tree(self.meta))
+                     + ',\n "records": [\n  ' + ",\n  ".join(records) + "\n]}\n")
 
     def summary(self):
         """Mean and standard deviation over seeds per dataset, setting and method.
