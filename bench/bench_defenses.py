@@ -9,7 +9,7 @@ Protocol (the FLORAL paper's Moon setting): ``floral.datasets.load_moons(random_
 
 each at 10% of the training set with the paper's SVM (C = 10, gamma = 1) and
 ``random_state=seed``; plus the clean labels for reference. Methods, all with C = 10 and
-gamma = 1: SVC; FloralSVC with ``floral demo``'s settings (``floral.cli.DEMO_FLORAL``:
+gamma = 1: SVC; FloralSVC with ``floral demo``'s settings (``floral.experiments.FLORAL_PARAMS``:
 flip_budget 5%, learning rate 1e-3, 1000 rounds), its Best round selected on the validation
 split and its Last round; LNSVC, CurieSVC, LabelSanitizedSVC and KLIDSVC with their default
 parameters. Test accuracy, mean ± sample std over the seeds.
@@ -32,7 +32,7 @@ import sklearn
 from sklearn.svm import SVC
 
 from floral import attacks
-from floral.cli import DEMO_FLORAL
+from floral.experiments import FLORAL_PARAMS
 from floral.datasets import load_moons
 from floral.defenses import KLIDSVC, LNSVC, CurieSVC, LabelSanitizedSVC
 from floral.svm import FloralSVC
@@ -66,7 +66,7 @@ def evaluate(data, y_train, seed):
     """Test accuracy of every method trained on (X_train, y_train)."""
     X, Xt, yt = data.X_train, data.X_test, data.y_test
     out = {"SVC": SVC(**SVM).fit(X, y_train).score(Xt, yt)}
-    floral = FloralSVC(**DEMO_FLORAL, n_jobs=1, random_state=seed)
+    floral = FloralSVC(**SVM, **FLORAL_PARAMS, n_jobs=1, random_state=seed)
     floral.fit(X, y_train, eval_set=(data.X_val, data.y_val))
     out["FLORAL Best"] = floral.score(Xt, yt)
     out["FLORAL Last"] = floral.last_round().score(Xt, yt)
@@ -158,7 +158,7 @@ are fitted once, so one number each here).
     with open(os.path.join(args.out_dir, "defenses.json"), "w") as fh:
         json.dump({"command": command, "seconds": elapsed, "machine": machine,
                    "seeds": args.seeds, "budget": args.budget, "svm": SVM,
-                   "floral": DEMO_FLORAL, "labels_flipped": flips, "test_accuracy": acc,
+                   "floral": FLORAL_PARAMS, "labels_flipped": flips, "test_accuracy": acc,
                    "paper_alfa_tilt_10pct": PAPER_10PCT}, fh, indent=1)
 
 

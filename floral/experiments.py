@@ -80,9 +80,8 @@ FIELDS = ("dataset", "attack", "budget", "method", "seed", "best_accuracy", "las
 _TEXT_FIELDS = {"dataset", "attack", "method"}
 _INT_FIELDS = {"seed", "best_round", "n_flipped", "n_train"}
 
-# FLORAL in the grid: floral demo's settings (floral.cli.DEMO_FLORAL without C and gamma,
-# which come from the grid): the paper's attacker budget (5% of n), learning rate and
-# rounds at the top of the ranges it reports.
+# FLORAL in the grid (and in floral demo); C and gamma come from the grid: the paper's
+# attacker budget (5% of n), learning rate and rounds at the top of the ranges it reports.
 FLORAL_PARAMS = dict(flip_budget=0.05, learning_rate=1e-3, n_rounds=1000, selection="best")
 # The paper's Moon network (two hidden layers of 32 ReLU units, sigmoid output), trained
 # with Adam on batches of 32; epochs = max_iter.

@@ -13,7 +13,6 @@ from sklearn.svm import SVC
 
 from floral import FloralSVC, attacks, experiments
 from floral._validation import resolve_budget
-from floral.cli import DEMO_FLORAL
 from floral.datasets import load_moons
 from floral.experiments import FIELDS, Results, read_csv, read_json, run_grid
 
@@ -245,11 +244,10 @@ def test_bad_input_fails_before_any_work(kwargs, exc, match):
         run_grid(**args)
 
 
-def test_demo_settings_are_the_runners_floral():
-    assert {k: v for k, v in DEMO_FLORAL.items() if k not in ("C", "gamma")} \
-        == experiments.FLORAL_PARAMS
-    assert experiments.make_method("floral", C=10, gamma=1.0, random_state=0).get_params()[
-        "n_rounds"] == 1000
+def test_runner_floral_uses_floral_params():
+    params = experiments.make_method("floral", C=10, gamma=1.0, random_state=0).get_params()
+    assert {k: params[k] for k in experiments.FLORAL_PARAMS} == experiments.FLORAL_PARAMS
+    assert (params["C"], params["gamma"], params["n_rounds"]) == (10, 1.0, 1000)
 
 
 # --- plotting ------------------------------------------------------------------------------------
