@@ -198,8 +198,9 @@ def _add_run(sub):
                    help="number of seeds, 0..N-1 (default 3); each seeds the split, the "
                         "attack and the methods")
     p.add_argument("--C", type=float, default=10.0, dest="C", help="SVM C (default 10)")
-    p.add_argument("--gamma", default="1.0",
-                   help="RBF gamma: a float, 'scale' or 'auto' (default 1.0)")
+    p.add_argument("--gamma", default=None,
+                   help="RBF gamma: a float, 'scale' or 'auto' (default: 1.0 on moons, the "
+                        "paper's, 'scale' on other data)")
     p.add_argument("--rounds", type=int, default=None,
                    help="FLORAL rounds (default 1000)")
     p.add_argument("--epochs", type=int, default=None, help="NN epochs (default 200)")
@@ -222,7 +223,8 @@ def _cmd_run(args):
     if not args.no_clean and not any(b == 0 for b in budgets):
         budgets = [0.0] + budgets
     try:
-        gamma = args.gamma if args.gamma in ("scale", "auto") else float(args.gamma)
+        gamma = (args.gamma if args.gamma in (None, "scale", "auto")
+                 else float(args.gamma))
     except ValueError:
         raise CLIError(f"--gamma must be a float, 'scale' or 'auto', got {args.gamma!r}")
     methods = "all" if [m.lower() for m in args.methods] == ["all"] else args.methods

@@ -155,6 +155,19 @@ def test_gamma_scale_is_resolved_once_for_attack_and_methods():
     assert res[0]["best_accuracy"] == svc.score(data.X_test, data.y_test)
 
 
+def test_default_gamma_is_the_papers_on_moons_and_scale_elsewhere():
+    res = run_grid(["moons", "digits_1v7"], "random", [0], ["svm"], 1)
+    by_name = {r["dataset"]: r for r in res}
+    assert by_name["moons"]["gamma"] == 1.0
+    digits = experiments._BuiltinData("digits_1v7")(random_state=0)
+    scale = 1.0 / (digits.X_train.shape[1] * digits.X_train.var())
+    assert by_name["digits_1v7"]["gamma"] == pytest.approx(scale)
+    # the reason for the default: a fixed gamma=1 on 64 standardised features is chance level
+    assert by_name["digits_1v7"]["best_accuracy"] > 0.95
+    assert run_grid("digits_1v7", "random", [0], ["svm"], 1, gamma=1.0)[0][
+        "best_accuracy"] < 0.6
+
+
 def test_datasets_as_bunch_callable_and_file(tmp_path):
     data = load_moons(3)
     np.savez(tmp_path / "emb.npz", X_train=data.X_train, y_train=data.y_train,
