@@ -73,3 +73,16 @@ def resolve_gamma(gamma, X):
     if gamma == "auto":
         return 1.0 / X.shape[1]
     return float(gamma)
+
+
+def kernel_params(kernel, gamma, degree, coef0):
+    """pairwise_kernels keywords for one of SVC's kernels (gamma already a float)."""
+    values = {"gamma": gamma, "degree": int(degree), "coef0": float(coef0)}
+    return {"metric": kernel, **{k: values[k] for k in KERNEL_ARGS[kernel]}}
+
+
+def gram(A, B, params):
+    """K(A, B) for keywords from kernel_params."""
+    from sklearn.metrics.pairwise import pairwise_kernels
+
+    return pairwise_kernels(A, B, filter_params=False, **params)

@@ -35,11 +35,11 @@ import numbers
 
 import numpy as np
 from scipy.optimize import linprog
-from sklearn.metrics.pairwise import pairwise_kernels
 from sklearn.svm import SVC
 from sklearn.utils import check_random_state, check_X_y
 
-from ._validation import KERNEL_ARGS, encode_binary_labels, resolve_budget, resolve_gamma
+from ._validation import (KERNEL_ARGS, encode_binary_labels, gram, kernel_params, resolve_budget,
+                          resolve_gamma)
 
 __all__ = ["random_flip", "topk_sv_flip", "alfa", "alfa_tilt", "lfa", "get", "available"]
 
@@ -89,15 +89,10 @@ def _check_kernel(X, C, kernel, gamma, degree, coef0):
         gamma = _check_real(gamma, "gamma", low=0.0, low_open=True)
     degree = _check_int(degree, "degree", low=0)
     coef0 = _check_real(coef0, "coef0")
-    values = {"gamma": gamma, "degree": degree, "coef0": coef0}
-    return C, {"metric": kernel, **{k: values[k] for k in KERNEL_ARGS[kernel]}}
+    return C, kernel_params(kernel, gamma, degree, coef0)
 
 
 # --- kernel SVM on a precomputed Gram matrix --------------------------------------------
-
-def _gram(A, B, kernel_params):
-    return pairwise_kernels(A, B, filter_params=False, **kernel_params)
-
 
 def _fit_svm(K, y_signed, C, sample_weight=None, rows=None):
     """SVC on the Gram matrix ``K`` restricted to ``rows``; returns (coef, intercept).
@@ -234,7 +229,7 @@ def topk_sv_flip(X, y, budget, *, C=1.0, kernel="rbf", gamma="scale", degree=3, 
     if k == 0:
         return y.copy()
     n = y.shape[0]
-    K = _gram(X, X, kparams)
+    K = gram(X, X, kparams)
     coef, intercept = _fit_svm(K, y_signed, C)
     alpha = np.abs(coef)
     margin = y_signed * (K @ coef + intercept)
@@ -323,7 +318,7 @@ def alfa(X, y, budget, *, C=1.0, kernel="rbf", gamma="scale", degree=3, coef0=0.
     if k == 0:
         return y.copy()
     n = y.shape[0]
-    K = _gram(X, X, kparams)
+    K = gram(X, X, kparams)
     coef, intercept = _fit_svm(K, y_signed, C)
     clean_margin = y_signed * (K @ coef + intercept)
     eps0, eps1 = np.maximum(0, 1 - clean_margin), np.maximum(0, 1 + clean_margin)
@@ -425,7 +420,7 @@ def alfa_tilt(X, y, budget, *, C=1.0, kernel="rbf", gamma="scale", degree=3, coe
             "cosine": np.ones(n_trials), "best_trial": 0, "alpha": np.zeros(n)}
     if k == 0:
         return (y.copy(), info) if return_info else y.copy()
-    K = _gram(X, X, kparams)
+    K = gram(X, X, kparams)
     coef, intercept = _fit_svm(K, y_signed, C)
     alpha = np.abs(coef)  # dual_coef_ is y_i alpha_i; the score wants alpha_i >= 0
     info["alpha"] = alpha
@@ -540,8 +535,8 @@ def lfa(X, y, budget, *, X_val=None, y_val=None, C=1.0, kernel="rbf", gamma="sca
     if k == 0:
         return y.copy()
     n = y.shape[0]
-    K = _gram(X, X, kparams)
-    K_val = _gram(X_val, X, kparams)
+    K = gram(X, X, kparams)
+    K_val = gram(X_val, X, kparams)
     z = y_signed.copy()
     flipped = np.zeros(n, dtype=bool)
     coef, intercept = _fit_svm(K, z, C)

@@ -107,6 +107,16 @@ def _parse_budget(text, option="--budget"):
             raise CLIError(f"{option} must be a count or a fraction, got {text!r}") from None
 
 
+def _parse_gamma(text):
+    """--gamma: 'scale', 'auto', a float, or None (the command's default) as given."""
+    if text in (None, "scale", "auto"):
+        return text
+    try:
+        return float(text)
+    except ValueError:
+        raise CLIError(f"--gamma must be a float, 'scale' or 'auto', got {text!r}") from None
+
+
 def _cmd_attack(args):
     import csv
     import inspect
@@ -123,10 +133,7 @@ def _cmd_attack(args):
         raise CLIError(f"unknown attack {args.attack!r}; choose one of: "
                        f"{', '.join(attacks.available())}")
     budget = _parse_budget(args.budget)
-    try:
-        gamma = args.gamma if args.gamma in ("scale", "auto") else float(args.gamma)
-    except ValueError:
-        raise CLIError(f"--gamma must be a float, 'scale' or 'auto', got {args.gamma!r}")
+    gamma = _parse_gamma(args.gamma)
     suffix = os.path.splitext(args.data)[1].lower()
     if args.out is not None and os.path.splitext(args.out)[1].lower() != suffix:
         raise CLIError(f"--out must have the input's format ({suffix}), got {args.out}")
@@ -222,11 +229,7 @@ def _cmd_run(args):
     budgets = [_parse_budget(b) for b in args.budget]
     if not args.no_clean and not any(b == 0 for b in budgets):
         budgets = [0.0] + budgets
-    try:
-        gamma = (args.gamma if args.gamma in (None, "scale", "auto")
-                 else float(args.gamma))
-    except ValueError:
-        raise CLIError(f"--gamma must be a float, 'scale' or 'auto', got {args.gamma!r}")
+    gamma = _parse_gamma(args.gamma)
     methods = "all" if [m.lower() for m in args.methods] == ["all"] else args.methods
     method_params = {}
     if args.rounds is not None:

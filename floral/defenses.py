@@ -30,14 +30,14 @@ import numpy as np
 from scipy.special import expit
 from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
 from sklearn.cluster import DBSCAN
-from sklearn.metrics.pairwise import pairwise_kernels
 from sklearn.neighbors import NearestNeighbors
 from sklearn.svm import SVC
 from sklearn.utils._param_validation import Interval, StrOptions, validate_params
 from sklearn.utils.validation import (_check_sample_weight, check_is_fitted, check_X_y,
                                       validate_data)
 
-from ._validation import KERNEL_ARGS, encode_binary_labels, resolve_gamma
+from ._validation import (KERNEL_ARGS, encode_binary_labels, gram, kernel_params,
+                          resolve_gamma)
 
 __all__ = ["LNSVC", "CurieSVC", "curie_filter", "LabelSanitizedSVC", "sanitize_labels",
            "KLIDSVC", "klid_weights"]
@@ -53,16 +53,6 @@ _KERNEL_CONSTRAINTS = {
     "coef0": [Interval(Real, None, None, closed="neither")],
 }
 _SVC_CONSTRAINTS = {"C": [Interval(Real, 0.0, None, closed="neither")], **_KERNEL_CONSTRAINTS}
-
-
-def _kernel_params(kernel, gamma, degree, coef0):
-    """pairwise_kernels keywords for one of SVC's kernels (gamma already a float)."""
-    values = {"gamma": gamma, "degree": int(degree), "coef0": float(coef0)}
-    return {"metric": kernel, **{k: values[k] for k in KERNEL_ARGS[kernel]}}
-
-
-def _kernel(A, B, params):
-    return pairwise_kernels(A, B, filter_params=False, **params)
 
 
 def _kernel_diag(X, params):
@@ -126,7 +116,7 @@ class _DefendedSVC(ClassifierMixin, BaseEstimator):
         sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64,
                                              ensure_non_negative=True)
         gamma = resolve_gamma(self.gamma, X)
-        params = _kernel_params(self.kernel, gamma, self.degree, self.coef0)
+        params = kernel_params(self.kernel, gamma, self.degree, self.coef0)
         self.classes_ = classes
         self._gamma = gamma
         rows, y_fit, w_fit, K_fit = self._defend(X, y_signed, sample_weight, params)
@@ -172,12 +162,12 @@ class _DefendedSVC(ClassifierMixin, BaseEstimator):
         """
         check_is_fitted(self)
         X = validate_data(self, X, dtype=np.float64, order="C", reset=False)
-        params = _kernel_params(self.kernel, self._gamma, self.degree, self.coef0)
+        params = kernel_params(self.kernel, self._gamma, self.degree, self.coef0)
         out = np.full(X.shape[0], float(self.intercept_[0]))
         if self.support_.size:
             coef = self.dual_coef_[0]
             for block in _row_blocks(X.shape[0], self.support_.size):
-                out[block] += _kernel(X[block], self.support_vectors_, params) @ coef
+                out[block] += gram(X[block], self.support_vectors_, params) @ coef
         return out
 
     def predict(self, X):
@@ -285,7 +275,7 @@ class LNSVC(_DefendedSVC):
         self.mu = mu
 
     def _defend(self, X, y_signed, sample_weight, params):
-        K = _kernel(X, X, params)
+        K = gram(X, X, params)
         diag = K.diagonal().copy()
         K *= 1.0 - 4.0 * self.mu * (1.0 - self.mu)
         np.fill_diagonal(K, diag)
@@ -717,7 +707,7 @@ def _klid_inverse(X, y_signed, k, params):
                 continue
             for block in _row_blocks(own.size, target.size):
                 rows = own[block]
-                K = _kernel(X[rows], X[target], params)
+                K = gram(X[rows], X[target], params)
                 # kernel distance r^2 = K(x,x) + K(z,z) - 2K(x,z); clipped because
                 # rounding (or a non-PSD sigmoid kernel) can push it below zero
                 d = np.sqrt(np.maximum(diag[rows, None] + diag[None, target] - 2.0 * K, 0.0))
@@ -837,7 +827,7 @@ def klid_weights(X, y, *, k=10, kernel="rbf", gamma="scale", degree=3, coef0=0.0
     """
     X, y = check_X_y(X, y, dtype=np.float64, y_numeric=False)
     _, y_signed = encode_binary_labels(y)
-    params = _kernel_params(kernel, resolve_gamma(gamma, X), degree, coef0)
+    params = kernel_params(kernel, resolve_gamma(gamma, X), degree, coef0)
     inv_same, inv_opp = _klid_inverse(X, y_signed, k, params)
     # rho = LID_same / LID_opp = inv_opp / inv_same; 0/0 (no information either way) is 1
     with np.errstate(divide="ignore", invalid="ignore"):
