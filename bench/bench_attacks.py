@@ -28,7 +28,6 @@ import json
 import math
 import multiprocessing
 import os
-import platform
 import shlex
 import sys
 import time
@@ -37,6 +36,8 @@ import numpy as np
 from sklearn.datasets import make_moons
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
+
+from _common import load_average, machine_info, machine_line, mean_std, pm
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SVM = dict(C=10.0, gamma=1.0)
@@ -211,25 +212,14 @@ def moon_accuracies(seeds, budgets_by_attack):
     return acc, seconds, [float(c) for c in clean]
 
 
-def _mean_std(values):
-    values = np.asarray(values, dtype=float)
-    std = values.std(ddof=1) if values.size > 1 else 0.0
-    return float(values.mean()), float(std)
-
-
-def _pm(values):
-    mean, std = _mean_std(values)
-    return f"{mean:.3f} ± {std:.3f}"
-
-
 def alfa_tilt_table(acc, clean):
     lines = ["| budget | SVC after alfa_tilt (this run) | paper, SVM Last | difference |",
              "| --- | ---: | ---: | ---: |",
-             f"| clean | {_pm(clean)} | {PAPER_SVM_CLEAN:.3f} | "
-             f"{_mean_std(clean)[0] - PAPER_SVM_CLEAN:+.3f} |"]
+             f"| clean | {pm(clean)} | {PAPER_SVM_CLEAN:.3f} | "
+             f"{mean_std(clean)[0] - PAPER_SVM_CLEAN:+.3f} |"]
     for b, paper in PAPER_SVM_LAST.items():
-        mean = _mean_std(acc["alfa_tilt"][b])[0]
-        lines.append(f"| {b:.0%} | {_pm(acc['alfa_tilt'][b])} | {paper:.3f} | "
+        mean = mean_std(acc["alfa_tilt"][b])[0]
+        lines.append(f"| {b:.0%} | {pm(acc['alfa_tilt'][b])} | {paper:.3f} | "
                      f"{mean - paper:+.3f} |")
     return "\n".join(lines)
 
@@ -238,44 +228,15 @@ def versus_random_table(acc, clean, budgets):
     lines = ["| attack | budget | SVC accuracy after attack | after random_flip | "
              "attack − random | seeds where attack < random |",
              "| --- | --- | ---: | ---: | ---: | ---: |",
-             f"| none (clean labels) | 0% | {_pm(clean)} | | | |"]
+             f"| none (clean labels) | 0% | {pm(clean)} | | | |"]
     names = {"alfa": "alfa", "alfa_tilt": "alfa_tilt", "lfa": "lfa",
              "topk_sv": "topk_sv_flip"}
     for name, label in names.items():
         for b in budgets:
             a, r = np.array(acc[name][b]), np.array(acc["random"][b])
-            lines.append(f"| {label} | {b:.0%} | {_pm(a)} | {_pm(r)} | "
+            lines.append(f"| {label} | {b:.0%} | {pm(a)} | {pm(r)} | "
                          f"{a.mean() - r.mean():+.3f} | {int(np.sum(a < r))} / {a.size} |")
     return "\n".join(lines)
-
-
-# --- machine ------------------------------------------------------------------------------
-
-def machine_info():
-    cpu = platform.processor()
-    try:
-        with open("/proc/cpuinfo") as fh:
-            cpu = next((line.split(":", 1)[1].strip() for line in fh
-                        if line.startswith("model name")), cpu)
-    except OSError:
-        pass
-    info = {"platform": platform.platform(), "cpu": cpu, "cpu_count": os.cpu_count(),
-            "python": platform.python_version()}
-    try:
-        from threadpoolctl import threadpool_info
-
-        info["blas"] = [{k: p.get(k) for k in ("internal_api", "num_threads", "version")}
-                        for p in threadpool_info()]
-    except ImportError:  # pragma: no cover - scikit-learn depends on threadpoolctl
-        pass
-    return info
-
-
-def load_average():
-    try:
-        return [round(x, 2) for x in os.getloadavg()]
-    except OSError:  # pragma: no cover - not on every platform
-        return None
 
 
 def main():
@@ -294,9 +255,6 @@ def main():
         parser.error("--sizes must be >= 20")
     if args.cap <= 0:
         parser.error("--cap must be > 0")
-
-    import sklearn
-    import scipy
 
     command = "python bench/bench_attacks.py" + (
         " " + shlex.join(sys.argv[1:]) if sys.argv[1:] else "")
@@ -324,9 +282,7 @@ def main():
 
 Command: `{command}` (total {elapsed / 60:.1f} min)
 
-Machine: {machine['platform']}, {machine['cpu']},
-os.cpu_count() = {machine['cpu_count']}; Python {machine['python']}, NumPy {np.__version__},
-SciPy {scipy.__version__}, scikit-learn {sklearn.__version__}.
+Machine: {machine_line(machine)}.
 
 The machine was shared with other jobs and was not guaranteed to be quiet (load average
 1/5/15 min: {load_before} at the start, {load_after} at the end), so run times can be
@@ -367,9 +323,7 @@ over seeds {seeds}.
     record = {
         "command": command,
         "elapsed_s": elapsed,
-        "machine": machine,
-        "versions": {"numpy": np.__version__, "scipy": scipy.__version__,
-                     "scikit-learn": sklearn.__version__},
+        "machine": machine,  # versions included
         "load_average": {"start": load_before, "end": load_after},
         "shared_machine": True,
         "svm": SVM,

@@ -25,13 +25,13 @@ Prints a table and writes bench/results/core.json. Timings, never assertions.
 import argparse
 import json
 import os
-import platform
 import time
 
 import numpy as np
 from sklearn.datasets import make_moons
 from sklearn.metrics.pairwise import rbf_kernel
 
+from _common import machine_info
 from floral import _core, show_config
 from floral._config import config_info
 
@@ -177,8 +177,7 @@ def main():
                   flush=True)
 
     meta = {
-        "machine": {"platform": platform.platform(), "processor": platform.processor(),
-                    "cpu_count": os.cpu_count()},
+        "machine": machine_info(),
         "config": {k: v for k, v in config_info().items() if k != "openmp_runtimes"},
         "threads": threads,
         "quick": args.quick,

@@ -21,14 +21,11 @@ bench/results/defenses.md. Accuracies, never assertions.
 import argparse
 import json
 import os
-import platform
 import shlex
 import sys
 import time
 
 import numpy as np
-import scipy
-import sklearn
 from sklearn.svm import SVC
 
 from floral import attacks
@@ -36,6 +33,8 @@ from floral.experiments import FLORAL_PARAMS
 from floral.datasets import load_moons
 from floral.defenses import KLIDSVC, LNSVC, CurieSVC, LabelSanitizedSVC
 from floral.svm import FloralSVC
+
+from _common import machine_info, machine_line, pm
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SVM = dict(C=10, gamma=1.0)
@@ -75,27 +74,6 @@ def evaluate(data, y_train, seed):
     return out
 
 
-def machine_info():
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:  # not on every platform
-        pass
-    return {"platform": platform.platform(), "cpu": cpu, "cpu_count": os.cpu_count(),
-            "python": platform.python_version(), "numpy": np.__version__,
-            "scipy": scipy.__version__, "sklearn": sklearn.__version__}
-
-
-def fmt(values):
-    values = np.asarray(values, float)
-    std = values.std(ddof=1) if values.size > 1 else 0.0
-    return f"{values.mean():.3f} ± {std:.3f}"
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
@@ -123,7 +101,7 @@ def main():
     lines = ["| method | " + " | ".join(columns) + " | paper, alfa-tilt 10% (Best / Last) |",
              "| --- | " + " | ".join("---:" for _ in columns) + " | ---: |"]
     for m in METHODS:
-        cells = [fmt(acc[s][m]) for s in SETTINGS]
+        cells = [pm(acc[s][m]) for s in SETTINGS]
         lines.append(f"| {m} | " + " | ".join(cells) + f" | {PAPER_10PCT[m]} |")
     table = "\n".join(lines)
     print(table)
@@ -136,9 +114,7 @@ def main():
 
 Command: `{command}` ({elapsed:.0f} s)
 
-Machine: {machine['platform']}, {machine['cpu']}, os.cpu_count() = {machine['cpu_count']};
-Python {machine['python']}, NumPy {machine['numpy']}, SciPy {machine['scipy']},
-scikit-learn {machine['sklearn']}.
+Machine: {machine_line(machine)}.
 
 `load_moons(random_state=seed)`: 500 train / 500 validation / 1000 test. Training labels
 poisoned by alfa_tilt or topk_sv_flip (candidate_factor = 2) at {pct} of the training set,

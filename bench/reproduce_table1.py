@@ -18,17 +18,14 @@ Numbers and timings are reported, never asserted.
 """
 import argparse
 import os
-import platform
 import shlex
 import sys
 import time
 
-import numpy as np
-
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))  # run from a checkout without installing
 
-from floral import __version__  # noqa: E402
+from _common import load_average, machine_info, machine_line  # noqa: E402
 from floral.experiments import FLORAL_PARAMS, NN_PARAMS, Results, run_grid  # noqa: E402
 
 BUDGETS = [0.0, 0.05, 0.10, 0.25]
@@ -53,23 +50,6 @@ PAPER = {
 }
 # The paper's FLORAL step size schedule (DESIGN.md): x0.1 every 100 rounds.
 DECAY = dict(lr_decay=0.1, lr_decay_every=100)
-
-
-def machine():
-    cpu = platform.processor() or "unknown CPU"
-    try:
-        with open("/proc/cpuinfo") as fh:
-            cpu = next(ln.split(":", 1)[1].strip() for ln in fh if ln.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    import scipy
-    import sklearn
-
-    load = [round(x, 2) for x in os.getloadavg()] if hasattr(os, "getloadavg") else "n/a"
-    return (f"{platform.platform()}, {cpu}, os.cpu_count() = {os.cpu_count()}, Python "
-            f"{platform.python_version()}, NumPy {np.__version__}, SciPy {scipy.__version__}, "
-            f"scikit-learn {sklearn.__version__}, floral {__version__}; load average "
-            f"{load} at the start")
 
 
 def fmt(x):
@@ -106,7 +86,7 @@ def main(argv=None):
     command = "python bench/reproduce_table1.py " + " ".join(
         shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv))
     seeds = list(range(args.seeds))
-    host = machine()
+    host = f"{machine_line(machine_info())}; load average {load_average()} at the start"
 
     start = time.perf_counter()
     main_grid = run_grid("moons", "alfa_tilt", BUDGETS, METHODS, seeds, n_jobs=args.n_jobs,

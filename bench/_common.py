@@ -1,0 +1,58 @@
+"""What the bench scripts share: a description of the machine and mean ± std over seeds."""
+import os
+import platform
+
+import numpy as np
+
+
+def cpu_model():
+    """The CPU's model name (/proc/cpuinfo where it exists; platform.processor() is often empty)."""
+    try:
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:  # not on every platform
+        pass
+    return platform.processor() or platform.machine() or "unknown CPU"
+
+
+def load_average():
+    """1/5/15-minute load averages, or None where the OS has none."""
+    return [round(x, 2) for x in os.getloadavg()] if hasattr(os, "getloadavg") else None
+
+
+def machine_info():
+    """Platform, CPU, core count and the versions a result depends on, for JSON and markdown."""
+    import scipy
+    import sklearn
+
+    from floral import __version__
+
+    info = {"platform": platform.platform(), "cpu": cpu_model(), "cpu_count": os.cpu_count(),
+            "python": platform.python_version(), "numpy": np.__version__,
+            "scipy": scipy.__version__, "sklearn": sklearn.__version__, "floral": __version__}
+    from threadpoolctl import threadpool_info
+
+    info["blas"] = [{k: p.get(k) for k in ("internal_api", "num_threads", "version")}
+                    for p in threadpool_info()]
+    return info
+
+
+def machine_line(info):
+    """One markdown line from machine_info()."""
+    return (f"{info['platform']}, {info['cpu']}, os.cpu_count() = {info['cpu_count']}; "
+            f"Python {info['python']}, NumPy {info['numpy']}, SciPy {info['scipy']}, "
+            f"scikit-learn {info['sklearn']}, floral {info['floral']}")
+
+
+def mean_std(values):
+    """Mean and sample standard deviation (ddof=1; 0 for a single value)."""
+    values = np.asarray(values, dtype=float)
+    return float(values.mean()), float(values.std(ddof=1)) if values.size > 1 else 0.0
+
+
+def pm(values):
+    """'mean ± std' to three decimals."""
+    mean, std = mean_std(values)
+    return f"{mean:.3f} ± {std:.3f}"
