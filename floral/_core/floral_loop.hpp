@@ -16,8 +16,7 @@
 #include <cmath>
 #include <vector>
 
-#include "kernel.hpp"
-#include "matvec.hpp"
+#include "operator.hpp"
 #include "projection.hpp"
 #include "rng.hpp"
 #include "select.hpp"
@@ -99,27 +98,21 @@ inline double intercept(const double* lam, const std::int8_t* yt, const double* 
     return -rho;
 }
 
-inline void run_floral(GramCache& cache, const std::int8_t* y, const double* C,
-                       const double* lam0, const LoopParams& p, round_callback cb, void* ctx,
-                       LoopResult& res) {
+// Op: the kernel operator interface of operator.hpp.
+template <class Op>
+void run_floral(Op& op, const std::int8_t* y, const double* C, const double* lam0,
+                const LoopParams& p, round_callback cb, void* ctx, LoopResult& res) {
     using clock = std::chrono::steady_clock;
     const auto t_start = clock::now();
     auto elapsed = [&]() { return std::chrono::duration<double>(clock::now() - t_start).count(); };
 
-    const index_t n = cache.n();
+    const index_t n = op.n();
     std::vector<double> lam(lam0, lam0 + n), c(static_cast<size_t>(n)), f(static_cast<size_t>(n), 0.0);
     std::vector<double> v(static_cast<size_t>(n)), lam_new(static_cast<size_t>(n)),
         zeros(static_cast<size_t>(n), 0.0), delta;
     std::vector<std::int8_t> yt(y, y + n), yt_new(static_cast<size_t>(n));
-    std::vector<index_t> changed, idx, candidates;
-    std::vector<const float*> ptrs;
+    std::vector<index_t> changed, candidates;
     ProjectionWorkspace pws;
-    SymmetricMatvec* symv = nullptr;
-    std::vector<SymmetricMatvec> symv_holder;
-    if (cache.materialised()) {
-        symv_holder.emplace_back(n);
-        symv = &symv_holder.back();
-    }
     Rng rng(p.seed);
 
     bool any_nonzero = false;
@@ -127,7 +120,7 @@ inline void run_floral(GramCache& cache, const std::int8_t* y, const double* C,
         c[i] = yt[i] * lam[i];
         any_nonzero |= lam[i] != 0.0;
     }
-    if (any_nonzero) gram_matvec(cache, symv, c.data(), f.data(), idx, ptrs);
+    if (any_nonzero) op.matvec(c.data(), f.data());
 
     const index_t k = p.flip_budget;
     const index_t n_cand = k > 0 ? std::min<index_t>(n, static_cast<index_t>(std::ceil(p.candidate_factor * static_cast<double>(k) - 1e-9))) : 0;
@@ -152,13 +145,13 @@ inline void run_floral(GramCache& cache, const std::int8_t* y, const double* C,
             }
         }
         const index_t n_changed = static_cast<index_t>(changed.size());
-        const bool dense = (cache.materialised() && static_cast<double>(n_changed) >= p.dense_fraction * static_cast<double>(n)) ||
+        const bool dense = op.prefer_dense(n_changed, p.dense_fraction) ||
                            (p.refresh > 0 && t % p.refresh == 0);
         if (dense) {
-            gram_matvec(cache, symv, c.data(), f.data(), idx, ptrs);
+            op.matvec(c.data(), f.data());
             ++res.dense_passes;
         } else if (n_changed > 0) {
-            add_columns(cache, changed.data(), delta.data(), n_changed, f.data(), ptrs);
+            op.add_columns(changed.data(), delta.data(), n_changed, f.data());
         }
 
         const double b = intercept(lam.data(), yt.data(), f.data(), C, n);
@@ -231,11 +224,12 @@ inline void run_floral(GramCache& cache, const std::int8_t* y, const double* C,
             }
         }
         if (!changed.empty()) {
-            if (cache.materialised() && static_cast<double>(changed.size()) >= p.dense_fraction * static_cast<double>(n)) {
-                gram_matvec(cache, symv, c.data(), f.data(), idx, ptrs);
+            const index_t m = static_cast<index_t>(changed.size());
+            if (op.prefer_dense(m, p.dense_fraction)) {
+                op.matvec(c.data(), f.data());
                 ++res.dense_passes;
             } else {
-                add_columns(cache, changed.data(), delta.data(), static_cast<index_t>(changed.size()), f.data(), ptrs);
+                op.add_columns(changed.data(), delta.data(), m, f.data());
             }
         }
     }
@@ -246,18 +240,18 @@ inline void run_floral(GramCache& cache, const std::int8_t* y, const double* C,
     res.f = f;
 }
 
+inline void run_floral(GramCache& cache, const std::int8_t* y, const double* C,
+                       const double* lam0, const LoopParams& p, round_callback cb, void* ctx,
+                       LoopResult& res) {
+    GramOperator op(cache);
+    run_floral(op, y, C, lam0, p, cb, ctx, res);
+}
+
 // f = K (yt * lam) recomputed densely: used by tests to measure the drift of the
 // incremental updates.
 inline void dense_decision_values(GramCache& cache, const double* coef, double* out) {
-    std::vector<index_t> idx;
-    std::vector<const float*> ptrs;
-    std::vector<SymmetricMatvec> holder;
-    SymmetricMatvec* symv = nullptr;
-    if (cache.materialised()) {
-        holder.emplace_back(cache.n());
-        symv = &holder.back();
-    }
-    gram_matvec(cache, symv, coef, out, idx, ptrs);
+    GramOperator op(cache);
+    op.matvec(coef, out);
 }
 
 }  // namespace floral
