@@ -66,7 +66,7 @@ def evaluate(data, y_train, seed):
     X, Xt, yt = data.X_train, data.X_test, data.y_test
     out = {"SVC": SVC(**SVM).fit(X, y_train).score(Xt, yt)}
     floral = FloralSVC(**SVM, **FLORAL_PARAMS, n_jobs=1, random_state=seed)
-    floral.fit(X, y_train, eval_set=(data.X_val, data.y_val))
+    floral.fit(X, y_train, X_val=data.X_val, y_val=data.y_val)
     out["FLORAL Best"] = floral.score(Xt, yt)
     out["FLORAL Last"] = floral.last_round().score(Xt, yt)
     for cls in (LNSVC, CurieSVC, LabelSanitizedSVC, KLIDSVC):

@@ -212,7 +212,7 @@ def _fit_and_score(est, data, y_train):
     start = time.perf_counter()
     best_round = None
     if isinstance(est, FloralSVC):
-        est.fit(data.X_train, y_train, eval_set=(data.X_val, data.y_val))
+        est.fit(data.X_train, y_train, X_val=data.X_val, y_val=data.y_val)
         best, last = est, est.last_round()
         best_round = int(est.best_round_)
     elif isinstance(est, MLPClassifier):

@@ -1,5 +1,6 @@
 """FloralSVC: the scikit-learn estimator for FLORAL adversarial training."""
 import copy
+import math
 import sys
 import time
 import warnings
@@ -7,19 +8,33 @@ from numbers import Integral, Real
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
-from sklearn.metrics.pairwise import pairwise_kernels
-from sklearn.utils import check_random_state
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils import check_random_state, compute_class_weight
 from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from . import _core
-from ._validation import KERNEL_ARGS, encode_binary_labels, resolve_budget, resolve_gamma
+from ._validation import resolve_budget, resolve_gamma
 
 __all__ = ["FloralSVC"]
 
-# Above this many float64 entries the evaluation-set kernel is not kept in memory; each
-# evaluation then goes through the core's tiled decision function instead.
-_EVAL_KERNEL_MAX_ENTRIES = 32 * 2**20
+# learning_rate="auto": the step is AUTO_STEP / lambda_max(K). Projected gradient descent
+# on the dual is stable below 2 / lambda_max; bench/README.md ("Step size") has the
+# measurements behind this constant.
+AUTO_STEP = 0.5
+# The stored n x m validation kernel of the in-core evaluation may take this many MB;
+# beyond it the rows of the changed coefficients are computed on the fly.
+_EVAL_CACHE_MB = 256.0
+# Divergence: within some window of this many rounds, at least ASCENT_FRACTION of the
+# steps raised the objective they descend (a step below 2 / lambda_max(K) cannot, from a
+# feasible point) while the objective stayed above its value at lambda = 0 in most of them.
+# Both are needed: the attacker's relabelling leaves lambda off the new labels'
+# hyperplane, so stable runs show isolated rises (most in one-vs-rest games, where a
+# relabelling touches two problems), and init="svc" starts far below 0 where the
+# attacker's moves can push the objective above it without any instability.
+_ASCENT_WINDOW = 50
+_ASCENT_FRACTION = 0.4
 
 
 class FloralSVC(ClassifierMixin, BaseEstimator):
@@ -36,10 +51,43 @@ class FloralSVC(ClassifierMixin, BaseEstimator):
         \tilde y^\top \lambda = 0,\ 0 \le \lambda_i \le C_i,
 
     one step per round with an exact projection onto the feasible set. After each step an
-    attacker (follower) with budget :math:`k` flips the labels of :math:`k` support vectors
-    drawn at random among the :math:`\lceil \text{candidate\_factor}\cdot k\rceil` with the
-    largest :math:`\lambda_i` (always relative to the labels given to ``fit``); the next
-    round trains on those labels. The round loop runs in floral's compiled core.
+    attacker (follower) with budget :math:`k` relabels :math:`k` support vectors drawn at
+    random among the :math:`\lceil \text{candidate\_factor}\cdot k\rceil` with the largest
+    dual weight (always relative to the labels given to ``fit``); the next round trains on
+    those labels. The round loop runs in floral's compiled core.
+
+    **The returned model.** Round :math:`t`'s classifier is the kernel expansion
+    :math:`h_t(x) = \sum_i c_{t,i} K(x_i, x) + b_t` with :math:`c_t = \tilde y_t \odot
+    \lambda_t`, so an average of rounds is again one kernel expansion (the average of the
+    :math:`c_t` and :math:`b_t`). ``selection`` decides which rounds the fitted model
+    averages:
+
+    - ``"best"``: the ``n_best`` rounds with the highest accuracy on a **trusted**
+      validation set passed as ``fit(X, y, X_val=..., y_val=...)`` (earliest on ties).
+      FLORAL's threat model assumes a small clean set exists; poisoned validation labels
+      make the selection follow the poison (bench/README.md measures how much);
+    - ``"average"``: every round from ``average_start * n_rounds`` to the end;
+    - ``"last"``: the final round, as the paper's "Last" column. It is a random draw: the
+      attacker's final choice among its candidates decides it;
+    - ``"auto"`` (default): ``"best"`` when a validation set is given, else ``"average"``.
+
+    **More than two classes.** With :math:`K > 2` classes FLORAL plays :math:`K`
+    one-vs-rest dual problems (problem :math:`p`: class :math:`p` against the rest) against
+    one shared attacker. A point's dual weight is :math:`\sum_p \lambda_{p,i}`; the
+    attacker relabels each chosen point to its **runner-up class**, the class other than
+    its given one with the largest decision value :math:`f_p(x_i) + b_p` — the relabelling
+    the current model finds most plausible, so it moves the boundary most. Relabelling
+    point :math:`i` from class :math:`a` to :math:`c` changes its label in problems
+    :math:`a` and :math:`c` only. ``decision_function`` returns the :math:`K` one-vs-rest
+    values (SVC's ``decision_function_shape="ovr"``); ``predict`` takes their argmax. Two
+    classes are one problem, exactly the binary algorithm.
+
+    **Budget per class.** ``class_cap`` bounds how many points of each class the attacker
+    may relabel per round: at most ``ceil(class_cap * k * n_c / n)`` of class :math:`c`'s
+    :math:`n_c` points, ``class_cap`` times its share of the budget. Without it the
+    attacker, drawn to the large dual weights that a minority class's points carry, can
+    relabel most of a small class every round and the model learns to predict it nowhere.
+    The default 2.0 never binds on balanced binary data (the cap is then the whole budget).
 
     Parameters
     ----------
@@ -62,22 +110,38 @@ class FloralSVC(ClassifierMixin, BaseEstimator):
         The attacker picks ``flip_budget`` points uniformly among the top
         ``ceil(candidate_factor * flip_budget)`` support vectors; 1.0 is the deterministic
         top-k attacker.
+    class_cap : float >= 1 or None, default=2.0
+        The attacker relabels at most ``ceil(class_cap * k * n_c / n)`` points of a class
+        with ``n_c`` of the ``n`` training points per round (see above). None: no cap,
+        the paper's attacker.
+    class_weight : dict, "balanced" or None, default=None
+        As in SVC: class ``c``'s samples get the box constraint ``C * class_weight[c]``;
+        "balanced" uses ``n / (n_classes * n_c)``.
     n_rounds : int, default=500
         Rounds of the game (projected-gradient steps).
-    learning_rate : float, default=1e-3
-        Initial step size.
+    learning_rate : "auto" or float, default="auto"
+        Initial step size. "auto" is ``0.5 / lambda_max(K)`` with the largest eigenvalue
+        of the training kernel matrix found by power iteration in the core
+        (:math:`\lambda_{max}(Q) = \lambda_{max}(K)` for any labels); projected gradient
+        descent is stable for steps below ``2 / lambda_max(K)``, which grows with n, so a
+        fixed step that works on 500 points diverges on 20,000. A step that makes the
+        objective rise raises a ``ConvergenceWarning``.
     lr_decay : float in (0, 1], default=1.0
         Step size at round t is ``learning_rate * lr_decay ** (t // lr_decay_every)``.
     lr_decay_every : int, default=100
         Rounds between decays.
     init : {"zeros", "svc"}, default="zeros"
         Starting dual variables: zeros (the paper's choice) or the dual of a plain SVC fit
-        on the given labels.
-    selection : {"last", "best"}, default="last"
-        Keep the final round, or the round with the highest accuracy on ``eval_set``
-        (earliest on ties); "best" requires ``eval_set``.
+        on the given labels (one binary SVC per one-vs-rest problem).
+    selection : {"auto", "best", "average", "last"}, default="auto"
+        Which rounds the fitted model averages (see above).
+    n_best : int, default=5
+        Rounds averaged by ``selection="best"``; 1 keeps the single best round.
+    average_start : float in [0, 1], default=0.5
+        ``selection="average"`` averages the rounds after the first
+        ``floor(average_start * n_rounds)``; 1.0 keeps the last round only.
     eval_every : int, default=1
-        Rounds between evaluations on ``eval_set`` (and between progress reports).
+        Rounds between evaluations on the validation set.
     refresh : int, default=50
         Rounds between exact recomputations of the decision values that the core
         otherwise updates incrementally; 0 never recomputes.
@@ -86,7 +150,8 @@ class FloralSVC(ClassifierMixin, BaseEstimator):
         fits, otherwise an LRU cache of rows.
     tol : float, default=1e-5
         Dual variables above ``tol`` count as support vectors (for the attacker, for
-        ``support_`` and for the history).
+        ``support_`` and for the history); coefficients of the returned model at most
+        ``tol`` in magnitude are dropped.
     n_jobs : int, default=None
         OpenMP threads; None or -1 uses all cores. Results are identical for any value.
     random_state : int, RandomState instance or None, default=None
@@ -96,26 +161,38 @@ class FloralSVC(ClassifierMixin, BaseEstimator):
 
     Attributes
     ----------
-    classes_ : ndarray of shape (2,)
-        The two class labels; ``classes_[1]`` is the positive class.
+    classes_ : ndarray of shape (n_classes,)
+        The class labels; with two, ``classes_[1]`` is the positive class.
     support_ : ndarray of shape (n_SV,)
-        Indices of the support vectors of the kept round.
+        Training indices with a nonzero coefficient in the returned model.
     support_vectors_ : ndarray of shape (n_SV, n_features)
         The support vectors.
-    dual_coef_ : ndarray of shape (1, n_SV)
-        :math:`\tilde y_i \lambda_i` of the support vectors, in the kept round's labels.
-    intercept_ : ndarray of shape (1,)
-        Intercept :math:`b` of the kept round.
-    n_support_ : ndarray of shape (2,)
-        Support vectors per class (by the label the kept round trained on).
+    dual_coef_ : ndarray of shape (n_problems, n_SV)
+        Coefficients :math:`c_i` of the support vectors (averaged over the kept rounds);
+        one row for two classes, one row per class (its one-vs-rest problem) otherwise.
+    intercept_ : ndarray of shape (n_problems,)
+        Intercepts :math:`b`, averaged like ``dual_coef_``.
+    n_support_ : ndarray of shape (n_classes,)
+        Support vectors per class: by the sign of the coefficient with two classes, by
+        the problem with the largest coefficient with more.
     flipped_ : ndarray of int
-        Training indices whose labels were flipped in the kept round.
-    history_ : dict of ndarray
-        Per round: ``round``, ``objective``, ``n_sv``, ``n_free``, ``n_changed``, ``mu``,
-        ``eta``, ``seconds`` (since the start of the loop) and, with an ``eval_set``,
-        ``eval_accuracy`` (NaN in rounds that were not evaluated).
+        Training indices the attacker relabelled in at least one of the kept rounds.
+    kept_rounds_ : ndarray of int
+        The rounds (1-based) the returned model averages.
     best_round_ : int
-        The kept round (1-based).
+        The round with the highest validation accuracy (earliest on ties); the last round
+        when ``fit`` had no validation set.
+    learning_rate_ : float
+        The initial step size used.
+    lambda_max_ : float
+        The largest eigenvalue of the training kernel matrix (``learning_rate="auto"``
+        only; NaN otherwise).
+    history_ : dict of ndarray
+        Per round: ``round``, ``objective`` (summed over problems), ``n_sv``, ``n_free``,
+        ``n_changed``, ``mu`` (the first problem's projection multiplier), ``eta``,
+        ``ascent`` (problems whose step raised their objective), ``seconds`` (since the
+        start of the loop) and, with a validation set, ``val_accuracy`` (NaN in rounds
+        that were not evaluated).
     n_rounds_ : int
         Rounds actually run (fewer than ``n_rounds`` after an interruption).
     n_features_in_ : int
@@ -126,6 +203,13 @@ class FloralSVC(ClassifierMixin, BaseEstimator):
     sklearn.svm.SVC : the same model trained on the labels as given.
     floral.attacks : label-flip attacks for evaluating defenses.
 
+    Notes
+    -----
+    Probabilities: like scikit-learn 1.9's SVC, FloralSVC has no ``probability=True``;
+    calibrate a fitted model on held-out data with
+    ``CalibratedClassifierCV(FrozenEstimator(clf))`` (or ``CalibratedClassifierCV(
+    FloralSVC(...), cv=5)`` to fit and calibrate in folds).
+
     References
     ----------
     M. I. Bal, V. Cevher, M. Muehlebach. "Adversarial Training for Defense Against
@@ -135,10 +219,12 @@ class FloralSVC(ClassifierMixin, BaseEstimator):
     --------
     >>> from sklearn.datasets import make_moons
     >>> from floral import FloralSVC
-    >>> X, y = make_moons(200, noise=0.2, random_state=0)
-    >>> clf = FloralSVC(C=10, gamma=1.0, flip_budget=0.1, n_rounds=200,
-    ...                 learning_rate=0.01, random_state=0).fit(X, y)
-    >>> clf.score(X, y) > 0.85
+    >>> X, y = make_moons(300, noise=0.2, random_state=0)
+    >>> X_val, y_val = make_moons(100, noise=0.2, random_state=1)
+    >>> clf = FloralSVC(C=10, gamma=1.0, random_state=0).fit(X, y, X_val=X_val, y_val=y_val)
+    >>> clf.kept_rounds_.size        # the 5 best rounds on the validation set
+    5
+    >>> clf.score(X_val, y_val) > 0.9
     True
     """
 
@@ -153,12 +239,16 @@ class FloralSVC(ClassifierMixin, BaseEstimator):
             Interval(Real, 0.0, 1.0, closed="left"),
         ],
         "candidate_factor": [Interval(Real, 1.0, None, closed="left")],
+        "class_cap": [Interval(Real, 1.0, None, closed="left"), None],
+        "class_weight": [dict, StrOptions({"balanced"}), None],
         "n_rounds": [Interval(Integral, 1, None, closed="left")],
-        "learning_rate": [Interval(Real, 0.0, None, closed="neither")],
+        "learning_rate": [StrOptions({"auto"}), Interval(Real, 0.0, None, closed="neither")],
         "lr_decay": [Interval(Real, 0.0, 1.0, closed="right")],
         "lr_decay_every": [Interval(Integral, 1, None, closed="left")],
         "init": [StrOptions({"zeros", "svc"})],
-        "selection": [StrOptions({"last", "best"})],
+        "selection": [StrOptions({"auto", "best", "average", "last"})],
+        "n_best": [Interval(Integral, 1, None, closed="left")],
+        "average_start": [Interval(Real, 0.0, 1.0, closed="both")],
         "eval_every": [Interval(Integral, 1, None, closed="left")],
         "refresh": [Interval(Integral, 0, None, closed="left")],
         "cache_size": [Interval(Real, 0.0, None, closed="neither")],
@@ -177,12 +267,16 @@ class FloralSVC(ClassifierMixin, BaseEstimator):
         coef0=0.0,
         flip_budget=0.05,
         candidate_factor=2.0,
+        class_cap=2.0,
+        class_weight=None,
         n_rounds=500,
-        learning_rate=1e-3,
+        learning_rate="auto",
         lr_decay=1.0,
         lr_decay_every=100,
         init="zeros",
-        selection="last",
+        selection="auto",
+        n_best=5,
+        average_start=0.5,
         eval_every=1,
         refresh=50,
         cache_size=1024,
@@ -198,12 +292,16 @@ class FloralSVC(ClassifierMixin, BaseEstimator):
         self.coef0 = coef0
         self.flip_budget = flip_budget
         self.candidate_factor = candidate_factor
+        self.class_cap = class_cap
+        self.class_weight = class_weight
         self.n_rounds = n_rounds
         self.learning_rate = learning_rate
         self.lr_decay = lr_decay
         self.lr_decay_every = lr_decay_every
         self.init = init
         self.selection = selection
+        self.n_best = n_best
+        self.average_start = average_start
         self.eval_every = eval_every
         self.refresh = refresh
         self.cache_size = cache_size
@@ -212,27 +310,26 @@ class FloralSVC(ClassifierMixin, BaseEstimator):
         self.random_state = random_state
         self.verbose = verbose
 
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.classifier_tags.multi_class = False
-        return tags
-
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y, sample_weight=None, eval_set=None):
-        """Run the FLORAL game on (X, y).
+    def fit(self, X, y, sample_weight=None, X_val=None, y_val=None):
+        """Run the FLORAL game on (X, y) and keep the model ``selection`` asks for.
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
             Training points.
         y : array-like of shape (n_samples,)
-            Training labels, two classes of any type. They may already be poisoned:
-            that is the setting FLORAL defends.
+            Training labels, two or more classes of any type. They may already be
+            poisoned: that is the setting FLORAL defends.
         sample_weight : array-like of shape (n_samples,), default=None
             Per-sample weights; sample i gets the box constraint ``C * sample_weight[i]``.
-        eval_set : tuple (X_val, y_val), default=None
-            Held-out data whose accuracy is recorded every ``eval_every`` rounds in
-            ``history_["eval_accuracy"]``; required by ``selection="best"``.
+        X_val : array-like of shape (n_val, n_features), default=None
+            A **trusted** validation set (its labels are assumed clean). The core records
+            its accuracy every ``eval_every`` rounds (``history_["val_accuracy"]``) and
+            ``selection="best"`` (the default when it is given) keeps the ``n_best``
+            rounds that score highest on it.
+        y_val : array-like of shape (n_val,), default=None
+            Labels of ``X_val``, among the training classes.
 
         Returns
         -------
@@ -241,115 +338,192 @@ class FloralSVC(ClassifierMixin, BaseEstimator):
         if self.n_jobs == 0:
             raise ValueError("n_jobs=0 is not valid; use None or -1 for all cores")
         X, y = validate_data(self, X, y, dtype=np.float64, order="C")
-        classes, y_signed = encode_binary_labels(y)
+        check_classification_targets(y)
+        classes, y_idx = np.unique(y, return_inverse=True)
+        y_idx = y_idx.reshape(-1).astype(np.int32)
+        n_classes = classes.size
+        if n_classes < 2:
+            raise ValueError(f"y has 1 class ({classes[0]!r}); a classifier needs two or more")
+        self.classes_ = classes
+        n_problems = 1 if n_classes == 2 else n_classes
         n = X.shape[0]
         sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64,
                                              ensure_non_negative=True)
-        C_vec = float(self.C) * sample_weight
+        class_w = compute_class_weight(self.class_weight, classes=classes, y=y)
+        C_vec = float(self.C) * sample_weight * class_w[y_idx]
         gamma = resolve_gamma(self.gamma, X)
         k = resolve_budget(self.flip_budget, n, param="flip_budget")
-        eval_data = self._check_eval_set(eval_set, classes, X.shape[1])
-        if self.selection == "best" and eval_data is None:
-            raise ValueError('selection="best" needs an eval_set=(X_val, y_val) to select on')
+        caps = self._class_caps(k, np.bincount(y_idx, minlength=n_classes), n)
+        val = self._check_val(X_val, y_val)
+        selection = self.selection
+        if selection == "auto":
+            selection = "best" if val is not None else "average"
+        if selection == "best" and val is None:
+            raise ValueError('selection="best" needs a validation set: fit(X, y, X_val=..., '
+                             'y_val=...)')
         kernel_params = dict(kernel=self.kernel, gamma=gamma, degree=int(self.degree),
                              coef0=float(self.coef0))
-        lam0 = self._initial_dual(X, y_signed, C_vec, sample_weight, gamma)
+        y_core = _core_labels(y_idx, n_classes)
+        lam0 = self._initial_dual(X, y_idx, n_classes, C_vec, sample_weight, gamma)
         seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int64).max,
                                                                  dtype=np.int64))
-        monitor = _Monitor(self, X, eval_data, kernel_params)
+        n_rounds = int(self.n_rounds)
+        average_from = 0
+        if selection == "average":
+            average_from = min(n_rounds, math.floor(self.average_start * n_rounds) + 1)
+        auto_step = isinstance(self.learning_rate, str)
+        monitor = _Monitor(self, val is not None)
         res = _core.floral_fit(
-            X, y_signed, C_vec, lam0, **kernel_params,
-            n_rounds=int(self.n_rounds), learning_rate=float(self.learning_rate),
-            lr_decay=float(self.lr_decay), lr_decay_every=int(self.lr_decay_every),
-            flip_budget=k, candidate_factor=float(self.candidate_factor),
-            refresh=int(self.refresh), tol=float(self.tol),
-            eval_every=int(self.eval_every), seed=seed, cache_size=float(self.cache_size),
-            n_jobs=self.n_jobs, callback=monitor,
+            X, y_core, C_vec, lam0, n_classes=n_classes, **kernel_params,
+            n_rounds=n_rounds, learning_rate=None if auto_step else float(self.learning_rate),
+            step_scale=AUTO_STEP, lr_decay=float(self.lr_decay),
+            lr_decay_every=int(self.lr_decay_every), flip_budget=k,
+            candidate_factor=float(self.candidate_factor), class_cap=caps,
+            refresh=int(self.refresh), tol=float(self.tol), eval_every=int(self.eval_every),
+            seed=seed, cache_size=float(self.cache_size), n_jobs=self.n_jobs,
+            callback=monitor, X_eval=None if val is None else val[0],
+            y_eval=None if val is None else _core_labels(val[1], n_classes),
+            eval_cache_size=_EVAL_CACHE_MB, average_from=average_from,
+            n_best=int(self.n_best) if val is not None else 0,
         )
         exc = res["exception"]
         if exc is not None and not isinstance(exc, KeyboardInterrupt):
             raise exc
         monitor.close(res["rounds_run"])
 
-        self.classes_ = classes
         self._gamma = gamma
         self.n_rounds_ = res["rounds_run"]
-        last = {k_: res[k_] for k_ in ("lam", "yt", "b", "round")}
-        kept = res["snapshot"] if self.selection == "best" and res["snapshot"] else last
-        self._last_model = self._round_model(X, last, y_signed)
-        vars(self).update(self._last_model if kept is last else self._round_model(X, kept, y_signed))
-        self.history_ = self._history(res, monitor)
+        self.learning_rate_ = res["learning_rate"]
+        self.lambda_max_ = res["lambda_max"]
+        self.history_ = self._history(res, val is not None)
+        last = dict(coef=res["coef"], b=res["b"], rounds=[res["round"]],
+                    flipped=res["labels"] != y_idx)
+        kept, note = self._kept_model(selection, res, last, y_idx)
+        self._last_model = self._attributes(X, last, n_problems)
+        vars(self).update(self._attributes(X, kept, n_problems))
+        self.best_round_ = int(res["best"][0]["round"]) if res["best"] else self.n_rounds_
         if exc is not None:
             warnings.warn(
                 f"FloralSVC.fit was interrupted after {self.n_rounds_} of {self.n_rounds} "
-                f"rounds; keeping round {self.best_round_} ({self.selection} so far).",
-                RuntimeWarning, stacklevel=2,
+                f"rounds; keeping {note}.", RuntimeWarning, stacklevel=3,
             )
+        self._warn_if_diverged()
         return self
 
-    def _check_eval_set(self, eval_set, classes, n_features):
-        if eval_set is None:
+    def _class_caps(self, k, counts, n):
+        if self.class_cap is None:
+            return np.full(counts.size, k, dtype=np.int64)
+        share = float(self.class_cap) * k * counts / n
+        # 1e-9 absorbs rounding in the product so an exact share is not rounded up
+        return np.minimum(np.ceil(share - 1e-9), k).astype(np.int64)
+
+    def _check_val(self, X_val, y_val):
+        if X_val is None and y_val is None:
             return None
-        if not isinstance(eval_set, (tuple, list)) or len(eval_set) != 2:
-            raise TypeError("eval_set must be a tuple (X_val, y_val)")
-        X_val, y_val = validate_data(self, eval_set[0], eval_set[1], dtype=np.float64,
-                                     order="C", reset=False)
-        unknown = np.setdiff1d(np.unique(y_val), classes)
+        if X_val is None or y_val is None:
+            missing = "X_val" if X_val is None else "y_val"
+            raise ValueError(f"X_val and y_val go together: {missing} is missing")
+        X_val, y_val = validate_data(self, X_val, y_val, dtype=np.float64, order="C",
+                                     reset=False)
+        unknown = np.setdiff1d(np.unique(y_val), self.classes_)
         if unknown.size:
             raise ValueError(
-                f"eval_set labels {unknown.tolist()} are not among the training classes "
-                f"{classes.tolist()}"
+                f"y_val labels {unknown.tolist()} are not among the training classes "
+                f"{self.classes_.tolist()}"
             )
-        return X_val, np.where(y_val == classes[1], 1, -1).astype(np.int8)
+        return X_val, np.searchsorted(self.classes_, y_val).astype(np.int32)
 
-    def _initial_dual(self, X, y_signed, C_vec, sample_weight, gamma):
+    def _initial_dual(self, X, y_idx, n_classes, C_vec, sample_weight, gamma):
         n = X.shape[0]
+        n_problems = 1 if n_classes == 2 else n_classes
         if self.init == "zeros":
-            return np.zeros(n)
+            return np.zeros(n) if n_problems == 1 else np.zeros((n_problems, n))
         from sklearn.svm import SVC
 
-        svc = SVC(C=float(self.C), kernel=self.kernel, gamma=gamma, degree=self.degree,
-                  coef0=self.coef0, cache_size=self.cache_size)
-        svc.fit(X, y_signed, sample_weight=sample_weight)
-        lam = np.zeros(n)
-        lam[svc.support_] = np.abs(svc.dual_coef_.ravel())
+        lam = np.zeros((n_problems, n))
+        for p in range(n_problems):
+            target = y_idx == (1 if n_problems == 1 else p)
+            svc = SVC(C=float(self.C), kernel=self.kernel, gamma=gamma, degree=self.degree,
+                      coef0=self.coef0, cache_size=self.cache_size)
+            svc.fit(X, np.where(target, 1, -1), sample_weight=C_vec / float(self.C))
+            lam[p, svc.support_] = np.abs(svc.dual_coef_.ravel())
         # libsvm stops at its own tolerance; the box must hold exactly for the core
-        return np.clip(lam, 0.0, C_vec)
+        lam = np.clip(lam, 0.0, C_vec)
+        return lam[0] if n_problems == 1 else lam
 
-    def _round_model(self, X, state, y_signed):
-        """The fitted attributes describing one round's classifier."""
-        lam, yt = state["lam"], state["yt"]
-        support = np.flatnonzero(lam > self.tol).astype(np.int32)
+    def _kept_model(self, selection, res, last, y_idx):
+        """(coef, b, rounds, flipped) of the model to return, and how to describe it."""
+        if selection == "best" and res["best"]:
+            best = res["best"]
+            return dict(
+                coef=np.mean([r["coef"] for r in best], axis=0),
+                b=np.mean([r["b"] for r in best], axis=0),
+                rounds=sorted(r["round"] for r in best),
+                flipped=np.any([r["labels"] != y_idx for r in best], axis=0),
+            ), f"the {len(best)} best validation rounds so far"
+        if selection == "average" and res["average"] is not None:
+            avg = res["average"]
+            first = self.n_rounds_ - avg["n"] + 1
+            return dict(coef=avg["coef"], b=avg["b"],
+                        rounds=list(range(first, self.n_rounds_ + 1)),
+                        flipped=avg["flip_count"] > 0), \
+                f"the average of rounds {first} to {self.n_rounds_}"
+        return last, f"round {self.n_rounds_}"
+
+    def _attributes(self, X, model, n_problems):
+        """The fitted attributes describing one (possibly averaged) classifier."""
+        coef = np.asarray(model["coef"], dtype=np.float64).reshape(n_problems, -1)
+        support = np.flatnonzero(np.max(np.abs(coef), axis=0) > self.tol).astype(np.int32)
+        dual = coef[:, support]
+        if n_problems == 1:
+            owner = (dual[0] > 0).astype(np.intp)
+        else:
+            owner = np.argmax(dual, axis=0)
         return {
             "support_": support,
             "support_vectors_": X[support],
-            "dual_coef_": (yt * lam)[support].reshape(1, -1),
-            "intercept_": np.array([state["b"]]),
-            "n_support_": np.array([np.sum(yt[support] < 0), np.sum(yt[support] > 0)],
-                                   dtype=np.int32),
-            "flipped_": np.flatnonzero(yt != y_signed),
-            "best_round_": int(state["round"]),
+            "dual_coef_": dual,
+            "intercept_": np.atleast_1d(np.asarray(model["b"], dtype=np.float64)).copy(),
+            "n_support_": np.bincount(owner, minlength=self.classes_.size).astype(np.int32),
+            "flipped_": np.flatnonzero(model["flipped"]),
+            "kept_rounds_": np.asarray(model["rounds"], dtype=np.int64),
         }
 
-    def _history(self, res, monitor):
-        h = dict(res["history"])
+    def _history(self, res, has_val):
+        h = res["history"]
         rounds = np.arange(1, res["rounds_run"] + 1)
         history = {"round": rounds}
-        for key in ("objective", "n_sv", "n_free", "n_changed", "mu", "eta", "seconds"):
+        for key in ("objective", "n_sv", "n_free", "n_changed", "mu", "eta", "ascent",
+                    "seconds"):
             history[key] = h[key][: rounds.size]
-        if monitor.has_eval:
-            acc = np.full(rounds.size, np.nan)
-            for rnd, value in monitor.accuracy.items():
-                if rnd <= rounds.size:
-                    acc[rnd - 1] = value
-            history["eval_accuracy"] = acc
+        if has_val:
+            history["val_accuracy"] = h["accuracy"][: rounds.size]
         return history
+
+    def _warn_if_diverged(self):
+        obj = self.history_["objective"]
+        window = min(_ASCENT_WINDOW, obj.size)
+        diverged = not np.all(np.isfinite(obj))
+        if not diverged and window > 0:
+            kernel = np.ones(window)
+            rose = np.convolve(self.history_["ascent"] > 0, kernel, mode="valid")
+            above = np.convolve(obj > 0, kernel, mode="valid")
+            diverged = bool(np.any((rose >= _ASCENT_FRACTION * window)
+                                   & (above >= 0.5 * window)))
+        if diverged:
+            warnings.warn(
+                f"FloralSVC diverged: with learning_rate={self.learning_rate!r} (initial step "
+                f"{self.learning_rate_:.3g}) projected gradient descent raised its objective "
+                f"in most rounds of a window of {window}, above its value at the start. The "
+                "step must stay below 2 / lambda_max(K), which grows with the number of "
+                'samples; use learning_rate="auto" or a smaller learning_rate.',
+                ConvergenceWarning, stacklevel=4,
+            )
 
     def last_round(self):
         """A copy of this fitted estimator that predicts with the final round's model.
 
-        With ``selection="best"`` the estimator keeps the round that scored best on the
-        evaluation set; this gives the "Last" model of the paper's tables beside it.
+        Whatever ``selection`` kept, this gives the paper's "Last" model beside it.
         """
         check_is_fitted(self)
         other = copy.deepcopy(self)
@@ -357,70 +531,51 @@ class FloralSVC(ClassifierMixin, BaseEstimator):
         return other
 
     def decision_function(self, X):
-        """Signed distance to the boundary: positive values predict ``classes_[1]``.
+        """Decision values: shape (n_samples,) for two classes (positive values predict
+        ``classes_[1]``), (n_samples, n_classes) one-vs-rest values for more.
 
         Evaluated in the compiled core in tiles of test points, so memory stays
         O(tile x n_SV) whatever the size of X.
         """
         check_is_fitted(self)
         X = validate_data(self, X, dtype=np.float64, order="C", reset=False)
+        coef = self.dual_coef_[0] if self.dual_coef_.shape[0] == 1 else self.dual_coef_
+        b = float(self.intercept_[0]) if coef.ndim == 1 else self.intercept_
         return _core.decision_function(
-            X, self.support_vectors_, self.dual_coef_.ravel(), float(self.intercept_[0]),
-            kernel=self.kernel, gamma=self._gamma, degree=int(self.degree),
-            coef0=float(self.coef0), n_jobs=self.n_jobs,
+            X, self.support_vectors_, coef, b, kernel=self.kernel, gamma=self._gamma,
+            degree=int(self.degree), coef0=float(self.coef0), n_jobs=self.n_jobs,
         )
 
     def predict(self, X):
-        """Class labels: ``classes_[1]`` where the decision function is positive."""
-        positive = self.decision_function(X) > 0  # checks fitted before classes_ is read
-        return self.classes_[positive.astype(np.intp)]
+        """Class labels: the positive class where the decision is positive (two classes),
+        the argmax of the one-vs-rest decision values (more)."""
+        dec = self.decision_function(X)  # checks fitted before classes_ is read
+        if dec.ndim == 1:
+            return self.classes_[(dec > 0).astype(np.intp)]
+        return self.classes_[np.argmax(dec, axis=1)]
+
+
+def _core_labels(y_idx, n_classes):
+    """Labels as the core takes them: +-1 for two classes, class indices for more."""
+    if n_classes == 2:
+        return (2 * np.asarray(y_idx) - 1).astype(np.int8)
+    return np.asarray(y_idx, dtype=np.int32)
 
 
 class _Monitor:
-    """The callback the core calls: evaluation accuracy, best-round snapshots, progress."""
+    """The callback the core calls about every 0.2 s: progress and Ctrl-C."""
 
-    def __init__(self, est, X, eval_data, kernel_params):
+    def __init__(self, est, has_val):
         self.est = est
-        self.X = X
-        self.has_eval = eval_data is not None
-        self.accuracy = {}
+        self.has_val = has_val
         self.best = -np.inf
-        self.best_flag = est.selection == "best"
         self.verbose = int(est.verbose)
         self.start = time.perf_counter()
         self.last_print = -np.inf
-        self.kernel_params = kernel_params
-        if self.has_eval:
-            X_val, self.y_val = eval_data
-            if X_val.shape[0] * X.shape[0] <= _EVAL_KERNEL_MAX_ENTRIES:
-                # one kernel matrix up front makes every evaluation a matrix-vector product
-                kernel = kernel_params["kernel"]
-                params = {key: kernel_params[key] for key in KERNEL_ARGS[kernel]}
-                self.K_val = pairwise_kernels(X_val, X, metric=kernel, **params)
-                self.X_val = None
-            else:
-                self.K_val = None
-                self.X_val = X_val
 
-    def _accuracy(self, lam, yt, b):
-        coef = yt * lam
-        if self.K_val is not None:
-            dec = self.K_val @ coef + b
-        else:
-            sv = np.flatnonzero(lam > 0)
-            dec = _core.decision_function(self.X_val, self.X[sv], coef[sv], b,
-                                          n_jobs=self.est.n_jobs, **self.kernel_params)
-        return float(np.mean(np.where(dec > 0, 1, -1) == self.y_val))
-
-    def __call__(self, reason, rnd, lam, yt, b, objective):
-        flags = 0
-        acc = None
-        if reason == _core.EVAL and self.has_eval:
-            acc = self._accuracy(lam, yt, b)
-            self.accuracy[rnd] = acc
-            if self.best_flag and acc > self.best:
-                self.best = acc
-                flags |= _core.SNAPSHOT
+    def __call__(self, reason, rnd, objective, accuracy):
+        if accuracy == accuracy:
+            self.best = max(self.best, accuracy)
         if self.verbose:
             now = time.perf_counter()
             if now - self.last_print >= 1.0:
@@ -428,16 +583,14 @@ class _Monitor:
                 rate = rnd / max(now - self.start, 1e-9)
                 msg = (f"[FloralSVC] round {rnd}/{self.est.n_rounds}  "
                        f"objective {objective:.6g}")
-                if acc is not None:
-                    msg += f"  eval acc {acc:.4f}"
+                if accuracy == accuracy:
+                    msg += f"  val acc {accuracy:.4f}"
                 msg += f"  ({rate:.0f} rounds/s)"
                 print(msg, file=sys.stderr, flush=True)
-        return flags
+        return 0
 
     def close(self, rounds_run):
         if self.verbose:
             elapsed = time.perf_counter() - self.start
             msg = f"[FloralSVC] done: {rounds_run} rounds in {elapsed:.2f} s"
-            if self.has_eval and self.accuracy:
-                msg += f", best eval acc {max(self.accuracy.values()):.4f}"
             print(msg, file=sys.stderr, flush=True)

@@ -73,3 +73,60 @@ def floral_reference(K, y, C, lam0, *, n_rounds, learning_rate, lr_decay=1.0,
             yt = y.copy()
             yt[chosen] *= -1
     return lam, yt.astype(np.int8), b, np.array(objective)
+
+
+def floral_game_reference(K, y, C, *, n_classes, n_rounds, learning_rate, flip_budget=0,
+                          class_cap=None, tol=1e-5, K_eval=None, y_eval=None):
+    """The one-vs-rest FLORAL game of DESIGN.md / FloralSVC's docstring with the
+    deterministic attacker (candidate_factor = 1), written densely.
+
+    y holds class indices. Two classes are one problem (class 1 positive), more are one
+    problem per class. The attacker takes the support vectors by total dual weight
+    (value desc, index asc), skips a point whose given class already lost its cap, and
+    relabels to the other class (binary) or to the largest decision value among the other
+    classes (lowest class on ties). Returns per round: coef (P x n), b (P), labels, and
+    the accuracy on (K_eval, y_eval) when given.
+    """
+    y = np.asarray(y)
+    n = y.size
+    P = 1 if n_classes == 2 else n_classes
+    positive = (lambda lab, p: lab == 1) if P == 1 else (lambda lab, p: lab == p)
+    cap = np.full(n_classes, flip_budget) if class_cap is None else np.asarray(class_cap)
+    lam = np.zeros((P, n))
+    labels = y.copy()
+    rounds = []
+    for t in range(1, n_rounds + 1):
+        coef, b = np.zeros((P, n)), np.zeros(P)
+        f_all = np.zeros((P, n))
+        for p in range(P):
+            yt = np.where(positive(labels, p), 1.0, -1.0)
+            f = K @ (yt * lam[p])
+            lam[p] = project_reference(lam[p] - learning_rate * (yt * f - 1.0), yt, 0.0, C)
+            coef[p] = yt * lam[p]
+            f_all[p] = K @ coef[p]
+            b[p] = intercept_reference(lam[p], yt, f_all[p], C)
+        acc = None
+        if K_eval is not None:
+            dec = K_eval @ coef.T + b
+            pred = (dec[:, 0] > 0).astype(int) if P == 1 else np.argmax(dec, axis=1)
+            acc = float(np.mean(pred == y_eval))
+        rounds.append(dict(coef=coef.copy(), b=b.copy(), labels=labels.copy(), accuracy=acc))
+        if t == n_rounds or flip_budget == 0:
+            continue
+        weight = lam.sum(axis=0)
+        sv = np.flatnonzero(weight > tol)
+        order = sv[np.lexsort((sv, -weight[sv]))][:flip_budget]
+        new = y.copy()
+        taken = np.zeros(n_classes, int)
+        for i in order:
+            if taken[y[i]] >= cap[y[i]]:
+                continue
+            taken[y[i]] += 1
+            if P == 1:
+                new[i] = 1 - y[i]
+            else:
+                scores = f_all[:, i] + b
+                scores[y[i]] = -np.inf
+                new[i] = int(np.argmax(scores))
+        labels = new
+    return rounds

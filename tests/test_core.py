@@ -4,7 +4,8 @@ import pytest
 from sklearn.datasets import make_moons
 
 from floral import _core
-from oracles import floral_reference, kernel_reference, project_reference
+from oracles import (floral_game_reference, floral_reference, kernel_reference,
+                     project_reference)
 
 KERNELS = ["rbf", "linear", "poly", "sigmoid"]
 
@@ -277,34 +278,214 @@ def test_randomised_attacker_is_seeded(moons):
     assert int(np.sum(a["yt"] != y)) == 10
 
 
-def test_callback_snapshot_stop_and_exception(moons):
+def test_callback_stop_and_exception(moons):
     X, y = moons
     n = len(y)
     seen = []
 
-    def keep_round_3_stop_at_5(reason, rnd, lam, yt, b, objective):
-        if reason == _core.EVAL:
-            seen.append((rnd, lam.copy(), yt.copy(), b))
-        return (_core.SNAPSHOT if rnd == 3 else 0) | (_core.STOP if rnd == 5 else 0)
+    def stop_at_5(reason, rnd, objective, accuracy):
+        seen.append((reason, rnd, objective))
+        return _core.STOP if rnd >= 5 else 0
 
-    res = _core.floral_fit(X, y, np.full(n, 10.0), np.zeros(n), n_rounds=50,
-                           learning_rate=0.01, flip_budget=5, eval_every=1,
-                           callback=keep_round_3_stop_at_5)
-    assert res["stopped"] and res["rounds_run"] == 5 and len(seen) == 5
-    snap = res["snapshot"]
-    assert snap["round"] == 3
-    np.testing.assert_array_equal(snap["lam"], seen[2][1])
-    np.testing.assert_array_equal(snap["yt"], seen[2][2])
-    np.testing.assert_array_equal(res["lam"], seen[4][1])
-    assert len(res["history"]["objective"]) == 5
+    # the first heartbeat comes after 0.2 s, well past round 5: the loop stops there
+    res = _core.floral_fit(X, y, np.full(n, 10.0), np.zeros(n), n_rounds=10**6,
+                           learning_rate=0.01, flip_budget=5, callback=stop_at_5)
+    assert res["stopped"] and res["rounds_run"] >= 5
+    assert all(reason == _core.HEARTBEAT for reason, *_ in seen)
+    assert seen[-1][1] == res["rounds_run"]
+    assert seen[-1][2] == res["history"]["objective"][-1]
+    assert len(res["history"]["objective"]) == res["rounds_run"]
+    # the last round always reports, so a short run is seen once, at its end
+    seen.clear()
+    res = _core.floral_fit(X, y, np.full(n, 10.0), np.zeros(n), n_rounds=7, callback=stop_at_5)
+    assert [rnd for _, rnd, _ in seen] == [7] and not res["stopped"]
 
     def boom(reason, rnd, *state):
-        if rnd == 2:
-            raise RuntimeError("from the callback")
-        return 0
+        raise RuntimeError("from the callback")
 
     res = _core.floral_fit(X, y, np.full(n, 10.0), np.zeros(n), n_rounds=50, callback=boom)
-    assert isinstance(res["exception"], RuntimeError) and res["rounds_run"] == 2
+    assert isinstance(res["exception"], RuntimeError) and res["rounds_run"] == 50
+
+
+# --- validation points, selection, several classes ---------------------------------------
+
+@pytest.fixture(scope="module")
+def blobs3():
+    from sklearn.datasets import make_blobs
+
+    X, y = make_blobs(260, centers=3, cluster_std=2.2, random_state=4)
+    return X[:180], y[:180].astype(np.int32), X[180:], y[180:].astype(np.int32)
+
+
+def _rerun_round(fit, t, **kw):
+    """The state after round t, from a run of exactly t rounds (same seed, same flips)."""
+    return fit(n_rounds=t, **kw)
+
+
+@pytest.mark.parametrize("stored", [True, False])  # n x m matrix kept / rows on the fly
+def test_validation_values_and_accuracy_follow_each_round(moons, stored):
+    X, y = moons
+    Xv, yv = X[::3] + 0.05, y[::3]
+    n = len(y)
+    kw = dict(gamma=1.0, learning_rate=0.02, flip_budget=12, candidate_factor=1.0,
+              X_eval=Xv, y_eval=yv, eval_cache_size=64.0 if stored else 1e-6, refresh=0)
+    res = _core.floral_fit(X, y, np.full(n, 10.0), np.zeros(n), n_rounds=40, **kw)
+    assert res["cache"]["eval_stored"] is stored
+    Kv = kernel_reference(Xv, X, "rbf", 1.0).astype(np.float32).astype(float)
+    np.testing.assert_allclose(res["f_eval"][0], Kv @ res["coef"], rtol=1e-6, atol=1e-6)
+    ref = floral_game_reference(gram32(X), (y > 0).astype(int), np.full(n, 10.0), n_classes=2,
+                                n_rounds=40, learning_rate=0.02, flip_budget=12, K_eval=Kv,
+                                y_eval=(yv > 0).astype(int))
+    np.testing.assert_allclose(res["history"]["accuracy"], [r["accuracy"] for r in ref])
+
+
+def test_best_rounds_are_the_most_accurate_and_exact(moons):
+    X, y = moons
+    Xv, yv = X[1::4] + 0.1, y[1::4]
+    n = len(y)
+
+    def fit(**kw):
+        return _core.floral_fit(X, y, np.full(n, 10.0), np.zeros(n), gamma=1.0,
+                                learning_rate=0.03, flip_budget=15, seed=3, X_eval=Xv,
+                                y_eval=yv, n_best=4, eval_every=2, **kw)
+
+    res = fit(n_rounds=60)
+    acc = res["history"]["accuracy"]
+    evaluated = np.flatnonzero(~np.isnan(acc))
+    np.testing.assert_array_equal(evaluated + 1, np.arange(2, 61, 2))
+    # the four best by accuracy, the earliest among equals
+    order = evaluated[np.lexsort((evaluated, -acc[evaluated]))][:4] + 1
+    assert [r["round"] for r in res["best"]] == order.tolist()
+    for r in res["best"]:
+        assert r["accuracy"] == acc[r["round"] - 1]
+        again = _rerun_round(fit, r["round"])
+        assert r["coef"].tobytes() == again["coef"].tobytes()
+        assert r["b"][0] == again["b"]
+        np.testing.assert_array_equal(r["labels"], again["labels"])
+
+
+def test_average_is_the_mean_of_the_tail_rounds(moons):
+    X, y = moons
+    n = len(y)
+
+    def fit(**kw):
+        return _core.floral_fit(X, y, np.full(n, 10.0), np.zeros(n), gamma=1.0,
+                                learning_rate=0.03, flip_budget=15, seed=5, **kw)
+
+    res = fit(n_rounds=12, average_from=8)
+    tail = [_rerun_round(fit, t) for t in range(8, 13)]
+    avg = res["average"]
+    assert avg["n"] == 5
+    np.testing.assert_allclose(avg["coef"], np.mean([r["coef"] for r in tail], axis=0),
+                               rtol=1e-13, atol=1e-15)
+    assert avg["b"][0] == pytest.approx(np.mean([r["b"] for r in tail]), rel=1e-13)
+    flips = np.sum([r["labels"] != (y > 0) for r in tail], axis=0)
+    np.testing.assert_array_equal(avg["flip_count"], flips)
+    # the last round is the run's own end state
+    assert res["coef"].tobytes() == tail[-1]["coef"].tobytes()
+    assert fit(n_rounds=12, average_from=13)["average"] is None
+
+
+@pytest.mark.parametrize("cap", [None, (3, 9, 9)])
+def test_one_vs_rest_game_matches_numpy_reference(blobs3, cap):
+    X, y, Xv, yv = blobs3
+    n = len(y)
+    C = np.full(n, 5.0)
+    Kv = kernel_reference(Xv, X, "rbf", 0.1).astype(np.float32).astype(float)
+    ref = floral_game_reference(gram32(X, gamma=0.1), y, C, n_classes=3, n_rounds=25,
+                                learning_rate=0.05, flip_budget=9, class_cap=cap, K_eval=Kv,
+                                y_eval=yv)
+    res = _core.floral_fit(X, y, C, np.zeros((3, n)), n_classes=3, gamma=0.1, n_rounds=25,
+                           learning_rate=0.05, flip_budget=9, candidate_factor=1.0,
+                           class_cap=cap, X_eval=Xv, y_eval=yv)
+    np.testing.assert_allclose(res["coef"], ref[-1]["coef"], atol=1e-6)
+    np.testing.assert_allclose(res["b"], ref[-1]["b"], atol=1e-6)
+    np.testing.assert_array_equal(res["labels"], ref[-1]["labels"])
+    np.testing.assert_allclose(res["history"]["accuracy"], [r["accuracy"] for r in ref])
+    relabelled = res["labels"] != y
+    assert relabelled.sum() == (9 if cap is None else min(9, sum(cap)))
+    if cap is not None:
+        assert np.all(np.bincount(y[relabelled], minlength=3) <= cap)
+
+
+def test_binary_game_with_class_caps_matches_reference(moons):
+    X, y = moons
+    n = len(y)
+    cls = (y > 0).astype(int)
+    cap = (2, 8)  # the negative class may lose 2 points a round, the positive 8
+    res = _core.floral_fit(X, y, np.full(n, 10.0), np.zeros(n), gamma=1.0, n_rounds=30,
+                           learning_rate=0.02, flip_budget=10, candidate_factor=1.0,
+                           class_cap=cap)
+    ref = floral_game_reference(gram32(X), cls, np.full(n, 10.0), n_classes=2, n_rounds=30,
+                                learning_rate=0.02, flip_budget=10, class_cap=cap)
+    assert res["coef"].shape == (n,)
+    np.testing.assert_allclose(res["coef"], ref[-1]["coef"][0], atol=1e-6)
+    assert res["b"] == pytest.approx(ref[-1]["b"][0], abs=1e-6)
+    np.testing.assert_array_equal(res["labels"], ref[-1]["labels"])
+    np.testing.assert_array_equal(res["yt"], 2 * ref[-1]["labels"] - 1)
+    # the cap binds: of the top ten, the negatives past the second are skipped, and the
+    # attacker does not reach beyond its candidates to fill the budget
+    lost = np.bincount(cls[res["labels"] != cls], minlength=2)
+    assert lost[0] == 2 and lost[1] <= 8 and lost.sum() < 10
+    # without caps the game reference is the binary reference
+    lam_ref, yt_ref, *_ = floral_reference(gram32(X), y, np.full(n, 10.0), np.zeros(n),
+                                           n_rounds=30, learning_rate=0.02, flip_budget=10)
+    game = floral_game_reference(gram32(X), cls, np.full(n, 10.0), n_classes=2, n_rounds=30,
+                                 learning_rate=0.02, flip_budget=10)
+    np.testing.assert_allclose(game[-1]["coef"][0], yt_ref * lam_ref, atol=1e-12)
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_class_caps_always_hold(seed):
+    rng = np.random.default_rng(seed)
+    n_classes = int(rng.integers(2, 6))
+    sizes = rng.integers(3, 60, size=n_classes)
+    y = np.repeat(np.arange(n_classes), sizes).astype(np.int32)
+    X = rng.normal(size=(y.size, 2)) + y[:, None] * 0.7
+    cap = rng.integers(0, 8, size=n_classes)
+    k = int(rng.integers(1, max(2, y.size // 3)))
+    lab = y if n_classes > 2 else (2 * y - 1).astype(np.int8)
+    lam0 = np.zeros(y.size) if n_classes == 2 else np.zeros((n_classes, y.size))
+    res = _core.floral_fit(X, lab, np.full(y.size, 2.0), lam0, n_classes=n_classes,
+                           gamma=0.5, n_rounds=15, learning_rate=0.05, flip_budget=k,
+                           candidate_factor=float(rng.uniform(1, 4)), class_cap=cap,
+                           seed=seed, average_from=1)
+    lost = [np.bincount(y[res["labels"] != y], minlength=n_classes)]
+    # every averaged round's flips are counted; no class ever lost more than its cap
+    assert res["average"]["flip_count"].max() <= 15
+    assert np.all(lost[0] <= cap) and lost[0].sum() <= k
+    if n_classes > 2:
+        assert np.all(res["labels"][res["labels"] != y] != y[res["labels"] != y])
+
+
+def test_lambda_max_matches_eigsh(moons):
+    from scipy.sparse.linalg import eigsh
+
+    X, _ = moons
+    for kernel, gamma in [("rbf", 1.0), ("rbf", 20.0), ("linear", 1.0), ("poly", 0.5)]:
+        K = gram32(X, kernel=kernel, gamma=gamma, coef0=1.0)
+        expected = eigsh(K, k=1, which="LA")[0][0]
+        got, iters = _core.kernel_lambda_max(X, kernel=kernel, gamma=gamma, coef0=1.0)
+        assert got == pytest.approx(expected, rel=1e-3), kernel
+        assert 1 < iters < 200
+    res = _core.floral_fit(X, np.where(X[:, 0] > 0, 1, -1), np.ones(len(X)),
+                           np.zeros(len(X)), n_rounds=1, learning_rate=None, step_scale=0.5)
+    lmax = eigsh(gram32(X), k=1, which="LA")[0][0]
+    assert res["lambda_max"] == pytest.approx(lmax, rel=1e-3)
+    assert res["learning_rate"] == pytest.approx(0.5 / lmax, rel=1e-3)
+
+
+def test_too_large_step_raises_the_objective_within_rounds(moons):
+    X, y = moons
+    n = len(y)
+    lmax, _ = _core.kernel_lambda_max(X)
+    # no attacker, so every rise is the step's: none below 2 / lambda_max
+    stable = _core.floral_fit(X, y, np.full(n, 1e3), np.zeros(n), n_rounds=200,
+                              learning_rate=1.9 / lmax)
+    assert stable["history"]["ascent"].sum() == 0
+    wild = _core.floral_fit(X, y, np.full(n, 1e3), np.zeros(n), n_rounds=200,
+                            learning_rate=20.0 / lmax)
+    assert wild["history"]["ascent"].sum() > 100
 
 
 def test_decision_function_matches_dense(moons):

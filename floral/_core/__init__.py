@@ -1,15 +1,14 @@
 """floral's compiled core: C++ headers (.hpp) bound by one Cython module (_lib.pyx)."""
 from ._lib import (  # noqa: F401
-    EVAL,
     HEARTBEAT,
     KERNELS,
-    SNAPSHOT,
     STOP,
     GramRows,
     bandwidth_probe,
     build_info,
     decision_function,
     floral_fit,
+    kernel_lambda_max,
     project,
     rng_uint64,
     topk,

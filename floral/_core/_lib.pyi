@@ -14,9 +14,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 KERNELS: Final[dict[str, int]]
-SNAPSHOT: Final[int]
 STOP: Final[int]
-EVAL: Final[int]
 HEARTBEAT: Final[int]
 GEMM_MIN_FEATURES: Final[int]
 
@@ -35,35 +33,57 @@ class _FitCacheStats(_CacheStats):
     materialised: bool
     capacity: int
 
+class _FitCacheStatsEval(_FitCacheStats):
+    eval_stored: bool | None
+
 class _History(TypedDict):
     objective: NDArray[np.float64]
     mu: NDArray[np.float64]
     eta: NDArray[np.float64]
     seconds: NDArray[np.float64]
+    accuracy: NDArray[np.float64]
     n_sv: NDArray[np.int64]
     n_free: NDArray[np.int64]
     n_changed: NDArray[np.int64]
+    ascent: NDArray[np.int64]
 
-class _RoundState(TypedDict):
-    lam: NDArray[np.float64]
-    yt: NDArray[np.int8]
-    b: float
+class _RoundModel(TypedDict):
+    # coef is (n,) for one problem, (n_classes, n) for one-vs-rest
+    coef: NDArray[np.float64]
+    b: NDArray[np.float64]
+    labels: NDArray[np.int32]
     round: int
+    accuracy: float
 
-class _FitResult(_RoundState):
+class _Average(TypedDict):
+    coef: NDArray[np.float64]
+    b: NDArray[np.float64]
+    n: int
+    flip_count: NDArray[np.int64]
+
+class _FitResult(TypedDict, total=False):
+    lam: NDArray[np.float64]
+    coef: NDArray[np.float64]
+    b: float | NDArray[np.float64]  # float for one problem
+    labels: NDArray[np.int32]
+    yt: NDArray[np.int8]  # one problem only
+    round: int
     f: NDArray[np.float64]
+    f_eval: NDArray[np.float64]
     rounds_run: int
     stopped: bool
     dense_passes: int
     exception: BaseException | None
-    cache: _FitCacheStats
+    cache: _FitCacheStatsEval
+    learning_rate: float
+    lambda_max: float
+    power_iterations: int
     history: _History
-    snapshot: _RoundState | None
+    average: _Average | None
+    best: list[_RoundModel]
 
-# callback(reason, round, lam, yt, b, objective) -> bitwise OR of SNAPSHOT and STOP (or None)
-_RoundCallback = Callable[
-    [int, int, NDArray[np.float64], NDArray[np.int8], float, float], int | None
-]
+# callback(reason, round, objective, accuracy) -> STOP to end the loop (or 0 / None)
+_RoundCallback = Callable[[int, int, float, float], int | None]
 
 def build_info() -> _BuildInfo: ...
 
@@ -109,16 +129,19 @@ def floral_fit(
     C: ArrayLike,
     lam0: ArrayLike,
     *,
+    n_classes: int = 2,
     kernel: str = "rbf",
     gamma: float = 1.0,
     degree: int = 3,
     coef0: float = 0.0,
     n_rounds: int = 500,
-    learning_rate: float = 1e-3,
+    learning_rate: float | None = 1e-3,
+    step_scale: float = 1.0,
     lr_decay: float = 1.0,
     lr_decay_every: int = 100,
     flip_budget: int = 0,
     candidate_factor: float = 2.0,
+    class_cap: ArrayLike | None = None,
     refresh: int = 50,
     tol: float = 1e-5,
     eval_every: int = 1,
@@ -127,12 +150,31 @@ def floral_fit(
     n_jobs: int | None = None,
     callback: _RoundCallback | None = None,
     dense_fraction: float = 0.5,
+    X_eval: ArrayLike | None = None,
+    y_eval: ArrayLike | None = None,
+    eval_cache_size: float = 256.0,
+    average_from: int = 0,
+    n_best: int = 0,
+    power_max_iter: int = 200,
+    power_rtol: float = 1e-7,
 ) -> _FitResult: ...
+def kernel_lambda_max(
+    X: ArrayLike,
+    *,
+    kernel: str = "rbf",
+    gamma: float = 1.0,
+    degree: int = 3,
+    coef0: float = 0.0,
+    cache_size: float = 1024.0,
+    n_jobs: int | None = None,
+    max_iter: int = 200,
+    rtol: float = 1e-7,
+) -> tuple[float, int]: ...
 def decision_function(
     X: ArrayLike,
     SV: ArrayLike,
     coef: ArrayLike,
-    b: float,
+    b: float | ArrayLike,
     *,
     kernel: str = "rbf",
     gamma: float = 1.0,

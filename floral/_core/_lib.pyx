@@ -6,7 +6,7 @@ calls C++. Defaults, documentation and user-facing validation live in floral.svm
 """
 import numpy as np
 cimport numpy as cnp
-from libc.stdint cimport int8_t, int64_t, uint64_t
+from libc.stdint cimport int8_t, int32_t, int64_t, uint64_t
 from libc.string cimport memcpy
 from libcpp cimport bool as cbool
 from libcpp.vector cimport vector
@@ -68,10 +68,17 @@ cdef extern from "matvec.hpp" namespace "floral":
     void add_columns(GramCache& cache, const index_t* cols, const double* delta, index_t m,
                      double* f, vector[const float*]& ptrs) except + nogil
 
+cdef extern from "evaluation.hpp" namespace "floral":
+    cdef cppclass CrossKernel:
+        CrossKernel(const double* X, index_t n, const double* Xv, index_t m, index_t d,
+                    KernelSpec spec, cbool store, int n_threads, dgemm_fn gemm) except + nogil
+        index_t m()
+        cbool stored()
+
 cdef extern from "floral_loop.hpp" namespace "floral":
-    int CB_SNAPSHOT, CB_STOP, CB_EVAL, CB_HEARTBEAT
-    ctypedef int (*round_callback)(void* ctx, int reason, index_t round, const double* lam,
-                                   const int8_t* yt, double b, double objective) noexcept
+    int CB_STOP, CB_HEARTBEAT
+    ctypedef int (*round_callback)(void* ctx, int reason, index_t round, double objective,
+                                   double accuracy) noexcept
     cdef cppclass LoopParams:
         index_t n_rounds
         double learning_rate, lr_decay
@@ -82,36 +89,43 @@ cdef extern from "floral_loop.hpp" namespace "floral":
         index_t eval_every
         uint64_t seed
         double dense_fraction, heartbeat
+        index_t average_from, n_best
     cdef cppclass LoopHistory:
-        vector[double] objective, mu, eta, seconds
-        vector[index_t] n_sv, n_free, n_changed
-    cdef cppclass LoopState:
-        vector[double] lam
-        vector[int8_t] yt
-        double b
+        vector[double] objective, mu, eta, seconds, accuracy
+        vector[index_t] n_sv, n_free, n_changed, ascent
+    cdef cppclass RoundModel:
+        vector[double] coef
+        vector[double] b
+        vector[int32_t] labels
         index_t round
+        double accuracy
     cdef cppclass LoopResult:
-        LoopState last, snapshot
-        cbool has_snapshot, stopped
+        RoundModel last, average
+        vector[double] lam
+        index_t n_averaged
+        vector[index_t] flip_count
+        vector[RoundModel] best
+        cbool stopped
         index_t rounds_run, dense_passes
         LoopHistory history
-        vector[double] f
-    void run_floral(GramCache& cache, const int8_t* y, const double* C, const double* lam0,
-                    const LoopParams& p, round_callback cb, void* ctx,
-                    LoopResult& res) except + nogil
+        vector[double] f, f_eval
+    void run_floral_gram(GramCache& cache, CrossKernel* ev, const int32_t* y_eval,
+                         const int32_t* y, index_t n_classes, const double* C,
+                         const double* lam0, const index_t* class_cap, const LoopParams& p,
+                         round_callback cb, void* ctx, LoopResult& res) except + nogil
+    double gram_lambda_max(GramCache& cache, index_t max_iter, double rtol,
+                           index_t* iterations) except + nogil
     void dense_decision_values(GramCache& cache, const double* coef, double* out) except + nogil
 
 cdef extern from "decision.hpp" namespace "floral":
     void c_decision_function "floral::decision_function"(
         const double* Xt, index_t m, const double* SV, index_t n_sv, index_t d,
-        const double* coef, double b, KernelSpec spec, int n_threads, dgemm_fn gemm,
-        double* out) except + nogil
+        const double* coef, const double* b, index_t n_out, KernelSpec spec, int n_threads,
+        dgemm_fn gemm, double* out) except + nogil
 
 
 KERNELS = {"linear": 0, "rbf": 1, "poly": 2, "sigmoid": 3}
-SNAPSHOT = CB_SNAPSHOT
 STOP = CB_STOP
-EVAL = CB_EVAL
 HEARTBEAT = CB_HEARTBEAT
 GEMM_MIN_FEATURES = 32
 
@@ -384,53 +398,95 @@ def rng_uint64(uint64_t seed, Py_ssize_t size):
 cdef class _LoopContext:
     cdef object callback
     cdef object exception
-    cdef index_t n
 
 
-cdef int _trampoline(void* ctx, int reason, index_t rnd, const double* lam, const int8_t* yt,
-                     double b, double objective) noexcept with gil:
+cdef int _trampoline(void* ctx, int reason, index_t rnd, double objective,
+                     double accuracy) noexcept with gil:
     cdef _LoopContext c = <_LoopContext>ctx
     try:
         PyErr_CheckSignals()
         if c.callback is None:
             return 0
-        lam_arr = np.array(<double[:c.n]> lam, copy=True)
-        yt_arr = np.array(<int8_t[:c.n]> yt, copy=True)
-        return int(c.callback(reason, rnd, lam_arr, yt_arr, b, objective) or 0)
+        return int(c.callback(reason, rnd, objective, accuracy) or 0)
     except BaseException as exc:  # KeyboardInterrupt included: re-raised by the caller
         c.exception = exc
         return CB_STOP
 
 
-def floral_fit(X, y, C, lam0, *, str kernel="rbf", double gamma=1.0, int degree=3,
-               double coef0=0.0, index_t n_rounds=500, double learning_rate=1e-3,
-               double lr_decay=1.0, index_t lr_decay_every=100, index_t flip_budget=0,
-               double candidate_factor=2.0, index_t refresh=50, double tol=1e-5,
-               index_t eval_every=1, uint64_t seed=0, double cache_size=1024.0,
-               n_jobs=None, callback=None, double dense_fraction=0.5):
+def _as_labels(y, index_t n, index_t n_classes):
+    """Class indices as int32: y in {-1, +1} for two classes, else 0 .. n_classes - 1."""
+    y = np.asarray(y)
+    if n_classes == 2:
+        y = _as_signs(y, n, "y")
+        return ((y.astype(np.int32) + 1) // 2).astype(np.int32)
+    yi = _as_1d(y, n, np.int32, "y")
+    if not np.array_equal(yi, y) or np.any(yi < 0) or np.any(yi >= n_classes):
+        raise ValueError(f"y must hold class indices in [0, {n_classes})")
+    return yi
+
+
+cdef dict _model(const RoundModel& r, index_t P, index_t n):
+    coef = np.asarray(r.coef, dtype=np.float64).reshape(P, n)
+    return {
+        "coef": coef[0].copy() if P == 1 else coef,
+        "b": np.asarray(r.b, dtype=np.float64),
+        "labels": np.asarray(r.labels, dtype=np.int32),
+        "round": int(r.round),
+        "accuracy": float(r.accuracy),
+    }
+
+
+def floral_fit(X, y, C, lam0, *, index_t n_classes=2, str kernel="rbf", double gamma=1.0,
+               int degree=3, double coef0=0.0, index_t n_rounds=500, learning_rate=1e-3,
+               double step_scale=1.0, double lr_decay=1.0, index_t lr_decay_every=100,
+               index_t flip_budget=0, double candidate_factor=2.0, class_cap=None,
+               index_t refresh=50, double tol=1e-5, index_t eval_every=1, uint64_t seed=0,
+               double cache_size=1024.0, n_jobs=None, callback=None,
+               double dense_fraction=0.5, X_eval=None, y_eval=None,
+               double eval_cache_size=256.0, index_t average_from=0, index_t n_best=0,
+               index_t power_max_iter=200, double power_rtol=1e-7):
     """Run the FLORAL round loop in C++ (see floral_loop.hpp for the algorithm).
 
-    ``callback(reason, round, lam, yt, b, objective) -> flags`` is called every
-    ``eval_every`` rounds (reason EVAL) and about every 0.2 s in between (HEARTBEAT); it
-    returns a bitwise OR of SNAPSHOT and STOP. An exception raised inside it stops the loop
-    and is returned as ``result["exception"]`` with the state reached.
+    ``y`` is in {-1, +1} for two classes (one problem), or holds class indices
+    0 .. n_classes - 1 for n_classes >= 3 (one-vs-rest problems); ``lam0`` is (n,) or
+    (n_classes, n). ``learning_rate=None`` takes ``step_scale / lambda_max(K)``, with
+    lambda_max from power iteration on the kernel. ``class_cap`` (n_classes ints) bounds
+    the points of each given class relabelled per round. With ``X_eval``/``y_eval``
+    (labels coded like y) the loop keeps validation decision values, records accuracy
+    every ``eval_every`` rounds and keeps the ``n_best`` most accurate rounds; rounds from
+    ``average_from`` (1-based, 0 = none) are averaged.
+
+    ``callback(reason, round, objective, accuracy) -> flags`` is called about every 0.2 s
+    and after the last round; returning STOP ends the loop. An exception raised inside it
+    stops the loop and is returned as ``result["exception"]`` with the state reached.
     """
     X = _as_2d(X, "X")
     cdef index_t n = X.shape[0], d = X.shape[1]
-    cdef const int8_t[::1] yv = _as_signs(y, n, "y")
+    if n_classes < 2:
+        raise ValueError(f"n_classes must be >= 2, got {n_classes}")
+    cdef index_t P = n_classes if n_classes > 2 else 1
+    labels = _as_labels(y, n, n_classes)
+    cdef const int32_t[::1] yv = labels
     C_arr = _as_1d(C, n, np.float64, "C")
     if not np.all(np.isfinite(C_arr)) or np.any(C_arr < 0):
         raise ValueError("C must be finite and >= 0 for every sample")
     cdef const double[::1] Cv = C_arr
-    lam_arr = _as_1d(lam0, n, np.float64, "lam0")
+    lam_arr = np.ascontiguousarray(lam0, dtype=np.float64)
+    lam_shape = (int(n),) if P == 1 else (int(P), int(n))
+    if lam_arr.shape != lam_shape:
+        raise ValueError(f"lam0 must have shape {lam_shape}, got {lam_arr.shape}")
     if not np.all(np.isfinite(lam_arr)) or np.any(lam_arr < 0) or np.any(lam_arr > C_arr):
         raise ValueError("lam0 must satisfy 0 <= lam0 <= C")
+    lam_arr = lam_arr.reshape(-1)
     cdef const double[::1] lv = lam_arr
     cdef KernelSpec spec = _spec(kernel, gamma, degree, coef0)
+    cdef bint auto_step = learning_rate is None
+    if not auto_step and not (learning_rate > 0 and np.isfinite(learning_rate)):
+        raise ValueError(f"learning_rate must be a positive finite float, got {learning_rate}")
+    if not (step_scale > 0 and np.isfinite(step_scale)):
+        raise ValueError(f"step_scale must be a positive finite float, got {step_scale}")
     if n_rounds < 1:
         raise ValueError(f"n_rounds must be >= 1, got {n_rounds}")
-    if not (learning_rate > 0 and np.isfinite(learning_rate)):
-        raise ValueError(f"learning_rate must be a positive finite float, got {learning_rate}")
     if not (0 < lr_decay <= 1):
         raise ValueError(f"lr_decay must be in (0, 1], got {lr_decay}")
     if lr_decay_every < 1:
@@ -449,11 +505,39 @@ def floral_fit(X, y, C, lam0, *, str kernel="rbf", double gamma=1.0, int degree=
         raise ValueError(f"cache_size must be > 0 (MB), got {cache_size}")
     if not 0 < dense_fraction:
         raise ValueError(f"dense_fraction must be > 0, got {dense_fraction}")
+    if average_from < 0 or n_best < 0:
+        raise ValueError("average_from and n_best must be >= 0")
+    if class_cap is None:
+        cap_arr = np.full(n_classes, flip_budget, dtype=np.int64)
+    else:
+        cap_arr = _as_1d(class_cap, n_classes, np.int64, "class_cap")
+        if np.any(cap_arr < 0):
+            raise ValueError("class_cap must be >= 0")
+    cdef const index_t[::1] capv = cap_arr
     cdef int nt = _threads(n_jobs)
+
+    cdef index_t m = 0
+    cdef const double[:, ::1] Xev
+    cdef const int32_t[::1] yev
+    cdef CrossKernel* ev = NULL
+    cdef cbool store_eval = True
+    cdef const int32_t* yev_ptr = NULL
+    if X_eval is not None:
+        X_eval = _as_2d(X_eval, "X_eval")
+        if X_eval.shape[1] != d:
+            raise ValueError(f"X_eval must have {d} columns, got {X_eval.shape[1]}")
+        m = X_eval.shape[0]
+        y_eval_arr = _as_labels(y_eval, m, n_classes)
+        yev = y_eval_arr
+        yev_ptr = &yev[0]
+        Xev = X_eval
+        store_eval = 4.0 * n * m <= eval_cache_size * 1024.0 * 1024.0
+    elif n_best > 0:
+        raise ValueError("n_best > 0 needs X_eval and y_eval")
 
     cdef LoopParams p
     p.n_rounds = n_rounds
-    p.learning_rate = learning_rate
+    p.learning_rate = 1.0 if auto_step else learning_rate
     p.lr_decay = lr_decay
     p.lr_decay_every = lr_decay_every
     p.flip_budget = flip_budget
@@ -464,83 +548,157 @@ def floral_fit(X, y, C, lam0, *, str kernel="rbf", double gamma=1.0, int degree=
     p.seed = seed
     p.dense_fraction = dense_fraction
     p.heartbeat = 0.2
+    p.average_from = average_from
+    p.n_best = n_best
 
     cdef _LoopContext ctx = _LoopContext()
     ctx.callback = callback
     ctx.exception = None
-    ctx.n = n
     cdef const double[:, ::1] Xv = X
     cdef double budget = cache_size * 1024.0 * 1024.0
     cdef GramCache* cache = NULL
     cdef LoopResult res
+    cdef double lmax = float("nan")
+    cdef index_t power_iters = 0
     try:
         with _blas_single_thread(d):
             with nogil:
                 cache = new GramCache(&Xv[0, 0], n, d, spec, budget, nt, _gemm)
-                run_floral(cache[0], &yv[0], &Cv[0], &lv[0], p, _trampoline, <void*>ctx, res)
+                if m > 0:
+                    ev = new CrossKernel(&Xv[0, 0], n, &Xev[0, 0], m, d, spec, store_eval, nt,
+                                         _gemm)
+                if auto_step:
+                    lmax = gram_lambda_max(cache[0], power_max_iter, power_rtol, &power_iters)
+            if auto_step:
+                if not (lmax > 0 and np.isfinite(lmax)):
+                    raise ValueError(f"the kernel matrix has no positive eigenvalue "
+                                     f"(power iteration gave {lmax}); pass a float learning_rate")
+                p.learning_rate = step_scale / lmax
+            with nogil:
+                run_floral_gram(cache[0], ev, yev_ptr, &yv[0], n_classes,
+                                &Cv[0], &lv[0], &capv[0], p, _trampoline, <void*>ctx, res)
         s = cache.stats()
         stats = {"hits": int(s.hits), "misses": int(s.misses),
                  "rows_computed": int(s.rows_computed),
-                 "materialised": bool(cache.materialised()), "capacity": int(cache.capacity())}
+                 "materialised": bool(cache.materialised()), "capacity": int(cache.capacity()),
+                 "eval_stored": bool(ev.stored()) if ev != NULL else None}
     finally:
         if cache != NULL:
             del cache
+        if ev != NULL:
+            del ev
 
     h = res.history
+    last = _model(res.last, P, n)
+    lam = np.asarray(res.lam, dtype=np.float64).reshape(P, n)
     out = {
-        "lam": np.asarray(res.last.lam, dtype=np.float64),
-        "yt": np.asarray(res.last.yt, dtype=np.int8),
-        "b": float(res.last.b),
-        "round": int(res.last.round),
-        "f": np.asarray(res.f, dtype=np.float64),
+        "lam": lam[0].copy() if P == 1 else lam,
+        "coef": last["coef"],
+        "b": float(last["b"][0]) if P == 1 else last["b"],
+        "labels": last["labels"],
+        "round": last["round"],
+        "f": np.asarray(res.f, dtype=np.float64).reshape(P, n)[0] if P == 1
+             else np.asarray(res.f, dtype=np.float64).reshape(P, n),
+        "f_eval": np.asarray(res.f_eval, dtype=np.float64).reshape(P, m),
         "rounds_run": int(res.rounds_run),
         "stopped": bool(res.stopped),
         "dense_passes": int(res.dense_passes),
         "exception": ctx.exception,
         "cache": stats,
+        "learning_rate": float(p.learning_rate),
+        "lambda_max": float(lmax),
+        "power_iterations": int(power_iters),
         "history": {
             "objective": np.asarray(h.objective, dtype=np.float64),
             "mu": np.asarray(h.mu, dtype=np.float64),
             "eta": np.asarray(h.eta, dtype=np.float64),
             "seconds": np.asarray(h.seconds, dtype=np.float64),
+            "accuracy": np.asarray(h.accuracy, dtype=np.float64),
             "n_sv": np.asarray(h.n_sv, dtype=np.int64),
             "n_free": np.asarray(h.n_free, dtype=np.int64),
             "n_changed": np.asarray(h.n_changed, dtype=np.int64),
+            "ascent": np.asarray(h.ascent, dtype=np.int64),
         },
-        "snapshot": None,
+        "average": None,
+        "best": [_model(res.best[i], P, n) for i in range(res.best.size())],
     }
-    if res.has_snapshot:
-        out["snapshot"] = {
-            "lam": np.asarray(res.snapshot.lam, dtype=np.float64),
-            "yt": np.asarray(res.snapshot.yt, dtype=np.int8),
-            "b": float(res.snapshot.b),
-            "round": int(res.snapshot.round),
-        }
+    if P == 1:
+        out["yt"] = (2 * out["labels"] - 1).astype(np.int8)
+    if res.n_averaged > 0:
+        avg = _model(res.average, P, n)
+        k = float(res.n_averaged)
+        out["average"] = {"coef": avg["coef"] / k, "b": avg["b"] / k,
+                          "n": int(res.n_averaged),
+                          "flip_count": np.asarray(res.flip_count, dtype=np.int64)}
     return out
 
 
-def decision_function(X, SV, coef, double b, *, str kernel="rbf", double gamma=1.0,
+def kernel_lambda_max(X, *, str kernel="rbf", double gamma=1.0, int degree=3,
+                      double coef0=0.0, double cache_size=1024.0, n_jobs=None,
+                      index_t max_iter=200, double rtol=1e-7):
+    """(lambda_max, iterations): the largest eigenvalue of the (float32-stored) kernel
+    matrix of X by the power iteration that ``floral_fit(learning_rate=None)`` runs."""
+    X = _as_2d(X, "X")
+    cdef index_t n = X.shape[0], d = X.shape[1]
+    cdef KernelSpec spec = _spec(kernel, gamma, degree, coef0)
+    cdef int nt = _threads(n_jobs)
+    cdef const double[:, ::1] Xv = X
+    cdef double budget = cache_size * 1024.0 * 1024.0
+    cdef GramCache* cache = NULL
+    cdef double lmax = 0.0
+    cdef index_t iters = 0
+    try:
+        with _blas_single_thread(d):
+            with nogil:
+                cache = new GramCache(&Xv[0, 0], n, d, spec, budget, nt, _gemm)
+                lmax = gram_lambda_max(cache[0], max_iter, rtol, &iters)
+    finally:
+        if cache != NULL:
+            del cache
+    return float(lmax), int(iters)
+
+
+def decision_function(X, SV, coef, b, *, str kernel="rbf", double gamma=1.0,
                       int degree=3, double coef0=0.0, n_jobs=None):
-    """sum_j coef_j K(SV_j, x) + b for every row x of X, in tiles."""
+    """sum_j coef[p, j] K(SV_j, x) + b[p] for every row x of X, in tiles.
+
+    ``coef`` is (n_sv,) with a scalar ``b`` (one problem: returns shape (m,)) or
+    (n_out, n_sv) with ``b`` of shape (n_out,) (returns shape (m, n_out)).
+    """
     X = _as_2d(X, "X")
     cdef index_t m = X.shape[0], d = X.shape[1]
     SV = np.ascontiguousarray(SV, dtype=np.float64)
     if SV.ndim != 2 or SV.shape[1] != d:
         raise ValueError(f"SV must have shape (n_sv, {d}), got {SV.shape}")
     cdef index_t n_sv = SV.shape[0]
-    coef_arr = _as_1d(coef, n_sv, np.float64, "coef")
+    coef_arr = np.ascontiguousarray(coef, dtype=np.float64)
+    single = coef_arr.ndim == 1
+    coef_arr = coef_arr.reshape(1, -1) if single else coef_arr
+    if coef_arr.ndim != 2 or coef_arr.shape[1] != n_sv:
+        raise ValueError(f"coef must have shape (n_sv,) or (n_out, n_sv) with n_sv={n_sv}, "
+                         f"got {np.shape(coef)}")
+    cdef index_t n_out = coef_arr.shape[0]
+    b_arr = np.ascontiguousarray(np.atleast_1d(np.asarray(b, dtype=np.float64)))
+    if b_arr.shape != (n_out,):
+        raise ValueError(f"b must have shape ({n_out},), got {np.shape(b)}")
     cdef KernelSpec spec = _spec(kernel, gamma, degree, coef0)
     cdef int nt = _threads(n_jobs)
-    out = np.empty(m, dtype=np.float64)
+    out = np.empty((m, n_out), dtype=np.float64)
     if n_sv == 0:
-        out.fill(b)
-        return out
+        out[:] = b_arr
+    else:
+        _decision_tiles(X, SV, coef_arr, b_arr, spec, nt, out)
+    return out[:, 0].copy() if single else out
+
+
+cdef _decision_tiles(X, SV, coef, b, KernelSpec spec, int nt, out):
     cdef const double[:, ::1] Xv = X
     cdef const double[:, ::1] Sv = SV
-    cdef const double[::1] cv = coef_arr
-    cdef double[::1] ov = out
+    cdef const double[:, ::1] cv = coef
+    cdef const double[::1] bv = b
+    cdef double[:, ::1] ov = out
+    cdef index_t m = Xv.shape[0], d = Xv.shape[1], n_sv = Sv.shape[0], n_out = cv.shape[0]
     with _blas_single_thread(d):
         with nogil:
-            c_decision_function(&Xv[0, 0], m, &Sv[0, 0], n_sv, d, &cv[0], b, spec, nt, _gemm,
-                                &ov[0])
-    return out
+            c_decision_function(&Xv[0, 0], m, &Sv[0, 0], n_sv, d, &cv[0, 0], &bv[0], n_out,
+                                spec, nt, _gemm, &ov[0, 0])

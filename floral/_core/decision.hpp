@@ -1,5 +1,7 @@
-// Decision values h(x) = sum_j coef_j K(sv_j, x) + b for many test points, in tiles of
-// test rows so memory stays O(tile * n_sv) per thread whatever the test-set size.
+// Decision values h_p(x) = sum_j coef_pj K(sv_j, x) + b_p of n_out problems (one, or one
+// per class for one-vs-rest) for many test points, in tiles of test rows so memory stays
+// O(tile * n_sv) per thread whatever the test-set size. Each kernel block is computed once
+// for all problems. coef is n_out x n_sv (problem-major); out is m x n_out (row-major).
 #pragma once
 
 #include <algorithm>
@@ -12,8 +14,8 @@ namespace floral {
 constexpr index_t DECISION_TILE = 64;
 
 inline void decision_function(const double* Xt, index_t m, const double* SV, index_t n_sv,
-                              index_t d, const double* coef, double b, KernelSpec spec,
-                              int n_threads, dgemm_fn gemm, double* out) {
+                              index_t d, const double* coef, const double* b, index_t n_out,
+                              KernelSpec spec, int n_threads, dgemm_fn gemm, double* out) {
     const KernelBlock kb(SV, n_sv, d, spec, gemm);
     const index_t ntiles = (m + DECISION_TILE - 1) / DECISION_TILE;
     const int nt = resolve_threads(n_threads);
@@ -34,9 +36,12 @@ inline void decision_function(const double* Xt, index_t m, const double* SV, ind
             }
             for (index_t r = 0; r < rm; ++r) {
                 const double* kr = buf + r * n_sv;
-                double s = 0.0;
-                for (index_t j = 0; j < n_sv; ++j) s += coef[j] * kr[j];
-                out[r0 + r] = s + b;
+                for (index_t q = 0; q < n_out; ++q) {
+                    const double* cq = coef + q * n_sv;
+                    double s = 0.0;
+                    for (index_t j = 0; j < n_sv; ++j) s += cq[j] * kr[j];
+                    out[(r0 + r) * n_out + q] = s + b[q];
+                }
             }
         }
     }

@@ -1,21 +1,39 @@
 // The FLORAL round loop (Bal, Cevher & Muehlebach, ICLR 2025, Algorithm 1 with the
-// randomised top-k attacker), as specified in floral's DESIGN.md:
+// randomised top-k attacker), as specified in floral's DESIGN.md, for one binary problem
+// or for K one-vs-rest problems that share the kernel and one attacker.
 //
-//   f = K (yt * lam)                     kept incrementally
-//   g = yt * f - 1                       gradient of D(lam) = 1/2 lam'Q lam - 1'lam
-//   lam <- Proj_{0 <= lam <= C, yt'lam = 0}(lam - eta_t g)
-//   b = mean over free SVs of (yt_i - f_i)    (LIBSVM's midpoint rule without free SVs)
-//   yt <- y with k of the top ceil(candidate_factor k) support vectors flipped
+// Labels are class indices ỹ_i in [0, n_classes). Problem p sees yt_p,i = +1 if ỹ_i is
+// p's positive class (class 1 for the binary problem, class p for one-vs-rest) else -1.
+// Per round, for every problem p:
 //
-// Per round: O(n) for gradient, projection and selection; O(n |J|) for the incremental
-// update of f over the changed coefficients J, or one pass over half of K when J is most
-// of n (the dense regime of small steps from lam = 0, where every coefficient moves).
+//   f_p = K (yt_p * lam_p)                  kept incrementally
+//   g   = yt_p * f_p - 1                    gradient of D(lam) = 1/2 lam'Q lam - 1'lam
+//   lam_p <- Proj_{0 <= lam <= C, yt_p'lam = 0}(lam_p - eta_t g)
+//   b_p = mean over free SVs of (yt_i - f_i)    (LIBSVM's midpoint rule without free SVs)
+//
+// then the attacker: among the top ceil(candidate_factor k) points by total dual weight
+// sum_p lam_p,i (support vectors only), k chosen uniformly at random, subject to a cap per
+// class, are relabelled relative to the given labels: to the other class (binary) or to
+// the runner-up class by decision value (one-vs-rest). The next round trains on them.
+//
+// Besides the last round the loop keeps, in O(n) per round, (i) the average of the
+// coefficients c_p = yt_p * lam_p and intercepts over a tail of rounds and (ii) the
+// n_best rounds with the highest accuracy on a validation set, whose decision values it
+// maintains like the training ones (an evaluation operator over the validation points).
+//
+// Per round: O(n) per problem for gradient, projection, intercept and selection; O(n |J|)
+// for the incremental update of f over the changed coefficients J, or one dense product
+// when J is most of n (the regime of small steps from lam = 0, where every coefficient
+// moves); the same |J| columns for the validation points (O(m |J|)).
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <limits>
 #include <vector>
 
+#include "evaluation.hpp"
 #include "operator.hpp"
 #include "projection.hpp"
 #include "rng.hpp"
@@ -24,15 +42,14 @@
 namespace floral {
 
 // Flags a callback returns.
-constexpr int CB_SNAPSHOT = 1;  // keep the current round as the selected one
-constexpr int CB_STOP = 2;      // end the loop after this round
+constexpr int CB_STOP = 2;  // end the loop after this round
 // Reasons the loop calls back.
-constexpr int CB_EVAL = 0;       // every eval_every rounds and at the last round
-constexpr int CB_HEARTBEAT = 1;  // between evaluations, at most every heartbeat seconds
+constexpr int CB_HEARTBEAT = 1;  // at most every `heartbeat` seconds, and after the last round
 
-// Called with the round number (1-based) and the state after that round's step.
-typedef int (*round_callback)(void* ctx, int reason, index_t round, const double* lam,
-                              const std::int8_t* yt, double b, double objective);
+// Called with the round number (1-based), the summed objective of the problems and the
+// validation accuracy of that round (NaN when it was not evaluated).
+typedef int (*round_callback)(void* ctx, int reason, index_t round, double objective,
+                              double accuracy);
 
 struct LoopParams {
     index_t n_rounds = 500;
@@ -47,29 +64,45 @@ struct LoopParams {
     std::uint64_t seed = 0;
     double dense_fraction = 0.5;  // |J| / n above which a dense pass replaces the update
     double heartbeat = 0.2;       // seconds between heartbeat callbacks (Ctrl-C latency)
+    index_t average_from = 0;     // first round (1-based) of the running average; 0 = none
+    index_t n_best = 0;           // validation-best rounds to keep (needs an evaluator)
 };
 
 struct LoopHistory {
-    std::vector<double> objective, mu, eta, seconds;
-    std::vector<index_t> n_sv, n_free, n_changed;
+    std::vector<double> objective, mu, eta, seconds, accuracy;
+    std::vector<index_t> n_sv, n_free, n_changed, ascent;
 };
 
-struct LoopState {
-    std::vector<double> lam;
-    std::vector<std::int8_t> yt;
-    double b = 0.0;
+// One classifier: coef (n_problems x n, problem-major) and intercepts (n_problems).
+struct RoundModel {
+    std::vector<double> coef;
+    std::vector<double> b;
+    std::vector<std::int32_t> labels;  // the labels the round trained on (empty for averages)
     index_t round = 0;
+    double accuracy = std::numeric_limits<double>::quiet_NaN();
 };
 
 struct LoopResult {
-    LoopState last;
-    LoopState snapshot;
-    bool has_snapshot = false;
-    bool stopped = false;  // a callback asked to stop before n_rounds
+    RoundModel last;
+    std::vector<double> lam;           // lam of the last round, problem-major
+    RoundModel average;                // sum (not yet divided) over the averaged rounds
+    index_t n_averaged = 0;
+    std::vector<index_t> flip_count;   // rounds of the average in which each point was flipped
+    std::vector<RoundModel> best;      // by accuracy desc, round asc
+    bool stopped = false;              // a callback asked to stop before n_rounds
     index_t rounds_run = 0;
     index_t dense_passes = 0;
     LoopHistory history;
-    std::vector<double> f;  // K (yt * lam) as maintained incrementally, for drift tests
+    std::vector<double> f;             // K c_p as maintained incrementally, for drift tests
+    std::vector<double> f_eval;        // the same at the validation points
+};
+
+// The validation side: decision values at m points, accuracy against their classes.
+template <class EvalOp>
+struct Evaluation {
+    EvalOp* op = nullptr;
+    const std::int32_t* classes = nullptr;  // class indices of the m points
+    index_t m = 0;
 };
 
 // Intercept from the KKT conditions on the free set (LIBSVM's calculate_rho with b = -rho).
@@ -98,153 +131,330 @@ inline double intercept(const double* lam, const std::int8_t* yt, const double* 
     return -rho;
 }
 
-// Op: the kernel operator interface of operator.hpp.
-template <class Op>
-void run_floral(Op& op, const std::int8_t* y, const double* C, const double* lam0,
+// Predicted class at a point from the problems' decision values (stride between problems).
+// Binary: class 1 where the decision is positive. One-vs-rest: the argmax, lowest class on
+// ties, as numpy.argmax.
+inline std::int32_t predict_class(const double* f, index_t stride, const double* b,
+                                  index_t n_problems) {
+    if (n_problems == 1) return f[0] + b[0] > 0.0 ? 1 : 0;
+    std::int32_t best = 0;
+    double best_v = f[0] + b[0];
+    for (index_t p = 1; p < n_problems; ++p) {
+        const double v = f[p * stride] + b[p];
+        if (v > best_v) {
+            best_v = v;
+            best = static_cast<std::int32_t>(p);
+        }
+    }
+    return best;
+}
+
+// y: given class indices; C: per-sample box; lam0: n_problems x n starting duals (feasible
+// for the given labels); class_cap: the most points of each class the attacker may relabel
+// in one round (n_classes entries; a cap >= flip_budget never binds).
+template <class Op, class EvalOp>
+void run_floral(Op& op, Evaluation<EvalOp> ev, const std::int32_t* y, index_t n_classes,
+                const double* C, const double* lam0, const index_t* class_cap,
                 const LoopParams& p, round_callback cb, void* ctx, LoopResult& res) {
     using clock = std::chrono::steady_clock;
     const auto t_start = clock::now();
     auto elapsed = [&]() { return std::chrono::duration<double>(clock::now() - t_start).count(); };
 
     const index_t n = op.n();
-    std::vector<double> lam(lam0, lam0 + n), c(static_cast<size_t>(n)), f(static_cast<size_t>(n), 0.0);
-    std::vector<double> v(static_cast<size_t>(n)), lam_new(static_cast<size_t>(n)),
-        zeros(static_cast<size_t>(n), 0.0), delta;
-    std::vector<std::int8_t> yt(y, y + n), yt_new(static_cast<size_t>(n));
-    std::vector<index_t> changed, candidates;
+    const index_t P = n_classes > 2 ? n_classes : 1;  // problems
+    const index_t m = ev.op != nullptr ? ev.m : 0;
+    const size_t N = static_cast<size_t>(n), PN = static_cast<size_t>(P * n);
+    auto positive = [P](std::int32_t cls, index_t prob) {
+        return P == 1 ? cls == 1 : cls == static_cast<std::int32_t>(prob);
+    };
+
+    std::vector<double> lam(lam0, lam0 + PN), c(PN), f(PN, 0.0), fe(static_cast<size_t>(P * m), 0.0);
+    std::vector<double> b(static_cast<size_t>(P), 0.0), v(N), lam_new(N), zeros(N, 0.0), delta;
+    std::vector<std::int32_t> labels(y, y + n), labels_new(N);
+    std::vector<std::int8_t> yt(PN);
+    std::vector<index_t> changed, candidates, taken(static_cast<size_t>(n_classes));
+    std::vector<double> score(P > 1 ? N : 0);
     ProjectionWorkspace pws;
     Rng rng(p.seed);
 
-    bool any_nonzero = false;
-    for (index_t i = 0; i < n; ++i) {
-        c[i] = yt[i] * lam[i];
-        any_nonzero |= lam[i] != 0.0;
+    for (index_t q = 0; q < P; ++q) {
+        bool any_nonzero = false;
+        for (index_t i = 0; i < n; ++i) {
+            const size_t qi = static_cast<size_t>(q * n + i);
+            yt[qi] = positive(labels[i], q) ? 1 : -1;
+            c[qi] = yt[qi] * lam[qi];
+            any_nonzero |= lam[qi] != 0.0;
+        }
+        if (any_nonzero) {
+            op.matvec(&c[q * n], &f[q * n]);
+            if (m > 0) ev.op->matvec(&c[q * n], &fe[q * m]);
+        }
     }
-    if (any_nonzero) op.matvec(c.data(), f.data());
 
+    const bool averaging = p.average_from > 0 && p.average_from <= p.n_rounds;
+    if (averaging) {
+        res.average.coef.assign(PN, 0.0);
+        res.average.b.assign(static_cast<size_t>(P), 0.0);
+        res.flip_count.assign(N, 0);
+    }
     const index_t k = p.flip_budget;
     const index_t n_cand = k > 0 ? std::min<index_t>(n, static_cast<index_t>(std::ceil(p.candidate_factor * static_cast<double>(k) - 1e-9))) : 0;
     double last_beat = 0.0;
     LoopHistory& h = res.history;
-    for (auto* vec : {&h.objective, &h.mu, &h.eta, &h.seconds}) vec->reserve(static_cast<size_t>(p.n_rounds));
+    for (auto* vec : {&h.objective, &h.mu, &h.eta, &h.seconds, &h.accuracy})
+        vec->reserve(static_cast<size_t>(p.n_rounds));
+
+    // f (and the validation values) += K[:, cols] delta for problem q, densely when cheaper.
+    auto update = [&](index_t q, bool force_dense) {
+        const index_t nc = static_cast<index_t>(changed.size());
+        if (force_dense || op.prefer_dense(nc, p.dense_fraction)) {
+            op.matvec(&c[q * n], &f[q * n]);
+            ++res.dense_passes;
+        } else if (nc > 0) {
+            op.add_columns(changed.data(), delta.data(), nc, &f[q * n]);
+        }
+        if (m > 0) {
+            // m |J| for the update against m n for a fresh product: only refreshes recompute
+            if (force_dense) ev.op->matvec(&c[q * n], &fe[q * m]);
+            else if (nc > 0) ev.op->add_columns(changed.data(), delta.data(), nc, &fe[q * m]);
+        }
+    };
 
     index_t t = 1;
     for (; t <= p.n_rounds; ++t) {
         const double eta = p.learning_rate * std::pow(p.lr_decay, static_cast<double>(t / p.lr_decay_every));
-        for (index_t i = 0; i < n; ++i) v[i] = lam[i] - eta * (yt[i] * f[i] - 1.0);
-        const double mu = project_box_hyperplane(v.data(), yt.data(), zeros.data(), C, n,
-                                                 lam_new.data(), pws);
-        changed.clear();
-        delta.clear();
-        for (index_t i = 0; i < n; ++i) {
-            if (lam_new[i] != lam[i]) {
-                changed.push_back(i);
-                delta.push_back(yt[i] * (lam_new[i] - lam[i]));
-                c[i] = yt[i] * lam_new[i];
-                lam[i] = lam_new[i];
+        const bool refresh = p.refresh > 0 && t % p.refresh == 0;
+        double objective = 0.0, mu0 = 0.0;
+        index_t n_changed = 0, n_free = 0, ascent = 0;
+        for (index_t q = 0; q < P; ++q) {
+            double* lq = &lam[q * n];
+            double* cq = &c[q * n];
+            const double* fq = &f[q * n];
+            const std::int8_t* yq = &yt[q * n];
+            // D before the step under this round's labels: a step below 2 / lambda_max(K)
+            // never raises it (descent lemma), so a rise flags a step that is too large.
+            double quad0 = 0.0, lin0 = 0.0, scale = 0.0;
+            for (index_t i = 0; i < n; ++i) {
+                quad0 += cq[i] * fq[i];
+                lin0 += lq[i];
+                scale += std::abs(cq[i] * fq[i]);
+                v[i] = lq[i] - eta * (yq[i] * fq[i] - 1.0);
             }
+            const double mu = project_box_hyperplane(v.data(), yq, zeros.data(), C, n,
+                                                     lam_new.data(), pws);
+            if (q == 0) mu0 = mu;
+            changed.clear();
+            delta.clear();
+            for (index_t i = 0; i < n; ++i) {
+                if (lam_new[i] != lq[i]) {
+                    changed.push_back(i);
+                    delta.push_back(yq[i] * (lam_new[i] - lq[i]));
+                    cq[i] = yq[i] * lam_new[i];
+                    lq[i] = lam_new[i];
+                }
+            }
+            n_changed += static_cast<index_t>(changed.size());
+            update(q, refresh);
+
+            b[q] = intercept(lq, yq, fq, C, n);
+            double quad = 0.0, lin = 0.0;
+            for (index_t i = 0; i < n; ++i) {
+                quad += cq[i] * fq[i];
+                lin += lq[i];
+                n_free += lq[i] > 0.0 && lq[i] < C[i];
+            }
+            const double before = 0.5 * quad0 - lin0, after = 0.5 * quad - lin;
+            objective += after;
+            if (after > before + 1e-7 * (0.5 * scale + lin0) || !std::isfinite(after)) ++ascent;
         }
-        const index_t n_changed = static_cast<index_t>(changed.size());
-        const bool dense = op.prefer_dense(n_changed, p.dense_fraction) ||
-                           (p.refresh > 0 && t % p.refresh == 0);
-        if (dense) {
-            op.matvec(c.data(), f.data());
-            ++res.dense_passes;
-        } else if (n_changed > 0) {
-            op.add_columns(changed.data(), delta.data(), n_changed, f.data());
+        index_t n_sv = 0;
+        for (index_t i = 0; i < n; ++i) {
+            bool sv = false;
+            for (index_t q = 0; q < P; ++q) sv |= lam[static_cast<size_t>(q * n + i)] > p.tol;
+            n_sv += sv;
         }
 
-        const double b = intercept(lam.data(), yt.data(), f.data(), C, n);
-        double quad = 0.0, lin = 0.0;
-        index_t n_sv = 0, n_free = 0;
-        for (index_t i = 0; i < n; ++i) {
-            quad += c[i] * f[i];
-            lin += lam[i];
-            n_sv += lam[i] > p.tol;
-            n_free += lam[i] > 0.0 && lam[i] < C[i];
+        double accuracy = std::numeric_limits<double>::quiet_NaN();
+        if (m > 0 && (t % p.eval_every == 0 || t == p.n_rounds)) {
+            index_t correct = 0;
+            for (index_t j = 0; j < m; ++j)
+                correct += predict_class(&fe[j], m, b.data(), P) == ev.classes[j];
+            accuracy = static_cast<double>(correct) / static_cast<double>(m);
         }
-        const double objective = 0.5 * quad - lin;
         h.objective.push_back(objective);
-        h.mu.push_back(mu);
+        h.mu.push_back(mu0);
         h.eta.push_back(eta);
         h.n_sv.push_back(n_sv);
         h.n_free.push_back(n_free);
         h.n_changed.push_back(n_changed);
+        h.ascent.push_back(ascent);
+        h.accuracy.push_back(accuracy);
         h.seconds.push_back(elapsed());
 
-        int flags = 0;
-        if (cb != nullptr) {
-            if (t % p.eval_every == 0 || t == p.n_rounds) {
-                flags = cb(ctx, CB_EVAL, t, lam.data(), yt.data(), b, objective);
-                last_beat = elapsed();
-            } else if (elapsed() - last_beat >= p.heartbeat) {
-                flags = cb(ctx, CB_HEARTBEAT, t, lam.data(), yt.data(), b, objective);
-                last_beat = elapsed();
+        if (averaging && t >= p.average_from) {
+            for (size_t i = 0; i < PN; ++i) res.average.coef[i] += c[i];
+            for (index_t q = 0; q < P; ++q) res.average.b[q] += b[q];
+            for (index_t i = 0; i < n; ++i) res.flip_count[i] += labels[i] != y[i];
+            ++res.n_averaged;
+        }
+        if (p.n_best > 0 && accuracy == accuracy) {
+            auto& best = res.best;
+            // strictly better than the worst kept round: the earliest round wins ties
+            if (static_cast<index_t>(best.size()) < p.n_best || accuracy > best.back().accuracy) {
+                RoundModel r;
+                if (static_cast<index_t>(best.size()) == p.n_best) {
+                    r = std::move(best.back());
+                    best.pop_back();
+                }
+                r.coef = c;
+                r.b = b;
+                r.labels = labels;
+                r.round = t;
+                r.accuracy = accuracy;
+                auto pos = std::upper_bound(best.begin(), best.end(), accuracy,
+                                            [](double a, const RoundModel& e) { return a > e.accuracy; });
+                best.insert(pos, std::move(r));
             }
         }
-        if (flags & CB_SNAPSHOT) {
-            res.snapshot.lam = lam;
-            res.snapshot.yt = yt;
-            res.snapshot.b = b;
-            res.snapshot.round = t;
-            res.has_snapshot = true;
+
+        int flags = 0;
+        if (cb != nullptr && (t == p.n_rounds || elapsed() - last_beat >= p.heartbeat)) {
+            flags = cb(ctx, CB_HEARTBEAT, t, objective, accuracy);
+            last_beat = elapsed();
         }
-        res.last.b = b;
         if ((flags & CB_STOP) && t < p.n_rounds) {
             res.stopped = true;
             break;
         }
         if (t == p.n_rounds || k == 0) continue;
 
-        // Attacker: k of the top n_cand support vectors by lam, flips relative to y.
-        topk_above(lam.data(), n, n_cand, p.tol, candidates);
-        const index_t n_pick = std::min<index_t>(k, static_cast<index_t>(candidates.size()));
-        if (static_cast<index_t>(candidates.size()) > n_pick) {
-            // partial Fisher-Yates: the first n_pick entries become a uniform sample
-            for (index_t r = 0; r < n_pick; ++r) {
-                const index_t s = r + static_cast<index_t>(rng.below(static_cast<std::uint64_t>(candidates.size() - r)));
+        // Attacker: k of the top n_cand support vectors by dual weight, flips relative to y.
+        const double* weight = lam.data();
+        if (P > 1) {
+            for (index_t i = 0; i < n; ++i) {
+                double s = 0.0;
+                for (index_t q = 0; q < P; ++q) s += lam[static_cast<size_t>(q * n + i)];
+                score[i] = s;
+            }
+            weight = score.data();
+        }
+        topk_above(weight, n, n_cand, p.tol, candidates);
+        const index_t size = static_cast<index_t>(candidates.size());
+        const bool shuffle = size > std::min<index_t>(k, size);
+        std::fill(taken.begin(), taken.end(), 0);
+        std::copy(y, y + n, labels_new.begin());
+        index_t picked = 0;
+        for (index_t r = 0; r < size && picked < k; ++r) {
+            if (shuffle) {
+                // partial Fisher-Yates, drawn lazily: position r becomes a uniform pick
+                // among those left, so the accepted picks are a uniform sample
+                const index_t s = r + static_cast<index_t>(rng.below(static_cast<std::uint64_t>(size - r)));
                 std::swap(candidates[static_cast<size_t>(r)], candidates[static_cast<size_t>(s)]);
             }
-        }
-        std::copy(y, y + n, yt_new.begin());
-        for (index_t r = 0; r < n_pick; ++r) {
             const index_t i = candidates[static_cast<size_t>(r)];
-            yt_new[i] = static_cast<std::int8_t>(-y[i]);
-        }
-        changed.clear();
-        delta.clear();
-        for (index_t i = 0; i < n; ++i) {
-            if (yt_new[i] != yt[i]) {
-                if (lam[i] != 0.0) {
-                    changed.push_back(i);
-                    delta.push_back((yt_new[i] - yt[i]) * lam[i]);
-                    c[i] = yt_new[i] * lam[i];
-                }
-                yt[i] = yt_new[i];
-            }
-        }
-        if (!changed.empty()) {
-            const index_t m = static_cast<index_t>(changed.size());
-            if (op.prefer_dense(m, p.dense_fraction)) {
-                op.matvec(c.data(), f.data());
-                ++res.dense_passes;
+            const std::int32_t cls = y[i];
+            if (taken[cls] >= class_cap[cls]) continue;  // this class has lost its share
+            ++taken[cls];
+            ++picked;
+            if (P == 1) {
+                labels_new[i] = 1 - cls;
             } else {
-                op.add_columns(changed.data(), delta.data(), m, f.data());
+                // the runner-up class by decision value: the move that costs the model most
+                std::int32_t target = -1;
+                double best_v = -std::numeric_limits<double>::infinity();
+                for (index_t q = 0; q < P; ++q) {
+                    if (q == cls) continue;
+                    const double val = f[static_cast<size_t>(q * n + i)] + b[q];
+                    if (target < 0 || val > best_v) {
+                        best_v = val;
+                        target = static_cast<std::int32_t>(q);
+                    }
+                }
+                labels_new[i] = target;
             }
         }
+        for (index_t q = 0; q < P; ++q) {
+            changed.clear();
+            delta.clear();
+            for (index_t i = 0; i < n; ++i) {
+                const std::int8_t now = positive(labels_new[i], q) ? 1 : -1;
+                const size_t qi = static_cast<size_t>(q * n + i);
+                if (now != yt[qi]) {
+                    if (lam[qi] != 0.0) {
+                        changed.push_back(i);
+                        delta.push_back((now - yt[qi]) * lam[qi]);
+                        c[qi] = now * lam[qi];
+                    }
+                    yt[qi] = now;
+                }
+            }
+            if (!changed.empty()) update(q, false);
+        }
+        labels.swap(labels_new);
     }
     res.rounds_run = std::min(t, p.n_rounds);
-    res.last.lam = lam;
-    res.last.yt = yt;
+    res.last.coef = c;
+    res.last.b = b;
+    res.last.labels = labels;
     res.last.round = res.rounds_run;
+    res.last.accuracy = h.accuracy.empty() ? std::numeric_limits<double>::quiet_NaN() : h.accuracy.back();
+    res.lam = lam;
     res.f = f;
+    res.f_eval = fe;
 }
 
-inline void run_floral(GramCache& cache, const std::int8_t* y, const double* C,
-                       const double* lam0, const LoopParams& p, round_callback cb, void* ctx,
-                       LoopResult& res) {
+// lambda_max(K) by power iteration (K is symmetric positive semidefinite for the kernels
+// that give a convex dual): the Rayleigh quotient of K^t v0, stopped when it changes by
+// less than rtol. The start mixes a constant vector (close to the Perron vector of an RBF
+// Gram matrix, whose entries are all positive) with fixed pseudo-random noise (a component
+// along the top eigenvector for any kernel). Each iteration is one matvec.
+template <class Op>
+double lambda_max(Op& op, index_t max_iter, double rtol, index_t* iterations) {
+    const index_t n = op.n();
+    std::vector<double> v(static_cast<size_t>(n)), w(static_cast<size_t>(n));
+    Rng rng(0x5EEDF10A1ULL);
+    for (auto& x : v) x = 1.0 + (rng.uniform() - 0.5);
+    double norm = 0.0;
+    for (double x : v) norm += x * x;
+    norm = std::sqrt(norm);
+    for (auto& x : v) x /= norm;
+    double lam = 0.0;
+    index_t it = 0;
+    while (it < max_iter) {
+        op.matvec(v.data(), w.data());
+        ++it;
+        double rq = 0.0, ww = 0.0;
+        for (index_t i = 0; i < n; ++i) {
+            rq += v[i] * w[i];
+            ww += w[i] * w[i];
+        }
+        const bool done = it > 1 && std::abs(rq - lam) <= rtol * std::abs(rq);
+        lam = rq;
+        if (done || ww == 0.0 || !std::isfinite(ww)) break;
+        const double inv = 1.0 / std::sqrt(ww);
+        for (index_t i = 0; i < n; ++i) v[i] = w[i] * inv;
+    }
+    if (iterations != nullptr) *iterations = it;
+    return lam;
+}
+
+// Entry points for the Cython layer, which binds concrete types only.
+inline void run_floral_gram(GramCache& cache, CrossKernel* eval, const std::int32_t* y_eval,
+                            const std::int32_t* y, index_t n_classes, const double* C,
+                            const double* lam0, const index_t* class_cap, const LoopParams& p,
+                            round_callback cb, void* ctx, LoopResult& res) {
     GramOperator op(cache);
-    run_floral(op, y, C, lam0, p, cb, ctx, res);
+    Evaluation<CrossKernel> ev;
+    ev.op = eval;
+    ev.classes = y_eval;
+    ev.m = eval != nullptr ? eval->m() : 0;
+    run_floral(op, ev, y, n_classes, C, lam0, class_cap, p, cb, ctx, res);
+}
+
+inline double gram_lambda_max(GramCache& cache, index_t max_iter, double rtol,
+                              index_t* iterations) {
+    GramOperator op(cache);
+    return lambda_max(op, max_iter, rtol, iterations);
 }
 
 // f = K (yt * lam) recomputed densely: used by tests to measure the drift of the

@@ -1,0 +1,146 @@
+// Decision values at validation points, kept by the round loop like the training ones.
+//
+// CrossKernel is an operator in the sense of operator.hpp from the n training points to m
+// validation points: matvec gives out = K(Xv, X) c and add_columns gives
+// f += K(Xv, X[cols]) delta. Row j of the stored matrix is K(x_j, Xv) (n x m, float32,
+// like the Gram rows), so a changed coefficient costs one contiguous pass over m floats.
+// When the n x m matrix does not fit its budget the rows of the changed coefficients are
+// computed on the fly instead (O(|J| m d) per update).
+#pragma once
+
+#include <algorithm>
+#include <vector>
+
+#include "kernel.hpp"
+#include "matvec.hpp"
+
+namespace floral {
+
+class CrossKernel {
+  public:
+    CrossKernel(const double* X, index_t n, const double* Xv, index_t m, index_t d,
+                KernelSpec spec, bool store, int n_threads, dgemm_fn gemm)
+        : X_(X), n_(n), m_(m), d_(d), kb_(Xv, m, d, spec, gemm), spec_(spec),
+          n_threads_(resolve_threads(n_threads)) {
+        if (store) {
+            data_.resize(static_cast<size_t>(n_ * m_));
+            std::vector<index_t> all(static_cast<size_t>(n_));
+            for (index_t j = 0; j < n_; ++j) all[static_cast<size_t>(j)] = j;
+            compute(all.data(), n_, data_.data());
+            stored_ = true;
+        }
+    }
+
+    index_t n() const { return n_; }
+    index_t m() const { return m_; }
+    bool stored() const { return stored_; }
+
+    void matvec(const double* c, double* out) {
+        cols_.clear();
+        coef_.clear();
+        for (index_t j = 0; j < n_; ++j) {
+            if (c[j] != 0.0) {  // coefficients of non-support vectors add nothing
+                cols_.push_back(j);
+                coef_.push_back(c[j]);
+            }
+        }
+        std::fill(out, out + m_, 0.0);
+        accumulate(cols_.data(), coef_.data(), static_cast<index_t>(cols_.size()), out);
+    }
+
+    void add_columns(const index_t* cols, const double* delta, index_t k, double* f) {
+        accumulate(cols, delta, k, f);
+    }
+
+    bool prefer_dense(index_t, double) const { return false; }
+
+  private:
+    // f += sum_r delta_r K(x_cols[r], Xv), in blocks of rows; each element of f receives
+    // the rows in the order given (axpy_rows), whatever the thread count.
+    void accumulate(const index_t* cols, const double* delta, index_t k, double* f) {
+        if (k == 0) return;
+        const index_t block = stored_ ? k : std::max<index_t>(1, ROW_BLOCK);
+        for (index_t r0 = 0; r0 < k; r0 += block) {
+            const index_t bm = std::min(block, k - r0);
+            ptrs_.resize(static_cast<size_t>(bm));
+            if (stored_) {
+                for (index_t r = 0; r < bm; ++r)
+                    ptrs_[static_cast<size_t>(r)] = data_.data() + cols[r0 + r] * m_;
+            } else {
+                scratch_.resize(static_cast<size_t>(bm * m_));
+                compute(cols + r0, bm, scratch_.data());
+                for (index_t r = 0; r < bm; ++r)
+                    ptrs_[static_cast<size_t>(r)] = scratch_.data() + r * m_;
+            }
+            const index_t nchunks = (m_ + AXPY_CHUNK - 1) / AXPY_CHUNK;
+            const float* const* rows = ptrs_.data();
+            const double* dl = delta + r0;
+#pragma omp parallel for schedule(static) num_threads(n_threads_) if (bm * m_ >= PARALLEL_MIN_WORK)
+            for (index_t ch = 0; ch < nchunks; ++ch) {
+                const index_t a = ch * AXPY_CHUNK, e = std::min(m_, a + AXPY_CHUNK);
+                axpy_rows(rows, dl, bm, a, e - a, f + a);
+            }
+        }
+    }
+
+    // out[r, :] = K(x_rows[r], Xv) as float32, rows in parallel.
+    void compute(const index_t* rows, index_t count, float* out) {
+        const index_t m = m_, d = d_;
+        if (kb_.uses_gemm()) {
+            const index_t nblocks = (count + GEMM_ROW_BLOCK - 1) / GEMM_ROW_BLOCK;
+            const int nt = static_cast<int>(std::min<index_t>(n_threads_, nblocks));
+            const size_t per = static_cast<size_t>(GEMM_ROW_BLOCK * (d + 1 + m));
+            std::vector<double> scratch(static_cast<size_t>(nt) * per);
+#pragma omp parallel num_threads(nt) if (count * m * d >= PARALLEL_MIN_WORK)
+            {
+                double* a = scratch.data() + static_cast<size_t>(thread_num()) * per;
+                double* an = a + GEMM_ROW_BLOCK * d;
+                double* buf = an + GEMM_ROW_BLOCK;
+#pragma omp for schedule(dynamic, 1)
+                for (index_t blk = 0; blk < nblocks; ++blk) {
+                    const index_t r0 = blk * GEMM_ROW_BLOCK;
+                    const index_t bm = std::min(GEMM_ROW_BLOCK, count - r0);
+                    for (index_t r = 0; r < bm; ++r) {
+                        const double* x = X_ + rows[r0 + r] * d;
+                        std::copy(x, x + d, a + r * d);
+                        an[r] = kb_.sqnorm(x);
+                    }
+                    kb_.rows_gemm(a, bm, an, m, buf, m);
+                    for (index_t r = 0; r < bm; ++r) {
+                        float* dst = out + (r0 + r) * m;
+                        const double* src = buf + r * m;
+                        for (index_t j = 0; j < m; ++j) dst[j] = static_cast<float>(src[j]);
+                    }
+                }
+            }
+        } else {
+            const int nt = static_cast<int>(std::min<index_t>(n_threads_, count));
+            std::vector<double> scratch(static_cast<size_t>(nt) * static_cast<size_t>(m));
+#pragma omp parallel num_threads(nt) if (count * m * d >= PARALLEL_MIN_WORK)
+            {
+                double* buf = scratch.data() + static_cast<size_t>(thread_num()) * m;
+#pragma omp for schedule(dynamic, 16)
+                for (index_t r = 0; r < count; ++r) {
+                    kb_.row(X_ + rows[r] * d, m, buf);
+                    float* dst = out + r * m;
+                    for (index_t j = 0; j < m; ++j) dst[j] = static_cast<float>(buf[j]);
+                }
+            }
+        }
+    }
+
+    static constexpr index_t ROW_BLOCK = 256;  // rows computed at once without storage
+
+    const double* X_;
+    index_t n_, m_, d_;
+    KernelBlock kb_;
+    KernelSpec spec_;
+    int n_threads_;
+    bool stored_ = false;
+    std::vector<float> data_, scratch_;
+    std::vector<index_t> cols_;
+    std::vector<double> coef_;
+    std::vector<const float*> ptrs_;
+};
+
+}  // namespace floral
