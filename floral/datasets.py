@@ -451,7 +451,8 @@ def _checked_pair(X, y, path, part=""):
     try:
         X, y = check_X_y(X, y, dtype=np.float64, y_numeric=False)
         if part in ("", "train"):
-            encode_binary_labels(y, param=f"y_{part}" if part else "y")
+            encode_binary_labels(y, param=f"y_{part}" if part else "y",
+                                 hint="load_embeddings reads two-class data only.")
     except ValueError as exc:
         raise ValueError(f"{where}: {exc}") from None
     return X, y

@@ -260,7 +260,8 @@ def test_embeddings_content_errors(tmp_path):
         load_embeddings(tmp_path / "noy.npz")
     np.savez(tmp_path / "three.npz", X=np.random.default_rng(0).normal(size=(30, 2)),
              y=np.arange(30) % 3)
-    with pytest.raises(ValueError, match="three.npz: .*3 classes"):
+    with pytest.raises(ValueError, match="three.npz: .*3 classes. load_embeddings reads "
+                                         "two-class data only"):
         load_embeddings(tmp_path / "three.npz")
     np.savez(tmp_path / "wide.npz", X_train=np.zeros((20, 2)), y_train=np.arange(20) % 2,
              X_test=np.zeros((5, 3)), y_test=np.arange(5) % 2)
