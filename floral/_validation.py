@@ -41,12 +41,14 @@ def resolve_budget(budget, n_samples, *, param="budget"):
     raise TypeError(f"{param} must be an int or a float, got {type(budget).__name__}")
 
 
-def encode_binary_labels(y, *, param="y"):
+def encode_binary_labels(y, *, param="y", hint=None):
     """Map two class labels to int8 {-1, +1}.
 
     Returns ``(classes, y_signed)`` with ``classes`` sorted as ``np.unique`` sorts them;
     ``classes[0]`` becomes -1 and ``classes[1]`` becomes +1. One class or more than two
-    raise ``ValueError``.
+    raise ``ValueError``. ``hint`` is the advice appended to the more-than-two-classes
+    message; None gives an estimator's advice (wrap it in ``OneVsRestClassifier``), which
+    is wrong for a function, so functions (attacks, filters) word their own.
     """
     y = np.asarray(y)
     if y.ndim != 1:
@@ -58,9 +60,12 @@ def encode_binary_labels(y, *, param="y"):
             f"{param} has 1 class ({classes[0]!r}); a binary classifier needs two"
         )
     if classes.size > 2:
+        if hint is None:
+            hint = ("Wrap the estimator in sklearn.multiclass.OneVsRestClassifier for more "
+                    "classes.")
         raise ValueError(
             f"Only binary classification is supported: {param} has {classes.size} classes. "
-            "Wrap the estimator in sklearn.multiclass.OneVsRestClassifier for more classes."
+            f"{hint}"
         )
     return classes, (2 * inverse.reshape(-1) - 1).astype(np.int8)
 

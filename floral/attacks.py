@@ -5,17 +5,21 @@ Every attack takes a training set and a budget and returns poisoned labels::
     y_poisoned = attack(X, y, budget, *, ..., random_state=None)
 
 ``y_poisoned`` is a new array with ``y``'s dtype and label values in which exactly
-``budget`` labels are changed to the other class; ``X`` and ``y`` are never modified. The
-budget is an int (a count in ``[0, n_samples]``) or a float in ``[0, 1)`` (a fraction of
-``n_samples``, rounded half up: 0.05 of 500 is 25); a budget of 0 returns an unchanged copy.
-Any two class labels work (strings, 0/1, -1/+1, booleans). Kernel parameters follow
+``budget`` labels are changed, each to a class other than its own; ``X`` and ``y`` are never
+modified. The budget is an int (a count in ``[0, n_samples]``) or a float in ``[0, 1)`` (a
+fraction of ``n_samples``, rounded half up: 0.05 of 500 is 25); a budget of 0 returns an
+unchanged copy. Any class labels work (strings, 0/1, -1/+1, booleans). ``random`` and
+``topk_sv`` take any number of classes >= 2; ``alfa``, ``alfa_tilt`` and ``lfa`` are defined
+for two classes and raise ``ValueError`` on more (:func:`supports_multiclass` tells which is
+which). Kernel parameters follow
 :class:`sklearn.svm.SVC`: ``C``, ``kernel``, ``gamma`` (a float, ``"scale"`` or ``"auto"``),
 ``degree``, ``coef0``.
 
 ==============  ==========================================================================
-``random``      :func:`random_flip`: uniform random flips (label noise, the baseline)
+``random``      :func:`random_flip`: uniform random flips (label noise, the baseline);
+                K >= 2 classes
 ``topk_sv``     :func:`topk_sv_flip`: FLORAL's attacker as a one-shot attack, the support
-                vectors with the largest dual variables
+                vectors with the largest dual variables; K >= 2 classes (to the runner-up)
 ``alfa``        :func:`alfa`: Xiao, Xiao & Eckert (2012), relaxed bilevel problem solved by
                 alternating a weighted SVM and a linear program
 ``alfa_tilt``   :func:`alfa_tilt`: Xiao et al. (2015), the flips that tilt the SVM's
@@ -37,11 +41,13 @@ import numpy as np
 from scipy.optimize import linprog
 from sklearn.svm import SVC
 from sklearn.utils import check_random_state, check_X_y
+from sklearn.utils.multiclass import check_classification_targets
 
 from ._validation import (KERNEL_ARGS, encode_binary_labels, gram, kernel_params, resolve_budget,
                           resolve_gamma)
 
-__all__ = ["random_flip", "topk_sv_flip", "alfa", "alfa_tilt", "lfa", "get", "available"]
+__all__ = ["random_flip", "topk_sv_flip", "alfa", "alfa_tilt", "lfa", "get", "available",
+           "supports_multiclass"]
 
 
 
@@ -67,11 +73,28 @@ def _check_int(value, name, *, low):
     return int(value)
 
 
-def _check_data(X, y, budget):
+def _check_data(X, y, budget, attack):
     """Validated (X as float64, y as an array, classes, y in {-1, +1}, resolved budget)."""
     X, y = check_X_y(X, y, dtype=np.float64, y_numeric=False)
-    classes, y_signed = encode_binary_labels(y)
+    others = " and ".join(n for n in _REGISTRY if n in _MULTICLASS)
+    classes, y_signed = encode_binary_labels(
+        y, hint=f"The {attack} attack is defined for two classes only; the attacks {others} "
+                "handle more than two.")
     return X, y, classes, y_signed, resolve_budget(budget, y.shape[0])
+
+
+def _encode_classes(y, param="y"):
+    """(classes sorted as np.unique sorts them, int codes into classes) for >= 2 classes."""
+    y = np.asarray(y)
+    if y.ndim != 1:
+        raise ValueError(f"{param} must be 1-D, got an array of shape {y.shape}")
+    check_classification_targets(y)
+    classes, codes = np.unique(y, return_inverse=True)
+    if classes.size < 2:
+        raise ValueError(
+            f"{param} has 1 class ({classes[0]!r}); flipping labels needs at least two"
+        )
+    return classes, codes.reshape(-1).astype(np.intp)
 
 
 def _check_kernel(X, C, kernel, gamma, degree, coef0):
@@ -138,12 +161,14 @@ def random_flip(y, budget, *, random_state=None):
     """Flip ``budget`` labels chosen uniformly at random without replacement.
 
     The label-noise baseline: a defense that only survives random flips has not been
-    tested against an attacker.
+    tested against an attacker. With two classes a chosen label becomes the other class;
+    with K > 2 classes it becomes one of the K - 1 other classes, drawn uniformly and
+    independently for each chosen point.
 
     Parameters
     ----------
     y : array-like of shape (n_samples,)
-        Labels of two classes.
+        Labels of two or more classes.
     budget : int or float
         Labels to flip: an int is a count in ``[0, n_samples]``, a float in ``[0, 1)`` a
         fraction of ``n_samples`` (rounded half up).
@@ -153,7 +178,8 @@ def random_flip(y, budget, *, random_state=None):
     Returns
     -------
     y_poisoned : ndarray of shape (n_samples,)
-        A copy of ``y`` (same dtype) with exactly ``budget`` labels flipped.
+        A copy of ``y`` (same dtype) with exactly ``budget`` labels flipped, each to a
+        class other than its own.
 
     Examples
     --------
@@ -163,10 +189,19 @@ def random_flip(y, budget, *, random_state=None):
     array(['dog', 'cat', 'cat', 'dog', 'dog'], dtype='<U3')
     """
     y = np.array(y, copy=True)
-    classes, y_signed = encode_binary_labels(y)
+    classes, codes = _encode_classes(y)
     k = resolve_budget(budget, y.shape[0])
     rng = check_random_state(random_state)
-    return _poisoned(y, classes, y_signed, rng.choice(y.shape[0], size=k, replace=False))
+    flip = rng.choice(y.shape[0], size=k, replace=False)
+    n_classes = classes.size
+    if n_classes == 2:
+        # no second draw: two-class output stays what it was before K > 2 was supported
+        new = 1 - codes[flip]
+    else:
+        # a shift by 1..K-1 modulo K is a uniform draw among the other K - 1 classes
+        new = (codes[flip] + rng.randint(1, n_classes, size=k)) % n_classes
+    y[flip] = classes[new]
+    return y
 
 
 def _random_flip_xy(X, y, budget, *, random_state=None):
@@ -182,7 +217,9 @@ def topk_sv_flip(X, y, budget, *, C=1.0, kernel="rbf", gamma="scale", degree=3, 
     r"""Flip the support vectors with the largest dual variables (FLORAL's attacker, once).
 
     Fits an SVM on the clean labels and ranks the training points by their dual variable
-    :math:`\alpha_i` (``|dual_coef_|``), largest first, ties by lower index. With
+    :math:`\alpha_i` (``|dual_coef_|``; with K > 2 classes, SVC's one-vs-one problems
+    give a support vector up to K - 1 dual variables and the rank is by their total,
+    ``|dual_coef_|`` summed over its rows), largest first, ties by lower index. With
     ``candidate_factor = 1`` the top ``budget`` points are flipped; with
     ``candidate_factor = c > 1``, ``budget`` points are drawn uniformly among the top
     :math:`\lceil c \cdot \text{budget} \rceil` (capped at the number of support vectors),
@@ -193,12 +230,20 @@ def topk_sv_flip(X, y, budget, *, C=1.0, kernel="rbf", gamma="scale", degree=3, 
     rest of the budget goes to the non-support vectors closest to the margin (smallest
     :math:`y_i f(x_i)`, ties by lower index), so that exactly ``budget`` labels change.
 
+    With two classes a chosen label becomes the other class. With K > 2 classes it
+    becomes the *runner-up* class: the SVM's scores are taken one-vs-rest shaped, as
+    ``SVC(decision_function_shape="ovr").decision_function`` gives them (one-vs-one votes
+    per class plus a tie-breaking confidence in (-1/3, 1/3)), and the label goes to the
+    highest-scoring class other than its own (ties: the first in ``np.unique`` order). The
+    margin used for the non-support-vector fill is then the own class's score minus the
+    runner-up's.
+
     Parameters
     ----------
     X : array-like of shape (n_samples, n_features)
         Training inputs.
     y : array-like of shape (n_samples,)
-        Labels of two classes.
+        Labels of two or more classes.
     budget : int or float
         Labels to flip: a count, or a fraction of ``n_samples`` in ``[0, 1)`` (half up).
     C, kernel, gamma, degree, coef0
@@ -211,7 +256,8 @@ def topk_sv_flip(X, y, budget, *, C=1.0, kernel="rbf", gamma="scale", degree=3, 
     Returns
     -------
     y_poisoned : ndarray of shape (n_samples,)
-        A copy of ``y`` with exactly ``budget`` labels flipped.
+        A copy of ``y`` with exactly ``budget`` labels flipped, each to a class other
+        than its own.
 
     Examples
     --------
@@ -222,7 +268,9 @@ def topk_sv_flip(X, y, budget, *, C=1.0, kernel="rbf", gamma="scale", degree=3, 
     >>> int((y_adv != y).sum())
     20
     """
-    X, y, classes, y_signed, k = _check_data(X, y, budget)
+    X, y = check_X_y(X, y, dtype=np.float64, y_numeric=False)
+    classes, codes = _encode_classes(y)
+    k = resolve_budget(budget, y.shape[0])
     C, kparams = _check_kernel(X, C, kernel, gamma, degree, coef0)
     candidate_factor = _check_real(candidate_factor, "candidate_factor", low=1.0)
     rng = check_random_state(random_state)
@@ -230,9 +278,14 @@ def topk_sv_flip(X, y, budget, *, C=1.0, kernel="rbf", gamma="scale", degree=3, 
         return y.copy()
     n = y.shape[0]
     K = gram(X, X, kparams)
-    coef, intercept = _fit_svm(K, y_signed, C)
-    alpha = np.abs(coef)
-    margin = y_signed * (K @ coef + intercept)
+    if classes.size == 2:
+        y_signed = (2 * codes - 1).astype(np.int8)
+        coef, intercept = _fit_svm(K, y_signed, C)
+        alpha = np.abs(coef)
+        margin = y_signed * (K @ coef + intercept)
+        target = 1 - codes
+    else:
+        alpha, margin, target = _multiclass_svm(K, codes, C)
     sv = np.flatnonzero(alpha > 0)
     non_sv = np.flatnonzero(alpha == 0)
     # lexsort's last key is the primary one; the index key makes ties deterministic
@@ -245,7 +298,28 @@ def topk_sv_flip(X, y, budget, *, C=1.0, kernel="rbf", gamma="scale", degree=3, 
         flip = ranking[:k]
     else:
         flip = rng.choice(ranking[:n_candidates], size=k, replace=False)
-    return _poisoned(y, classes, y_signed, flip)
+    out = y.copy()
+    out[flip] = classes[target[flip]]
+    return out
+
+
+def _multiclass_svm(K, codes, C):
+    """Total dual weight, own-minus-runner-up margin and runner-up class of every point.
+
+    For K > 2 classes (``codes`` in 0..K-1): SVC on the precomputed Gram matrix, its
+    one-vs-rest-shaped scores on the training points themselves.
+    """
+    n = codes.size
+    svc = SVC(C=C, kernel="precomputed", decision_function_shape="ovr").fit(K, codes)
+    alpha = np.zeros(n)
+    alpha[svc.support_] = np.abs(svc.dual_coef_).sum(axis=0)
+    scores = svc.decision_function(K)
+    rows = np.arange(n)
+    own = scores[rows, codes]
+    scores[rows, codes] = -np.inf
+    # codes are 0..K-1 and SVC sorts its classes_, so column j of the scores is class j
+    target = np.argmax(scores, axis=1)
+    return alpha, own - scores[rows, target], target
 
 
 # --- ALFA ----------------------------------------------------------------------------------
@@ -289,7 +363,7 @@ def alfa(X, y, budget, *, C=1.0, kernel="rbf", gamma="scale", degree=3, coef0=0.
     X : array-like of shape (n_samples, n_features)
         Training inputs.
     y : array-like of shape (n_samples,)
-        Labels of two classes.
+        Labels of two classes (more raise ``ValueError``).
     budget : int or float
         Labels to flip (:math:`L`): a count, or a fraction of ``n_samples`` in ``[0, 1)``.
     C, kernel, gamma, degree, coef0
@@ -311,7 +385,7 @@ def alfa(X, y, budget, *, C=1.0, kernel="rbf", gamma="scale", degree=3, coef0=0.
     H. Xiao, H. Xiao and C. Eckert, "Adversarial label flips attack on support vector
     machines", ECAI 2012, Sec. 3 (Algorithm 1).
     """
-    X, y, classes, y_signed, k = _check_data(X, y, budget)
+    X, y, classes, y_signed, k = _check_data(X, y, budget, "alfa")
     C, kparams = _check_kernel(X, C, kernel, gamma, degree, coef0)
     max_iter = _check_int(max_iter, "max_iter", low=1)
     tol = _check_real(tol, "tol", low=0.0)
@@ -380,7 +454,7 @@ def alfa_tilt(X, y, budget, *, C=1.0, kernel="rbf", gamma="scale", degree=3, coe
     X : array-like of shape (n_samples, n_features)
         Training inputs.
     y : array-like of shape (n_samples,)
-        Labels of two classes.
+        Labels of two classes (more raise ``ValueError``).
     budget : int or float
         Labels to flip: a count, or a fraction of ``n_samples`` in ``[0, 1)`` (half up).
     C, kernel, gamma, degree, coef0
@@ -408,7 +482,7 @@ def alfa_tilt(X, y, budget, *, C=1.0, kernel="rbf", gamma="scale", degree=3, coe
     H. Xiao, B. Biggio, B. Nelson, H. Xiao, C. Eckert and F. Roli, "Support vector
     machines under adversarial label contamination", Neurocomputing 160, 2015, Sec. 4.
     """
-    X, y, classes, y_signed, k = _check_data(X, y, budget)
+    X, y, classes, y_signed, k = _check_data(X, y, budget, "alfa_tilt")
     C, kparams = _check_kernel(X, C, kernel, gamma, degree, coef0)
     n_trials = _check_int(n_trials, "n_trials", low=1)
     beta1 = _check_real(beta1, "beta1", low=0.0)
@@ -488,7 +562,7 @@ def lfa(X, y, budget, *, X_val=None, y_val=None, C=1.0, kernel="rbf", gamma="sca
     X : array-like of shape (n_samples, n_features)
         Training inputs.
     y : array-like of shape (n_samples,)
-        Labels of two classes.
+        Labels of two classes (more raise ``ValueError``).
     budget : int or float
         Labels to flip: a count, or a fraction of ``n_samples`` in ``[0, 1)`` (half up).
     X_val, y_val : array-like, default=None
@@ -511,7 +585,7 @@ def lfa(X, y, budget, *, X_val=None, y_val=None, C=1.0, kernel="rbf", gamma="sca
     A. Paudice, L. Munoz-Gonzalez and E. C. Lupu, "Label sanitization against label
     flipping poisoning attacks", ECML PKDD 2018 Workshops, Sec. 3.
     """
-    X, y, classes, y_signed, k = _check_data(X, y, budget)
+    X, y, classes, y_signed, k = _check_data(X, y, budget, "lfa")
     C, kparams = _check_kernel(X, C, kernel, gamma, degree, coef0)
     if max_candidates is not None:
         max_candidates = _check_int(max_candidates, "max_candidates", low=1)
@@ -587,6 +661,8 @@ _REGISTRY = {
     "lfa": lfa,
 }
 _ALIASES = {"random_flip": "random", "topk_sv_flip": "topk_sv", "topk": "topk_sv"}
+# The attacks that take K > 2 classes; the others are defined for two classes.
+_MULTICLASS = frozenset({"random", "topk_sv"})
 
 
 def available():
@@ -597,6 +673,26 @@ def available():
     names : tuple of str
     """
     return tuple(_REGISTRY)
+
+
+def supports_multiclass(name):
+    """Whether the attack called ``name`` takes labels of more than two classes.
+
+    ``random`` and ``topk_sv`` do; ``alfa``, ``alfa_tilt`` and ``lfa`` are defined for two
+    classes and raise ``ValueError`` on more. The experiment runner asks this before it
+    runs a grid on a multi-class dataset.
+
+    Parameters
+    ----------
+    name : str
+        An attack name as :func:`get` accepts it.
+
+    Returns
+    -------
+    supported : bool
+    """
+    fn = get(name)
+    return any(_REGISTRY[key] is fn for key in _MULTICLASS)
 
 
 def get(name):

@@ -184,16 +184,19 @@ def _add_run(sub):
                     "fit each method on them, and print test accuracy (Best / Last, mean "
                     "± std over seeds) as in the paper's tables. Best is the round (FLORAL) "
                     "or epoch (NN) selected on the validation split; single-shot methods "
-                    "have Best = Last. With --out, writes results.csv, results.json and PNG "
-                    "figures (figures need matplotlib: pip install \"floral[plot]\"). The "
+                    "have Best = Last; imbalanced datasets also get balanced accuracy and "
+                    "minority-class recall. With --out, writes results.csv, results.json "
+                    "and PNG figures (figures need matplotlib: pip install \"floral[plot]\"). The "
                     "defaults reproduce the paper's Table 1 setting.",
     )
     p.add_argument("--dataset", nargs="+", default=["moons"], metavar="NAME",
-                   help="built-in datasets (moons, digits_1v7, breast_cancer) or .npz/.csv "
-                        "files (default moons)")
+                   help="built-in datasets (moons, digits_1v7, breast_cancer, digits10 with "
+                        "ten classes, imbalanced_moons with 10%% positives; digits is "
+                        "digits_1v7) or .npz/.csv files (default moons)")
     p.add_argument("--label", default=None, help="label column of .csv datasets")
     p.add_argument("--attack", nargs="+", default=["alfa_tilt"], metavar="NAME",
-                   help="attacks (random, topk_sv, alfa, alfa_tilt, lfa; default alfa_tilt)")
+                   help="attacks (random, topk_sv, alfa, alfa_tilt, lfa; default alfa_tilt; "
+                        "more than two classes: random, topk_sv)")
     p.add_argument("--budget", nargs="+", default=["0.05", "0.10", "0.25"], metavar="B",
                    help="fractions of the training labels in [0, 1) or counts (default "
                         "0.05 0.10 0.25); the clean setting is added unless --no-clean")

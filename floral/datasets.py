@@ -13,8 +13,11 @@ Every loader returns a :class:`sklearn.utils.Bunch` with the same fields:
 
 =======================  ================================================================
 :func:`load_moons`       the paper's Moon: 500 train / 500 validation / 1,000 test
+:func:`load_imbalanced_moons`  Moon with a minority class (10% positives by default), same
+                         sizes and split
 :func:`load_digits_1v7`  scikit-learn's bundled 8x8 digits, 1 vs 7 (offline stand-in for
                          the paper's MNIST 1-vs-7)
+:func:`load_digits`      all ten classes of the same digits
 :func:`load_breast_cancer`  Wisconsin diagnostic breast cancer, malignant vs benign
 :func:`load_embeddings`  your own features (e.g. RoBERTa embeddings of IMDB reviews, as in
                          the paper) from .npz or .csv
@@ -38,7 +41,7 @@ from sklearn.utils import Bunch, check_random_state, check_X_y
 from ._validation import encode_binary_labels
 
 __all__ = ["load_moons", "load_digits_1v7", "load_breast_cancer", "load_embeddings",
-           "make_large", "read_labelled"]
+           "make_large", "read_labelled", "load_digits", "load_imbalanced_moons"]
 
 _SPLIT_KEYS = ("X_train", "y_train", "X_val", "y_val", "X_test", "y_test")
 
@@ -126,6 +129,71 @@ def load_moons(random_state=0):
     )
 
 
+def load_imbalanced_moons(positive_rate=0.1, random_state=0):
+    """The paper's Moon with a minority class: ``positive_rate`` of the points are class 1.
+
+    The sizes, noise and split of :func:`load_moons` (2,000 points, ``noise=0.2``; 500
+    train / 500 validation / 1,000 test, standardised on the training split), with
+    ``n_pos = round(positive_rate * 2000)`` points of class 1 (half up) and
+    ``n_neg = 2000 - n_pos`` of class 0, obtained by subsampling the positive moon:
+
+    1. ``make_moons(n_samples=2 * n_neg, noise=0.2)``, so each moon has ``n_neg`` points;
+    2. keep every point of the class-0 (outer) moon and ``n_pos`` points of the class-1
+       (inner) moon drawn uniformly without replacement, so the minority class covers its
+       whole moon, only more thinly;
+    3. split stratified by class (test, then validation), which gives every split its
+       share of the positives to within one point (``n_pos / 2000`` of its size, rounded);
+       with the default 0.1 the splits hold exactly 50 / 50 / 100 positives.
+
+    The minority class is what label-flip attacks erase first (an attacker with a budget
+    of 10% of n can relabel every positive), so report balanced accuracy and the
+    minority class's recall beside accuracy, which a constant class-0 predictor scores
+    ``1 - positive_rate`` on. As for :func:`load_moons`, the experiment runner's default
+    ``gamma`` differs: it is ``"scale"`` here.
+
+    Parameters
+    ----------
+    positive_rate : float in [0.01, 0.5], default=0.1
+        Share of class 1. At 0.01 the training split still has 5 positives; 0.5 is the
+        balanced Moon (with a different draw than :func:`load_moons`).
+    random_state : int, RandomState instance or None, default=0
+        Seeds the points, the subsample and the split.
+
+    Returns
+    -------
+    data : sklearn.utils.Bunch
+        ``X_train`` (500, 2), ``X_val`` (500, 2), ``X_test`` (1000, 2) and their labels in
+        {0, 1} (1 the minority), the fitted ``scaler``, ``name``
+        (``"imbalanced_moons"``) and ``description``.
+
+    Examples
+    --------
+    >>> from floral.datasets import load_imbalanced_moons
+    >>> d = load_imbalanced_moons(0.1, random_state=0)
+    >>> int(d.y_train.sum()), int(d.y_val.sum()), int(d.y_test.sum())
+    (50, 50, 100)
+    """
+    if isinstance(positive_rate, (bool, np.bool_)) or not isinstance(positive_rate,
+                                                                     numbers.Real):
+        raise TypeError(f"positive_rate must be a float in [0.01, 0.5], got "
+                        f"{type(positive_rate).__name__}")
+    if not 0.01 <= float(positive_rate) <= 0.5:
+        raise ValueError(f"positive_rate must be in [0.01, 0.5], got {positive_rate!r}")
+    n = 2000
+    n_pos = int(np.floor(float(positive_rate) * n + 0.5))
+    n_neg = n - n_pos
+    rng = check_random_state(random_state)
+    X, y = _skdatasets.make_moons(n_samples=2 * n_neg, noise=0.2, random_state=rng)
+    positives = rng.choice(np.flatnonzero(y == 1), size=n_pos, replace=False)
+    keep = np.sort(np.concatenate([np.flatnonzero(y == 0), positives]))
+    return _split_scale(
+        X[keep], y[keep].astype(np.int64), n_test=1000, n_val=500, random_state=rng,
+        name="imbalanced_moons",
+        description=(f"make_moons(noise=0.2), {n_pos} of 2000 points in class 1 "
+                     f"({n_pos / n:.1%}): 500 train / 500 validation / 1000 test"),
+    )
+
+
 def load_digits_1v7(random_state=0, *, test_size=0.3, val_size=0.2):
     """Handwritten digits 1 vs 7: an offline stand-in for the paper's MNIST 1-vs-7.
 
@@ -159,6 +227,49 @@ def load_digits_1v7(random_state=0, *, test_size=0.3, val_size=0.2):
         X, y, n_test=n_test, n_val=n_val, random_state=random_state, name="digits_1v7",
         description=(f"sklearn digits 1 vs 7 (8x8, {y.size} images): {y.size - n_test - n_val}"
                      f" train / {n_val} validation / {n_test} test"),
+    )
+
+
+def load_digits(random_state=0, *, test_size=0.3, val_size=0.2):
+    """Handwritten digits, all ten classes: the multi-class version of the 1-vs-7 set.
+
+    All 1,797 images of scikit-learn's bundled 8x8 digits
+    (:func:`sklearn.datasets.load_digits`, 64 features, pixel values 0..16), with the
+    protocol of :func:`load_digits_1v7`: split stratified by class into test, validation
+    and training sets, standardised on the training split (pixels that are constant
+    there keep scale 1). The classes are nearly balanced (174 to 183 images each), so
+    every split holds about a tenth of each digit. Use ``gamma="scale"`` for an RBF
+    kernel. The experiment runner calls this set ``"digits10"``.
+
+    Parameters
+    ----------
+    random_state : int, RandomState instance or None, default=0
+        Seeds the split.
+    test_size, val_size : float in (0, 1), default=0.3, 0.2
+        Fractions of the 1,797 images held out for test and validation (539 and 359 by
+        default, leaving 899 for training).
+
+    Returns
+    -------
+    data : sklearn.utils.Bunch
+        ``X_train`` (899, 64), ``X_val`` (359, 64), ``X_test`` (539, 64) with the default
+        sizes, labels the digits 0..9, the fitted ``scaler``, ``name`` (``"digits10"``)
+        and ``description``.
+
+    Examples
+    --------
+    >>> from floral.datasets import load_digits
+    >>> d = load_digits(random_state=0)
+    >>> d.X_train.shape, sorted(set(d.y_train.tolist())) == list(range(10))
+    ((899, 64), True)
+    """
+    digits = _skdatasets.load_digits()
+    X, y = digits.data, digits.target.astype(np.int64)
+    n_test, n_val = _counts(y.size, test_size, val_size)
+    return _split_scale(
+        X, y, n_test=n_test, n_val=n_val, random_state=random_state, name="digits10",
+        description=(f"sklearn digits, 10 classes (8x8, {y.size} images): "
+                     f"{y.size - n_test - n_val} train / {n_val} validation / {n_test} test"),
     )
 
 
@@ -340,7 +451,8 @@ def _checked_pair(X, y, path, part=""):
     try:
         X, y = check_X_y(X, y, dtype=np.float64, y_numeric=False)
         if part in ("", "train"):
-            encode_binary_labels(y, param=f"y_{part}" if part else "y")
+            encode_binary_labels(y, param=f"y_{part}" if part else "y",
+                                 hint="load_embeddings reads two-class data only.")
     except ValueError as exc:
         raise ValueError(f"{where}: {exc}") from None
     return X, y

@@ -369,7 +369,8 @@ def curie_filter(X, y, *, weight=0.05, count=20, theta=0.75, eps=0.5, min_sample
     (False, 77)
     """
     X, y = check_X_y(X, y, dtype=np.float64, y_numeric=False)
-    _, y_signed = encode_binary_labels(y)
+    _, y_signed = encode_binary_labels(
+        y, hint="curie_filter is defined for two classes only.")
     n = X.shape[0]
     clusters = DBSCAN(eps=eps, min_samples=min_samples).fit_predict(X)
     label_gap_sq = (2.0 * weight) ** 2
@@ -556,7 +557,8 @@ def sanitize_labels(X, y, *, k=20, eta=0.75, max_iter=1):
     ('a', 1)
     """
     X, y = check_X_y(X, y, dtype=np.float64, y_numeric=False)
-    classes, y_signed = encode_binary_labels(y)
+    classes, y_signed = encode_binary_labels(
+        y, hint="sanitize_labels is defined for two classes only.")
     y_new, _ = _sanitize(X, y_signed, k, eta, max_iter)
     return _labels_from_signed(y, classes, y_new)
 
@@ -826,7 +828,8 @@ def klid_weights(X, y, *, k=10, kernel="rbf", gamma="scale", degree=3, coef0=0.0
     True
     """
     X, y = check_X_y(X, y, dtype=np.float64, y_numeric=False)
-    _, y_signed = encode_binary_labels(y)
+    _, y_signed = encode_binary_labels(
+        y, hint="klid_weights is defined for two classes only.")
     params = kernel_params(kernel, resolve_gamma(gamma, X), degree, coef0)
     inv_same, inv_opp = _klid_inverse(X, y_signed, k, params)
     # rho = LID_same / LID_opp = inv_opp / inv_same; 0/0 (no information either way) is 1

@@ -35,6 +35,30 @@ number.
 ``k-lid``   :class:`floral.defenses.KLIDSVC`, LID-weighted SVM
 ==========  =================================================================================
 
+Datasets, classes and imbalance
+-------------------------------
+Built-in datasets (:func:`available_datasets`): ``moons``, ``digits_1v7``,
+``breast_cancer``, ``digits10`` (all ten digit classes, :func:`floral.datasets.load_digits`)
+and ``imbalanced_moons`` (Moon with 10% positives,
+:func:`floral.datasets.load_imbalanced_moons`). ``digits`` is an alias of ``digits_1v7``,
+as it was before ``digits10`` existed, so old commands run the same experiment; ``moon``
+is one of ``moons``.
+
+A dataset with more than two classes runs only with the attacks that take them
+(:func:`floral.attacks.supports_multiclass`: ``random``, ``topk_sv``) and the methods whose
+estimator says it does (scikit-learn's tag ``classifier_tags.multi_class``; ``svm`` and
+``nn`` do, the binary defenses do not); any other attack or method in such a grid is an
+error raised while planning, before any cell runs.
+
+Besides accuracy every record holds the *balanced accuracy* (mean recall over the classes)
+and the *recall of the minority class* (the least frequent class of the clean training
+labels, the first in sorted order on ties) on the test split, for the Best and the Last
+model; Best is still chosen on validation accuracy. A dataset counts as *imbalanced* when
+its minority class has less than 0.8 of a balanced share of the training labels
+(``minority_share * n_classes < 0.8``; with two classes, a minority share below 0.4), and
+for such a dataset :meth:`Results.table` adds a balanced-accuracy and a minority-recall
+block below the accuracy block.
+
 Every method gets the grid's ``C`` and ``gamma`` and ``random_state=seed`` where it takes
 them; ``method_params={"floral": {"n_rounds": 200}, "nn": {"max_iter": 50}}`` overrides
 any constructor argument. ``gamma`` may be ``"scale"`` or ``"auto"``: it is resolved once
@@ -74,11 +98,19 @@ __all__ = ["run_grid", "Results", "read_csv", "read_json", "available_methods",
            "available_datasets", "make_method", "FIELDS"]
 
 # The order of a record's fields (and of CSV columns).
+# Fields added later go at the end, so the columns of older CSV files keep their places.
 FIELDS = ("dataset", "attack", "budget", "method", "seed", "best_accuracy", "last_accuracy",
           "fit_seconds", "attack_seconds", "best_val_accuracy", "last_val_accuracy",
-          "best_round", "n_flipped", "n_train", "C", "gamma")
+          "best_round", "n_flipped", "n_train", "C", "gamma", "best_balanced_accuracy",
+          "last_balanced_accuracy", "best_minority_recall", "last_minority_recall",
+          "n_classes", "minority_share")
 _TEXT_FIELDS = {"dataset", "attack", "method"}
-_INT_FIELDS = {"seed", "best_round", "n_flipped", "n_train"}
+_INT_FIELDS = {"seed", "best_round", "n_flipped", "n_train", "n_classes"}
+
+# A dataset is imbalanced (and the table shows balanced accuracy and minority recall) when
+# minority_share * n_classes < IMBALANCE_RATIO: the smallest class has less than this
+# fraction of the share it would have if the classes were equal (0.4 with two classes).
+IMBALANCE_RATIO = 0.8
 
 # gamma=None in the grid: the paper's Moon width where the paper gives one, SVC's "scale"
 # for every other dataset.
@@ -105,8 +137,11 @@ _METHODS = {
 
 # name -> loader(random_state=...) in floral.datasets
 _DATASETS = {"moons": "load_moons", "digits_1v7": "load_digits_1v7",
-             "breast_cancer": "load_breast_cancer"}
-_DATASET_ALIASES = {"moon": "moons", "digits": "digits_1v7"}
+             "breast_cancer": "load_breast_cancer", "digits10": "load_digits",
+             "imbalanced_moons": "load_imbalanced_moons"}
+# "digits" named the 1-vs-7 set before the ten-class one existed; it keeps that meaning so
+# an old command still runs the experiment it ran. Ten classes are only "digits10".
+_DATASET_ALIASES = {"moon": "moons", "digits": "digits_1v7", "digits_10": "digits10"}
 
 
 def available_methods():
@@ -228,7 +263,32 @@ def _fit_and_score(est, data, y_train):
         best_val_accuracy=_accuracy(best, data.X_val, data.y_val),
         last_val_accuracy=_accuracy(last, data.X_val, data.y_val),
         best_round=best_round,
+        **_class_scores(best, last, data),
     ), best
+
+
+def _minority(y):
+    """(least frequent class, its share of y, number of classes); ties: first sorted."""
+    classes, counts = np.unique(y, return_counts=True)
+    i = int(np.argmin(counts))
+    return classes[i], float(counts[i] / counts.sum()), int(classes.size)
+
+
+def _class_scores(best, last, data):
+    """Test balanced accuracy and minority-class recall of the Best and Last models."""
+    from sklearn.metrics import balanced_accuracy_score
+
+    # the clean training labels define the minority: poisoning may have thinned it further
+    minority = _minority(data.y_train)[0]
+    is_minority = np.asarray(data.y_test) == minority
+    out, pred = {}, None
+    for which, est in (("best", best), ("last", last)):
+        if pred is None or est is not best:
+            pred = est.predict(data.X_test)
+        out[f"{which}_balanced_accuracy"] = float(balanced_accuracy_score(data.y_test, pred))
+        out[f"{which}_minority_recall"] = (float(np.mean(pred[is_minority] == minority))
+                                          if is_minority.any() else float("nan"))
+    return out
 
 
 def _fit_nn(est, data, y_train):
@@ -309,6 +369,7 @@ def _run_cell(cell):
         y_poisoned = attack(data.X_train, data.y_train, budget, random_state=seed, **kwargs)
     attack_seconds = time.perf_counter() - start
     n_flipped = int(np.count_nonzero(y_poisoned != data.y_train))
+    _, minority_share, n_classes = _minority(data.y_train)
     records, models = [], {}
     for method in cell["methods"]:
         est = make_method(method, C=cell["C"], gamma=gamma, random_state=seed,
@@ -321,7 +382,11 @@ def _run_cell(cell):
             attack_seconds=attack_seconds, best_val_accuracy=scores["best_val_accuracy"],
             last_val_accuracy=scores["last_val_accuracy"], best_round=scores["best_round"],
             n_flipped=n_flipped, n_train=int(data.y_train.shape[0]), C=float(cell["C"]),
-            gamma=float(gamma),
+            gamma=float(gamma), best_balanced_accuracy=scores["best_balanced_accuracy"],
+            last_balanced_accuracy=scores["last_balanced_accuracy"],
+            best_minority_recall=scores["best_minority_recall"],
+            last_minority_recall=scores["last_minority_recall"], n_classes=n_classes,
+            minority_share=minority_share,
         ))
         models[method] = best
     kept = None
@@ -387,6 +452,49 @@ def _check_budget(budget, n, dataset):
     return resolve_budget(budget, n, param="budget")
 
 
+def _takes_multiclass(est):
+    """What the estimator's scikit-learn tags say about K > 2 classes (True if silent)."""
+    from sklearn.utils import get_tags
+
+    try:
+        tags = get_tags(est).classifier_tags
+    except (AttributeError, TypeError):
+        return True
+    return tags is None or bool(tags.multi_class)
+
+
+def _check_multiclass(name, n_classes, attack_keys, probes, C):
+    """Refuse the attacks and methods of the grid that are defined for two classes only."""
+    from . import attacks
+
+    bad_attacks = [a for a in attack_keys if a != "none" and not attacks.supports_multiclass(a)]
+    bad_methods = [m for m, est in probes.items() if not _takes_multiclass(est)]
+    if not bad_attacks and not bad_methods:
+        return
+    good_methods = []
+    for key in available_methods():
+        try:
+            est = probes.get(key) or make_method(key, C=C, gamma=1.0)
+        except (TypeError, ValueError):  # a method that cannot be built is no alternative
+            continue
+        if _takes_multiclass(est):
+            good_methods.append(key)
+    parts = []
+    if bad_attacks:
+        parts.append(f"the attack{'s' if len(bad_attacks) > 1 else ''} "
+                     f"{', '.join(bad_attacks)}")
+    if bad_methods:
+        parts.append(f"the method{'s' if len(bad_methods) > 1 else ''} "
+                     f"{', '.join(bad_methods)}")
+    good_attacks = [a for a in attacks.available() if attacks.supports_multiclass(a)]
+    raise ValueError(
+        f"dataset {name!r} has {n_classes} classes, but {' and '.join(parts)} "
+        f"{'are' if len(bad_attacks) + len(bad_methods) > 1 else 'is'} defined for two "
+        f"classes only; with more classes use the attacks {', '.join(good_attacks)} and "
+        f"the methods {', '.join(good_methods) or '(none available)'}"
+    )
+
+
 def _plan(datasets, attacks, budgets, methods, seeds, *, C, gamma, method_params,
           attack_params, label, n_jobs, keep_models):
     """Validate the grid (loading each dataset once) and list its cells."""
@@ -430,8 +538,8 @@ def _plan(datasets, attacks, budgets, methods, seeds, *, C, gamma, method_params
         params[_method_key(key)] = dict(value)
     # constructing each estimator once surfaces unknown parameters and missing modules
     # before any work is done
-    for key in method_keys:
-        make_method(key, C=C, gamma=1.0, **params.get(key, {}))
+    probes = {key: make_method(key, C=C, gamma=1.0, **params.get(key, {}))
+              for key in method_keys}
     a_params = {}
     for key, value in dict(attack_params or {}).items():
         a_params[_attack_key(key)] = dict(value)
@@ -441,6 +549,9 @@ def _plan(datasets, attacks, budgets, methods, seeds, *, C, gamma, method_params
         data = loader(random_state=seeds[0])
         n = int(np.asarray(data.y_train).shape[0])
         n_train[name] = n
+        n_classes = np.unique(np.asarray(data.y_train)).size
+        if n_classes > 2:
+            _check_multiclass(name, n_classes, attack_keys, probes, C)
         settings = []
         for b in budgets:
             k = _check_budget(b, n, name)
@@ -558,19 +669,23 @@ def run_grid(datasets, attacks, budgets, methods, seeds, n_jobs=None, *, C=10.0,
     ----------
     datasets : str, bunch, callable or list of them
         Built-in names (:func:`available_datasets`: ``"moons"``, ``"digits_1v7"``,
-        ``"breast_cancer"``; ``-`` for ``_`` accepted), paths to .npz / .csv files (read
+        ``"breast_cancer"``, ``"digits10"``, ``"imbalanced_moons"``; ``-`` for ``_``
+        accepted, ``"digits"`` is ``"digits_1v7"``), paths to .npz / .csv files (read
         by :func:`floral.datasets.load_embeddings`, ``label`` naming a CSV's label
         column), bunches with ``X_train, y_train, X_val, y_val, X_test, y_test`` (used
         as is for every seed) or callables ``loader(random_state=seed) -> bunch``.
     attacks : str or list of str
         Attack names from :func:`floral.attacks.available` (``"alfa-tilt"`` spells
-        ``"alfa_tilt"`` too); ``"none"`` adds the clean setting.
+        ``"alfa_tilt"`` too); ``"none"`` adds the clean setting. A dataset with more than
+        two classes takes only ``"random"`` and ``"topk_sv"``.
     budgets : int, float or list of them
         Labels flipped: a float in [0, 1) is a fraction of the training split (rounded
         half up), an int a count below the number of training points. 0 is the clean
         setting, run once per dataset and seed with ``attack="none"``.
     methods : "all", str or list of str
-        Method names (:func:`available_methods`).
+        Method names (:func:`available_methods`). A dataset with more than two classes
+        takes only the methods whose estimator's scikit-learn tags say
+        ``classifier_tags.multi_class``.
     seeds : int or list of int
         ``seeds=3`` runs seeds 0, 1, 2; a list runs those. The seed is the
         ``random_state`` of the data split, the attack and the methods.
@@ -583,8 +698,9 @@ def run_grid(datasets, attacks, budgets, methods, seeds, n_jobs=None, *, C=10.0,
     gamma : float, "scale", "auto" or None, default=None
         RBF kernel width; a string is resolved per cell from the training split. None is
         each dataset's default: 1.0 on ``moons`` (the paper's Table 1) and ``"scale"``
-        elsewhere (a fixed 1.0 on 30- or 64-feature standardised data makes the kernel
-        nearly the identity and every method predict one class).
+        elsewhere, ``imbalanced_moons`` included (a fixed 1.0 on 30- or 64-feature
+        standardised data makes the kernel nearly the identity and every method predict
+        one class).
     method_params : dict, default=None
         ``{method: {parameter: value}}`` overriding the methods' constructor arguments,
         e.g. ``{"floral": {"n_rounds": 200}}``.
@@ -607,13 +723,17 @@ def run_grid(datasets, attacks, budgets, methods, seeds, n_jobs=None, *, C=10.0,
         ``best_val_accuracy`` and ``last_val_accuracy`` on the validation split,
         ``best_round`` (FLORAL's round or NN's epoch, None for single-shot methods),
         ``fit_seconds`` (with the per-round validation for FLORAL and NN),
-        ``attack_seconds``, ``n_flipped``, ``n_train`` and the resolved ``C``, ``gamma``.
+        ``attack_seconds``, ``n_flipped``, ``n_train``, the resolved ``C``, ``gamma``,
+        ``best_balanced_accuracy``, ``last_balanced_accuracy``, ``best_minority_recall``
+        and ``last_minority_recall`` on the test split, and ``n_classes`` and
+        ``minority_share`` of the clean training labels (see the module docstring).
 
     Raises
     ------
     ValueError, TypeError
         Unknown names (the message lists the valid ones), budgets outside [0, 1) or not
-        below the training set size, bad parameters; raised before any cell runs.
+        below the training set size, bad parameters, two-class attacks or methods on a
+        dataset with more classes; raised before any cell runs.
     FileNotFoundError
         A dataset file that does not exist.
 
@@ -702,8 +822,15 @@ class Results(list):
             fh.write('{"meta": ' + json.dumps(_jsonable_tree(self.meta))
                      + ',\n "records": [\n  ' + ",\n  ".join(records) + "\n]}\n")
 
-    def summary(self):
+    def summary(self, metric="accuracy"):
         """Mean and standard deviation over seeds per dataset, setting and method.
+
+        Parameters
+        ----------
+        metric : {"accuracy", "balanced_accuracy", "minority_recall"}, default="accuracy"
+            The test score summarised: the records' ``best_<metric>`` and
+            ``last_<metric>``. Records without it (files written before it existed)
+            count as NaN.
 
         Returns
         -------
@@ -712,14 +839,17 @@ class Results(list):
             last_std, flipped_fraction`` in the records' order. The standard deviation is
             the sample one (``ddof=1``); NaN with a single seed.
         """
+        if metric not in _METRICS:
+            raise ValueError(f"metric must be one of {', '.join(map(repr, _METRICS))}, "
+                             f"got {metric!r}")
         groups = {}
         for rec in self:
             key = (rec["dataset"], rec["attack"], rec["budget"], rec["method"])
             groups.setdefault(key, []).append(rec)
         rows = []
         for (dataset, attack, budget, method), recs in groups.items():
-            best = np.array([r["best_accuracy"] for r in recs], dtype=float)
-            last = np.array([r["last_accuracy"] for r in recs], dtype=float)
+            best = np.array([_score(r, f"best_{metric}") for r in recs], dtype=float)
+            last = np.array([_score(r, f"last_{metric}") for r in recs], dtype=float)
             frac = np.mean([r["n_flipped"] / r["n_train"] for r in recs])
             std = (lambda a: float(np.std(a, ddof=1)) if a.size > 1 else float("nan"))
             rows.append(dict(dataset=dataset, attack=attack, budget=budget, method=method,
@@ -728,11 +858,31 @@ class Results(list):
                              last_std=std(last), flipped_fraction=float(frac)))
         return rows
 
+    def _imbalance(self, dataset):
+        """The minority share of ``dataset``'s training labels if it is imbalanced, else None.
+
+        Imbalanced means ``minority_share * n_classes < IMBALANCE_RATIO`` (0.8) in a
+        record of the dataset: the least frequent class has less than 0.8 of a balanced
+        share (below 0.4 with two classes). Records without these fields are not.
+        """
+        shares = [r["minority_share"] * r["n_classes"] for r in self
+                  if r.get("dataset") == dataset and r.get("minority_share") is not None
+                  and r.get("n_classes")]
+        if shares and min(shares) < IMBALANCE_RATIO:
+            return min(r["minority_share"] for r in self if r.get("dataset") == dataset
+                       and r.get("minority_share") is not None)
+        return None
+
     def table(self, fmt="text"):
         """The paper-style table: a row per setting, a column per method, Best / Last.
 
         Each cell is ``best / last`` test accuracy, the mean over seeds ``± `` the sample
-        standard deviation (omitted with one seed). One block per dataset.
+        standard deviation (omitted with one seed). One block per dataset; an imbalanced
+        dataset gets two more, the same cells in balanced accuracy and in recall of the
+        minority class. Imbalanced: ``minority_share * n_classes < IMBALANCE_RATIO``
+        (0.8) in the dataset's records, i.e. a minority share of the training labels
+        below 0.4 with two classes; records read from files that predate these fields
+        show accuracy only.
 
         Parameters
         ----------
@@ -744,34 +894,51 @@ class Results(list):
         """
         if fmt not in ("text", "markdown"):
             raise ValueError(f"fmt must be 'text' or 'markdown', got {fmt!r}")
-        summary = self.summary()
         blocks = []
-        for dataset in dict.fromkeys(r["dataset"] for r in summary):
-            rows = [r for r in summary if r["dataset"] == dataset]
-            methods = [m for m in available_methods() if any(r["method"] == m for r in rows)]
-            methods += [m for m in dict.fromkeys(r["method"] for r in rows)
-                        if m not in methods]
-            settings = list(dict.fromkeys((r["attack"], r["budget"]) for r in rows))
-            cells = {(r["attack"], r["budget"], r["method"]): r for r in rows}
-            n_seeds = max(r["n_seeds"] for r in rows)
-            sep = " ± " if fmt == "markdown" else "±"
-
-            def cell(r):
-                if r is None:
-                    return "n/a"
-                parts = []
-                for m, s in ((r["best_mean"], r["best_std"]), (r["last_mean"], r["last_std"])):
-                    parts.append(_fmt(m) + (sep + _fmt(s) if math.isfinite(s) else ""))
-                return " / ".join(parts)
-
-            header = ["setting"] + [_METHODS[m][2] if m in _METHODS else m for m in methods]
-            body = [[_setting(a, b)] + [cell(cells.get((a, b, m))) for m in methods]
-                    for a, b in settings]
-            seeds = f"mean{sep}std over {n_seeds} seeds" if n_seeds > 1 else "1 seed"
-            title = (f"{dataset}: test accuracy, Best / Last ({seeds}; Best = round "
-                     f"selected on the validation split)")
-            blocks.append(_render(title, header, body, fmt))
+        for dataset in dict.fromkeys(r["dataset"] for r in self):
+            share = self._imbalance(dataset)
+            metrics = ["accuracy"] if share is None else list(_METRICS)
+            for metric in metrics:
+                blocks.append(self._block(dataset, metric, share, fmt))
         return "\n\n".join(blocks)
+
+    def _block(self, dataset, metric, share, fmt):
+        rows = [r for r in self.summary(metric) if r["dataset"] == dataset]
+        methods = [m for m in available_methods() if any(r["method"] == m for r in rows)]
+        methods += [m for m in dict.fromkeys(r["method"] for r in rows)
+                    if m not in methods]
+        settings = list(dict.fromkeys((r["attack"], r["budget"]) for r in rows))
+        cells = {(r["attack"], r["budget"], r["method"]): r for r in rows}
+        n_seeds = max(r["n_seeds"] for r in rows)
+        sep = " ± " if fmt == "markdown" else "±"
+
+        def cell(r):
+            if r is None:
+                return "n/a"
+            parts = []
+            for m, s in ((r["best_mean"], r["best_std"]), (r["last_mean"], r["last_std"])):
+                parts.append(_fmt(m) + (sep + _fmt(s) if math.isfinite(s) else ""))
+            return " / ".join(parts)
+
+        header = ["setting"] + [_METHODS[m][2] if m in _METHODS else m for m in methods]
+        body = [[_setting(a, b)] + [cell(cells.get((a, b, m))) for m in methods]
+                for a, b in settings]
+        seeds = f"mean{sep}std over {n_seeds} seeds" if n_seeds > 1 else "1 seed"
+        what = _METRICS[metric].format(share=share)
+        title = (f"{dataset}: test {what}, Best / Last ({seeds}; Best = round "
+                 f"selected on the validation split)")
+        return _render(title, header, body, fmt)
+
+
+# summary / table metrics -> how a table title names them
+_METRICS = {"accuracy": "accuracy", "balanced_accuracy": "balanced accuracy",
+            "minority_recall": "recall of the minority class ({share:.1%} of the training "
+                               "labels)"}
+
+
+def _score(record, field):
+    value = record.get(field)
+    return float("nan") if value is None else value
 
 
 def _jsonable_tree(value):

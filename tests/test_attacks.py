@@ -158,8 +158,6 @@ def test_bad_parameters_raise_clear_errors(moons, name, kwargs, exc, match):
 @pytest.mark.parametrize("name", ATTACKS)
 def test_bad_labels_raise_clear_errors(moons, name):
     X, y = moons
-    with pytest.raises(ValueError, match="y has 3 classes"):
-        run_attack(name, X, y % 3 + (np.arange(60) == 0) * 2, 5)
     with pytest.raises(ValueError, match="y has 1 class"):
         run_attack(name, X, np.zeros(60, dtype=int), 5)
     with pytest.raises(ValueError, match="inconsistent numbers of samples"):
@@ -168,6 +166,11 @@ def test_bad_labels_raise_clear_errors(moons, name):
 
 def test_registry():
     assert attacks.available() == ("random", "topk_sv", "alfa", "alfa_tilt", "lfa")
+    assert [attacks.supports_multiclass(n) for n in ATTACKS] == [True, True, False, False,
+                                                                 False]
+    assert attacks.supports_multiclass("topk-sv-flip") and not attacks.supports_multiclass("ALFA")
+    with pytest.raises(ValueError, match="unknown attack 'pgd'"):
+        attacks.supports_multiclass("pgd")
     assert attacks.get("alfa") is attacks.alfa
     assert attacks.get("ALFA-tilt") is attacks.alfa_tilt
     assert attacks.get("topk_sv_flip") is attacks.topk_sv_flip
@@ -314,6 +317,179 @@ def test_attacks_that_flip_a_whole_class_still_return_the_budget():
         assert np.count_nonzero(y_adv != y) == 15, name
 
 
+# --- two classes: the same flips as before K > 2 was supported -----------------------------------
+# An independent statement of the two-class algorithms (the oracle), and the flips the
+# two-class-only code gave for three seeds, recorded before the multi-class change.
+
+def binary_random_oracle(y, k, seed):
+    flip = np.random.RandomState(seed).choice(len(y), size=k, replace=False)
+    classes = np.unique(y)
+    out = y.copy()
+    out[flip] = np.where(y[flip] == classes[0], classes[1], classes[0])
+    return out
+
+
+def binary_topk_oracle(X, y, k, candidate_factor, seed):
+    classes = np.unique(y)
+    ys = np.where(y == classes[1], 1, -1)
+    K = rbf_kernel(X, gamma=SVM["gamma"])
+    svc = SVC(kernel="precomputed", C=SVM["C"]).fit(K, ys)
+    alpha = np.zeros(len(y))
+    alpha[svc.support_] = np.abs(svc.dual_coef_[0])
+    margin = ys * svc.decision_function(K)
+    sv, non_sv = np.flatnonzero(alpha > 0), np.flatnonzero(alpha == 0)
+    by_alpha = sorted(sv, key=lambda i: (-alpha[i], i))
+    by_margin = sorted(non_sv, key=lambda i: (margin[i], i))
+    ranking = np.array(by_alpha + by_margin)
+    n_cand = max(k, min(int(np.ceil(candidate_factor * k - 1e-9)), len(sv)))
+    flip = ranking[:k] if n_cand == k else \
+        np.random.RandomState(seed).choice(ranking[:n_cand], size=k, replace=False)
+    out = y.copy()
+    out[flip] = np.where(y[flip] == classes[0], classes[1], classes[0])
+    return out
+
+
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("labels", ["0/1", "str"])
+def test_two_class_flips_match_the_binary_algorithm(moons, seed, labels):
+    X, y01 = moons
+    y = ENCODINGS[labels](y01 == 1)
+    for k in (1, 6, 17):
+        np.testing.assert_array_equal(attacks.random_flip(y, k, random_state=seed),
+                                      binary_random_oracle(y, k, seed))
+        for factor in (1.0, 2.0, 3.5):
+            np.testing.assert_array_equal(
+                attacks.topk_sv_flip(X, y, k, candidate_factor=factor, random_state=seed,
+                                     **SVM),
+                binary_topk_oracle(X, y, k, factor, seed))
+
+
+def test_two_class_flips_are_the_recorded_ones(moons):
+    X, y = moons
+    recorded_random = [[2, 11, 26, 28, 35, 59], [2, 39, 41, 44, 48, 50],
+                       [0, 23, 36, 46, 47, 55]]
+    recorded_topk = [[6, 31, 32, 41, 42, 51], [2, 6, 25, 31, 42, 51],
+                     [2, 31, 35, 42, 47, 53]]
+    for seed in range(3):
+        flipped = np.flatnonzero(attacks.random_flip(y, 6, random_state=seed) != y)
+        assert flipped.tolist() == recorded_random[seed]
+        flipped = np.flatnonzero(attacks.topk_sv_flip(X, y, 6, candidate_factor=2.0,
+                                                      random_state=seed, **SVM) != y)
+        assert flipped.tolist() == recorded_topk[seed]
+
+
+# --- more than two classes -----------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def blobs4():
+    # four overlapping clusters, so the SVM has many support vectors and close runners-up
+    X, y = make_blobs(120, centers=4, cluster_std=2.5, random_state=3)
+    return X, np.array(["north", "east", "south", "west"])[y]
+
+
+MULTICLASS = [n for n in ATTACKS if attacks.supports_multiclass(n)]
+
+
+@pytest.mark.parametrize("name", MULTICLASS)
+@pytest.mark.parametrize("budget, expected", [(7, 7), (0.25, 30), (119, 119)])
+def test_multiclass_exact_budget_each_to_another_class(blobs4, name, budget, expected):
+    X, y = blobs4
+    y_copy = y.copy()
+    for seed in range(3):
+        y_adv = run_attack(name, X, y, budget, random_state=seed, candidate_factor=2.0) \
+            if name == "topk_sv" else run_attack(name, X, y, budget, random_state=seed)
+        assert y_adv.dtype == y.dtype and not np.shares_memory(y_adv, y)
+        assert np.count_nonzero(y_adv != y) == expected
+        assert set(np.unique(y_adv)) <= set(np.unique(y))
+        np.testing.assert_array_equal(y, y_copy)
+    assert np.array_equal(run_attack(name, X, y, 0, random_state=0), y)
+
+
+def test_multiclass_random_flip_draws_uniformly_among_the_other_classes():
+    y = np.repeat([10, 20, 30, 40], 1000)
+    for seed in range(3):
+        y_adv = attacks.random_flip(y, 1500, random_state=seed)
+        # oracle: the points are RandomState's choice, then each gets a uniform shift
+        rng = np.random.RandomState(seed)
+        flip = rng.choice(y.size, size=1500, replace=False)
+        shift = rng.randint(1, 4, size=1500)
+        expected = y.copy()
+        expected[flip] = (y[flip] // 10 - 1 + shift) % 4 * 10 + 10
+        np.testing.assert_array_equal(y_adv, expected)
+    # every other class is a target, about equally often (each share 1/3, sd ~0.012)
+    changed = y_adv != y
+    for c in (10, 20, 30, 40):
+        to = y_adv[changed & (y == c)]
+        assert c not in to
+        shares = np.array([np.mean(to == d) for d in (10, 20, 30, 40) if d != c])
+        assert np.all(np.abs(shares - 1 / 3) < 0.1)
+    assert not np.array_equal(attacks.random_flip(y, 100, random_state=0),
+                              attacks.random_flip(y, 100, random_state=1))
+
+
+def ovr_svc(X, y, kernel="rbf", **params):
+    """sklearn's SVC on the raw inputs: dual weights and one-vs-rest scores (the oracle)."""
+    svc = SVC(kernel=kernel, decision_function_shape="ovr", **params).fit(X, y)
+    alpha = np.zeros(len(y))
+    alpha[svc.support_] = np.abs(svc.dual_coef_).sum(axis=0)
+    scores = svc.decision_function(X)
+    own = np.searchsorted(svc.classes_, y)
+    others = scores.copy()
+    others[np.arange(len(y)), own] = -np.inf
+    runner_up = svc.classes_[np.argmax(others, axis=1)]
+    margin = scores[np.arange(len(y)), own] - others.max(axis=1)
+    return svc, alpha, runner_up, margin
+
+
+def test_multiclass_topk_flips_the_largest_total_duals_to_the_runner_up(blobs4):
+    X, y = blobs4
+    svc, alpha, runner_up, _ = ovr_svc(X, y, **SVM)
+    assert svc.dual_coef_.shape[0] == 3  # K - 1 one-vs-one duals per support vector
+    order = np.lexsort((np.arange(len(y)), -alpha))
+    k = 12
+    y_adv = attacks.topk_sv_flip(X, y, k, **SVM)
+    changed = np.flatnonzero(y_adv != y)
+    np.testing.assert_array_equal(changed, np.sort(order[:k]))
+    np.testing.assert_array_equal(y_adv[changed], runner_up[changed])
+    # the runner-up is not always the same class, so the target is really per point
+    assert np.unique(runner_up[changed]).size > 1
+    # randomised: k of the top ceil(2 * k), each still to its runner-up, drawn per seed
+    draws = set()
+    for seed in range(6):
+        y_adv = attacks.topk_sv_flip(X, y, k, candidate_factor=2.0, random_state=seed, **SVM)
+        changed = np.flatnonzero(y_adv != y)
+        assert changed.size == k and set(changed) <= set(order[:2 * k])
+        np.testing.assert_array_equal(y_adv[changed], runner_up[changed])
+        again = attacks.topk_sv_flip(X, y, k, candidate_factor=2.0, random_state=seed, **SVM)
+        np.testing.assert_array_equal(y_adv, again)
+        draws.add(tuple(changed))
+    assert len(draws) > 1
+
+
+def test_multiclass_topk_fills_with_the_closest_calls_when_support_vectors_run_out():
+    X, y = make_blobs(60, centers=[[-6, 0], [6, 0], [0, 9]], cluster_std=0.6, random_state=0)
+    svc, alpha, runner_up, margin = ovr_svc(X, y, kernel="linear", C=1.0)
+    n_sv = svc.support_.size
+    k = n_sv + 4
+    assert k < len(y)
+    non_sv = np.setdiff1d(np.arange(len(y)), svc.support_)
+    fill = non_sv[np.argsort(margin[non_sv], kind="stable")[:4]]
+    y_adv = attacks.topk_sv_flip(X, y, k, kernel="linear", C=1.0)
+    changed = np.flatnonzero(y_adv != y)
+    np.testing.assert_array_equal(changed, np.sort(np.concatenate([svc.support_, fill])))
+    np.testing.assert_array_equal(y_adv[changed], runner_up[changed])
+
+
+@pytest.mark.parametrize("name", [n for n in ATTACKS if not attacks.supports_multiclass(n)])
+def test_two_class_attacks_reject_more_classes_and_name_the_alternatives(blobs4, name):
+    X, y = blobs4
+    with pytest.raises(ValueError, match=f"y has 4 classes. The {name} attack is defined for "
+                                         "two classes only; the attacks random and topk_sv "
+                                         "handle more than two") as info:
+        run_attack(name, X, y, 5)
+    assert "OneVsRestClassifier" not in str(info.value)
+
+
 # --- each attack is an attack ----------------------------------------------------------------
 # The paper's Moon protocol (load_moons: make_moons(2000, noise=0.2), standardised), with the
 # first 200 training points to keep LFA quick, C=10, gamma=1, 1000 test points, 3 seeds.
@@ -425,3 +601,18 @@ def test_cli_errors_exit_2_without_traceback(tmp_path, args, message):
     assert res.returncode == 2
     assert f"floral: error: {message}" in res.stderr
     assert "Traceback" not in res.stderr
+
+
+def test_cli_multiclass_file(tmp_path):
+    X, y = make_blobs(60, centers=3, random_state=0)
+    np.savez(tmp_path / "three.npz", X=X, y=y)
+    res = floral_cli("three.npz", "--attack", "topk_sv", "--budget", 9, "--C", 10,
+                     "--out", "adv.npz", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    assert "flipped 9 of 60 labels" in res.stdout
+    with np.load(tmp_path / "adv.npz") as out:
+        np.testing.assert_array_equal(out["y"], attacks.topk_sv_flip(X, y, 9, C=10))
+    res = floral_cli("three.npz", "--attack", "alfa", "--budget", 9, cwd=tmp_path)
+    assert res.returncode == 2 and "Traceback" not in res.stderr
+    assert "floral: error: Only binary classification is supported: y has 3 classes. The " \
+           "alfa attack is defined for two classes only" in res.stderr

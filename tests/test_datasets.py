@@ -5,8 +5,9 @@ from sklearn import datasets as skd
 from sklearn.svm import SVC
 
 from floral import datasets
-from floral.datasets import (load_breast_cancer, load_digits_1v7, load_embeddings,
-                             load_moons, make_large, read_labelled)
+from floral.datasets import (load_breast_cancer, load_digits, load_digits_1v7,
+                             load_embeddings, load_imbalanced_moons, load_moons, make_large,
+                             read_labelled)
 
 SPLITS = ("X_train", "y_train", "X_val", "y_val", "X_test", "y_test")
 
@@ -25,7 +26,7 @@ def same_rows(A, B):
     np.testing.assert_allclose(a, b, rtol=0, atol=1e-9)
 
 
-def check_protocol(data, n_train, n_val, n_test):
+def check_protocol(data, n_train, n_val, n_test, n_classes=2):
     assert [data[k].shape[0] for k in SPLITS] == [n_train, n_train, n_val, n_val,
                                                   n_test, n_test]
     # standardised with training statistics only
@@ -36,10 +37,12 @@ def check_protocol(data, n_train, n_val, n_test):
     # stratified: each split has about the class proportions of the whole set
     y_all = np.concatenate([data.y_train, data.y_val, data.y_test])
     classes, counts = np.unique(y_all, return_counts=True)
-    assert classes.size == 2
+    assert classes.size == n_classes
     for key in ("y_train", "y_val", "y_test"):
-        share = np.mean(data[key] == classes[1])
-        assert abs(share - counts[1] / y_all.size) <= 1.0 / data[key].size + 1e-12
+        np.testing.assert_array_equal(np.unique(data[key]), classes)
+        for c, count in zip(classes, counts):
+            share = np.mean(data[key] == c)
+            assert abs(share - count / y_all.size) <= 1.0 / data[key].size + 1e-12
 
 
 def test_moons_protocol_and_seeds():
@@ -64,6 +67,71 @@ def test_digits_1v7_are_the_ones_and_sevens_of_sklearn_digits():
     lookup = {row.tobytes(): t for row, t in zip(digits.data[keep], digits.target[keep])}
     X_test = data.scaler.inverse_transform(data.X_test).round()
     assert all(lookup[row.tobytes()] == t for row, t in zip(X_test, data.y_test))
+
+
+def test_digits_are_all_of_sklearn_digits_in_ten_classes():
+    data = load_digits(random_state=4)
+    digits = skd.load_digits()
+    check_protocol(data, 899, 359, 539, n_classes=10)
+    same_rows(unscaled(data), digits.data)
+    assert data.name == "digits10" and data.X_train.shape == (899, 64)
+    # each image keeps its label: every (image, label) pair is one of sklearn's
+    pairs = {(row.tobytes(), t) for row, t in zip(digits.data, digits.target)}
+    for X, y in ((data.X_train, data.y_train), (data.X_test, data.y_test)):
+        X_raw = data.scaler.inverse_transform(X).round() + 0.0  # -0.0 has other bytes
+        assert all((row.tobytes(), t) in pairs for row, t in zip(X_raw, y))
+    # scaled with the training split's statistics only
+    X_train_raw = data.scaler.inverse_transform(data.X_train)
+    np.testing.assert_allclose(data.scaler.mean_, X_train_raw.mean(axis=0), atol=1e-9)
+    # same seed, same split; another seed, another split
+    np.testing.assert_array_equal(load_digits(random_state=4).X_test, data.X_test)
+    assert not np.array_equal(load_digits(random_state=5).y_test, data.y_test)
+    small = load_digits(random_state=0, test_size=0.5, val_size=0.25)
+    assert (small.y_train.size, small.y_val.size, small.y_test.size) == (450, 449, 898)
+
+
+@pytest.mark.parametrize("rate, positives", [(0.1, (50, 50, 100)), (0.05, (25, 25, 50)),
+                                             (0.01, (5, 5, 10)), (0.5, (250, 250, 500)),
+                                             (0.333, (166.5, 166.5, 333))])
+def test_imbalanced_moons_positive_rate_in_every_split(rate, positives):
+    data = load_imbalanced_moons(rate, random_state=2)
+    check_protocol(data, 500, 500, 1000)
+    got = np.array([np.sum(data[k] == 1) for k in ("y_train", "y_val", "y_test")])
+    # 666 positives: the odd one goes to training or validation, as the draw falls
+    assert np.all(np.abs(got - positives) <= 0.5)
+    assert set(np.unique(data.y_train)) == {0, 1} and data.name == "imbalanced_moons"
+
+
+def test_imbalanced_moons_subsample_the_positive_moon_of_a_balanced_draw():
+    data = load_imbalanced_moons(0.1, random_state=6)
+    # the documented construction: make_moons(2 * 1800) from the seed's generator; all of
+    # its 1800 class-0 points and 200 of its class-1 points
+    X_pool, y_pool = skd.make_moons(3600, noise=0.2, random_state=np.random.RandomState(6))
+    X = unscaled(data)
+    y = np.concatenate([data.y_train, data.y_val, data.y_test])
+    same_rows(X[y == 0], X_pool[y_pool == 0])
+    pool_pos = {tuple(np.round(r, 9)) for r in X_pool[y_pool == 1]}
+    kept = [tuple(np.round(r, 9)) for r in X[y == 1]]
+    assert len(kept) == 200 and len(set(kept)) == 200 and set(kept) <= pool_pos
+    # the kept positives spread over the whole inner moon, not one end of it
+    angle = np.arctan2(X[y == 1][:, 1] - 0.5, X[y == 1][:, 0] - 1.0)
+    assert np.ptp(angle) > 2.5
+    for key in SPLITS:
+        np.testing.assert_array_equal(load_imbalanced_moons(0.1, random_state=6)[key],
+                                      data[key])
+    assert not np.array_equal(load_imbalanced_moons(0.1, random_state=7).X_train,
+                              data.X_train)
+
+
+@pytest.mark.parametrize("rate, exc, match", [
+    (0.005, ValueError, r"positive_rate must be in \[0.01, 0.5\], got 0.005"),
+    (0.6, ValueError, r"positive_rate must be in \[0.01, 0.5\], got 0.6"),
+    (True, TypeError, "positive_rate must be a float"),
+    ("0.1", TypeError, "positive_rate must be a float in \\[0.01, 0.5\\], got str"),
+])
+def test_imbalanced_moons_bad_rate(rate, exc, match):
+    with pytest.raises(exc, match=match):
+        load_imbalanced_moons(rate)
 
 
 def test_breast_cancer_rows_and_sizes():
@@ -192,7 +260,8 @@ def test_embeddings_content_errors(tmp_path):
         load_embeddings(tmp_path / "noy.npz")
     np.savez(tmp_path / "three.npz", X=np.random.default_rng(0).normal(size=(30, 2)),
              y=np.arange(30) % 3)
-    with pytest.raises(ValueError, match="three.npz: .*3 classes"):
+    with pytest.raises(ValueError, match="three.npz: .*3 classes. load_embeddings reads "
+                                         "two-class data only"):
         load_embeddings(tmp_path / "three.npz")
     np.savez(tmp_path / "wide.npz", X_train=np.zeros((20, 2)), y_train=np.arange(20) % 2,
              X_test=np.zeros((5, 3)), y_test=np.arange(5) % 2)
@@ -214,3 +283,4 @@ def test_loaders_do_not_share_state_between_calls():
     assert np.abs(load_breast_cancer(0).X_train).sum() > 0
     assert datasets.__all__[:5] == ["load_moons", "load_digits_1v7", "load_breast_cancer",
                                     "load_embeddings", "make_large"]
+    assert {"load_digits", "load_imbalanced_moons"} <= set(datasets.__all__)

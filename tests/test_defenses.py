@@ -381,6 +381,18 @@ def test_more_than_two_classes_rejected(cls, noisy_moons):
         _make(cls).fit(X, y3)
 
 
+@pytest.mark.parametrize("fn", [curie_filter, sanitize_labels, klid_weights])
+def test_filters_reject_more_than_two_classes_in_their_own_words(fn, noisy_moons):
+    X, y, _ = noisy_moons
+    y3 = y.copy()
+    y3[:5] = 2
+    with pytest.raises(ValueError, match=f"{fn.__name__} is defined for two classes only") \
+            as info:
+        fn(X, y3)
+    # the estimators' advice (wrap in OneVsRestClassifier) does not apply to a function
+    assert "OneVsRestClassifier" not in str(info.value)
+
+
 def test_one_class_left_gives_a_constant_classifier():
     X = np.c_[np.arange(30.0), np.zeros(30)]
     y = np.array(["a"] * 30)

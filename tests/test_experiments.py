@@ -13,7 +13,7 @@ from sklearn.svm import SVC
 
 from floral import FloralSVC, attacks, experiments
 from floral._validation import resolve_budget
-from floral.datasets import load_moons
+from floral.datasets import load_digits, load_imbalanced_moons, load_moons
 from floral.experiments import FIELDS, Results, read_csv, read_json, run_grid
 
 HAVE_DEFENSES = importlib.util.find_spec("floral.defenses") is not None
@@ -59,6 +59,11 @@ def test_accuracies_budgets_and_timings(grid):
         assert r["n_train"] == 500 and r["C"] == C and r["gamma"] == GAMMA
         assert r["n_flipped"] == resolve_budget(r["budget"], r["n_train"])
         assert r["fit_seconds"] > 0 and r["attack_seconds"] >= 0
+        for key in ("best_balanced_accuracy", "last_balanced_accuracy",
+                    "best_minority_recall", "last_minority_recall"):
+            assert 0.0 <= r[key] <= 1.0
+        # Moon's training split is 250 / 250
+        assert r["n_classes"] == 2 and r["minority_share"] == 0.5
     assert {r["n_flipped"] for r in grid} == {0, 50, 25}
 
 
@@ -100,12 +105,20 @@ def test_records_match_fits_done_by_hand(grid, seed, attack, budget):
     svc = SVC(C=C, gamma=GAMMA).fit(data.X_train, y_bad)
     assert rec["svm"]["best_accuracy"] == svc.score(data.X_test, data.y_test)
     assert rec["svm"]["best_val_accuracy"] == svc.score(data.X_val, data.y_val)
+    # balanced accuracy = mean per-class recall; the minority of a 250 / 250 tie is class 0
+    pred = svc.predict(data.X_test)
+    recall = [np.mean(pred[data.y_test == c] == c) for c in (0, 1)]
+    assert rec["svm"]["best_balanced_accuracy"] == pytest.approx(np.mean(recall), abs=1e-12)
+    assert rec["svm"]["best_minority_recall"] == pytest.approx(recall[0], abs=1e-12)
 
     clf = FloralSVC(C=C, gamma=GAMMA, flip_budget=0.05, learning_rate=1e-3, n_rounds=40,
                     selection="best", random_state=seed)
     clf.fit(data.X_train, y_bad, eval_set=(data.X_val, data.y_val))
     assert rec["floral"]["best_accuracy"] == clf.score(data.X_test, data.y_test)
     assert rec["floral"]["last_accuracy"] == clf.last_round().score(data.X_test, data.y_test)
+    last_pred = clf.last_round().predict(data.X_test)
+    assert rec["floral"]["last_minority_recall"] == pytest.approx(
+        np.mean(last_pred[data.y_test == 0] == 0), abs=1e-12)
     assert rec["floral"]["best_round"] == clf.best_round_
     # the kept round is the first with the highest validation accuracy
     val = clf.history_["eval_accuracy"]
@@ -168,6 +181,20 @@ def test_default_gamma_is_the_papers_on_moons_and_scale_elsewhere():
         "best_accuracy"] < 0.6
 
 
+def test_default_gamma_is_scale_on_the_new_datasets_and_digits_keeps_its_meaning():
+    res = run_grid(["imbalanced_moons", "digits", "digits-10"], "random", [0], ["svm"], 1)
+    by_name = {r["dataset"]: r for r in res}
+    # "digits" is still the 1-vs-7 set it always was; ten classes are "digits10"
+    assert set(by_name) == {"imbalanced_moons", "digits_1v7", "digits10"}
+    assert (by_name["digits_1v7"]["n_classes"], by_name["digits10"]["n_classes"]) == (2, 10)
+    for name, loader in (("imbalanced_moons", load_imbalanced_moons),
+                         ("digits10", load_digits)):
+        X = loader(random_state=0).X_train
+        assert by_name[name]["gamma"] == pytest.approx(1.0 / (X.shape[1] * X.var()))
+    assert experiments.available_datasets() == ("moons", "digits_1v7", "breast_cancer",
+                                                "digits10", "imbalanced_moons")
+
+
 def test_datasets_as_bunch_callable_and_file(tmp_path):
     data = load_moons(3)
     np.savez(tmp_path / "emb.npz", X_train=data.X_train, y_train=data.y_train,
@@ -184,6 +211,147 @@ def test_datasets_as_bunch_callable_and_file(tmp_path):
     assert by_name["moons"] == by_name["small"] == by_name["emb"]
 
 
+# --- more than two classes, imbalance ----------------------------------------------------------
+
+def test_multiclass_grid_runs_the_attacks_that_take_more_classes():
+    res = run_grid("digits10", ["random", "topk_sv"], [0, 0.1], ["svm", "nn"], [1],
+                   method_params={"nn": {"max_iter": 3}},
+                   attack_params={"topk_sv": {"candidate_factor": 2.0}})
+    assert {(r["attack"], r["budget"]) for r in res} == {("none", 0.0), ("random", 0.1),
+                                                        ("topk_sv", 0.1)}
+    data = load_digits(random_state=1)
+    gamma = 1.0 / (64 * data.X_train.var())
+    y_bad = {"none": data.y_train,
+             "random": attacks.random_flip(data.y_train, 0.1, random_state=1),
+             "topk_sv": attacks.topk_sv_flip(data.X_train, data.y_train, 0.1, C=C,
+                                             gamma=gamma, candidate_factor=2.0,
+                                             random_state=1)}
+    counts = np.bincount(data.y_train)
+    for r in res:
+        assert r["n_classes"] == 10 and r["n_train"] == 899
+        assert r["minority_share"] == pytest.approx(counts.min() / 899)
+        assert r["n_flipped"] == (0 if r["attack"] == "none" else 90)
+        if r["method"] == "svm":
+            svc = SVC(C=C, gamma=gamma).fit(data.X_train, y_bad[r["attack"]])
+            pred = svc.predict(data.X_test)
+            assert r["best_accuracy"] == pytest.approx(np.mean(pred == data.y_test), abs=1e-12)
+            recall = [np.mean(pred[data.y_test == c] == c) for c in range(10)]
+            assert r["best_balanced_accuracy"] == pytest.approx(np.mean(recall), abs=1e-12)
+            minority = int(np.argmin(counts))  # the first of the least frequent digits
+            assert r["best_minority_recall"] == pytest.approx(recall[minority], abs=1e-12)
+    # ten nearly equal classes are not imbalanced: one accuracy block
+    assert res.table().count("digits10: test") == 1
+
+
+@pytest.mark.parametrize("attack, methods, message", [
+    ("alfa_tilt", ["svm"], "dataset 'digits10' has 10 classes, but the attack alfa_tilt is "
+                           "defined for two classes only; with more classes use the attacks "
+                           "random, topk_sv and the methods svm, nn"),
+    ("random", ["svm", "ls-svm", "k-lid"], "but the methods ls-svm, k-lid are defined for two "
+                                           "classes only"),
+    (["lfa", "random"], ["curie"], "but the attack lfa and the method curie are defined for "
+                                   "two classes only"),
+])
+def test_two_class_attacks_and_methods_fail_in_planning_on_multiclass_data(
+        monkeypatch, attack, methods, message):
+    if any(m in ("ls-svm", "k-lid", "curie") for m in methods) and not HAVE_DEFENSES:
+        pytest.skip("floral.defenses not available")
+
+    def no_work(cell):
+        raise AssertionError("a cell ran")
+
+    monkeypatch.setattr(experiments, "_run_cell", no_work)
+    with pytest.raises(ValueError, match=message):
+        run_grid(["moons", "digits10"], attack, [0.1], methods, 1)
+
+
+def test_the_planning_check_asks_the_estimators_tags(monkeypatch):
+    """FLORAL goes multi-class by setting its tag; the runner must follow the tag."""
+    def tags(multi_class):
+        def __sklearn_tags__(self):
+            t = super(FloralSVC, self).__sklearn_tags__()
+            t.classifier_tags.multi_class = multi_class
+            return t
+        return __sklearn_tags__
+
+    args = dict(datasets="digits10", attacks="random", budgets=[0.1], methods=["floral"],
+                seeds=1, C=C, gamma=None, method_params=None, attack_params=None, label=None,
+                n_jobs=None, keep_models=False)
+    monkeypatch.setattr(FloralSVC, "__sklearn_tags__", tags(False))
+    with pytest.raises(ValueError, match="the method floral is defined for two classes"):
+        experiments._plan(**args)
+    monkeypatch.setattr(FloralSVC, "__sklearn_tags__", tags(True))
+    plan = experiments._plan(**args)
+    assert [(c["dataset"], c["methods"]) for c in plan.cells] == [("digits10", ["floral"])]
+
+
+def test_imbalanced_dataset_gets_balanced_accuracy_and_minority_recall():
+    res = run_grid(["imbalanced_moons", "moons"], "topk_sv", [0, 0.1], ["svm"], [0, 1])
+    for r in res:
+        assert r["n_classes"] == 2
+        assert r["minority_share"] == (0.1 if r["dataset"] == "imbalanced_moons" else 0.5)
+    r = next(r for r in res if (r["dataset"], r["attack"], r["seed"]) ==
+             ("imbalanced_moons", "topk_sv", 1))
+    data = load_imbalanced_moons(random_state=1)
+    gamma = 1.0 / (2 * data.X_train.var())
+    y_bad = attacks.topk_sv_flip(data.X_train, data.y_train, 0.1, C=C, gamma=gamma,
+                                 random_state=1)
+    pred = SVC(C=C, gamma=gamma).fit(data.X_train, y_bad).predict(data.X_test)
+    recall1 = np.mean(pred[data.y_test == 1] == 1)
+    recall0 = np.mean(pred[data.y_test == 0] == 0)
+    assert r["best_minority_recall"] == pytest.approx(recall1, abs=1e-12)
+    assert r["best_balanced_accuracy"] == pytest.approx((recall0 + recall1) / 2, abs=1e-12)
+
+    text = res.table()
+    titles = [ln for ln in text.splitlines() if ": test " in ln]
+    assert [t.split(", Best")[0] for t in titles] == [
+        "imbalanced_moons: test accuracy", "imbalanced_moons: test balanced accuracy",
+        "imbalanced_moons: test recall of the minority class (10.0% of the training labels)",
+        "moons: test accuracy"]
+    # the balanced-accuracy block holds the means of the records' balanced accuracies
+    block = text.split(titles[1])[1].split("\n\n")[0].splitlines()
+    clean = [x["best_balanced_accuracy"] for x in res
+             if (x["dataset"], x["attack"]) == ("imbalanced_moons", "none")]
+    assert block[3].split()[1].startswith(experiments._fmt(np.mean(clean)))
+
+
+@pytest.mark.parametrize("share, n_classes, imbalanced", [
+    (0.39, 2, True), (0.41, 2, False), (0.07, 10, True), (0.09, 10, False), (None, None, False)])
+def test_imbalance_rule(share, n_classes, imbalanced):
+    rec = dict(dataset="d", attack="none", budget=0.0, method="svm", seed=0,
+               best_accuracy=0.9, last_accuracy=0.8, n_flipped=0, n_train=100,
+               best_balanced_accuracy=0.7, last_balanced_accuracy=0.6,
+               best_minority_recall=0.5, last_minority_recall=0.4)
+    if share is not None:
+        rec.update(minority_share=share, n_classes=n_classes)
+    text = Results([rec]).table()
+    assert ("balanced accuracy" in text) == imbalanced
+    assert (".700 / .600" in text and ".500 / .400" in text) == imbalanced
+    assert ".900 / .800" in text
+
+
+def test_summary_of_other_metrics_and_files_without_them(tmp_path):
+    res = Results([dict(dataset="d", attack="none", budget=0.0, method="svm", seed=s,
+                        best_accuracy=0.9, last_accuracy=0.8, best_balanced_accuracy=b,
+                        last_balanced_accuracy=b, n_flipped=0, n_train=10)
+                   for s, b in ((0, 0.5), (1, 0.7))])
+    (row,) = res.summary("balanced_accuracy")
+    assert row["best_mean"] == pytest.approx(0.6) and row["n_seeds"] == 2
+    assert np.isnan(res.summary("minority_recall")[0]["best_mean"])  # absent: NaN
+    with pytest.raises(ValueError, match="metric must be one of 'accuracy', "
+                                         "'balanced_accuracy', 'minority_recall'"):
+        res.summary("f1")
+    # a CSV written before the new fields existed still reads and tabulates
+    old_fields = FIELDS[:16]
+    assert old_fields[-1] == "gamma"
+    lines = [",".join(old_fields),
+             "moons,none,0.0,svm,0,0.9,0.8,1.0,0.0,0.9,0.8,,0,500,10.0,1.0"]
+    (tmp_path / "old.csv").write_text("\n".join(lines) + "\n")
+    old = read_csv(tmp_path / "old.csv")
+    assert old[0]["best_accuracy"] == 0.9 and "n_classes" not in old[0]
+    assert old.table().splitlines()[3].split() == ["clean", ".900", "/", ".800"]
+
+
 # --- round trips and table ---------------------------------------------------------------------
 
 def test_csv_and_json_round_trip(grid, tmp_path):
@@ -196,6 +364,7 @@ def test_csv_and_json_round_trip(grid, tmp_path):
     assert back_json.meta["methods"] == METHODS and back_json.meta["seeds"] == [0, 1]
     budgets = {type(r["budget"]) for r in back_csv if r["attack"] != "none"}
     assert budgets == {float, int}  # a count stays a count
+    assert {type(r["n_classes"]) for r in back_csv} == {int}
     assert back_csv.table() == grid.table()
     with open(tmp_path / "r.json") as fh:
         assert isinstance(json.load(fh)["records"], list)
@@ -232,7 +401,8 @@ def test_table_means_and_sample_stds():
 
 @pytest.mark.parametrize("kwargs, exc, match", [
     (dict(datasets="mnist"), ValueError,
-     "unknown dataset 'mnist'; choose from: moons, digits_1v7, breast_cancer"),
+     "unknown dataset 'mnist'; choose from: moons, digits_1v7, breast_cancer, digits10, "
+     "imbalanced_moons, or a .npz / .csv file"),
     (dict(attacks="pgd"), ValueError,
      "unknown attack 'pgd'; choose from: random, topk_sv, alfa, alfa_tilt, lfa"),
     (dict(methods=["svm", "xgb"]), ValueError, "unknown method 'xgb'; choose from: floral, "
@@ -353,7 +523,11 @@ def test_cli_run_without_matplotlib_still_prints_the_table(tmp_path):
 
 @pytest.mark.parametrize("args, message", [
     (["--dataset", "mnist"],
-     "unknown dataset 'mnist'; choose from: moons, digits_1v7, breast_cancer"),
+     "unknown dataset 'mnist'; choose from: moons, digits_1v7, breast_cancer, digits10, "
+     "imbalanced_moons"),
+    (["--dataset", "digits10", "--methods", "svm"],
+     "dataset 'digits10' has 10 classes, but the attack alfa_tilt is defined for two "
+     "classes only"),
     (["--attack", "pgd"], "unknown attack 'pgd'; choose from: random, topk_sv, alfa, "
                           "alfa_tilt, lfa"),
     (["--methods", "floral", "xgb"], "unknown method 'xgb'; choose from: floral, svm, nn"),
