@@ -11,20 +11,22 @@ with ``random_state=seed`` (the split), poisons the training labels once with th
 setting: it is run once per dataset and seed, recorded with ``attack="none"``, whatever the
 attacks of the grid.
 
-Best and Last
--------------
+Model, Best and Last
+--------------------
 The paper reports two numbers per method: "Best", the test accuracy of the best round,
 and "Last", that of the final round. The paper picked its best round on the *test* curve,
 which is optimistic. Here Best is the test accuracy of the round (FLORAL) or epoch (NN)
 that scored highest on the *validation* split, the earliest on ties, so it is an honest
-estimate; Last is the final round or epoch. A single-shot method (``svm``, ``ln-svm``,
-``curie``, ``ls-svm``, ``k-lid``) trains one model, so its Best and Last are the same
-number.
+estimate; Last is the final round or epoch. **Model** is what the method returns when it
+is given the validation split: FloralSVC's default model (the average of its 5 best
+validation rounds), NN's best validation epoch (early stopping). A single-shot method
+(``svm``, ``ln-svm``, ``curie``, ``ls-svm``, ``k-lid``) trains one model, so its Model,
+Best and Last are the same number.
 
 ==========  =================================================================================
-``floral``  :class:`~floral.FloralSVC` with ``flip_budget=0.05, learning_rate=1e-3,
-            n_rounds=1000, selection="best"`` (``floral demo``'s settings), fitted with
-            ``eval_set=(X_val, y_val)``; Last is :meth:`~floral.FloralSVC.last_round`
+``floral``  :class:`~floral.FloralSVC` with its defaults (``floral demo``'s settings),
+            fitted with ``X_val, y_val``; Best is :meth:`~floral.FloralSVC.best_round`,
+            Last :meth:`~floral.FloralSVC.last_round`
 ``svm``     :class:`sklearn.svm.SVC` on the poisoned labels
 ``nn``      :class:`sklearn.neural_network.MLPClassifier`, two hidden layers of 32 ReLU
             units (the paper's Moon network), Adam, learning rate 1e-3, batches of 32,
@@ -103,7 +105,8 @@ FIELDS = ("dataset", "attack", "budget", "method", "seed", "best_accuracy", "las
           "fit_seconds", "attack_seconds", "best_val_accuracy", "last_val_accuracy",
           "best_round", "n_flipped", "n_train", "C", "gamma", "best_balanced_accuracy",
           "last_balanced_accuracy", "best_minority_recall", "last_minority_recall",
-          "n_classes", "minority_share")
+          "n_classes", "minority_share", "model_accuracy", "model_val_accuracy",
+          "model_balanced_accuracy", "model_minority_recall")
 _TEXT_FIELDS = {"dataset", "attack", "method"}
 _INT_FIELDS = {"seed", "best_round", "n_flipped", "n_train", "n_classes"}
 
@@ -116,9 +119,10 @@ IMBALANCE_RATIO = 0.8
 # for every other dataset.
 DEFAULT_GAMMA = {"moons": 1.0}
 
-# FLORAL in the grid (and in floral demo); C and gamma come from the grid: the paper's
-# attacker budget (5% of n), learning rate and rounds at the top of the ranges it reports.
-FLORAL_PARAMS = dict(flip_budget=0.05, learning_rate=1e-3, n_rounds=1000, selection="best")
+# FLORAL in the grid (and in floral demo): FloralSVC's defaults (attacker budget 5% of n
+# as in the paper, learning_rate="auto", 500 rounds, the 5 best validation rounds); C and
+# gamma come from the grid.
+FLORAL_PARAMS = {}
 # The paper's Moon network (two hidden layers of 32 ReLU units, sigmoid output), trained
 # with Adam on batches of 32; epochs = max_iter.
 NN_PARAMS = dict(hidden_layer_sizes=(32, 32), activation="relu", solver="adam",
@@ -239,7 +243,7 @@ def _accuracy(est, X, y):
 
 
 def _fit_and_score(est, data, y_train):
-    """Fit ``est`` on the poisoned labels; Best / Last accuracies, best round, models."""
+    """Fit ``est`` on the poisoned labels; Model / Best / Last scores, best round, model."""
     from sklearn.neural_network import MLPClassifier
 
     from .svm import FloralSVC
@@ -248,23 +252,41 @@ def _fit_and_score(est, data, y_train):
     best_round = None
     if isinstance(est, FloralSVC):
         est.fit(data.X_train, y_train, X_val=data.X_val, y_val=data.y_val)
-        best, last = est, est.last_round()
+        model, best, last = est, est.best_round(), est.last_round()
         best_round = int(est.best_round_)
     elif isinstance(est, MLPClassifier):
         best, last, best_round = _fit_nn(est, data, y_train)
+        model = best
     else:
         est.fit(data.X_train, y_train)
-        best = last = est
+        model = best = last = est
     seconds = time.perf_counter() - start
+    scores = dict(fit_seconds=seconds, best_round=best_round)
+    # a model shared by two roles is scored once
+    done = {}
+    for which, m in (("model", model), ("best", best), ("last", last)):
+        if id(m) not in done:
+            done[id(m)] = _scores(m, data)
+        for key, value in done[id(m)].items():
+            scores[f"{which}_{key}"] = value
+    return scores, model
+
+
+def _scores(est, data):
+    """Test accuracy, balanced accuracy and minority recall; validation accuracy."""
+    from sklearn.metrics import balanced_accuracy_score
+
+    pred = est.predict(data.X_test)
+    # the clean training labels define the minority: poisoning may have thinned it further
+    minority = _minority(data.y_train)[0]
+    is_minority = np.asarray(data.y_test) == minority
     return dict(
-        best_accuracy=_accuracy(best, data.X_test, data.y_test),
-        last_accuracy=_accuracy(last, data.X_test, data.y_test),
-        fit_seconds=seconds,
-        best_val_accuracy=_accuracy(best, data.X_val, data.y_val),
-        last_val_accuracy=_accuracy(last, data.X_val, data.y_val),
-        best_round=best_round,
-        **_class_scores(best, last, data),
-    ), best
+        accuracy=float(np.mean(pred == data.y_test)),
+        val_accuracy=_accuracy(est, data.X_val, data.y_val),
+        balanced_accuracy=float(balanced_accuracy_score(data.y_test, pred)),
+        minority_recall=(float(np.mean(pred[is_minority] == minority))
+                         if is_minority.any() else float("nan")),
+    )
 
 
 def _minority(y):
@@ -272,23 +294,6 @@ def _minority(y):
     classes, counts = np.unique(y, return_counts=True)
     i = int(np.argmin(counts))
     return classes[i], float(counts[i] / counts.sum()), int(classes.size)
-
-
-def _class_scores(best, last, data):
-    """Test balanced accuracy and minority-class recall of the Best and Last models."""
-    from sklearn.metrics import balanced_accuracy_score
-
-    # the clean training labels define the minority: poisoning may have thinned it further
-    minority = _minority(data.y_train)[0]
-    is_minority = np.asarray(data.y_test) == minority
-    out, pred = {}, None
-    for which, est in (("best", best), ("last", last)):
-        if pred is None or est is not best:
-            pred = est.predict(data.X_test)
-        out[f"{which}_balanced_accuracy"] = float(balanced_accuracy_score(data.y_test, pred))
-        out[f"{which}_minority_recall"] = (float(np.mean(pred[is_minority] == minority))
-                                          if is_minority.any() else float("nan"))
-    return out
 
 
 def _fit_nn(est, data, y_train):
@@ -374,21 +379,15 @@ def _run_cell(cell):
     for method in cell["methods"]:
         est = make_method(method, C=cell["C"], gamma=gamma, random_state=seed,
                           n_jobs=cell["inner_jobs"], **cell["method_params"].get(method, {}))
-        scores, best = _fit_and_score(est, data, y_poisoned)
-        records.append(dict(
+        scores, model = _fit_and_score(est, data, y_poisoned)
+        record = dict(
             dataset=cell["dataset"], attack=cell["attack"], budget=budget, method=method,
-            seed=seed, best_accuracy=scores["best_accuracy"],
-            last_accuracy=scores["last_accuracy"], fit_seconds=scores["fit_seconds"],
-            attack_seconds=attack_seconds, best_val_accuracy=scores["best_val_accuracy"],
-            last_val_accuracy=scores["last_val_accuracy"], best_round=scores["best_round"],
-            n_flipped=n_flipped, n_train=int(data.y_train.shape[0]), C=float(cell["C"]),
-            gamma=float(gamma), best_balanced_accuracy=scores["best_balanced_accuracy"],
-            last_balanced_accuracy=scores["last_balanced_accuracy"],
-            best_minority_recall=scores["best_minority_recall"],
-            last_minority_recall=scores["last_minority_recall"], n_classes=n_classes,
-            minority_share=minority_share,
-        ))
-        models[method] = best
+            seed=seed, attack_seconds=attack_seconds, n_flipped=n_flipped,
+            n_train=int(data.y_train.shape[0]), C=float(cell["C"]), gamma=float(gamma),
+            n_classes=n_classes, minority_share=minority_share, **scores,
+        )
+        records.append({key: record[key] for key in FIELDS})
+        models[method] = model
     kept = None
     if cell["keep"]:
         kept = Bunch(data=data, y_poisoned=y_poisoned, estimators=models)
@@ -779,7 +778,7 @@ class Results(list):
         and attack parameters, training set sizes); written by :meth:`to_json`.
     models : dict
         With ``keep_models=True``: ``(dataset, attack, budget, seed) -> Bunch(data,
-        y_poisoned, estimators)``, ``estimators`` mapping each method to its fitted Best
+        y_poisoned, estimators)``, ``estimators`` mapping each method to its fitted
         model.
     """
 
@@ -828,16 +827,16 @@ class Results(list):
         Parameters
         ----------
         metric : {"accuracy", "balanced_accuracy", "minority_recall"}, default="accuracy"
-            The test score summarised: the records' ``best_<metric>`` and
-            ``last_<metric>``. Records without it (files written before it existed)
-            count as NaN.
+            The test score summarised: the records' ``model_<metric>``,
+            ``best_<metric>`` and ``last_<metric>``. Records without it (files written
+            before it existed) count as NaN.
 
         Returns
         -------
         rows : list of dict
-            ``dataset, attack, budget, method, n_seeds, best_mean, best_std, last_mean,
-            last_std, flipped_fraction`` in the records' order. The standard deviation is
-            the sample one (``ddof=1``); NaN with a single seed.
+            ``dataset, attack, budget, method, n_seeds, model_mean, model_std, best_mean,
+            best_std, last_mean, last_std, flipped_fraction`` in the records' order. The
+            standard deviation is the sample one (``ddof=1``); NaN with a single seed.
         """
         if metric not in _METRICS:
             raise ValueError(f"metric must be one of {', '.join(map(repr, _METRICS))}, "
@@ -848,14 +847,16 @@ class Results(list):
             groups.setdefault(key, []).append(rec)
         rows = []
         for (dataset, attack, budget, method), recs in groups.items():
-            best = np.array([_score(r, f"best_{metric}") for r in recs], dtype=float)
-            last = np.array([_score(r, f"last_{metric}") for r in recs], dtype=float)
-            frac = np.mean([r["n_flipped"] / r["n_train"] for r in recs])
-            std = (lambda a: float(np.std(a, ddof=1)) if a.size > 1 else float("nan"))
-            rows.append(dict(dataset=dataset, attack=attack, budget=budget, method=method,
-                             n_seeds=len(recs), best_mean=float(best.mean()),
-                             best_std=std(best), last_mean=float(last.mean()),
-                             last_std=std(last), flipped_fraction=float(frac)))
+            row = dict(dataset=dataset, attack=attack, budget=budget, method=method,
+                       n_seeds=len(recs))
+            for which in _COLUMNS:
+                values = np.array([_score(r, f"{which}_{metric}") for r in recs], dtype=float)
+                row[f"{which}_mean"] = float(values.mean())
+                row[f"{which}_std"] = float(np.std(values, ddof=1)) if values.size > 1 \
+                    else float("nan")
+            row["flipped_fraction"] = float(np.mean([r["n_flipped"] / r["n_train"]
+                                                     for r in recs]))
+            rows.append(row)
         return rows
 
     def _imbalance(self, dataset):
@@ -873,10 +874,12 @@ class Results(list):
                        and r.get("minority_share") is not None)
         return None
 
-    def table(self, fmt="text"):
-        """The paper-style table: a row per setting, a column per method, Best / Last.
+    def table(self, fmt="text", columns=("model",)):
+        """A row per setting, a column per method: the returned model's test accuracy, or
+        the paper's Best / Last.
 
-        Each cell is ``best / last`` test accuracy, the mean over seeds ``± `` the sample
+        Each cell holds the requested scores separated by `` / `` (``columns=("best",
+        "last")`` is the paper's table), each the mean over seeds ``± `` the sample
         standard deviation (omitted with one seed). One block per dataset; an imbalanced
         dataset gets two more, the same cells in balanced accuracy and in recall of the
         minority class. Imbalanced: ``minority_share * n_classes < IMBALANCE_RATIO``
@@ -887,6 +890,10 @@ class Results(list):
         Parameters
         ----------
         fmt : {"text", "markdown"}, default="text"
+        columns : sequence of {"model", "best", "last"}, default=("model",)
+            The scores in each cell: ``model`` (what the method returns, see the module
+            docstring), ``best`` (the round or epoch selected on the validation split),
+            ``last`` (the final round or epoch).
 
         Returns
         -------
@@ -894,15 +901,19 @@ class Results(list):
         """
         if fmt not in ("text", "markdown"):
             raise ValueError(f"fmt must be 'text' or 'markdown', got {fmt!r}")
+        columns = tuple(columns) if not isinstance(columns, str) else (columns,)
+        if not columns or any(c not in _COLUMNS for c in columns):
+            raise ValueError(f"columns must be a non-empty sequence of "
+                             f"{', '.join(map(repr, _COLUMNS))}, got {columns!r}")
         blocks = []
         for dataset in dict.fromkeys(r["dataset"] for r in self):
             share = self._imbalance(dataset)
             metrics = ["accuracy"] if share is None else list(_METRICS)
             for metric in metrics:
-                blocks.append(self._block(dataset, metric, share, fmt))
+                blocks.append(self._block(dataset, metric, share, fmt, columns))
         return "\n\n".join(blocks)
 
-    def _block(self, dataset, metric, share, fmt):
+    def _block(self, dataset, metric, share, fmt, columns):
         rows = [r for r in self.summary(metric) if r["dataset"] == dataset]
         methods = [m for m in available_methods() if any(r["method"] == m for r in rows)]
         methods += [m for m in dict.fromkeys(r["method"] for r in rows)
@@ -916,7 +927,8 @@ class Results(list):
             if r is None:
                 return "n/a"
             parts = []
-            for m, s in ((r["best_mean"], r["best_std"]), (r["last_mean"], r["last_std"])):
+            for c in columns:
+                m, s = r[f"{c}_mean"], r[f"{c}_std"]
                 parts.append(_fmt(m) + (sep + _fmt(s) if math.isfinite(s) else ""))
             return " / ".join(parts)
 
@@ -925,10 +937,16 @@ class Results(list):
                 for a, b in settings]
         seeds = f"mean{sep}std over {n_seeds} seeds" if n_seeds > 1 else "1 seed"
         what = _METRICS[metric].format(share=share)
-        title = (f"{dataset}: test {what}, Best / Last ({seeds}; Best = round "
-                 f"selected on the validation split)")
+        names = " / ".join(_COLUMNS[c] for c in columns)
+        notes = [_COLUMN_NOTES[c] for c in columns if c in _COLUMN_NOTES]
+        title = f"{dataset}: test {what}, {names} ({'; '.join([seeds] + notes)})"
         return _render(title, header, body, fmt)
 
+
+# table columns -> their names, and what a title says about them
+_COLUMNS = {"model": "Model", "best": "Best", "last": "Last"}
+_COLUMN_NOTES = {"model": "Model = what the method returns given the validation split",
+                 "best": "Best = round selected on the validation split"}
 
 # summary / table metrics -> how a table title names them
 _METRICS = {"accuracy": "accuracy", "balanced_accuracy": "balanced accuracy",

@@ -400,6 +400,12 @@ class FloralSVC(ClassifierMixin, BaseEstimator):
                     flipped=res["labels"] != y_idx)
         kept, note = self._kept_model(selection, res, last, y_idx)
         self._last_model = self._attributes(X, last, n_problems)
+        self._best_model = None
+        if res["best"]:
+            top = res["best"][0]
+            self._best_model = self._attributes(X, dict(
+                coef=top["coef"], b=top["b"], rounds=[top["round"]],
+                flipped=top["labels"] != y_idx), n_problems)
         vars(self).update(self._attributes(X, kept, n_problems))
         self.best_round_ = int(res["best"][0]["round"]) if res["best"] else self.n_rounds_
         if exc is not None:
@@ -526,8 +532,21 @@ class FloralSVC(ClassifierMixin, BaseEstimator):
         Whatever ``selection`` kept, this gives the paper's "Last" model beside it.
         """
         check_is_fitted(self)
+        return self._with_model(self._last_model)
+
+    def best_round(self):
+        """A copy of this fitted estimator that predicts with the single round that scored
+        highest on the validation set (``best_round_``): the paper's "Best", selected on
+        validation data. Needs a fit with ``X_val``/``y_val``.
+        """
+        check_is_fitted(self)
+        if self._best_model is None:
+            raise ValueError("best_round() needs a fit with a validation set (X_val, y_val)")
+        return self._with_model(self._best_model)
+
+    def _with_model(self, model):
         other = copy.deepcopy(self)
-        vars(other).update(copy.deepcopy(self._last_model))
+        vars(other).update(copy.deepcopy(model))
         return other
 
     def decision_function(self, X):
