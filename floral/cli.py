@@ -202,8 +202,8 @@ def _add_run(sub):
                         "0.05 0.10 0.25); the clean setting is added unless --no-clean")
     p.add_argument("--no-clean", action="store_true", help="do not add the clean setting")
     p.add_argument("--methods", nargs="+", default=["all"], metavar="NAME",
-                   help="methods (floral, svm, nn, ln-svm, curie, ls-svm, k-lid) or all "
-                        "(default all)")
+                   help="methods (floral, svm, nn, nn-pgd, ln-svm, curie, ls-svm, k-lid) "
+                        "or all (default all)")
     p.add_argument("--seeds", type=int, default=3,
                    help="number of seeds, 0..N-1 (default 3); each seeds the split, the "
                         "attack and the methods")

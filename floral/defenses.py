@@ -17,6 +17,9 @@ function too, so it can be put in front of any model.
 * :class:`KLIDSVC` -- K-LID SVM (Weerasinghe et al., IEEE TIFS 2021): down-weight points
   whose local intrinsic dimensionality in kernel space looks like a flipped label's; the
   weights are :func:`klid_weights`.
+* :class:`PGDTrainedMLP` -- NN-PGD, the paper's network baseline: scikit-learn's
+  MLPClassifier trained on PGD adversarial examples (Madry et al., ICLR 2018); it lives in
+  ``floral._nn_pgd`` and is not an SVM, so the kernel notes below do not apply to it.
 
 All four fit scikit-learn's :class:`~sklearn.svm.SVC` underneath. ``gamma="scale"`` and
 ``"auto"`` are resolved once on the whole training set, as SVC resolves them, so a
@@ -36,11 +39,12 @@ from sklearn.utils._param_validation import Interval, StrOptions, validate_param
 from sklearn.utils.validation import (_check_sample_weight, check_is_fitted, check_X_y,
                                       validate_data)
 
+from ._nn_pgd import PGDTrainedMLP
 from ._validation import (KERNEL_ARGS, encode_binary_labels, gram, kernel_params,
                           resolve_gamma)
 
 __all__ = ["LNSVC", "CurieSVC", "curie_filter", "LabelSanitizedSVC", "sanitize_labels",
-           "KLIDSVC", "klid_weights"]
+           "KLIDSVC", "klid_weights", "PGDTrainedMLP"]
 
 # Kernel rows are evaluated in blocks of about this many entries, so prediction and the
 # K-LID neighbour search stay O(block) in memory whatever the number of points.

@@ -31,6 +31,10 @@ Best and Last are the same number.
 ``nn``      :class:`sklearn.neural_network.MLPClassifier`, two hidden layers of 32 ReLU
             units (the paper's Moon network), Adam, learning rate 1e-3, batches of 32,
             trained epoch by epoch with ``partial_fit`` for ``max_iter=200`` epochs
+``nn-pgd``  :class:`floral.defenses.PGDTrainedMLP`, the same network and training with
+            every minibatch replaced by its PGD perturbation (L-infinity radius
+            ``epsilon``, ``pgd_steps`` steps of ``pgd_step_size``; the estimator's
+            defaults), epoch by epoch like ``nn``
 ``ln-svm``  :class:`floral.defenses.LNSVC`, label-noise robust SVM
 ``curie``   :class:`floral.defenses.CurieSVC`, Curie's filter then SVC
 ``ls-svm``  :class:`floral.defenses.LabelSanitizedSVC`, label sanitization then SVC
@@ -133,6 +137,8 @@ _METHODS = {
     "floral": ("floral.svm:FloralSVC", FLORAL_PARAMS, "FLORAL"),
     "svm": ("sklearn.svm:SVC", {}, "SVM"),
     "nn": ("sklearn.neural_network:MLPClassifier", NN_PARAMS, "NN"),
+    # the same network, so epsilon=0 is nn exactly; the PGD settings are the estimator's
+    "nn-pgd": ("floral.defenses:PGDTrainedMLP", NN_PARAMS, "NN-PGD"),
     "ln-svm": ("floral.defenses:LNSVC", {}, "LN-SVM"),
     "curie": ("floral.defenses:CurieSVC", {}, "Curie"),
     "ls-svm": ("floral.defenses:LabelSanitizedSVC", {}, "LS-SVM"),
@@ -246,6 +252,7 @@ def _fit_and_score(est, data, y_train):
     """Fit ``est`` on the poisoned labels; Model / Best / Last scores, best round, model."""
     from sklearn.neural_network import MLPClassifier
 
+    from ._nn_pgd import PGDTrainedMLP
     from .svm import FloralSVC
 
     start = time.perf_counter()
@@ -254,7 +261,7 @@ def _fit_and_score(est, data, y_train):
         est.fit(data.X_train, y_train, X_val=data.X_val, y_val=data.y_val)
         model, best, last = est, est.best_round(), est.last_round()
         best_round = int(est.best_round_)
-    elif isinstance(est, MLPClassifier):
+    elif isinstance(est, (MLPClassifier, PGDTrainedMLP)):
         best, last, best_round = _fit_nn(est, data, y_train)
         model = best
     else:
@@ -304,7 +311,8 @@ def _fit_nn(est, data, y_train):
     """
     epochs = int(est.max_iter)
     if epochs < 1:
-        raise ValueError(f"nn: max_iter (epochs) must be >= 1, got {est.max_iter}")
+        raise ValueError(f"{type(est).__name__}: max_iter (epochs) must be >= 1, got "
+                         f"{est.max_iter}")
     classes = np.unique(y_train)
     best, best_val, best_epoch = None, -1.0, 0
     for epoch in range(1, epochs + 1):

@@ -406,7 +406,7 @@ def test_table_means_and_sample_stds():
     (dict(attacks="pgd"), ValueError,
      "unknown attack 'pgd'; choose from: random, topk_sv, alfa, alfa_tilt, lfa"),
     (dict(methods=["svm", "xgb"]), ValueError, "unknown method 'xgb'; choose from: floral, "
-     "svm, nn, ln-svm, curie, ls-svm, k-lid"),
+     "svm, nn, nn-pgd, ln-svm, curie, ls-svm, k-lid"),
     (dict(budgets=[0.1, 1.5]), ValueError, r"budget=1.5 must be in \[0, 1\)"),
     (dict(budgets=[-0.1]), ValueError, r"budget=-0.1 must be in \[0, 1\)"),
     (dict(budgets=[500]), ValueError, "budget=500 must be < the 500 training points"),
