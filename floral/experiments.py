@@ -717,7 +717,7 @@ def run_grid(datasets, attacks, budgets, methods, seeds, n_jobs=None, *, C=10.0,
     label : str, default=None
         Label column of .csv datasets.
     keep_models : bool, default=False
-        Keep each cell's data, poisoned labels and fitted (Best) models in
+        Keep each cell's data, poisoned labels and fitted models (Model) in
         :attr:`Results.models`, for figures.
     verbose : int, default=0
         1 draws a progress bar over the cells on stderr.
@@ -726,13 +726,15 @@ def run_grid(datasets, attacks, budgets, methods, seeds, n_jobs=None, *, C=10.0,
     -------
     results : Results
         One record per dataset, attack, budget, method and seed, with the fields of
-        :data:`FIELDS`: ``best_accuracy`` and ``last_accuracy`` on the test split,
-        ``best_val_accuracy`` and ``last_val_accuracy`` on the validation split,
+        :data:`FIELDS`: ``model_accuracy``, ``best_accuracy`` and ``last_accuracy`` on
+        the test split (Model, Best and Last, see the module docstring),
+        ``model_val_accuracy``, ``best_val_accuracy`` and ``last_val_accuracy`` on the
+        validation split,
         ``best_round`` (FLORAL's round or NN's epoch, None for single-shot methods),
         ``fit_seconds`` (with the per-round validation for FLORAL and NN),
         ``attack_seconds``, ``n_flipped``, ``n_train``, the resolved ``C``, ``gamma``,
-        ``best_balanced_accuracy``, ``last_balanced_accuracy``, ``best_minority_recall``
-        and ``last_minority_recall`` on the test split, and ``n_classes`` and
+        ``model_``/``best_``/``last_balanced_accuracy`` and
+        ``model_``/``best_``/``last_minority_recall`` on the test split, and ``n_classes`` and
         ``minority_share`` of the clean training labels (see the module docstring).
 
     Raises

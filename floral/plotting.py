@@ -143,7 +143,7 @@ def plot_decision_grid(results, *, dataset=None, seed=None, resolution=120):
     if not keys:
         raise ValueError(f"no kept models for dataset {dataset!r} and seed {seed}")
     methods = list(kept[keys[0]].estimators)
-    acc = {(r["attack"], r["budget"], r["method"]): r["best_accuracy"] for r in results
+    acc = {(r["attack"], r["budget"], r["method"]): r.get("model_accuracy") for r in results
            if r["dataset"] == dataset and r["seed"] == seed}
     fig = _figure(figsize=(2.4 * len(methods), 2.4 * len(keys) + 0.4), layout="constrained")
     axes = np.atleast_2d(fig.subplots(len(keys), len(methods), squeeze=False))
@@ -166,7 +166,7 @@ def plot_decision_grid(results, *, dataset=None, seed=None, resolution=120):
 def plot_accuracy_vs_budget(results, *, dataset=None, attack=None):
     """Test accuracy (mean ± std over seeds) against the flipped fraction, per method.
 
-    Two panels, Best and Last. The x axis is the fraction of training labels actually
+    Three panels: the returned model, Best and Last. The x axis is the fraction of training labels actually
     flipped; the clean setting is at 0.
 
     Parameters
@@ -196,9 +196,9 @@ def plot_accuracy_vs_budget(results, *, dataset=None, attack=None):
         attack = attacks[0] if attacks else "none"
     rows = [r for r in rows if r["attack"] in (attack, "none")]
     methods = list(dict.fromkeys(r["method"] for r in rows))
-    fig = _figure(figsize=(10, 4), layout="constrained")
-    axes = fig.subplots(1, 2, sharey=True)
-    for ax, which in zip(axes, ("best", "last")):
+    fig = _figure(figsize=(14, 4), layout="constrained")
+    axes = fig.subplots(1, 3, sharey=True)
+    for ax, which in zip(axes, ("model", "best", "last")):
         for method in methods:
             pts = sorted((r["flipped_fraction"], r[f"{which}_mean"], r[f"{which}_std"])
                          for r in rows if r["method"] == method)
@@ -210,7 +210,7 @@ def plot_accuracy_vs_budget(results, *, dataset=None, attack=None):
         ax.set_xlabel(f"fraction of training labels flipped ({attack})")
         ax.grid(alpha=0.3)
     axes[0].set_ylabel("test accuracy")
-    axes[1].legend(fontsize=8, loc="lower left")
+    axes[-1].legend(fontsize=8, loc="lower left")
     n = max(r["n_seeds"] for r in rows)
     fig.suptitle(f"{dataset}, {attack}: mean ± std over {n} seed{'s' * (n > 1)}",
                  fontsize=10)

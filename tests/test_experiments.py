@@ -53,13 +53,14 @@ def test_records_cover_the_grid_with_the_documented_fields(grid):
 
 def test_accuracies_budgets_and_timings(grid):
     for r in grid:
-        for key in ("best_accuracy", "last_accuracy", "best_val_accuracy",
-                    "last_val_accuracy"):
+        for key in ("model_accuracy", "best_accuracy", "last_accuracy",
+                    "model_val_accuracy", "best_val_accuracy", "last_val_accuracy"):
             assert 0.0 <= r[key] <= 1.0
         assert r["n_train"] == 500 and r["C"] == C and r["gamma"] == GAMMA
         assert r["n_flipped"] == resolve_budget(r["budget"], r["n_train"])
         assert r["fit_seconds"] > 0 and r["attack_seconds"] >= 0
-        for key in ("best_balanced_accuracy", "last_balanced_accuracy",
+        for key in ("model_balanced_accuracy", "best_balanced_accuracy",
+                    "last_balanced_accuracy", "model_minority_recall",
                     "best_minority_recall", "last_minority_recall"):
             assert 0.0 <= r[key] <= 1.0
         # Moon's training split is 250 / 250
@@ -73,9 +74,11 @@ def test_best_is_selected_on_validation(grid):
             assert r["best_val_accuracy"] >= r["last_val_accuracy"]
             limit = FAST[r["method"]]["n_rounds" if r["method"] == "floral" else "max_iter"]
             assert 1 <= r["best_round"] <= limit
+            if r["method"] == "nn":  # early stopping: the model is the best epoch
+                assert r["model_accuracy"] == r["best_accuracy"]
         else:
-            # single-shot methods train one model: Best = Last
-            assert r["best_accuracy"] == r["last_accuracy"]
+            # single-shot methods train one model: Model = Best = Last
+            assert r["model_accuracy"] == r["best_accuracy"] == r["last_accuracy"]
             assert r["best_round"] is None
     # the attack hurts the plain SVM
     svm = {(r["attack"], r["budget"], r["seed"]): r["best_accuracy"] for r in grid
@@ -111,17 +114,18 @@ def test_records_match_fits_done_by_hand(grid, seed, attack, budget):
     assert rec["svm"]["best_balanced_accuracy"] == pytest.approx(np.mean(recall), abs=1e-12)
     assert rec["svm"]["best_minority_recall"] == pytest.approx(recall[0], abs=1e-12)
 
-    clf = FloralSVC(C=C, gamma=GAMMA, flip_budget=0.05, learning_rate=1e-3, n_rounds=40,
-                    selection="best", random_state=seed)
-    clf.fit(data.X_train, y_bad, eval_set=(data.X_val, data.y_val))
-    assert rec["floral"]["best_accuracy"] == clf.score(data.X_test, data.y_test)
+    clf = FloralSVC(C=C, gamma=GAMMA, n_rounds=40, random_state=seed)
+    clf.fit(data.X_train, y_bad, X_val=data.X_val, y_val=data.y_val)
+    assert rec["floral"]["model_accuracy"] == clf.score(data.X_test, data.y_test)
+    assert rec["floral"]["model_val_accuracy"] == clf.score(data.X_val, data.y_val)
+    assert rec["floral"]["best_accuracy"] == clf.best_round().score(data.X_test, data.y_test)
     assert rec["floral"]["last_accuracy"] == clf.last_round().score(data.X_test, data.y_test)
     last_pred = clf.last_round().predict(data.X_test)
     assert rec["floral"]["last_minority_recall"] == pytest.approx(
         np.mean(last_pred[data.y_test == 0] == 0), abs=1e-12)
     assert rec["floral"]["best_round"] == clf.best_round_
-    # the kept round is the first with the highest validation accuracy
-    val = clf.history_["eval_accuracy"]
+    # Best is the first round with the highest validation accuracy
+    val = clf.history_["val_accuracy"]
     assert clf.best_round_ == int(np.argmax(val)) + 1
 
     # NN: Best is the epoch with the best validation accuracy, Last the final epoch
@@ -149,8 +153,8 @@ def test_defense_records_match_the_estimators():
                "ls-svm": defenses.LabelSanitizedSVC, "k-lid": defenses.KLIDSVC}
     for r in res:
         est = classes[r["method"]](C=C, gamma=GAMMA).fit(data.X_train, y_bad)
-        assert r["best_accuracy"] == r["last_accuracy"] == est.score(data.X_test,
-                                                                     data.y_test)
+        assert r["model_accuracy"] == r["best_accuracy"] == r["last_accuracy"] == \
+            est.score(data.X_test, data.y_test)
 
 
 def test_parallel_grid_gives_the_serial_records(grid):
@@ -246,7 +250,7 @@ def test_multiclass_grid_runs_the_attacks_that_take_more_classes():
 @pytest.mark.parametrize("attack, methods, message", [
     ("alfa_tilt", ["svm"], "dataset 'digits10' has 10 classes, but the attack alfa_tilt is "
                            "defined for two classes only; with more classes use the attacks "
-                           "random, topk_sv and the methods svm, nn"),
+                           "random, topk_sv and the methods floral, svm, nn, nn-pgd"),
     ("random", ["svm", "ls-svm", "k-lid"], "but the methods ls-svm, k-lid are defined for two "
                                            "classes only"),
     (["lfa", "random"], ["curie"], "but the attack lfa and the method curie are defined for "
@@ -304,7 +308,7 @@ def test_imbalanced_dataset_gets_balanced_accuracy_and_minority_recall():
 
     text = res.table()
     titles = [ln for ln in text.splitlines() if ": test " in ln]
-    assert [t.split(", Best")[0] for t in titles] == [
+    assert [t.split(", Model")[0] for t in titles] == [
         "imbalanced_moons: test accuracy", "imbalanced_moons: test balanced accuracy",
         "imbalanced_moons: test recall of the minority class (10.0% of the training labels)",
         "moons: test accuracy"]
@@ -324,10 +328,12 @@ def test_imbalance_rule(share, n_classes, imbalanced):
                best_minority_recall=0.5, last_minority_recall=0.4)
     if share is not None:
         rec.update(minority_share=share, n_classes=n_classes)
-    text = Results([rec]).table()
+    text = Results([rec]).table(columns=("best", "last"))
     assert ("balanced accuracy" in text) == imbalanced
     assert (".700 / .600" in text and ".500 / .400" in text) == imbalanced
     assert ".900 / .800" in text
+    # a record without model scores (written before they existed) shows n/a for them
+    assert "n/a" in Results([rec]).table()
 
 
 def test_summary_of_other_metrics_and_files_without_them(tmp_path):
@@ -349,7 +355,8 @@ def test_summary_of_other_metrics_and_files_without_them(tmp_path):
     (tmp_path / "old.csv").write_text("\n".join(lines) + "\n")
     old = read_csv(tmp_path / "old.csv")
     assert old[0]["best_accuracy"] == 0.9 and "n_classes" not in old[0]
-    assert old.table().splitlines()[3].split() == ["clean", ".900", "/", ".800"]
+    assert old.table(columns=("best", "last")).splitlines()[3].split() == \
+        ["clean", ".900", "/", ".800"]
 
 
 # --- round trips and table ---------------------------------------------------------------------
@@ -383,17 +390,23 @@ def test_table_means_and_sample_stds():
         for attack, budget in (("none", 0.0), ("alfa_tilt", 0.05)):
             recs.append(dict(dataset="d", attack=attack, budget=budget, method="svm",
                              seed=seed, best_accuracy=b, last_accuracy=l, n_flipped=1,
-                             n_train=20))
-    text = Results(recs).table()
+                             n_train=20, model_accuracy=(b + l) / 2))
+    text = Results(recs).table(columns=("best", "last"))
     lines = text.splitlines()
     assert "mean±std over 2 seeds" in lines[0]
     assert lines[1].split() == ["setting", "SVM"]
     # mean .95, sample std sqrt(0.005) = .0707; last mean .7, std .1414
     assert lines[3].split() == ["clean", ".950±.071", "/", ".700±.141"]
+    # the default: the returned model only, here (best + last) / 2: .85 and .80
+    model = Results(recs).table().splitlines()
+    assert "Model (mean±std over 2 seeds" in model[0]
+    assert model[3].split() == ["clean", ".825±.035"]
+    with pytest.raises(ValueError, match="columns"):
+        Results(recs).table(columns=("first",))
     assert lines[4].split() == ["alfa_tilt", "5%", ".950±.071", "/", ".700±.141"]
-    md = Results(recs).table(fmt="markdown")
+    md = Results(recs).table(fmt="markdown", columns=("best", "last"))
     assert "| clean | .950 ± .071 / .700 ± .141 |" in md
-    one = Results(recs[:1]).table()
+    one = Results(recs[:1]).table(columns=("best", "last"))
     assert ".900 / .800" in one and "±" not in one.splitlines()[-1]
 
 
@@ -427,10 +440,14 @@ def test_bad_input_fails_before_any_work(kwargs, exc, match):
         run_grid(**args)
 
 
-def test_runner_floral_uses_floral_params():
+def test_runner_floral_uses_floralsvc_defaults():
     params = experiments.make_method("floral", C=10, gamma=1.0, random_state=0).get_params()
-    assert {k: params[k] for k in experiments.FLORAL_PARAMS} == experiments.FLORAL_PARAMS
-    assert (params["C"], params["gamma"], params["n_rounds"]) == (10, 1.0, 1000)
+    defaults = FloralSVC().get_params()
+    assert {k: v for k, v in params.items() if k not in ("C", "gamma", "random_state",
+                                                         "n_jobs")} == \
+        {k: v for k, v in defaults.items() if k not in ("C", "gamma", "random_state",
+                                                        "n_jobs")}
+    assert (params["C"], params["gamma"]) == (10, 1.0)
 
 
 # --- plotting ------------------------------------------------------------------------------------
@@ -492,7 +509,7 @@ def test_cli_run_prints_the_table_and_writes_files(tmp_path):
     res = floral_cli(*RUN, "--out", "out", cwd=tmp_path)
     assert res.returncode == 0, res.stderr
     lines = res.stdout.splitlines()
-    assert lines[0].startswith("moons: test accuracy, Best / Last (mean±std over 2 seeds")
+    assert lines[0].startswith("moons: test accuracy, Model (mean±std over 2 seeds")
     assert lines[1].split() == ["setting", "FLORAL", "SVM", "NN"]
     assert [ln.split()[0] for ln in lines[3:6]] == ["clean", "alfa_tilt", "alfa_tilt"]
     assert "6/6 cells" in res.stderr  # the progress bar reached the end
@@ -503,8 +520,9 @@ def test_cli_run_prints_the_table_and_writes_files(tmp_path):
     assert read_json(out / "results.json").meta["command"].startswith("floral run --dataset")
     for name in ("accuracy_vs_budget_moons_alfa_tilt.png", "decision_boundaries_moons.png"):
         assert is_png(out / name)
-    # the printed table is the records' table
+    # the printed table is the records' table; --paper prints Best / Last instead
     assert records.table() in res.stdout
+    assert "Best / Last" in records.table(columns=("best", "last")).splitlines()[0]
 
 
 def test_cli_run_without_matplotlib_still_prints_the_table(tmp_path):
@@ -555,8 +573,7 @@ def test_cli_demo_keeps_its_table(tmp_path):
     assert res.returncode == 0, res.stderr
     lines = res.stdout.splitlines()
     header = next(i for i, ln in enumerate(lines) if ln.startswith("attack"))
-    assert lines[header].split() == ["attack", "budget", "SVC", "FLORAL", "best", "FLORAL",
-                                     "last"]
+    assert lines[header].split() == ["attack", "budget", "SVC", "FLORAL", "last", "round"]
     rows = [ln.split() for ln in lines[header + 2: header + 7]]
     assert [r[:-3] for r in rows] == [["clean", "0%"], ["top-k", "SV", "10%"],
                                       ["top-k", "SV", "25%"], ["random", "10%"],
