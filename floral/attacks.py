@@ -38,8 +38,14 @@ from scipy.optimize import linprog
 from sklearn.svm import SVC
 from sklearn.utils import check_random_state, check_X_y
 
-from ._validation import (KERNEL_ARGS, encode_binary_labels, gram, kernel_params, resolve_budget,
-                          resolve_gamma)
+from ._validation import (
+    KERNEL_ARGS,
+    encode_binary_labels,
+    gram,
+    kernel_params,
+    resolve_budget,
+    resolve_gamma,
+)
 
 __all__ = ["random_flip", "topk_sv_flip", "alfa", "alfa_tilt", "lfa", "get", "available"]
 
