@@ -8,8 +8,9 @@ Profiles: "ci" (the default) is derandomized: every run tries the same examples,
 pytest run is reproducible and a failure in CI fails again on a developer's machine.
 Fresh randomness finds more over time but makes the suite flaky by design; for that, run
 FLORAL_HYPOTHESIS_PROFILE=explore pytest tests/test_properties.py (more examples, random
-seed, falsifying examples saved in .hypothesis/). No deadline in either: per-example
-timings on a loaded CI machine are noise, and the suite asserts no timings.
+seed, falsifying examples saved in .hypothesis/). No deadline and no too_slow health check
+in either: per-example timings on a loaded CI machine are noise, and the suite asserts no
+timings.
 """
 import math
 import os
@@ -26,7 +27,8 @@ settings.register_profile(
     "ci", derandomize=True, database=None, max_examples=150, deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
 )
-settings.register_profile("explore", max_examples=5000, deadline=None)
+settings.register_profile("explore", max_examples=5000, deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile(os.environ.get("FLORAL_HYPOTHESIS_PROFILE", "ci"))
 
 EPS = np.finfo(np.float64).eps
