@@ -75,6 +75,14 @@ class BuildExt(build_ext):
             if os.environ.get("FLORAL_DEBUG", "0") not in ("", "0"):
                 # bounds assertions in the C++ core (see FLORAL_ASSERT in common.hpp)
                 base = ["-std=c++17", "-O1", "-g", "-UNDEBUG", "-DFLORAL_DEBUG=1"]
+        san = []
+        if os.environ.get("FLORAL_SANITIZE", "0") not in ("", "0") and ctype != "msvc":
+            # tools/sanitize.sh: ASan + UBSan, every report fatal; -O1 keeps the stack traces
+            # readable. The interpreter is not instrumented, so the ASan runtime must be
+            # LD_PRELOADed when this build is imported.
+            san = ["-fsanitize=address,undefined", "-fno-sanitize-recover=all"]
+            base = [f for f in base if not f.startswith("-O")]
+            base += ["-O1", "-g", "-fno-omit-frame-pointer", *san]
         omp = _openmp_flags(self.compiler)
         if omp is None:
             print("floral: OpenMP not available; building the core serially", file=sys.stderr)
@@ -83,7 +91,7 @@ class BuildExt(build_ext):
             cflags, lflags = omp
         for ext in self.extensions:
             ext.extra_compile_args = base + cflags
-            ext.extra_link_args = list(lflags)
+            ext.extra_link_args = list(lflags) + san
         super().build_extensions()
 
 

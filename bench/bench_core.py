@@ -26,6 +26,7 @@ import argparse
 import json
 import os
 import time
+from functools import partial
 
 import numpy as np
 from sklearn.datasets import make_moons
@@ -148,14 +149,15 @@ def main():
                                for _ in range(args.repeats)] for t in (1, threads)}
             rec["bandwidth_bound_s"] = {t: float(np.median(v)) for t, v in probes.items()}
             rec["bandwidth_bound_repeats_s"] = probes
+            # partial binds this iteration's values (a lambda would look them up late)
             rec["dense"] = {
-                str(t): _median_repeat(lambda: floral_round(
-                    X, y, gamma, C=10.0, lr=1e-4, k=n // 20, cf=2.0, rounds=rounds, n_jobs=t),
-                    args.repeats)
+                str(t): _median_repeat(partial(
+                    floral_round, X, y, gamma, C=10.0, lr=1e-4, k=n // 20, cf=2.0,
+                    rounds=rounds, n_jobs=t), args.repeats)
                 for t in sorted({1, threads})
             }
-            rec["sparse"] = _median_repeat(lambda: floral_round(
-                X, y, gamma, C=0.01, lr=5.0 / n, k=n // 100, cf=1.0,
+            rec["sparse"] = _median_repeat(partial(
+                floral_round, X, y, gamma, C=0.01, lr=5.0 / n, k=n // 100, cf=1.0,
                 rounds=max(rounds, 200 if n <= 5000 else 100), n_jobs=threads, refresh=0,
                 warmup=50), args.repeats)
             base_rounds = 3 if n >= 10000 else (5 if n >= 2000 else 20)

@@ -28,13 +28,12 @@ import time
 import numpy as np
 from sklearn.svm import SVC
 
+from _common import machine_info, machine_line, pm
 from floral import attacks
-from floral.experiments import FLORAL_PARAMS
 from floral.datasets import load_moons
 from floral.defenses import KLIDSVC, LNSVC, CurieSVC, LabelSanitizedSVC
+from floral.experiments import FLORAL_PARAMS
 from floral.svm import FloralSVC
-
-from _common import machine_info, machine_line, pm
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SVM = dict(C=10, gamma=1.0)

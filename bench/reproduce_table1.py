@@ -135,7 +135,7 @@ def main(argv=None):
     for b in BUDGETS:
         lines.append(f"| {setting(b)} | ours | " + " | ".join(
             ours_cell(ours.get((b, m))) for m in COLUMNS) + " |")
-        lines.append(f"| | paper | " + " | ".join(
+        lines.append("| | paper | " + " | ".join(
             f"{fmt(PAPER[b][m][0])} / {fmt(PAPER[b][m][1])}" for m in COLUMNS) + " |")
     lines += [
         "",
@@ -239,7 +239,8 @@ def differences(n):
         "step size; the paper decays the step x0.1 every 100 rounds (run above as a "
         "supplement) with learning rates of 1e-4..1e-3 and 500..1000 rounds. FLORAL's own "
         "attacker budget k is 5% of n in every setting; the paper reports k between 5% and "
-        "25% of n, and which k each Table 1 cell used is not reproduced here. FLORAL's classifier in a round uses that round's attacked labels "
+        "25% of n, and which k each Table 1 cell used is not reproduced here. FLORAL's "
+        "classifier in a round uses that round's attacked labels "
         "(DESIGN.md), so its Last is the model right after an attacker move.",
         "- **Defenses** (LN-SVM, Curie, LS-SVM, K-LID) are floral's implementations "
         "(`floral.defenses`) with their default parameters, not tuned per setting; the "

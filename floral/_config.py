@@ -1,10 +1,24 @@
 """Build and runtime facts for bug reports, like numpy.show_config()."""
 import platform
 import sys
+from importlib import metadata
 
 from ._version import __version__
 
 __all__ = ["show_config", "config_info"]
+
+# The name pip knows floral by. "floral" on PyPI is an unrelated project, so a report has to
+# say which distribution provided the `floral` package that was imported.
+DISTRIBUTION = "floral-svm"
+
+
+def _installed_version():
+    """The version pip recorded for floral-svm, or None (running from a source tree that
+    was never installed). It differs from __version__ when an install is stale."""
+    try:
+        return metadata.version(DISTRIBUTION)
+    except metadata.PackageNotFoundError:
+        return None
 
 
 def _openmp_runtimes():
@@ -34,6 +48,8 @@ def config_info():
     runtime = _openmp_runtimes() if core["openmp"] else []
     return {
         "floral": __version__,
+        "distribution": DISTRIBUTION,
+        "installed_version": _installed_version(),
         "python": sys.version.split()[0],
         "platform": platform.platform(),
         "compiler": core["compiler"],
@@ -55,8 +71,11 @@ def show_config(file=None):
     """
     info = config_info()
     out = file or sys.stdout
+    installed = info["installed_version"]
     lines = [
         f"floral {info['floral']}",
+        f"  distribution   {info['distribution']} "
+        + (installed if installed else "(not installed: imported from a source tree)"),
         f"  python         {info['python']} ({info['platform']})",
         f"  compiler       {info['compiler']}",
         "  openmp         " + (f"on (OpenMP {info['openmp_version']})" if info["openmp"]

@@ -43,8 +43,14 @@ from sklearn.svm import SVC
 from sklearn.utils import check_random_state, check_X_y
 from sklearn.utils.multiclass import check_classification_targets
 
-from ._validation import (KERNEL_ARGS, encode_binary_labels, gram, kernel_params, resolve_budget,
-                          resolve_gamma)
+from ._validation import (
+    KERNEL_ARGS,
+    encode_binary_labels,
+    gram,
+    kernel_params,
+    resolve_budget,
+    resolve_gamma,
+)
 
 __all__ = ["random_flip", "topk_sv_flip", "alfa", "alfa_tilt", "lfa", "get", "available",
            "supports_multiclass"]

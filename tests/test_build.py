@@ -92,7 +92,7 @@ def serial_floral(tmp_path_factory):
             pytest.skip("floral's build requirements cannot be fetched here")
         pytest.fail(f"the serial build failed:\n{log[-5000:]}")
     assert "OpenMP not available; building the core serially" in log
-    (wheel,) = wheels.glob("floral-*.whl")
+    (wheel,) = wheels.glob("floral_svm-*.whl")
     with zipfile.ZipFile(wheel) as zf:
         zf.extractall(out)
     return out
@@ -202,6 +202,12 @@ def test_show_config_reports_version_openmp_and_threads():
     out = text.getvalue()
     assert out.startswith(f"floral {floral.__version__}\n")
     assert "openmp" in out and "threads" in out and "compiler" in out
+    # the distribution pip installed floral from, by its metadata (None from a bare tree)
+    assert info["distribution"] == "floral-svm"
+    installed = info["installed_version"]
+    assert f"  distribution   floral-svm {installed or '(not installed'}" in out
+    if installed is not None:
+        assert installed == floral.__version__
     if info["openmp"]:
         assert "openmp         on (OpenMP " in out
     else:

@@ -5,9 +5,16 @@ from sklearn import datasets as skd
 from sklearn.svm import SVC
 
 from floral import datasets
-from floral.datasets import (load_breast_cancer, load_digits, load_digits_1v7,
-                             load_embeddings, load_imbalanced_moons, load_moons, make_large,
-                             read_labelled)
+from floral.datasets import (
+    load_breast_cancer,
+    load_digits,
+    load_digits_1v7,
+    load_embeddings,
+    load_imbalanced_moons,
+    load_moons,
+    make_large,
+    read_labelled,
+)
 
 SPLITS = ("X_train", "y_train", "X_val", "y_val", "X_test", "y_test")
 

@@ -11,8 +11,15 @@ from sklearn.svm import SVC
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from floral import defenses
-from floral.defenses import (KLIDSVC, LNSVC, CurieSVC, LabelSanitizedSVC, curie_filter,
-                             klid_weights, sanitize_labels)
+from floral.defenses import (
+    KLIDSVC,
+    LNSVC,
+    CurieSVC,
+    LabelSanitizedSVC,
+    curie_filter,
+    klid_weights,
+    sanitize_labels,
+)
 from oracles import kernel_reference
 
 ESTIMATORS = (LNSVC, CurieSVC, LabelSanitizedSVC, KLIDSVC)

@@ -61,6 +61,10 @@ grep -iE 'warning|deprecat' "$work/build.log" | grep -v -- '-W' | sort -u | head
 sdist="$(ls "$work"/dist/*.tar.gz)"
 wheel="$(ls "$work"/dist/*.whl)"
 ls -l "$work/dist"
+# the distribution is floral-svm ("floral" on PyPI is another project); import name floral
+version="$(sed -n 's/^__version__ = "\(.*\)"/\1/p' "$src/floral/_version.py")"
+[[ "$(basename "$sdist")" == "floral_svm-$version.tar.gz" ]] || fail "sdist name: $sdist"
+[[ "$(basename "$wheel")" == "floral_svm-$version-"*.whl ]] || fail "wheel name: $wheel"
 
 step "contents of the sdist and the wheel"
 "$tools/python" - "$sdist" "$wheel" "$src" <<'PY'
@@ -98,7 +102,7 @@ assert any(n.startswith("floral/_core/_lib.") and n.endswith((".so", ".pyd")) fo
 bad = [n for n in wnames if n.endswith((".cpp", ".c", ".pyx", ".pxd", ".hpp", ".o", ".obj"))
        or n.startswith(("build/", "tests/")) or "/build/" in n]
 assert not bad, f"build junk in the wheel: {bad}"
-outside = [n for n in wnames if not n.startswith(("floral/", "floral-"))]
+outside = [n for n in wnames if not n.startswith(("floral/", "floral_svm-"))]
 assert not outside, f"files outside the package in the wheel: {outside}"
 print("sdist and wheel contents OK (py.typed and _lib.pyi in the wheel; no .cpp/.pyx/.hpp/.o)")
 PY
@@ -110,9 +114,10 @@ auditwheel repair --strip --wheel-dir "$work/wheelhouse" "$wheel" > "$work/repai
     || { cat "$work/repair.log"; fail "auditwheel repair"; }
 repaired="$(ls "$work"/wheelhouse/*.whl)"
 auditwheel show "$repaired"
-bundled="$(unzip -Z1 "$repaired" | grep '^floral\.libs/.' | sed 's|^floral\.libs/||' | xargs)"
+# auditwheel names the folder after the distribution (floral-svm), not the import package
+bundled="$(unzip -Z1 "$repaired" | grep '^floral_svm\.libs/.' | sed 's|^floral_svm\.libs/||' | xargs)"
 [[ "$bundled" == *libgomp* ]] || fail "the repaired wheel does not bundle libgomp"
-unzip -l "$repaired" | grep -E 'floral\.libs/|_lib\..*\.so|Length|files$'
+unzip -l "$repaired" | grep -E 'floral_svm\.libs/|_lib\..*\.so|Length|files$'
 wheel_name="$(basename "$repaired")"
 wheel_size="$(du -h "$repaired" | cut -f1) ($(stat -c %s "$repaired") bytes)"
 
@@ -132,6 +137,8 @@ import floral._core._lib as lib
 print("floral imported from", floral.__file__)
 print("core imported from  ", lib.__file__)
 assert floral.__file__.startswith(sys.argv[1]), "floral was not imported from the wheel's venv"
+from importlib.metadata import packages_distributions
+assert packages_distributions()["floral"] == ["floral-svm"], packages_distributions()["floral"]
 assert lib.build_info()["openmp"], "the wheel's core was built without OpenMP"
 PY
 )

@@ -108,17 +108,24 @@ inline double project_box_hyperplane(const double* v, const std::int8_t* a, cons
 
     for (index_t i = 0; i < n; ++i) x[i] = std::min(std::max(v[i] - mu * a[i], l[i]), u[i]);
 
-    // Newton polish: the closed-form mu carries rounding of the running sums.
+    // Newton polish: the closed-form mu carries rounding of the running sums. phi's slope at
+    // mu is minus the number of coordinates whose free interval [lo_i, hi_i] holds mu; those
+    // take the step directly on x, not through v_i - mu a_i: when |v_i| dwarfs the box, that
+    // difference cancels and can round a free coordinate onto its bound (v = (0, -1e46),
+    // a = (-1, -1), box [0, 1e-9] x [-1e46, 0] came out as (1e-9, 0), a^T x = -1e-9), after
+    // which no coordinate counted as inside and the residual stayed.
     double resid = 0.0;
-    index_t n_inside = 0;
+    index_t n_slope = 0;
     for (index_t i = 0; i < n; ++i) {
         resid += a[i] * x[i];
-        if (x[i] > l[i] && x[i] < u[i]) ++n_inside;
+        if (lo(i) <= mu && mu <= hi(i)) ++n_slope;
     }
-    if (resid != 0.0 && n_inside > 0) {
-        mu += resid / static_cast<double>(n_inside);
+    if (resid != 0.0 && n_slope > 0) {
+        const double step = resid / static_cast<double>(n_slope);
         for (index_t i = 0; i < n; ++i)
-            x[i] = std::min(std::max(v[i] - mu * a[i], l[i]), u[i]);
+            if (lo(i) <= mu && mu <= hi(i))
+                x[i] = std::min(std::max(x[i] - step * a[i], l[i]), u[i]);
+        mu += step;
     }
     return mu;
 }
