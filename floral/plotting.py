@@ -166,8 +166,8 @@ def plot_decision_grid(results, *, dataset=None, seed=None, resolution=120):
 def plot_accuracy_vs_budget(results, *, dataset=None, attack=None):
     """Test accuracy (mean ± std over seeds) against the flipped fraction, per method.
 
-    Three panels: the returned model, Best and Last. The x axis is the fraction of training labels actually
-    flipped; the clean setting is at 0.
+    Three panels: the returned model, Best and Last. The x axis is the fraction of
+    training labels actually flipped; the clean setting is at 0.
 
     Parameters
     ----------

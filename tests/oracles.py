@@ -76,7 +76,7 @@ def floral_reference(K, y, C, lam0, *, n_rounds, learning_rate, lr_decay=1.0,
 
 
 def floral_game_reference(K, y, C, *, n_classes, n_rounds, learning_rate, flip_budget=0,
-                          class_cap=None, tol=1e-5, K_eval=None, y_eval=None):
+                          class_cap=None, tol=1e-5, K_eval=None, y_eval=None, lam0=None):
     """The one-vs-rest FLORAL game of DESIGN.md / FloralSVC's docstring with the
     deterministic attacker (candidate_factor = 1), written densely.
 
@@ -92,7 +92,7 @@ def floral_game_reference(K, y, C, *, n_classes, n_rounds, learning_rate, flip_b
     P = 1 if n_classes == 2 else n_classes
     positive = (lambda lab, p: lab == 1) if P == 1 else (lambda lab, p: lab == p)
     cap = np.full(n_classes, flip_budget) if class_cap is None else np.asarray(class_cap)
-    lam = np.zeros((P, n))
+    lam = np.zeros((P, n)) if lam0 is None else np.array(lam0, float).reshape(P, n)
     labels = y.copy()
     rounds = []
     for t in range(1, n_rounds + 1):

@@ -4,8 +4,7 @@ import pytest
 from sklearn.datasets import make_moons
 
 from floral import _core
-from oracles import (floral_game_reference, floral_reference, kernel_reference,
-                     project_reference)
+from oracles import floral_game_reference, floral_reference, kernel_reference, project_reference
 
 KERNELS = ["rbf", "linear", "poly", "sigmoid"]
 
@@ -392,10 +391,15 @@ def test_one_vs_rest_game_matches_numpy_reference(blobs3, cap):
     n = len(y)
     C = np.full(n, 5.0)
     Kv = kernel_reference(Xv, X, "rbf", 0.1).astype(np.float32).astype(float)
+    # a generic start: from lam = 0 the first step moves every lam by the same amount, and
+    # the attacker's order among equal weights would hang on the last bit of each sum
+    rng = np.random.default_rng(0)
+    lam0 = np.array([project_reference(rng.uniform(0, 2, n), np.where(y == p, 1, -1), 0.0, C)
+                     for p in range(3)])
     ref = floral_game_reference(gram32(X, gamma=0.1), y, C, n_classes=3, n_rounds=25,
                                 learning_rate=0.05, flip_budget=9, class_cap=cap, K_eval=Kv,
-                                y_eval=yv)
-    res = _core.floral_fit(X, y, C, np.zeros((3, n)), n_classes=3, gamma=0.1, n_rounds=25,
+                                y_eval=yv, lam0=lam0)
+    res = _core.floral_fit(X, y, C, lam0, n_classes=3, gamma=0.1, n_rounds=25,
                            learning_rate=0.05, flip_budget=9, candidate_factor=1.0,
                            class_cap=cap, X_eval=Xv, y_eval=yv)
     np.testing.assert_allclose(res["coef"], ref[-1]["coef"], atol=1e-6)

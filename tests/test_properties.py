@@ -110,18 +110,6 @@ def instances(draw, max_n=10):
     return v, a, lower, lower + width
 
 
-def near_empty_boundary(a, lower, upper):
-    """Whether the set is within rounding of switching between empty and non-empty.
-
-    The binding decides emptiness from float sums of the bounds, which can round either
-    way there (test_projection_emptiness_is_decided_exactly); the bound on that rounding is
-    n eps sum_i (|l_i| + |u_i|).
-    """
-    lo, hi = exact_sums(a, lower, upper)
-    margin = Fraction(len(a) * EPS) * sum(Fraction(float(t)) for t in np.abs(np.r_[lower, upper]))
-    return abs(lo) <= margin or abs(hi) <= margin
-
-
 def check_projection(v, a, lower, upper):
     """Run the core and assert feasibility, KKT and optimality; returns (x, mu)."""
     x, mu = _core.project(v, a, lower, upper)
@@ -151,19 +139,7 @@ def check_projection(v, a, lower, upper):
 def test_projection_matches_exact_oracle(inst):
     v, a, lower, upper = inst
     lo, hi = exact_sums(a, lower, upper)
-    feasible = lo <= 0 <= hi
-    if near_empty_boundary(a, lower, upper):
-        # either answer passes here; the exact answer is the xfail test below
-        try:
-            x, _ = _core.project(v, a, lower, upper)
-        except ValueError:
-            return
-        if feasible:
-            check_projection(v, a, lower, upper)
-        else:  # empty by less than rounding: x must still be within the tolerance
-            assert np.all(lower <= x) and np.all(x <= upper)
-            assert abs(math.fsum(a * x)) <= HYPERPLANE_TOL * (1 + math.fsum(np.abs(x)))
-    elif feasible:
+    if lo <= 0 <= hi:
         check_projection(v, a, lower, upper)
     else:
         with pytest.raises(ValueError, match="empty"):
@@ -184,7 +160,7 @@ def test_projection_is_exactly_scale_equivariant(inst, k):
     """
     v, a, lower, upper = inst
     lo, hi = exact_sums(a, lower, upper)
-    assume(lo <= 0 <= hi and not near_empty_boundary(a, lower, upper))
+    assume(lo <= 0 <= hi)
     x, mu = check_projection(v, a, lower, upper)
     s = math.ldexp(1.0, k)
     xs, mus = _core.project(v * s, a, lower * s, upper * s)
@@ -231,7 +207,6 @@ def test_projection_wide_magnitudes_stay_in_the_box(inst):
     v - mu a; the hyperplane bound does not (test_projection_huge_v_against_narrow_box)."""
     v, a, lower, upper = inst
     lo, hi = exact_sums(a, lower, upper)
-    assume(not near_empty_boundary(a, lower, upper))
     if not lo <= 0 <= hi:
         with pytest.raises(ValueError, match="empty"):
             _core.project(v, a, lower, upper)
@@ -263,20 +238,14 @@ def test_projection_huge_v_against_narrow_box():
     check_projection(v, a, np.zeros(3), np.ones(3))
 
 
-EMPTINESS_BUG = (
-    "known bug: _lib.project decides emptiness with rounded float sums (np.sum), so sets "
-    "within rounding of the boundary are misjudged; math.fsum would decide it exactly")
-
-
 @pytest.mark.parametrize("a, lower, upper, empty", [
-    # max a^T x = 0.1 + 0.2 - fl(0.1 + 0.2) = -2.8e-17 < 0: empty, yet accepted
+    # max a^T x = 0.1 + 0.2 - fl(0.1 + 0.2) = -2.8e-17 < 0: empty (np.sum said non-empty)
     pytest.param([1, 1, -1], [0, 0, 0.1 + 0.2], [0.1, 0.2, 0.1 + 0.2], True,
-                 id="empty-accepted", marks=pytest.mark.xfail(
-                     strict=True, raises=pytest.fail.Exception, reason=EMPTINESS_BUG)),
-    # max a^T x = 1 + 2^-60 - 1 - 2^-60 = 0: one point, (1, 2^-60, 1, 2^-60), yet rejected
+                 id="empty-accepted"),
+    # max a^T x = 1 + 2^-60 - 1 - 2^-60 = 0: one point, (1, 2^-60, 1, 2^-60) (np.sum said
+    # empty)
     pytest.param([1, 1, -1, -1], [0, 0, 1, 2.0 ** -60], [1, 2.0 ** -60, 1, 2.0 ** -60], False,
-                 id="single-point-rejected", marks=pytest.mark.xfail(
-                     strict=True, raises=ValueError, reason=EMPTINESS_BUG)),
+                 id="single-point-rejected"),
 ])
 def test_projection_emptiness_is_decided_exactly(a, lower, upper, empty):
     a, lower, upper = (np.array(t, dtype=np.float64) for t in (a, lower, upper))

@@ -4,6 +4,8 @@
 This module only converts arrays, checks shapes / dtypes / ranges, releases the GIL and
 calls C++. Defaults, documentation and user-facing validation live in floral.svm.
 """
+import math
+
 import numpy as np
 cimport numpy as cnp
 from libc.stdint cimport int8_t, int32_t, int64_t, uint64_t
@@ -355,8 +357,10 @@ def project(v, a, lower, upper):
     if np.any(lo > up):
         raise ValueError("lower must be <= upper elementwise")
     a_np = np.asarray(av)
-    lo_sum = np.sum(np.where(a_np > 0, lo, -up))
-    hi_sum = np.sum(np.where(a_np > 0, up, -lo))
+    # math.fsum rounds the exact sum once, so its sign is the exact sign: np.sum's
+    # rounding would misjudge sets within rounding of empty
+    lo_sum = math.fsum(np.where(a_np > 0, lo, -up))
+    hi_sum = math.fsum(np.where(a_np > 0, up, -lo))
     if lo_sum > 0 or hi_sum < 0:
         raise ValueError("the set {lower <= x <= upper, a^T x = 0} is empty")
     x = np.empty(n, dtype=np.float64)

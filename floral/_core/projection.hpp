@@ -108,24 +108,40 @@ inline double project_box_hyperplane(const double* v, const std::int8_t* a, cons
 
     for (index_t i = 0; i < n; ++i) x[i] = std::min(std::max(v[i] - mu * a[i], l[i]), u[i]);
 
-    // Newton polish: the closed-form mu carries rounding of the running sums. phi's slope at
-    // mu is minus the number of coordinates whose free interval [lo_i, hi_i] holds mu; those
-    // take the step directly on x, not through v_i - mu a_i: when |v_i| dwarfs the box, that
-    // difference cancels and can round a free coordinate onto its bound (v = (0, -1e46),
-    // a = (-1, -1), box [0, 1e-9] x [-1e46, 0] came out as (1e-9, 0), a^T x = -1e-9), after
-    // which no coordinate counted as inside and the residual stayed.
+    // Newton polish: the closed-form mu carries rounding of the running sums.
     double resid = 0.0;
-    index_t n_slope = 0;
+    index_t n_inside = 0;
     for (index_t i = 0; i < n; ++i) {
         resid += a[i] * x[i];
-        if (lo(i) <= mu && mu <= hi(i)) ++n_slope;
+        if (x[i] > l[i] && x[i] < u[i]) ++n_inside;
     }
-    if (resid != 0.0 && n_slope > 0) {
-        const double step = resid / static_cast<double>(n_slope);
+    if (resid != 0.0 && n_inside > 0) {
+        mu += resid / static_cast<double>(n_inside);
         for (index_t i = 0; i < n; ++i)
-            if (lo(i) <= mu && mu <= hi(i))
-                x[i] = std::min(std::max(x[i] - step * a[i], l[i]), u[i]);
-        mu += step;
+            x[i] = std::min(std::max(v[i] - mu * a[i], l[i]), u[i]);
+    }
+
+    // When |v_i| dwarfs the box, v_i - mu a_i cancels and can round a free coordinate onto
+    // its bound (v = (0, -1e46), a = (-1, -1), box [0, 1e-9] x [-1e46, 0] came out as
+    // (1e-9, 0), a^T x = -1e-9): no coordinate counts as inside and the residual stays.
+    // Only then (so every other result keeps its bits), step x itself along the
+    // coordinates whose free interval [lo_i, hi_i] holds mu: phi's slope there.
+    double abs_sum = 0.0;
+    resid = 0.0;
+    for (index_t i = 0; i < n; ++i) {
+        resid += a[i] * x[i];
+        abs_sum += std::abs(x[i]);
+    }
+    if (std::abs(resid) > 1e-12 * (1.0 + abs_sum)) {
+        index_t n_slope = 0;
+        for (index_t i = 0; i < n; ++i) n_slope += lo(i) <= mu && mu <= hi(i);
+        if (n_slope > 0) {
+            const double step = resid / static_cast<double>(n_slope);
+            for (index_t i = 0; i < n; ++i)
+                if (lo(i) <= mu && mu <= hi(i))
+                    x[i] = std::min(std::max(x[i] - step * a[i], l[i]), u[i]);
+            mu += step;
+        }
     }
     return mu;
 }
