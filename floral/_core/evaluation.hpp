@@ -16,6 +16,33 @@
 
 namespace floral {
 
+// fc[0:len) += sum_r d[r] * rows[r][a:a+len) like axpy_rows, but each group of eight
+// products is summed in float and only the group's sum is added in double: twice the
+// SIMD width of the float->double path. The validation values only decide signs
+// (accuracy, round selection); a group's float rounding (~1e-7 of a coefficient change)
+// is far below any margin that matters, and each refresh recomputes them.
+FLORAL_HOT inline void axpy_rows_f32(const float* const* rows, const double* d, index_t m,
+                                     index_t a, index_t len, double* fc) {
+    index_t r = 0;
+    for (; r + 8 <= m; r += 8) {
+        const float *r0 = rows[r] + a, *r1 = rows[r + 1] + a, *r2 = rows[r + 2] + a,
+                    *r3 = rows[r + 3] + a, *r4 = rows[r + 4] + a, *r5 = rows[r + 5] + a,
+                    *r6 = rows[r + 6] + a, *r7 = rows[r + 7] + a;
+        const float d0 = static_cast<float>(d[r]), d1 = static_cast<float>(d[r + 1]),
+                    d2 = static_cast<float>(d[r + 2]), d3 = static_cast<float>(d[r + 3]),
+                    d4 = static_cast<float>(d[r + 4]), d5 = static_cast<float>(d[r + 5]),
+                    d6 = static_cast<float>(d[r + 6]), d7 = static_cast<float>(d[r + 7]);
+        for (index_t i = 0; i < len; ++i)
+            fc[i] += static_cast<double>(((d0 * r0[i] + d1 * r1[i]) + (d2 * r2[i] + d3 * r3[i])) +
+                                         ((d4 * r4[i] + d5 * r5[i]) + (d6 * r6[i] + d7 * r7[i])));
+    }
+    for (; r < m; ++r) {
+        const float* r0 = rows[r] + a;
+        const double d0 = d[r];
+        for (index_t i = 0; i < len; ++i) fc[i] += d0 * static_cast<double>(r0[i]);
+    }
+}
+
 class CrossKernel {
   public:
     CrossKernel(const double* X, index_t n, const double* Xv, index_t m, index_t d,
@@ -78,7 +105,7 @@ class CrossKernel {
 #pragma omp parallel for schedule(static) num_threads(n_threads_) if (bm * m_ >= PARALLEL_MIN_WORK)
             for (index_t ch = 0; ch < nchunks; ++ch) {
                 const index_t a = ch * AXPY_CHUNK, e = std::min(m_, a + AXPY_CHUNK);
-                axpy_rows(rows, dl, bm, a, e - a, f + a);
+                axpy_rows_f32(rows, dl, bm, a, e - a, f + a);
             }
         }
     }

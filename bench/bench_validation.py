@@ -1,0 +1,78 @@
+"""The cost of validation-based selection: FloralSVC with a validation set evaluated every
+round against the same fit without one.
+
+The core keeps the validation decision values like the training ones (a change of the
+coefficients J costs |J| rows of the stored n x m validation kernel) and counts the
+accuracy in C++, so no Python runs per round. Measured on the paper's Moon protocol
+(500 training, 500 validation points), C = 10, gamma = 1, the default step and attacker:
+
+* ``FloralSVC(n_rounds=T).fit(X, y)`` (selection "average") against
+  ``FloralSVC(n_rounds=T, eval_every=1).fit(X, y, X_val=..., y_val=...)`` (selection
+  "best", validation accuracy every round), T = 1000 and 3000; the per-round cost is the
+  difference of the two lengths over 2000 rounds;
+* one thread (``n_jobs=1``) and process CPU time (``time.process_time``), medians of
+  ``--repeats`` runs in interleaved order: the development VM is shared, and wall-clock
+  time there charges other tenants' work to whichever run is waiting.
+
+Writes bench/results/validation.json and prints a table. Target (issue 11): evaluating
+every round costs at most 1.3x the loop without it. Usage: python bench/bench_validation.py
+"""
+import argparse
+import json
+import os
+import sys
+import time
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _common import machine_info, machine_line  # noqa: E402
+
+from floral import FloralSVC  # noqa: E402
+from floral.datasets import load_moons  # noqa: E402
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def cpu_seconds(data, n_rounds, with_val):
+    clf = FloralSVC(C=10, gamma=1.0, n_rounds=n_rounds, n_jobs=1, random_state=0)
+    start = time.process_time()
+    if with_val:
+        clf.fit(data.X_train, data.y_train, X_val=data.X_val, y_val=data.y_val)
+    else:
+        clf.fit(data.X_train, data.y_train)
+    return time.process_time() - start
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=9)
+    args = parser.parse_args(argv)
+    data = load_moons(random_state=0)
+    runs = {(t, v): [] for t in (1000, 3000) for v in (False, True)}
+    for _ in range(args.repeats):
+        for key in runs:  # interleaved, so drifts in machine load hit every variant
+            runs[key].append(cpu_seconds(data, *key))
+    med = {key: float(np.median(v)) for key, v in runs.items()}
+    fit_ratio = med[(1000, True)] / med[(1000, False)]
+    per_round = {v: (med[(3000, v)] - med[(1000, v)]) / 2000 for v in (False, True)}
+    round_ratio = per_round[True] / per_round[False]
+    out = dict(machine=machine_info(), repeats=args.repeats,
+               medians_seconds={f"{t}_rounds_{'val' if v else 'no_val'}": s
+                                for (t, v), s in med.items()},
+               per_round_us={"no_val": per_round[False] * 1e6, "val": per_round[True] * 1e6},
+               fit_ratio_1000_rounds=fit_ratio, per_round_ratio=round_ratio)
+    os.makedirs(os.path.join(HERE, "results"), exist_ok=True)
+    with open(os.path.join(HERE, "results", "validation.json"), "w") as fh:
+        json.dump(out, fh, indent=1)
+    print(machine_line(out["machine"]))
+    print("| | no validation set | validation every round | ratio |")
+    print("| --- | --- | --- | --- |")
+    print(f"| fit, 1000 rounds (CPU s) | {med[(1000, False)]:.3f} | {med[(1000, True)]:.3f} "
+          f"| {fit_ratio:.2f} |")
+    print(f"| per round (CPU us) | {per_round[False] * 1e6:.1f} | {per_round[True] * 1e6:.1f} "
+          f"| {round_ratio:.2f} |")
+
+
+if __name__ == "__main__":
+    main()
