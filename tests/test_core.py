@@ -356,7 +356,7 @@ def test_best_rounds_are_the_most_accurate_and_exact(moons):
     order = evaluated[np.lexsort((evaluated, -acc[evaluated]))][:4] + 1
     assert [r["round"] for r in res["best"]] == order.tolist()
     for r in res["best"]:
-        assert r["accuracy"] == acc[r["round"] - 1]
+        assert r["score"] == acc[r["round"] - 1]
         again = _rerun_round(fit, r["round"])
         assert r["coef"].tobytes() == again["coef"].tobytes()
         assert r["b"][0] == again["b"]

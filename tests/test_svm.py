@@ -165,7 +165,8 @@ def test_selection_best_averages_the_most_accurate_rounds(moons):
     np.testing.assert_array_equal(last.kept_rounds_, [120])
     assert last.score(Xv, yv) == pytest.approx(acc[-1])
     assert set(clf.history_) == {"round", "objective", "n_sv", "n_free", "n_changed", "mu",
-                                 "eta", "ascent", "seconds", "val_accuracy"}
+                                 "eta", "ascent", "seconds", "val_accuracy",
+                                 "val_balanced_accuracy"}
     assert all(len(v) == 120 for v in clf.history_.values())
 
 
@@ -180,6 +181,35 @@ def test_n_best_one_is_the_best_round_bit_for_bit(moons):
     np.testing.assert_array_equal(clf.support_, one.support_)
     np.testing.assert_array_equal(clf.flipped_, one.flipped_)
     assert clf.score(Xv, yv) == pytest.approx(np.nanmax(clf.history_["val_accuracy"]))
+
+
+def test_scoring_ranks_rounds_by_balanced_or_plain_accuracy():
+    from sklearn.metrics import balanced_accuracy_score
+
+    rng = np.random.default_rng(0)
+    X, y = make_moons(700, noise=0.25, random_state=3)
+    keep = np.r_[np.flatnonzero(y == 0), rng.choice(np.flatnonzero(y == 1), 90, replace=False)]
+    X, y = X[keep], y[keep]
+    Xv, yv = X[::4], y[::4]  # 80 / 23: the two scores rank rounds differently
+    kw = dict(C=10, gamma=1.0, flip_budget=0.1, learning_rate=0.01, random_state=4)
+    fits = {s: FloralSVC(scoring=s, n_best=3, n_rounds=60, **kw).fit(X, y, X_val=Xv, y_val=yv)
+            for s in ("balanced_accuracy", "accuracy")}
+    for scoring, key in (("balanced_accuracy", "val_balanced_accuracy"),
+                         ("accuracy", "val_accuracy")):
+        clf = fits[scoring]
+        score = clf.history_[key]
+        order = np.lexsort((np.arange(score.size), -score))[:3] + 1
+        np.testing.assert_array_equal(clf.kept_rounds_, np.sort(order))
+    # the recorded scores are those of each round's classifier
+    hist = fits["accuracy"].history_
+    for rnd in (5, 30, 60):
+        one = FloralSVC(n_rounds=rnd, selection="last", **kw).fit(X, y)
+        pred = one.predict(Xv)
+        assert hist["val_accuracy"][rnd - 1] == pytest.approx(np.mean(pred == yv))
+        assert hist["val_balanced_accuracy"][rnd - 1] == pytest.approx(
+            balanced_accuracy_score(yv, pred))
+    assert not np.array_equal(fits["accuracy"].kept_rounds_,
+                              fits["balanced_accuracy"].kept_rounds_)
 
 
 def test_binary_results_unchanged_from_the_previous_release():

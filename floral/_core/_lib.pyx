@@ -92,15 +92,16 @@ cdef extern from "floral_loop.hpp" namespace "floral":
         uint64_t seed
         double dense_fraction, heartbeat
         index_t average_from, n_best
+        cbool balanced
     cdef cppclass LoopHistory:
-        vector[double] objective, mu, eta, seconds, accuracy
+        vector[double] objective, mu, eta, seconds, accuracy, balanced_accuracy
         vector[index_t] n_sv, n_free, n_changed, ascent
     cdef cppclass RoundModel:
         vector[double] coef
         vector[double] b
         vector[int32_t] labels
         index_t round
-        double accuracy
+        double score
     cdef cppclass LoopResult:
         RoundModel last, average
         vector[double] lam
@@ -436,7 +437,7 @@ cdef dict _model(const RoundModel& r, index_t P, index_t n):
         "b": np.asarray(r.b, dtype=np.float64),
         "labels": np.asarray(r.labels, dtype=np.int32),
         "round": int(r.round),
-        "accuracy": float(r.accuracy),
+        "score": float(r.score),
     }
 
 
@@ -448,6 +449,7 @@ def floral_fit(X, y, C, lam0, *, index_t n_classes=2, str kernel="rbf", double g
                double cache_size=1024.0, n_jobs=None, callback=None,
                double dense_fraction=0.5, X_eval=None, y_eval=None,
                double eval_cache_size=256.0, index_t average_from=0, index_t n_best=0,
+               str scoring="accuracy",
                index_t power_max_iter=200, double power_rtol=1e-7):
     """Run the FLORAL round loop in C++ (see floral_loop.hpp for the algorithm).
 
@@ -456,9 +458,10 @@ def floral_fit(X, y, C, lam0, *, index_t n_classes=2, str kernel="rbf", double g
     (n_classes, n). ``learning_rate=None`` takes ``step_scale / lambda_max(K)``, with
     lambda_max from power iteration on the kernel. ``class_cap`` (n_classes ints) bounds
     the points of each given class relabelled per round. With ``X_eval``/``y_eval``
-    (labels coded like y) the loop keeps validation decision values, records accuracy
-    every ``eval_every`` rounds and keeps the ``n_best`` most accurate rounds; rounds from
-    ``average_from`` (1-based, 0 = none) are averaged.
+    (labels coded like y) the loop keeps validation decision values, records accuracy and
+    balanced accuracy every ``eval_every`` rounds and keeps the ``n_best`` rounds with the
+    highest ``scoring`` ("accuracy" or "balanced_accuracy"); rounds from ``average_from``
+    (1-based, 0 = none) are averaged.
 
     ``callback(reason, round, objective, accuracy) -> flags`` is called about every 0.2 s
     and after the last round; returning STOP ends the loop. An exception raised inside it
@@ -511,6 +514,8 @@ def floral_fit(X, y, C, lam0, *, index_t n_classes=2, str kernel="rbf", double g
         raise ValueError(f"dense_fraction must be > 0, got {dense_fraction}")
     if average_from < 0 or n_best < 0:
         raise ValueError("average_from and n_best must be >= 0")
+    if scoring not in ("accuracy", "balanced_accuracy"):
+        raise ValueError(f"scoring must be 'accuracy' or 'balanced_accuracy', got {scoring!r}")
     if class_cap is None:
         cap_arr = np.full(n_classes, flip_budget, dtype=np.int64)
     else:
@@ -554,6 +559,7 @@ def floral_fit(X, y, C, lam0, *, index_t n_classes=2, str kernel="rbf", double g
     p.heartbeat = 0.2
     p.average_from = average_from
     p.n_best = n_best
+    p.balanced = scoring == "balanced_accuracy"
 
     cdef _LoopContext ctx = _LoopContext()
     ctx.callback = callback
@@ -618,6 +624,7 @@ def floral_fit(X, y, C, lam0, *, index_t n_classes=2, str kernel="rbf", double g
             "eta": np.asarray(h.eta, dtype=np.float64),
             "seconds": np.asarray(h.seconds, dtype=np.float64),
             "accuracy": np.asarray(h.accuracy, dtype=np.float64),
+            "balanced_accuracy": np.asarray(h.balanced_accuracy, dtype=np.float64),
             "n_sv": np.asarray(h.n_sv, dtype=np.int64),
             "n_free": np.asarray(h.n_free, dtype=np.int64),
             "n_changed": np.asarray(h.n_changed, dtype=np.int64),

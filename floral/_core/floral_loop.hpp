@@ -18,8 +18,9 @@
 //
 // Besides the last round the loop keeps, in O(n) per round, (i) the average of the
 // coefficients c_p = yt_p * lam_p and intercepts over a tail of rounds and (ii) the
-// n_best rounds with the highest accuracy on a validation set, whose decision values it
-// maintains like the training ones (an evaluation operator over the validation points).
+// n_best rounds with the highest accuracy (or balanced accuracy, the mean recall over the
+// classes) on a validation set, whose decision values it maintains like the training ones
+// (an evaluation operator over the validation points).
 //
 // Per round: O(n) per problem for gradient, projection, intercept and selection; O(n |J|)
 // for the incremental update of f over the changed coefficients J, or one dense product
@@ -47,7 +48,7 @@ constexpr int CB_STOP = 2;  // end the loop after this round
 constexpr int CB_HEARTBEAT = 1;  // at most every `heartbeat` seconds, and after the last round
 
 // Called with the round number (1-based), the summed objective of the problems and the
-// validation accuracy of that round (NaN when it was not evaluated).
+// validation score of that round (NaN when it was not evaluated).
 typedef int (*round_callback)(void* ctx, int reason, index_t round, double objective,
                               double accuracy);
 
@@ -66,10 +67,11 @@ struct LoopParams {
     double heartbeat = 0.2;       // seconds between heartbeat callbacks (Ctrl-C latency)
     index_t average_from = 0;     // first round (1-based) of the running average; 0 = none
     index_t n_best = 0;           // validation-best rounds to keep (needs an evaluator)
+    bool balanced = false;        // rank rounds by balanced accuracy instead of accuracy
 };
 
 struct LoopHistory {
-    std::vector<double> objective, mu, eta, seconds, accuracy;
+    std::vector<double> objective, mu, eta, seconds, accuracy, balanced_accuracy;
     std::vector<index_t> n_sv, n_free, n_changed, ascent;
 };
 
@@ -79,7 +81,7 @@ struct RoundModel {
     std::vector<double> b;
     std::vector<std::int32_t> labels;  // the labels the round trained on (empty for averages)
     index_t round = 0;
-    double accuracy = std::numeric_limits<double>::quiet_NaN();
+    double score = std::numeric_limits<double>::quiet_NaN();  // what the round was ranked by
 };
 
 struct LoopResult {
@@ -88,7 +90,7 @@ struct LoopResult {
     RoundModel average;                // sum (not yet divided) over the averaged rounds
     index_t n_averaged = 0;
     std::vector<index_t> flip_count;   // rounds of the average in which each point was flipped
-    std::vector<RoundModel> best;      // by accuracy desc, round asc
+    std::vector<RoundModel> best;      // by score desc, round asc
     bool stopped = false;              // a callback asked to stop before n_rounds
     index_t rounds_run = 0;
     index_t dense_passes = 0;
@@ -173,7 +175,7 @@ void run_floral(Op& op, Evaluation<EvalOp> ev, const std::int32_t* y, index_t n_
     std::vector<std::int32_t> labels(y, y + n), labels_new(N);
     std::vector<std::int8_t> yt(PN);
     std::vector<index_t> changed, candidates, taken(static_cast<size_t>(n_classes));
-    std::vector<double> score(P > 1 ? N : 0);
+    std::vector<double> weight_sum(P > 1 ? N : 0);
     ProjectionWorkspace pws;
     Rng rng(p.seed);
 
@@ -201,8 +203,20 @@ void run_floral(Op& op, Evaluation<EvalOp> ev, const std::int32_t* y, index_t n_
     const index_t n_cand = k > 0 ? std::min<index_t>(n, static_cast<index_t>(std::ceil(p.candidate_factor * static_cast<double>(k) - 1e-9))) : 0;
     double last_beat = 0.0;
     LoopHistory& h = res.history;
-    for (auto* vec : {&h.objective, &h.mu, &h.eta, &h.seconds, &h.accuracy})
+    for (auto* vec : {&h.objective, &h.mu, &h.eta, &h.seconds, &h.accuracy, &h.balanced_accuracy})
         vec->reserve(static_cast<size_t>(p.n_rounds));
+    // validation points per class, and whether they are all equal (then balanced accuracy
+    // is the accuracy, computed the same way so that the two rank rounds identically)
+    std::vector<index_t> val_count(static_cast<size_t>(n_classes), 0), val_correct(val_count);
+    for (index_t j = 0; j < m; ++j) ++val_count[static_cast<size_t>(ev.classes[j])];
+    index_t present = 0, first_count = -1;
+    bool equal_counts = true;
+    for (index_t c : val_count) {
+        if (c == 0) continue;
+        ++present;
+        if (first_count < 0) first_count = c;
+        equal_counts &= c == first_count;
+    }
 
     // f (and the validation values) += K[:, cols] delta for problem q, densely when cheaper.
     auto update = [&](index_t q, bool force_dense) {
@@ -274,13 +288,29 @@ void run_floral(Op& op, Evaluation<EvalOp> ev, const std::int32_t* y, index_t n_
             n_sv += sv;
         }
 
-        double accuracy = std::numeric_limits<double>::quiet_NaN();
+        double accuracy = std::numeric_limits<double>::quiet_NaN(), balanced = accuracy;
         if (m > 0 && (t % p.eval_every == 0 || t == p.n_rounds)) {
+            std::fill(val_correct.begin(), val_correct.end(), 0);
             index_t correct = 0;
-            for (index_t j = 0; j < m; ++j)
-                correct += predict_class(&fe[j], m, b.data(), P) == ev.classes[j];
+            for (index_t j = 0; j < m; ++j) {
+                const std::int32_t cls = ev.classes[j];
+                const bool hit = predict_class(&fe[j], m, b.data(), P) == cls;
+                correct += hit;
+                val_correct[static_cast<size_t>(cls)] += hit;
+            }
             accuracy = static_cast<double>(correct) / static_cast<double>(m);
+            if (equal_counts) {
+                balanced = accuracy;
+            } else {
+                double recall = 0.0;
+                for (index_t c = 0; c < n_classes; ++c)
+                    if (val_count[static_cast<size_t>(c)] > 0)
+                        recall += static_cast<double>(val_correct[static_cast<size_t>(c)]) /
+                                  static_cast<double>(val_count[static_cast<size_t>(c)]);
+                balanced = recall / static_cast<double>(present);
+            }
         }
+        const double score = p.balanced ? balanced : accuracy;
         h.objective.push_back(objective);
         h.mu.push_back(mu0);
         h.eta.push_back(eta);
@@ -289,6 +319,7 @@ void run_floral(Op& op, Evaluation<EvalOp> ev, const std::int32_t* y, index_t n_
         h.n_changed.push_back(n_changed);
         h.ascent.push_back(ascent);
         h.accuracy.push_back(accuracy);
+        h.balanced_accuracy.push_back(balanced);
         h.seconds.push_back(elapsed());
 
         if (averaging && t >= p.average_from) {
@@ -297,10 +328,10 @@ void run_floral(Op& op, Evaluation<EvalOp> ev, const std::int32_t* y, index_t n_
             for (index_t i = 0; i < n; ++i) res.flip_count[i] += labels[i] != y[i];
             ++res.n_averaged;
         }
-        if (p.n_best > 0 && accuracy == accuracy) {
+        if (p.n_best > 0 && score == score) {
             auto& best = res.best;
             // strictly better than the worst kept round: the earliest round wins ties
-            if (static_cast<index_t>(best.size()) < p.n_best || accuracy > best.back().accuracy) {
+            if (static_cast<index_t>(best.size()) < p.n_best || score > best.back().score) {
                 RoundModel r;
                 if (static_cast<index_t>(best.size()) == p.n_best) {
                     r = std::move(best.back());
@@ -310,16 +341,16 @@ void run_floral(Op& op, Evaluation<EvalOp> ev, const std::int32_t* y, index_t n_
                 r.b = b;
                 r.labels = labels;
                 r.round = t;
-                r.accuracy = accuracy;
-                auto pos = std::upper_bound(best.begin(), best.end(), accuracy,
-                                            [](double a, const RoundModel& e) { return a > e.accuracy; });
+                r.score = score;
+                auto pos = std::upper_bound(best.begin(), best.end(), score,
+                                            [](double a, const RoundModel& e) { return a > e.score; });
                 best.insert(pos, std::move(r));
             }
         }
 
         int flags = 0;
         if (cb != nullptr && (t == p.n_rounds || elapsed() - last_beat >= p.heartbeat)) {
-            flags = cb(ctx, CB_HEARTBEAT, t, objective, accuracy);
+            flags = cb(ctx, CB_HEARTBEAT, t, objective, score);
             last_beat = elapsed();
         }
         if ((flags & CB_STOP) && t < p.n_rounds) {
@@ -334,9 +365,9 @@ void run_floral(Op& op, Evaluation<EvalOp> ev, const std::int32_t* y, index_t n_
             for (index_t i = 0; i < n; ++i) {
                 double s = 0.0;
                 for (index_t q = 0; q < P; ++q) s += lam[static_cast<size_t>(q * n + i)];
-                score[i] = s;
+                weight_sum[i] = s;
             }
-            weight = score.data();
+            weight = weight_sum.data();
         }
         topk_above(weight, n, n_cand, p.tol, candidates);
         const index_t size = static_cast<index_t>(candidates.size());
@@ -397,7 +428,8 @@ void run_floral(Op& op, Evaluation<EvalOp> ev, const std::int32_t* y, index_t n_
     res.last.b = b;
     res.last.labels = labels;
     res.last.round = res.rounds_run;
-    res.last.accuracy = h.accuracy.empty() ? std::numeric_limits<double>::quiet_NaN() : h.accuracy.back();
+    res.last.score = h.accuracy.empty() ? std::numeric_limits<double>::quiet_NaN()
+                                        : (p.balanced ? h.balanced_accuracy.back() : h.accuracy.back());
     res.lam = lam;
     res.f = f;
     res.f_eval = fe;
