@@ -1,6 +1,6 @@
 """Why FloralSVC measures as it does on digits and imbalanced Moon (issue 15, notes).
 
-Four probes, each on the bench's data and labels (bench_multiclass.py's seeds, poisoned
+Five probes, each on the bench's data and labels (bench_multiclass.py's seeds, poisoned
 labels from the same cache), C = 10 unless varied, the runner's gamma:
 
 1. **Does the box bind?** FloralSVC on Moon with 10% positives (clean, alfa-tilt 10%) with
@@ -18,6 +18,8 @@ labels from the same cache), C = 10 unless varied, the runner's gamma:
    itself as a check of the re-implementation (its random draws differ from the core's).
 4. **SVC's C.** SVC with C in {0.3, 1, 3, 10} on the same poisoned labels (the attacks
    picked their flips against SVC with C = 10, the bench's baseline).
+5. **Whom the attacker relabels** under alfa-tilt at 10% positives, with the default cap
+   and without: how many of its relabellings hit alfa-tilt's flipped points.
 
 Writes bench/results/multiclass_probes.{json,md}.
 Usage: python bench/multiclass_probes.py [--seeds 5] [--jobs 2] [--cache bench/.cache]
@@ -47,6 +49,7 @@ from _common import (  # noqa: E402
     load_dataset,
     machine_info,
     machine_line,
+    mean_std,
     minority_class,
     pm,
     poisoned_labels,
@@ -226,6 +229,27 @@ def probe_svc(seed, cache_dir):
     return out
 
 
+def probe_relabel(seed, cache_dir):
+    """Whom the attacker relabels under alfa-tilt at 10% positives, capped and not."""
+    from floral import FloralSVC
+
+    data, gamma, y, _ = _data("imbalanced_moons", 0.1, "alfa_tilt", 0.1, seed, cache_dir)
+    poisoned = y != data.y_train
+    out = []
+    for cap in (2.0, None):
+        clf = FloralSVC(C=C, gamma=gamma, class_cap=cap, random_state=seed,
+                        n_jobs=1).fit(data.X_train, y)
+        last = clf.last_round().flipped_
+        out.append(dict(probe="relabel", seed=seed, class_cap=cap,
+                        n_poisoned=int(poisoned.sum()),
+                        given_positives=int(np.sum(y == 1)),
+                        last_relabelled=int(last.size),
+                        last_relabelled_poisoned=int(poisoned[last].sum()),
+                        kept_relabelled=int(clf.flipped_.size),
+                        kept_relabelled_poisoned=int(poisoned[clf.flipped_].sum())))
+    return out
+
+
 def _group(records, **match):
     return [r for r in records if all(r.get(k) == v for k, v in match.items())]
 
@@ -298,6 +322,24 @@ def markdown(records, seeds, host, command, seconds):
             lines.append(f"| {data_label} | {setting} | {c:g} | "
                          + " | ".join(pm([r[m] for r in rs]) for m in
                                       ("accuracy", "balanced_accuracy", third)) + " |")
+    rs = _group(records, probe="relabel")
+    if rs:
+        lines += ["", "## 5. Whom the attacker relabels (Moon 10% positives, alfa-tilt 10%)", "",
+                  "alfa-tilt's flipped training points against FloralSVC's attacker: in the "
+                  "final round's move, and in any move of the averaged rounds 251-500.", "",
+                  "| class_cap | poisoned points | given positives | final move: relabelled "
+                  "/ of them poisoned | rounds 251-500: relabelled / of them poisoned |",
+                  "| --- | --- | --- | --- | --- |"]
+        for cap in (2.0, None):
+            g = _group(rs, class_cap=cap)
+
+            def count(key, g=g):
+                mean, std = mean_std([r[key] for r in g])
+                return f"{mean:.1f} ± {std:.1f}"
+
+            lines.append(f"| {cap} | {count('n_poisoned')} | {count('given_positives')} | "
+                         f"{count('last_relabelled')} / {count('last_relabelled_poisoned')} | "
+                         f"{count('kept_relabelled')} / {count('kept_relabelled_poisoned')} |")
     lines.append("")
     return "\n".join(lines)
 
@@ -311,7 +353,19 @@ def main(argv=None):
     parser.add_argument("--out", default=os.path.join(HERE, "results"))
     parser.add_argument("--from-json", metavar="PATH",
                         help="only rewrite the markdown from an earlier run's JSON")
+    parser.add_argument("--only-relabel", action="store_true",
+                        help="run probe 5 only and merge it into the existing JSON")
     args = parser.parse_args(argv)
+    if args.only_relabel:
+        path = os.path.join(args.out, "multiclass_probes.json")
+        with open(path) as fh:
+            run = json.load(fh)
+        run["records"] = [r for r in run["records"] if r["probe"] != "relabel"]
+        for seed in run["seeds"]:
+            run["records"] += probe_relabel(seed, args.cache or None)
+        with open(path, "w") as fh:
+            json.dump(run, fh, indent=1)
+        args.from_json = path
     if args.from_json:
         with open(args.from_json) as fh:
             run = json.load(fh)
@@ -332,9 +386,8 @@ def main(argv=None):
     with ProcessPoolExecutor(max_workers=args.jobs) as pool:
         futures = [(job, seed, pool.submit(job[0], job[1], job[2], seed, args.cache or None))
                    for job in jobs for seed in seeds]
-        futures += [((probe_svc, "", 0.0), seed, pool.submit(probe_svc, seed,
-                                                             args.cache or None))
-                    for seed in seeds]
+        futures += [((fn, "", 0.0), seed, pool.submit(fn, seed, args.cache or None))
+                    for fn in (probe_svc, probe_relabel) for seed in seeds]
         for job, seed, fut in futures:
             records += fut.result()
             print(f"done {job[0].__name__} {job[1]} seed {seed} "
