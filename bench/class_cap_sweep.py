@@ -5,7 +5,10 @@
 FloralSVC (C = 10, the runner's gamma, every other parameter at its default) with
 class_cap in {1, 1.5, 2, 3, None}, with and without the trusted validation split
 (``fit(..., X_val=, y_val=)``, which makes ``selection="auto"`` pick the 5 best rounds),
-and with class_weight None and "balanced", on
+on imbalanced Moon also with that split class-balanced (each class's points repeated
+n_max / n_c times, so the rounds are picked on validation balanced accuracy), and with
+class_weight None and "balanced"; flip_budget=0 (the leader alone) is the row that says
+what the attacker costs. The data:
 
 - imbalanced Moon (10% and 25% positives): clean, top-k SV 10%, alfa-tilt 10%;
 - the ten digits: clean, top-k SV 25%;
