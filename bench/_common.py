@@ -56,3 +56,76 @@ def pm(values):
     """'mean ± std' to three decimals."""
     mean, std = mean_std(values)
     return f"{mean:.3f} ± {std:.3f}"
+
+
+def poisoned_labels(data, attack, budget, seed, *, C, gamma, cache_dir=None, tag=""):
+    """``attack``'s labels for ``data``'s training split, as the experiment runner makes them.
+
+    The attack gets the grid's ``C``, the resolved ``gamma`` and ``random_state=seed``;
+    ``attack="none"`` is the clean copy. With ``cache_dir`` the labels are kept in
+    ``{cache_dir}/{tag}-{attack}-{budget}-{seed}.npz`` beside a fingerprint of the training
+    split, so a rerun reuses them and a changed split or loader recomputes them instead of
+    reading stale labels.
+    """
+    import hashlib
+    import inspect
+
+    from floral import attacks
+
+    if attack == "none" or budget == 0:
+        return np.array(data.y_train, copy=True)
+    digest = hashlib.sha256(np.ascontiguousarray(data.X_train).tobytes()
+                            + np.ascontiguousarray(data.y_train).tobytes()).hexdigest()
+    path = None
+    if cache_dir is not None:
+        os.makedirs(cache_dir, exist_ok=True)
+        path = os.path.join(cache_dir, f"{tag}-{attack}-{budget:g}-{seed}.npz")
+        if os.path.exists(path):
+            with np.load(path) as f:
+                if str(f["digest"]) == digest and float(f["C"]) == C \
+                        and float(f["gamma"]) == gamma:
+                    return f["y"]
+    fn = attacks.get(attack)
+    # as the runner does: the SVM's parameters only for the attacks that fit one
+    kwargs = {k: v for k, v in {"C": C, "gamma": gamma}.items()
+              if k in inspect.signature(fn).parameters}
+    y = fn(data.X_train, data.y_train, budget, random_state=seed, **kwargs)
+    if path is not None:
+        # written under another name first so a worker killed mid-write leaves no torn file
+        tmp = f"{path}.{os.getpid()}.tmp.npz"
+        np.savez(tmp, y=y, digest=digest, C=C, gamma=gamma)
+        os.replace(tmp, path)
+    return y
+
+
+def class_scores(y_true, y_pred, minority):
+    """Accuracy, balanced accuracy, the recall of class ``minority`` and the lowest recall
+    of any class (the one that matters with many nearly equal classes)."""
+    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    recalls = [float(np.mean(y_pred[y_true == c] == c)) for c in np.unique(y_true)]
+    return {"accuracy": float(np.mean(y_true == y_pred)),
+            "balanced_accuracy": float(np.mean(recalls)),
+            "minority_recall": float(np.mean(y_pred[y_true == minority] == minority)),
+            "worst_recall": float(min(recalls))}
+
+
+def minority_class(y):
+    """The least frequent class of ``y`` (the first in sorted order on ties), as the runner
+    defines it: on the clean training labels, since poisoning may have thinned it."""
+    classes, counts = np.unique(y, return_counts=True)
+    return classes[int(np.argmin(counts))]
+
+
+def load_dataset(name, seed, positive_rate=None):
+    """(data, gamma) for a runner dataset name, with the runner's gamma for it resolved on
+    the training split (the paper's 1.0 on ``moons``, SVC's "scale" elsewhere)."""
+    from floral import datasets
+    from floral._validation import resolve_gamma
+    from floral.experiments import DEFAULT_GAMMA
+
+    if name == "imbalanced_moons":
+        data = datasets.load_imbalanced_moons(positive_rate, random_state=seed)
+    else:
+        data = {"moons": datasets.load_moons, "digits10": datasets.load_digits}[name](
+            random_state=seed)
+    return data, float(resolve_gamma(DEFAULT_GAMMA.get(name, "scale"), data.X_train))
