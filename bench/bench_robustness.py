@@ -546,6 +546,12 @@ def markdown(payload):
     cl = cleanlab_line(records)
     if cl:
         lines += [f"cleanlab's filter, mean over seeds: {cl}.", ""]
+    checks = [r["detail"]["same_as_last_round"] for r in records
+              if r.get("method") == "floral_last"]
+    if checks:
+        lines += [f"`selection=\"last\"` scored exactly as `last_round()` of the X_val fit in "
+                  f"{sum(checks)} of {len(checks)} cells: the game does not depend on "
+                  "`selection`, only the returned rounds do.", ""]
     tl = tuned_line(records)
     if tl:
         lines += ["Most frequent picks of the tuned baselines (count of seeds): "
