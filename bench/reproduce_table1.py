@@ -293,6 +293,11 @@ def pgd_line():
             f"steps of size {step}")
 
 
+def step_range(steps):
+    low, high = (f"{x:.3g}" for x in steps)
+    return low if low == high else f"{low} to {high}"
+
+
 def floral_settings():
     p = {**FloralSVC().get_params(), **FLORAL_PARAMS}
     keys = ("flip_budget", "n_rounds", "learning_rate", "selection", "n_best")
@@ -321,7 +326,7 @@ def differences(n, steps):
         "- **FLORAL settings**: the runner runs FloralSVC's defaults, "
         f"`{floral_settings()}`, with the grid's C = 10 and gamma = 1: the attacker flips "
         "k = 5% of n per round, the step is 0.5 / lambda_max(K) of the training kernel "
-        f"({steps[0]:.2g} to {steps[1]:.2g} on these training sets), constant over the "
+        f"({step_range(steps)} on these training sets), constant over the "
         "500 rounds. The paper decays its step x0.1 every 100 rounds (run above as a "
         "supplement, from the same initial step) with learning rates of 1e-4..1e-3 and "
         "500..1000 rounds, and reports k between 5% and 25% of n; which k each Table 1 "
