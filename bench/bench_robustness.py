@@ -33,7 +33,7 @@ Three studies, all test accuracy, mean ± sample std over seeds:
    defaults with flip_budget = 1%, 300 and 500 rounds, with and without the validation
    set, against SVC: accuracy, fit time, and whether a ConvergenceWarning fired. At
    n = 20,000 FloralSVC gets ``cache_size=4000`` (the full float32 Gram matrix is 1.6 GB,
-   above the default 1024 MB, and the row-cache path costs about a second a round).
+   above the default 1024 MB, and the row-cache path costs seconds a round).
 
 Poisoned labels are cached under bench/.cache/robustness/ (git-ignored), so a rerun
 repeats only the fits. Writes bench/results/robustness.json (every record) and
@@ -568,8 +568,8 @@ def markdown(payload):
               f"{LARGE_FLIP:.0%} of the training labels flipped at random; C = 10, "
               f"gamma = 1; FloralSVC's defaults with flip_budget = {LARGE_BUDGET:.0%} "
               "(learning_rate \"auto\"), cache_size 4000 MB at n = 20,000 (the full "
-              "Gram matrix, 1.6 GB, does not fit the default 1024 MB and the row-cache "
-              "path costs about a second a round).", ""]
+              "Gram matrix, 1.6 GB, does not fit the default 1024 MB; the row-cache "
+              "path is measured in bench/README.md's notes).", ""]
     lines += large_table(records)
     rows = targets(records)
     if rows:
