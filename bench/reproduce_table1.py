@@ -1,17 +1,21 @@
-"""Reproduce the FLORAL paper's Table 1: Moon under alfa-tilt, every method, Best and Last.
+"""Reproduce the FLORAL paper's Table 1: Moon under alfa-tilt, every method, Best and Last,
+and the model each method returns.
 
 Bal, Cevher & Muehlebach (ICLR 2025), Table 1: test accuracy on Moon with alfa-tilt
 adversarial labels (Xiao et al., 2015), C = 10, gamma = 1, budgets 0 / 5 / 10 / 25% of the
 training labels, for FLORAL and the baselines, each as "Best / Last".
 
 This script runs the same grid with :func:`floral.experiments.run_grid` (methods floral,
-svm, nn, nn-pgd, ln-svm, curie, ls-svm, k-lid; seeds 0..N-1) and a supplementary FLORAL run
-with the paper's step-size decay (x0.1 every 100 rounds), then prints and writes
+svm, nn, nn-pgd, ln-svm, curie, ls-svm, k-lid; seeds 0..N-1; FLORAL with FloralSVC's
+defaults) and a supplementary FLORAL run with the paper's step-size decay (x0.1 every 100
+rounds), then prints and writes
 
 * bench/results/table1.csv and table1.json: every record (main grid and supplement);
 * bench/results/table1.md: our Best / Last (mean ± sample std over seeds) beside the
-  paper's numbers, the differences, the command, the machine and the list of every way this
-  run differs from the paper's protocol.
+  paper's numbers, the returned model's accuracy ("Model": FloralSVC's fitted model, the
+  average of its 5 best validation rounds; NN and NN-PGD's best validation epoch), the
+  differences, the command, the machine and the list of every way this run differs from
+  the paper's protocol.
 
 Usage: python bench/reproduce_table1.py [--seeds 10] [--n-jobs -1]
 Numbers and timings are reported, never asserted.
@@ -26,6 +30,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))  # run from a checkout without installing
 
 from _common import load_average, machine_info, machine_line  # noqa: E402
+from floral import FloralSVC  # noqa: E402
 from floral.defenses import PGDTrainedMLP  # noqa: E402
 from floral.experiments import FLORAL_PARAMS, NN_PARAMS, Results, run_grid  # noqa: E402
 
@@ -51,6 +56,8 @@ PAPER = {
 }
 # The paper's FLORAL step size schedule (DESIGN.md): x0.1 every 100 rounds.
 DECAY = dict(lr_decay=0.1, lr_decay_every=100)
+# Methods whose returned model is not simply their Best / Last (run_grid's model_accuracy)
+MODEL_METHODS = ["floral", "nn", "nn-pgd"]
 
 
 def fmt(x):
@@ -59,19 +66,39 @@ def fmt(x):
 
 
 def summary(results):
-    """{(budget, method): (best mean, best std, last mean, last std)}"""
+    """{(budget, method): (best mean, best std, last mean, last std, model mean, model std)}"""
     out = {}
     for row in results.summary():
         out[(float(row["budget"]), row["method"])] = (row["best_mean"], row["best_std"],
-                                                      row["last_mean"], row["last_std"])
+                                                      row["last_mean"], row["last_std"],
+                                                      row["model_mean"], row["model_std"])
     return out
 
 
 def ours_cell(s):
     if s is None:
         return "not run"
-    bm, bs, lm, ls = s
+    bm, bs, lm, ls = s[:4]
     return f"{fmt(bm)} ± {fmt(bs)} / {fmt(lm)} ± {fmt(ls)}"
+
+
+def model_cell(s):
+    if s is None:
+        return "not run"
+    return f"{fmt(s[4])} ± {fmt(s[5])}"
+
+
+def floral_cell(s):
+    """Model / Best / Last."""
+    if s is None:
+        return "not run"
+    return f"{model_cell(s)} / {ours_cell(s)}"
+
+
+def model_is_best(results, method):
+    """Whether every record of ``method`` scores its model exactly as its Best."""
+    recs = [r for r in results if r["method"] == method]
+    return bool(recs) and all(r["model_accuracy"] == r["best_accuracy"] for r in recs)
 
 
 def setting(b):
@@ -123,20 +150,42 @@ def main(argv=None):
         "Test accuracy on Moon (`load_moons`: make_moons(2000, noise=0.2), 500 train / 500 "
         "validation / 1000 test, standardised on the training split) after alfa-tilt "
         "(`floral.attacks.alfa_tilt`, C = 10, gamma = 1) flips 0 / 5 / 10 / 25% of the "
-        f"training labels. Each cell is Best / Last; ours are mean ± sample std over "
-        f"{n} seeds ({seeds[0]}..{seeds[-1]}; the seed draws the data, the split, the "
-        "attack and the methods' randomness), the paper's are its Table 1 (Bal, Cevher & "
-        "Muehlebach, ICLR 2025). **Our Best is selected on the validation split; the "
-        "paper's was picked on the test curve.** Single-shot methods have Best = Last.",
+        "training labels. Each cell is Best / Last as in the paper; ours are mean ± sample "
+        f"std over {n} seeds ({seeds[0]}..{seeds[-1]}; the seed draws the data, the split, "
+        "the attack and the methods' randomness), the paper's are its Table 1 (Bal, Cevher "
+        "& Muehlebach, ICLR 2025). **Our Best is selected on the validation split; the "
+        "paper's was picked on the test curve.** Single-shot methods have Best = Last. "
+        "**FLORAL Model** is the model `FloralSVC.fit` returns (the average of the 5 rounds "
+        "with the highest validation accuracy); the paper has no such column. "
+        + nn_model_note(main_grid),
         "",
-        "| setting | | " + " | ".join(DISPLAY[m] for m in COLUMNS) + " |",
-        "| --- | --- | " + " | ".join("---" for _ in COLUMNS) + " |",
+        "| setting | | FLORAL Model | " + " | ".join(DISPLAY[m] for m in COLUMNS) + " |",
+        "| --- | --- | --- | " + " | ".join("---" for _ in COLUMNS) + " |",
     ]
     for b in BUDGETS:
-        lines.append(f"| {setting(b)} | ours | " + " | ".join(
-            ours_cell(ours.get((b, m))) for m in COLUMNS) + " |")
-        lines.append("| | paper | " + " | ".join(
+        lines.append(f"| {setting(b)} | ours | **{model_cell(ours.get((b, 'floral')))}** | "
+                     + " | ".join(ours_cell(ours.get((b, m))) for m in COLUMNS) + " |")
+        lines.append("| | paper | — | " + " | ".join(
             f"{fmt(PAPER[b][m][0])} / {fmt(PAPER[b][m][1])}" for m in COLUMNS) + " |")
+    lines += [
+        "",
+        "## The returned model",
+        "",
+        "What each method's `fit` returns, beside FLORAL's Best and Last and the paper's "
+        "(mean ± sample std; NN and NN-PGD return their best validation epoch).",
+        "",
+        "| setting | FLORAL Model | FLORAL Best | FLORAL Last | paper FLORAL Best / Last "
+        "| SVM | NN Model | NN-PGD Model |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for b in BUDGETS:
+        f = ours[(b, "floral")]
+        pb, pl = PAPER[b]["floral"]
+        lines.append(
+            f"| {setting(b)} | **{model_cell(f)}** | {fmt(f[0])} ± {fmt(f[1])} | "
+            f"{fmt(f[2])} ± {fmt(f[3])} | {fmt(pb)} / {fmt(pl)} | "
+            f"{model_cell(ours[(b, 'svm')])} | {model_cell(ours[(b, 'nn')])} | "
+            f"{model_cell(ours[(b, 'nn-pgd')])} |")
     lines += [
         "",
         "## Ours minus paper (means)",
@@ -149,7 +198,7 @@ def main(argv=None):
     for b in BUDGETS:
         cells = []
         for m in METHODS:
-            bm, _, lm, _ = ours[(b, m)]
+            bm, _, lm = ours[(b, m)][:3]
             pb, pl = PAPER[b][m]
             cells.append(f"{100 * (bm - pb):+.1f} / {100 * (lm - pl):+.1f}")
         lines.append(f"| {setting(b)} | " + " | ".join(cells) + " |")
@@ -158,19 +207,20 @@ def main(argv=None):
         "## FLORAL with the paper's step-size decay",
         "",
         "Same grid, FLORAL only, with `lr_decay=0.1, lr_decay_every=100` (the schedule the "
-        "paper describes) instead of the runner's default constant step.",
+        "paper describes, from the same initial step) instead of FloralSVC's default "
+        "constant step. Cells: Model / Best / Last (paper: Best / Last).",
         "",
         "| setting | FLORAL default (ours) | FLORAL with decay (ours) | paper |",
         "| --- | --- | --- | --- |",
     ]
     for b in BUDGETS:
         pb, pl = PAPER[b]["floral"]
-        lines.append(f"| {setting(b)} | {ours_cell(ours[(b, 'floral')])} | "
-                     f"{ours_cell(ours_decay[(b, 'floral')])} | {fmt(pb)} / {fmt(pl)} |")
+        lines.append(f"| {setting(b)} | {floral_cell(ours[(b, 'floral')])} | "
+                     f"{floral_cell(ours_decay[(b, 'floral')])} | {fmt(pb)} / {fmt(pl)} |")
     lines += ["", "## Observations (computed from this run)", ""]
     lines += observations(ours)
     lines += ["", "## How this run differs from the paper", ""]
-    lines += differences(n)
+    lines += differences(n, auto_steps(seeds))
     text = "\n".join(lines) + "\n"
     with open(os.path.join(args.out, "table1.md"), "w") as fh:
         fh.write(text)
@@ -179,8 +229,36 @@ def main(argv=None):
     return 0
 
 
+def nn_model_note(results):
+    same = [DISPLAY[m] for m in ("nn", "nn-pgd") if model_is_best(results, m)]
+    if len(same) == 2:
+        return ("NN and NN-PGD return their best validation epoch, so their Model equals "
+                "their Best in every record.")
+    return ("NN and NN-PGD return their best validation epoch (Model equals Best in every "
+            f"record for: {', '.join(same) or 'neither'}).")
+
+
+def auto_steps(seeds):
+    """(min, max) of FloralSVC's learning_rate="auto" step over the seeds' training sets."""
+    from floral.datasets import load_moons
+
+    steps = []
+    for seed in seeds:
+        d = load_moons(random_state=seed)
+        clf = FloralSVC(C=10.0, gamma=1.0, n_rounds=1, n_jobs=1).fit(d.X_train, d.y_train)
+        steps.append(clf.learning_rate_)
+    return min(steps), max(steps)
+
+
 def observations(ours):
     out = []
+    for b in BUDGETS:
+        f, sv = ours[(b, "floral")], ours[(b, "svm")]
+        out.append(
+            f"- {setting(b)}: FLORAL Model {fmt(f[4])} ± {fmt(f[5])} vs SVM {fmt(sv[4])} "
+            f"({100 * (f[4] - sv[4]):+.1f} points); FLORAL Best {fmt(f[0])}, Last "
+            f"{fmt(f[2])}; paper FLORAL {fmt(PAPER[b]['floral'][0])} / "
+            f"{fmt(PAPER[b]['floral'][1])}.")
     for b in BUDGETS[1:]:
         best = {m: ours[(b, m)][0] for m in METHODS}
         last = {m: ours[(b, m)][2] for m in METHODS}
@@ -188,9 +266,7 @@ def observations(ours):
         top_l = max(last, key=last.get)
         out.append(
             f"- {setting(b)}: highest Best {DISPLAY[top_b]} ({fmt(best[top_b])}), highest "
-            f"Last {DISPLAY[top_l]} ({fmt(last[top_l])}); FLORAL Best {fmt(best['floral'])} vs "
-            f"SVM {fmt(best['svm'])} ({100 * (best['floral'] - best['svm']):+.1f} points), "
-            f"FLORAL Last {fmt(last['floral'])}.")
+            f"Last {DISPLAY[top_l]} ({fmt(last[top_l])}).")
     gains = [f"{setting(b)} {100 * (ours[(b, 'nn-pgd')][0] - ours[(b, 'nn')][0]):+.1f} / "
              f"{100 * (ours[(b, 'nn-pgd')][2] - ours[(b, 'nn')][2]):+.1f}" for b in BUDGETS]
     paper = [f"{setting(b)} {100 * (PAPER[b]['nn-pgd'][0] - PAPER[b]['nn'][0]):+.1f} / "
@@ -217,12 +293,25 @@ def pgd_line():
             f"steps of size {step}")
 
 
-def differences(n):
+def step_range(steps):
+    low, high = (f"{x:.3g}" for x in steps)
+    return low if low == high else f"{low} to {high}"
+
+
+def floral_settings():
+    p = {**FloralSVC().get_params(), **FLORAL_PARAMS}
+    keys = ("flip_budget", "n_rounds", "learning_rate", "selection", "n_best")
+    return ", ".join(f"{k}={p[k]!r}" for k in keys) + " (selection \"best\" with the " \
+        "validation split)"
+
+
+def differences(n, steps):
     return [
         "- **Best is chosen on the validation split**, not on the test curve as in the paper "
         "(FLORAL: the round with the highest validation accuracy, earliest on ties; NN and "
-        "NN-PGD: the epoch). The paper's Best is an optimistic maximum over test accuracies; "
-        "ours is an honest estimate and can be lower.",
+        "NN-PGD: the epoch, which is also the model they return). The paper's Best is an "
+        "optimistic maximum over test accuracies; ours is an honest estimate and can be "
+        "lower.",
         "- **NN-PGD** is `floral.defenses.PGDTrainedMLP`: the NN network and schedule below "
         f"with every minibatch replaced by its L-infinity PGD perturbation, {pgd_line()}, "
         "from a uniform random start, trained on the (poisoned) labels. The paper does not "
@@ -234,14 +323,21 @@ def differences(n):
         f"{NN_PARAMS['learning_rate_init']}, batches of {NN_PARAMS['batch_size']}, "
         f"{NN_PARAMS['max_iter']} epochs (`partial_fit` epoch by epoch), not the authors' "
         "PyTorch network and training schedule.",
-        "- **FLORAL settings**: the runner's default is floral demo's "
-        f"`{', '.join(f'{k}={v!r}' for k, v in FLORAL_PARAMS.items())}` with a constant "
-        "step size; the paper decays the step x0.1 every 100 rounds (run above as a "
-        "supplement) with learning rates of 1e-4..1e-3 and 500..1000 rounds. FLORAL's own "
-        "attacker budget k is 5% of n in every setting; the paper reports k between 5% and "
-        "25% of n, and which k each Table 1 cell used is not reproduced here. FLORAL's "
-        "classifier in a round uses that round's attacked labels "
-        "(DESIGN.md), so its Last is the model right after an attacker move.",
+        "- **FLORAL settings**: the runner runs FloralSVC's defaults, "
+        f"`{floral_settings()}`, with the grid's C = 10 and gamma = 1: the attacker flips "
+        "k = 5% of n per round, the step is 0.5 / lambda_max(K) of the training kernel "
+        f"({step_range(steps)} on these training sets), constant over the "
+        "500 rounds. The paper decays its step x0.1 every 100 rounds (run above as a "
+        "supplement, from the same initial step) with learning rates of 1e-4..1e-3 and "
+        "500..1000 rounds, and reports k between 5% and 25% of n; which k each Table 1 "
+        "cell used is not reproduced here. FLORAL's classifier in a round uses that "
+        "round's attacked labels (DESIGN.md), so its Last is the model right after an "
+        "attacker move, a random draw among the attacker's candidates.",
+        "- **FLORAL Model, Best, Last**: Model is what `fit` returns with the validation "
+        "split (`selection=\"best\"`): the coefficients and intercepts of the 5 rounds "
+        "with the highest validation accuracy, averaged into one kernel expansion. Best is "
+        "the single best validation round (`best_round()`), Last the final round "
+        "(`last_round()`); all three come from the same run.",
         "- **Defenses** (LN-SVM, Curie, LS-SVM, K-LID) are floral's implementations "
         "(`floral.defenses`) with their default parameters, not tuned per setting; the "
         "paper's hyperparameters for them are not all stated.",
