@@ -27,7 +27,6 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _common import machine_info, machine_line  # noqa: E402
-
 from floral import FloralSVC  # noqa: E402
 from floral.datasets import load_moons  # noqa: E402
 
