@@ -1,18 +1,106 @@
-"""Input checks shared by the estimator, the attacks and the defenses.
+"""Parameter constraints and input checks shared by every public function and class.
 
-Every check raises ``TypeError`` (wrong kind of value) or ``ValueError`` (right kind, wrong
-value) with a message that names the parameter and the allowed range.
+The constraints are scikit-learn's (:mod:`sklearn.utils._param_validation`): classes list
+them in ``_parameter_constraints``, public functions through ``validate_params``, and the
+command line checks its options against the same entries (:func:`check_option`), so every
+entry point rejects a bad value in the same words::
+
+    The 'C' parameter of topk_sv_flip must be a float in the range (0.0, inf). Got -1 instead.
+
+Checks that depend on the data (a budget against the number of samples, the classes of
+``y``) raise ``ValueError`` naming the parameter too. The compiled core re-checks only what
+protects memory (shapes, dtypes, finiteness, index ranges).
 """
-import numbers
+import os
+import sys
+import warnings
+from numbers import Integral, Real
 
 import numpy as np
+from sklearn.utils._param_validation import (
+    Interval,
+    RealNotInt,
+    StrOptions,
+    make_constraint,
+    validate_parameter_constraints,
+)
 from sklearn.utils.multiclass import check_classification_targets
 
-__all__ = ["resolve_budget", "encode_binary_labels", "resolve_gamma", "KERNEL_ARGS"]
+__all__ = ["resolve_budget", "encode_binary_labels", "resolve_gamma", "KERNEL_ARGS",
+           "SVC_PARAMS", "KERNEL_PARAMS", "BUDGET", "N_JOBS", "SEED", "check_option",
+           "check_2d", "core_seed", "warn_caller"]
 
 # The parameters each of scikit-learn's pairwise kernels takes (SVC's formulas).
 KERNEL_ARGS = {"linear": (), "rbf": ("gamma",), "poly": ("gamma", "degree", "coef0"),
                "sigmoid": ("gamma", "coef0")}
+
+# --- shared constraints --------------------------------------------------------------------
+# An open Interval excludes its unbounded end, so these also refuse inf (and all refuse NaN).
+
+POSITIVE = [Interval(Real, 0.0, None, closed="neither")]
+NON_NEGATIVE = [Interval(Real, 0.0, None, closed="left")]
+POSITIVE_INT = [Interval(Integral, 1, None, closed="left")]
+NON_NEGATIVE_INT = [Interval(Integral, 0, None, closed="left")]
+
+C = POSITIVE
+KERNEL = [StrOptions(set(KERNEL_ARGS))]
+GAMMA = [StrOptions({"scale", "auto"}), Interval(Real, 0.0, None, closed="neither")]
+DEGREE = NON_NEGATIVE_INT
+COEF0 = [Interval(Real, None, None, closed="neither")]
+
+# SVC's kernel parameters, and with C the whole SVM: every estimator, attack and defense
+# that fits or imitates an SVC takes these.
+KERNEL_PARAMS = {"kernel": KERNEL, "gamma": GAMMA, "degree": DEGREE, "coef0": COEF0}
+SVC_PARAMS = {"C": C, **KERNEL_PARAMS}
+
+# Labels an attacker flips: a count (checked against n_samples once the data is known) or a
+# fraction in [0, 1). RealNotInt keeps 1 a count, not the fraction 1.0.
+BUDGET = [Interval(Integral, 0, None, closed="left"),
+          Interval(RealNotInt, 0.0, 1.0, closed="left")]
+# The attacker picks among the top ceil(candidate_factor * k) points.
+CANDIDATE_FACTOR = [Interval(Real, 1.0, None, closed="left")]
+# joblib's convention: None, -1 all cores, -2 all but one, ...; 0 means nothing.
+N_JOBS = [None, Interval(Integral, None, -1, closed="right"),
+          Interval(Integral, 1, None, closed="left")]
+RANDOM_STATE = ["random_state"]
+# An int seed as numpy's RandomState takes it (the command line's --seed, the runner's seeds).
+SEED = [Interval(Integral, 0, 2**32 - 1, closed="both")]
+
+
+def describe(constraints):
+    """How scikit-learn words a list of constraints: "a float in the range (0.0, inf)"."""
+    shown = [c for c in map(make_constraint, constraints) if not c.hidden]
+    if len(shown) == 1:
+        return str(shown[0])
+    return f"{', '.join(map(str, shown[:-1]))} or {shown[-1]}"
+
+
+def check_option(value, name, constraints, caller):
+    """Validate one value outside a signature (list items, command-line options).
+
+    Raises scikit-learn's ``InvalidParameterError`` (a ``ValueError`` and a
+    ``TypeError``) with its usual message, ``name`` standing for the parameter.
+    """
+    validate_parameter_constraints({name: constraints}, {name: value}, caller_name=caller)
+    return value
+
+
+# --- data ----------------------------------------------------------------------------------
+
+def check_2d(X, name="X"):
+    """Refuse a 1-D (or 3-D ...) ``X`` before scikit-learn's check, whose message prints
+    the whole array; scalars and unparseable input are left to that check."""
+    try:
+        ndim = np.ndim(X)
+    except (TypeError, ValueError):  # ragged nested lists: check_array words it
+        return
+    if ndim not in (0, 2):
+        shape = np.shape(X)
+        raise ValueError(
+            f"{name} must be 2-D, of shape (n_samples, n_features); got a {ndim}-D array "
+            f"of shape {shape}. Reshape your data: {name}.reshape(-1, 1) for a single "
+            f"feature, {name}.reshape(1, -1) for a single sample."
+        )
 
 
 def resolve_budget(budget, n_samples, *, param="budget"):
@@ -23,13 +111,13 @@ def resolve_budget(budget, n_samples, *, param="budget"):
     """
     if isinstance(budget, (bool, np.bool_)):
         raise TypeError(f"{param} must be an int or a float, got a bool ({budget!r})")
-    if isinstance(budget, numbers.Integral):
+    if isinstance(budget, Integral):
         if not 0 <= budget <= n_samples:
             raise ValueError(
                 f"{param}={budget} must be in [0, n_samples={n_samples}] when it is a count"
             )
         return int(budget)
-    if isinstance(budget, numbers.Real):
+    if isinstance(budget, Real):
         budget = float(budget)
         if not 0.0 <= budget < 1.0:
             raise ValueError(
@@ -91,3 +179,35 @@ def gram(A, B, params):
     from sklearn.metrics.pairwise import pairwise_kernels
 
     return pairwise_kernels(A, B, filter_params=False, **params)
+
+
+def core_seed(random_state):
+    """The seed of the core's xoshiro generator, drawn from ``random_state`` as resolved
+    by ``check_random_state`` (so an int gives the same draws on every platform)."""
+    from sklearn.utils import check_random_state
+
+    return int(check_random_state(random_state).randint(np.iinfo(np.int64).max,
+                                                        dtype=np.int64))
+
+
+# --- warnings ------------------------------------------------------------------------------
+
+def _library_dirs():
+    import joblib
+    import sklearn
+
+    floral_dir = os.path.dirname(os.path.abspath(__file__))
+    return (floral_dir + os.sep,) + tuple(os.path.dirname(os.path.abspath(m.__file__))
+                                          + os.sep for m in (sklearn, joblib))
+
+
+def warn_caller(message, category):
+    """``warnings.warn`` attributed to the first frame outside floral, scikit-learn and
+    joblib: the user's line, however many wrappers (``_fit_context``, pipelines) lie
+    between it and the code that warns."""
+    internal = _library_dirs()
+    frame, level = sys._getframe(1), 2
+    while frame.f_back is not None and os.path.abspath(
+            frame.f_code.co_filename).startswith(internal):
+        frame, level = frame.f_back, level + 1
+    warnings.warn(message, category, stacklevel=level)

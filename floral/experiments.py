@@ -252,7 +252,7 @@ def _fit_and_score(est, data, y_train):
     """Fit ``est`` on the poisoned labels; Model / Best / Last scores, best round, model."""
     from sklearn.neural_network import MLPClassifier
 
-    from ._nn_pgd import PGDTrainedMLP
+    from .defenses import PGDTrainedMLP
     from .svm import FloralSVC
 
     start = time.perf_counter()

@@ -10,7 +10,6 @@ from sklearn.datasets import make_moons
 from sklearn.svm import SVC
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from floral import defenses
 from floral.defenses import (
     KLIDSVC,
     LNSVC,
@@ -20,6 +19,7 @@ from floral.defenses import (
     klid_weights,
     sanitize_labels,
 )
+from floral.defenses import _curie, _klid, _label_sanitization, _ln_svm
 from oracles import kernel_reference
 
 ESTIMATORS = (LNSVC, CurieSVC, LabelSanitizedSVC, KLIDSVC)
@@ -271,7 +271,7 @@ def test_klid_weights_match_dense_reference(noisy_moons, k, kernel, gamma, cente
 def test_klid_blocks_do_not_change_the_weights(noisy_moons, monkeypatch):
     X, y, _ = noisy_moons
     whole = klid_weights(X, y, gamma=1.0)
-    monkeypatch.setattr(defenses, "_BLOCK_ENTRIES", 7 * 64)  # a few rows per block
+    monkeypatch.setattr(_klid, "_BLOCK_ENTRIES", 7 * 64)  # a few rows per block
     # equal up to BLAS rounding, which depends on the block shape
     np.testing.assert_allclose(klid_weights(X, y, gamma=1.0), whole, rtol=1e-12)
 
@@ -300,7 +300,7 @@ def test_klidsvc_is_svc_with_the_klid_weights(noisy_moons):
 def test_klid_survives_duplicates_and_tiny_classes():
     X = np.r_[np.zeros((5, 2)), np.ones((3, 2)), [[5.0, 5.0]]]
     y = np.r_[np.zeros(5), np.ones(3), [1]]
-    w, ratio = klid_weights(X, y, return_ratio=True)
+    w, ratio = klid_weights(X, y, k=5, return_ratio=True)  # more than a class holds
     assert np.all(np.isfinite(w)) and not np.any(np.isnan(ratio))
 
 
@@ -456,8 +456,12 @@ def test_filter_functions_check_the_data(func):
 
 
 def test_docstring_examples_run():
-    result = doctest.testmod(defenses, optionflags=doctest.ELLIPSIS)
-    assert result.attempted >= 7 and result.failed == 0
+    attempted = 0
+    for module in (_ln_svm, _curie, _label_sanitization, _klid):
+        result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
+        assert result.failed == 0, module.__name__
+        attempted += result.attempted
+    assert attempted >= 7
 
 
 # --- scikit-learn's estimator checks ---------------------------------------------------------
@@ -468,9 +472,7 @@ def test_docstring_examples_run():
 # either). Beyond that: LNSVC's correction shrinks the kernel between a point and its copy
 # (an off-diagonal pair) but not the diagonal; Curie's clusters, neighbours and z-scores
 # count every copy; K-LID's copies sit at kernel distance 0 from each other, which drives
-# the LID estimate. LabelSanitizedSVC is not listed because it passes, but only
-# vacuously: on the check's small random data sanitization relabels every point to one
-# class in both fits, leaving two identical constant classifiers.
+# the LID estimate; LabelSanitizedSVC's neighbour votes count every copy.
 _WEIGHT_EQUIVALENCE = {
     "check_sample_weight_equivalence_on_dense_data": (
         "the defense is computed from the points, so a repeated point changes it while a "
@@ -479,12 +481,10 @@ _WEIGHT_EQUIVALENCE = {
 }
 
 
-def _expected_failed(est):
-    return {} if isinstance(est, LabelSanitizedSVC) else _WEIGHT_EQUIVALENCE
-
-
 # some checks fit one-class data on purpose; the defenses then warn and predict it
 @pytest.mark.filterwarnings("ignore:.*predicts that class everywhere:UserWarning")
-@parametrize_with_checks([cls() for cls in ESTIMATORS], expected_failed_checks=_expected_failed)
+# k=5: the checks fit as few as 10 samples, and a neighbour count must stay below n_samples
+@parametrize_with_checks([LNSVC(), CurieSVC(), LabelSanitizedSVC(k=5), KLIDSVC(k=5)],
+                         expected_failed_checks=lambda est: _WEIGHT_EQUIVALENCE)
 def test_sklearn_compatible(estimator, check):
     check(estimator)

@@ -14,7 +14,8 @@ from sklearn.neural_network import MLPClassifier
 from sklearn.preprocessing import LabelBinarizer
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from floral import _nn_pgd, experiments
+from floral import experiments
+from floral.defenses import _nn_pgd
 from floral.datasets import load_moons
 from floral.defenses import PGDTrainedMLP
 from floral.experiments import NN_PARAMS, run_grid

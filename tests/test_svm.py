@@ -274,8 +274,10 @@ def test_divergence_warns_for_a_too_large_step_and_not_for_auto():
 
     X, y = make_moons(1500, noise=0.3, random_state=0)
     kw = dict(C=10, gamma=1.0, flip_budget=0.01, n_rounds=150, random_state=0)
-    with pytest.warns(ConvergenceWarning, match="learning_rate=0.01"):
+    with pytest.warns(ConvergenceWarning, match="learning_rate=0.01") as caught:
         FloralSVC(learning_rate=0.01, **kw).fit(X, y)  # ~ 5 / lambda_max(K) on the hyperplane
+    # attributed to the line above, not to scikit-learn's _fit_context wrapper
+    assert {w.filename for w in caught if w.category is ConvergenceWarning} == {__file__}
     with warnings.catch_warnings():
         warnings.simplefilter("error", ConvergenceWarning)
         clf = FloralSVC(**kw).fit(X, y)
@@ -400,20 +402,30 @@ def test_verbose_reports_progress(moons, capsys):
 
 
 @pytest.mark.skipif(os.name == "nt", reason="SIGINT delivery to self is POSIX-only")
-def test_ctrl_c_stops_and_keeps_state():
+def test_ctrl_c_stops_a_loop_of_fits_and_keeps_the_rounds_so_far():
     X, y = make_moons(3000, noise=0.3, random_state=0)
     clf = FloralSVC(n_rounds=10**7, eval_every=10**6, learning_rate=1e-4, random_state=0)
+    finished = []
     timer = threading.Timer(0.5, os.kill, args=(os.getpid(), signal.SIGINT))
     timer.start()
     try:
-        with pytest.warns(RuntimeWarning, match="interrupted"):
-            clf.fit(X, y)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            with pytest.raises(KeyboardInterrupt):
+                for i in range(3):
+                    clf.fit(X, y)
+                    finished.append(i)
     finally:
         timer.cancel()
+    # the first Ctrl-C ends the loop, not just the fit it interrupted
+    assert finished == []
     assert 0 < clf.n_rounds_ < 10**7
     assert clf.best_round_ == clf.n_rounds_
     assert len(clf.history_["objective"]) == clf.n_rounds_
     assert clf.score(X, y) > 0.5
+    interrupted = [w for w in caught if "interrupted" in str(w.message)]
+    assert len(interrupted) == 1 and interrupted[0].category is RuntimeWarning
+    assert interrupted[0].filename == __file__  # the caller's line, not scikit-learn's
 
 
 # --- validation -----------------------------------------------------------------------
