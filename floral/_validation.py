@@ -104,29 +104,19 @@ def check_2d(X, name="X"):
 
 
 def resolve_budget(budget, n_samples, *, param="budget"):
-    """Number of labels an attacker may flip.
+    """Number of labels an attacker may flip, for a ``budget`` that satisfies BUDGET.
 
-    ``budget`` is an int (a count in ``[0, n_samples]``) or a float in ``[0, 1)`` (a
-    fraction of ``n_samples``, rounded half up: 0.05 of 500 is 25, 0.1 of 15 is 2).
+    An int is a count in ``[0, n_samples]``; a float in ``[0, 1)`` a fraction of
+    ``n_samples``, rounded half up (0.05 of 500 is 25, 0.1 of 15 is 2).
     """
-    if isinstance(budget, (bool, np.bool_)):
-        raise TypeError(f"{param} must be an int or a float, got a bool ({budget!r})")
     if isinstance(budget, Integral):
-        if not 0 <= budget <= n_samples:
+        if budget > n_samples:
             raise ValueError(
                 f"{param}={budget} must be in [0, n_samples={n_samples}] when it is a count"
             )
         return int(budget)
-    if isinstance(budget, Real):
-        budget = float(budget)
-        if not 0.0 <= budget < 1.0:
-            raise ValueError(
-                f"{param}={budget!r} must be in [0, 1) when it is a fraction of n_samples; "
-                "pass an int to give a count"
-            )
-        # half up (not Python's round-half-even) so the documented rule is the obvious one
-        return int(np.floor(budget * n_samples + 0.5))
-    raise TypeError(f"{param} must be an int or a float, got {type(budget).__name__}")
+    # half up (not Python's round-half-even) so the documented rule is the obvious one
+    return int(np.floor(float(budget) * n_samples + 0.5))
 
 
 def encode_binary_labels(y, *, param="y", hint=None):

@@ -449,11 +449,9 @@ def _attack_key(name):
 
 
 def _check_budget(budget, n, dataset):
-    from ._validation import resolve_budget
+    from ._validation import BUDGET, check_option, resolve_budget
 
-    if isinstance(budget, (bool, np.bool_)) or not isinstance(budget, numbers.Real):
-        raise TypeError(f"budget must be an int (a count) or a float in [0, 1) (a fraction), "
-                        f"got {budget!r}")
+    check_option(budget, "budgets", BUDGET, "run_grid")
     if isinstance(budget, numbers.Integral) and budget >= n:
         raise ValueError(f"budget={budget} must be < the {n} training points of {dataset}")
     return resolve_budget(budget, n, param="budget")

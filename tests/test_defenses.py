@@ -15,11 +15,14 @@ from floral.defenses import (
     LNSVC,
     CurieSVC,
     LabelSanitizedSVC,
+    _curie,
+    _klid,
+    _label_sanitization,
+    _ln_svm,
     curie_filter,
     klid_weights,
     sanitize_labels,
 )
-from floral.defenses import _curie, _klid, _label_sanitization, _ln_svm
 from oracles import kernel_reference
 
 ESTIMATORS = (LNSVC, CurieSVC, LabelSanitizedSVC, KLIDSVC)

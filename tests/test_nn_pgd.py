@@ -15,9 +15,8 @@ from sklearn.preprocessing import LabelBinarizer
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from floral import experiments
-from floral.defenses import _nn_pgd
 from floral.datasets import load_moons
-from floral.defenses import PGDTrainedMLP
+from floral.defenses import PGDTrainedMLP, _nn_pgd
 from floral.experiments import NN_PARAMS, run_grid
 
 
