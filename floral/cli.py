@@ -186,8 +186,9 @@ def _add_run(sub):
                     "or epoch (NN) selected on the validation split; single-shot methods "
                     "have Best = Last; imbalanced datasets also get balanced accuracy and "
                     "minority-class recall. With --out, writes results.csv, results.json "
-                    "and PNG figures (figures need matplotlib: pip install \"floral[plot]\"). The "
-                    "defaults reproduce the paper's Table 1 setting.",
+                    "and PNG figures (figures need matplotlib: "
+                    "pip install \"floral-svm[plot]\"). The defaults reproduce the paper's "
+                    "Table 1 setting.",
     )
     p.add_argument("--dataset", nargs="+", default=["moons"], metavar="NAME",
                    help="built-in datasets (moons, digits_1v7, breast_cancer, digits10 with "
@@ -260,31 +261,28 @@ def _cmd_run(args):
         except ImportError:
             figures = False
             plot_note = ('figures skipped: matplotlib is not installed '
-                         '(pip install "floral[plot]")')
+                         '(pip install "floral-svm[plot]")')
 
     def keep(name, seed, data):
         # decision boundaries are drawn for one seed of the 2-D datasets only
         return figures and seed == 0 and data.X_train.shape[1] == 2
 
     try:
-        plan = experiments._plan(
-            args.dataset, args.attack, budgets, methods, args.seeds, C=args.C, gamma=gamma,
-            method_params=method_params, attack_params=None, label=args.label,
-            n_jobs=args.n_jobs, keep_models=keep,
+        plan = experiments.plan_grid(
+            args.dataset, args.attack, budgets, methods, args.seeds, args.n_jobs, C=args.C,
+            gamma=gamma, method_params=method_params, label=args.label, keep_models=keep,
         )
     except (OSError, TypeError, ValueError) as exc:
         raise CLIError(str(exc)) from None
     start = time.perf_counter()
-    results = experiments._execute(plan, verbose=not args.quiet)
+    results = experiments.run_plan(plan, verbose=not args.quiet)
     elapsed = time.perf_counter() - start
     print(results.table(columns=("best", "last") if args.paper else ("model",)))
     print(f"\n({len(plan.cells)} cells, {len(results)} fits, {elapsed:.1f} s)")
     if args.out is not None:
         os.makedirs(args.out, exist_ok=True)
         results.meta["command"] = "floral " + " ".join(args.argv)
-        written = [os.path.join(args.out, "results.csv"), os.path.join(args.out, "results.json")]
-        results.to_csv(written[0])
-        results.to_json(written[1])
+        written = results.save(args.out)
         if figures:
             from .plotting import save_figures
 

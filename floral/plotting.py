@@ -1,6 +1,6 @@
 """Figures for experiments: decision boundaries on 2-D data and accuracy against budget.
 
-Needs matplotlib, the optional extra ``floral[plot]`` (``pip install "floral[plot]"``).
+Needs matplotlib, the optional extra ``plot`` (``pip install "floral-svm[plot]"``).
 The functions draw on :class:`matplotlib.figure.Figure` objects, not through pyplot, so
 they work with any backend (and none) and never open a window; save with
 ``fig.savefig(path)``.
@@ -13,7 +13,7 @@ import numpy as np
 __all__ = ["plot_decision_boundary", "plot_decision_grid", "plot_accuracy_vs_budget",
            "save_figures"]
 
-_INSTALL = 'plotting needs matplotlib: pip install "floral[plot]"'
+_INSTALL = 'plotting needs matplotlib: pip install "floral-svm[plot]"'
 
 
 def _figure(**kwargs):
@@ -127,7 +127,8 @@ def plot_decision_grid(results, *, dataset=None, seed=None, resolution=120):
     -------
     fig : matplotlib.figure.Figure
     """
-    from .experiments import _METHODS, _setting
+    from .experiments._methods import display_name
+    from .experiments._results import _setting
 
     kept = results.models
     if not kept:
@@ -150,7 +151,7 @@ def plot_decision_grid(results, *, dataset=None, seed=None, resolution=120):
     for i, key in enumerate(keys):
         entry = kept[key]
         for j, method in enumerate(methods):
-            name = _METHODS[method][2] if method in _METHODS else method
+            name = display_name(method)
             a = acc.get((key[1], key[2], method))
             title = f"{name}, {_setting(key[1], key[2])}"
             if a is not None:
@@ -181,7 +182,7 @@ def plot_accuracy_vs_budget(results, *, dataset=None, attack=None):
     -------
     fig : matplotlib.figure.Figure
     """
-    from .experiments import _METHODS
+    from .experiments._methods import display_name
 
     summary = results.summary()
     if not summary:
@@ -203,7 +204,7 @@ def plot_accuracy_vs_budget(results, *, dataset=None, attack=None):
             pts = sorted((r["flipped_fraction"], r[f"{which}_mean"], r[f"{which}_std"])
                          for r in rows if r["method"] == method)
             x, m, s = (np.array(v, dtype=float) for v in zip(*pts))
-            label = _METHODS[method][2] if method in _METHODS else method
+            label = display_name(method)
             ax.errorbar(x, m, yerr=np.where(np.isfinite(s), s, 0.0), marker="o", ms=4,
                         capsize=3, label=label)
         ax.set_title(f"{which.capitalize()}", fontsize=10)

@@ -13,8 +13,24 @@ from sklearn.svm import SVC
 
 from floral import FloralSVC, attacks, experiments
 from floral._validation import resolve_budget
-from floral.datasets import load_digits, load_imbalanced_moons, load_moons
-from floral.experiments import FIELDS, Results, read_csv, read_json, run_grid
+from floral.datasets import (
+    load_breast_cancer,
+    load_digits,
+    load_digits_1v7,
+    load_imbalanced_moons,
+    load_moons,
+)
+from floral.experiments import (
+    FIELDS,
+    PlanError,
+    Results,
+    _execution,
+    _results,
+    plan_grid,
+    read_csv,
+    read_json,
+    run_grid,
+)
 
 HAVE_DEFENSES = importlib.util.find_spec("floral.defenses") is not None
 DEFENSES = ["ln-svm", "curie", "ls-svm", "k-lid"] if HAVE_DEFENSES else []
@@ -163,7 +179,7 @@ def test_parallel_grid_gives_the_serial_records(grid):
 
 def test_gamma_scale_is_resolved_once_for_attack_and_methods():
     res = run_grid("breast_cancer", "alfa_tilt", [0.05], ["svm"], 1, gamma="scale")
-    data = experiments._BuiltinData("breast_cancer")(random_state=0)
+    data = load_breast_cancer(random_state=0)
     gamma = 1.0 / (data.X_train.shape[1] * data.X_train.var())
     assert res[0]["gamma"] == pytest.approx(gamma)
     y_bad = attacks.alfa_tilt(data.X_train, data.y_train, 0.05, C=10.0, gamma="scale",
@@ -176,7 +192,7 @@ def test_default_gamma_is_the_papers_on_moons_and_scale_elsewhere():
     res = run_grid(["moons", "digits_1v7"], "random", [0], ["svm"], 1)
     by_name = {r["dataset"]: r for r in res}
     assert by_name["moons"]["gamma"] == 1.0
-    digits = experiments._BuiltinData("digits_1v7")(random_state=0)
+    digits = load_digits_1v7(random_state=0)
     scale = 1.0 / (digits.X_train.shape[1] * digits.X_train.var())
     assert by_name["digits_1v7"]["gamma"] == pytest.approx(scale)
     # the reason for the default: a fixed gamma=1 on 64 standardised features is chance level
@@ -264,7 +280,7 @@ def test_two_class_attacks_and_methods_fail_in_planning_on_multiclass_data(
     def no_work(cell):
         raise AssertionError("a cell ran")
 
-    monkeypatch.setattr(experiments, "_run_cell", no_work)
+    monkeypatch.setattr(_execution, "_run_cell", no_work)
     with pytest.raises(ValueError, match=message):
         run_grid(["moons", "digits10"], attack, [0.1], methods, 1)
 
@@ -279,13 +295,12 @@ def test_the_planning_check_asks_the_estimators_tags(monkeypatch):
         return __sklearn_tags__
 
     args = dict(datasets="digits10", attacks="random", budgets=[0.1], methods=["floral"],
-                seeds=1, C=C, gamma=None, method_params=None, attack_params=None, label=None,
-                n_jobs=None, keep_models=False)
+                seeds=1, C=C)
     monkeypatch.setattr(FloralSVC, "__sklearn_tags__", tags(False))
-    with pytest.raises(ValueError, match="the method floral is defined for two classes"):
-        experiments._plan(**args)
+    with pytest.raises(PlanError, match="the method floral is defined for two classes"):
+        plan_grid(**args)
     monkeypatch.setattr(FloralSVC, "__sklearn_tags__", tags(True))
-    plan = experiments._plan(**args)
+    plan = plan_grid(**args)
     assert [(c["dataset"], c["methods"]) for c in plan.cells] == [("digits10", ["floral"])]
 
 
@@ -316,7 +331,7 @@ def test_imbalanced_dataset_gets_balanced_accuracy_and_minority_recall():
     block = text.split(titles[1])[1].split("\n\n")[0].splitlines()
     clean = [x["best_balanced_accuracy"] for x in res
              if (x["dataset"], x["attack"]) == ("imbalanced_moons", "none")]
-    assert block[3].split()[1].startswith(experiments._fmt(np.mean(clean)))
+    assert block[3].split()[1].startswith(_results._fmt(np.mean(clean)))
 
 
 @pytest.mark.parametrize("share, n_classes, imbalanced", [
@@ -425,13 +440,20 @@ def test_table_means_and_sample_stds():
     (dict(budgets=[-0.1]), ValueError, "The 'budgets' parameter of run_grid must be .* Got -0.1"),
     (dict(budgets=[500]), ValueError, "budget=500 must be < the 500 training points"),
     (dict(budgets=["0.1"]), TypeError, "The 'budgets' parameter of run_grid must be"),
-    (dict(seeds=0), ValueError, "seeds must be >= 1"),
-    (dict(seeds=[0.5]), TypeError, "seeds must be ints"),
+    (dict(seeds=0), ValueError, "The 'seeds' parameter of run_grid must be"),
+    (dict(seeds=[0.5]), TypeError, "The 'seeds' parameter of run_grid must be .* Got 0.5"),
+    (dict(seeds=[-1]), ValueError, "The 'seeds' parameter of run_grid must be .* Got -1"),
     (dict(datasets="nowhere.npz"), FileNotFoundError, "no such file: nowhere.npz"),
     (dict(method_params={"svm": {"n_rounds": 3}}), TypeError,
      "method 'svm' \\(SVC\\) has no parameter 'n_rounds'"),
     (dict(method_params={"svn": {}}), ValueError, "unknown method 'svn'"),
-    (dict(gamma="wide"), ValueError, "gamma must be a float > 0, 'scale' or 'auto'"),
+    (dict(gamma="wide"), ValueError, "The 'gamma' parameter of run_grid must be"),
+    (dict(C=-1), ValueError, "The 'C' parameter of run_grid must be"),
+    (dict(n_jobs=0), ValueError, "The 'n_jobs' parameter of run_grid must be"),
+    (dict(methods=["floral"], method_params={"floral": {"n_rounds": 0}}), PlanError,
+     r"method_params\['floral'\]: The 'n_rounds' parameter of FloralSVC must be"),
+    (dict(methods=["nn"], method_params={"nn": {"max_iter": 0}}), PlanError,
+     r"method_params\['nn'\]: The 'max_iter' parameter of MLPClassifier must be"),
 ])
 def test_bad_input_fails_before_any_work(kwargs, exc, match):
     args = dict(datasets="moons", attacks="alfa_tilt", budgets=[0.1], methods=["svm"],
@@ -487,7 +509,7 @@ def test_plotting_without_matplotlib_says_how_to_install(monkeypatch):
 
     monkeypatch.setitem(sys.modules, "matplotlib", None)
     monkeypatch.setitem(sys.modules, "matplotlib.figure", None)
-    with pytest.raises(ImportError, match=r'pip install "floral\[plot\]"'):
+    with pytest.raises(ImportError, match=r'pip install "floral-svm\[plot\]"'):
         plotting.plot_accuracy_vs_budget(tiny_grid())
 
 
@@ -534,7 +556,7 @@ def test_cli_run_without_matplotlib_still_prints_the_table(tmp_path):
     res = floral_cli(*args, cwd=tmp_path, code=code)
     assert res.returncode == 0, res.stderr
     assert "clean" in res.stdout and "SVM" in res.stdout
-    assert 'figures skipped: matplotlib is not installed (pip install "floral[plot]")' \
+    assert 'figures skipped: matplotlib is not installed (pip install "floral-svm[plot]")' \
         in res.stderr
     assert sorted(os.listdir(tmp_path / "out")) == ["results.csv", "results.json"]
     assert "cells" not in res.stderr  # --quiet: no progress bar
@@ -550,7 +572,7 @@ def test_cli_run_without_matplotlib_still_prints_the_table(tmp_path):
     (["--attack", "pgd"], "unknown attack 'pgd'; choose from: random, topk_sv, alfa, "
                           "alfa_tilt, lfa"),
     (["--methods", "floral", "xgb"], "unknown method 'xgb'; choose from: floral, svm, nn"),
-    (["--budget", "1.5"], "The 'budgets' parameter of run_grid must be"),
+    (["--budget", "1.5"], "The 'budgets' parameter of plan_grid must be"),
     (["--budget", "500"], "budget=500 must be < the 500 training points of moons"),
     (["--budget", "lots"], "--budget must be a count or a fraction, got 'lots'"),
     (["--dataset", "missing.npz"], "no such file: missing.npz"),
