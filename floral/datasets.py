@@ -25,7 +25,7 @@ Every loader returns a :class:`sklearn.utils.Bunch` with the same fields:
 =======================  ================================================================
 
 :func:`read_labelled` is the .npz / .csv reader behind :func:`load_embeddings` and the
-``floral attack`` command.
+``floral attack`` command, :func:`write_labelled` its inverse.
 """
 import csv
 import numbers
@@ -41,7 +41,8 @@ from sklearn.utils import Bunch, check_random_state, check_X_y
 from ._validation import encode_binary_labels
 
 __all__ = ["load_moons", "load_digits_1v7", "load_breast_cancer", "load_embeddings",
-           "make_large", "read_labelled", "load_digits", "load_imbalanced_moons"]
+           "make_large", "read_labelled", "write_labelled", "load_digits",
+           "load_imbalanced_moons"]
 
 _SPLIT_KEYS = ("X_train", "y_train", "X_val", "y_val", "X_test", "y_test")
 
@@ -360,12 +361,33 @@ def make_large(n_samples=10_000, n_features=2, *, noise=0.2, test_size=0.2, val_
 # --- files -------------------------------------------------------------------------------------
 
 def _load_npz(path):
-    """All arrays of an .npz file as a dict (no pickled objects)."""
+    """All arrays of an .npz file as a dict.
+
+    Object arrays are refused: loading one unpickles it, which can run code from the file.
+    """
+    # np.load takes a file that is not a zip archive for a pickle and says so, which
+    # misleads (and suggests allow_pickle); an .npz is always a zip archive
+    if not zipfile.is_zipfile(path):
+        raise ValueError(f"cannot read {path}: not an .npz file (numpy.savez writes a zip "
+                         "archive of .npy arrays, and this file is not a zip archive)")
+    arrays, problem = {}, None
     try:
         with np.load(path, allow_pickle=False) as data:
-            return {key: data[key] for key in data.files}
+            for key in data.files:
+                try:
+                    arrays[key] = data[key]
+                except ValueError as exc:
+                    if "allow_pickle" not in str(exc):
+                        raise
+                    problem = (f"array {key!r} holds Python objects (dtype=object), which "
+                               "floral does not load; save it with a numeric or string "
+                               "dtype, e.g. np.asarray(y, dtype=str)")
+                    break
     except (OSError, ValueError, zipfile.BadZipFile) as exc:
-        raise ValueError(f"cannot read {path}: {exc}") from None
+        problem = str(exc)
+    if problem is not None:
+        raise ValueError(f"cannot read {path}: {problem}")
+    return arrays
 
 
 def _check_file(path):
@@ -443,6 +465,35 @@ def read_labelled(path, label=None, *, label_option="label=..."):
             from None
     y = np.array([r[col] for r in body])
     return X, y, (header, body, col)
+
+
+def write_labelled(path, X, y, table=None):
+    """Write features and labels in the formats :func:`read_labelled` reads.
+
+    Without ``table``: an .npz with arrays ``X`` and ``y``. With the ``table`` that
+    :func:`read_labelled` returned for a .csv file: that file's text with the label column
+    replaced by ``y``, every other field written as it was read.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file to write (replaced if it exists; its directory must exist).
+    X : array-like of shape (n_samples, n_features)
+        Written to an .npz only; a .csv keeps its own feature text.
+    y : array-like of shape (n_samples,)
+    table : tuple (header, rows, label_index) or None, default=None
+    """
+    if table is None:
+        np.savez(path, X=np.asarray(X), y=np.asarray(y))
+        return
+    header, body, col = table
+    if len(body) != len(y):
+        raise ValueError(f"y has {len(y)} labels, the table {len(body)} rows")
+    with open(path, "w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(header)
+        for row, label in zip(body, y):
+            writer.writerow(row[:col] + [label] + row[col + 1:])
 
 
 def _checked_pair(X, y, path, part=""):

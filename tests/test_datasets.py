@@ -1,4 +1,6 @@
 """Tests for floral.datasets: splits, scaling, file readers and their errors."""
+import os
+
 import numpy as np
 import pytest
 from sklearn import datasets as skd
@@ -14,6 +16,7 @@ from floral.datasets import (
     load_moons,
     make_large,
     read_labelled,
+    write_labelled,
 )
 
 SPLITS = ("X_train", "y_train", "X_val", "y_val", "X_test", "y_test")
@@ -251,7 +254,8 @@ def test_read_labelled_matches_the_file(tmp_path):
     ("d.csv", "a,label\n1,x,3\n", "label", ValueError, "line 2: 3 fields, the header has 2"),
     ("d.csv", "a,label\nfoo,x\n", "label", ValueError, "every column but 'label' must be"),
     ("d.csv", "", "label", ValueError, "is empty"),
-    ("d.npz", "not a zip", None, ValueError, "cannot read"),
+    ("d.npz", "not a zip", None, ValueError,
+     "cannot read .*d.npz: not an .npz file .*not a zip archive"),
 ])
 def test_file_errors(tmp_path, name, content, label, exc, match):
     if content is not None:
@@ -259,6 +263,34 @@ def test_file_errors(tmp_path, name, content, label, exc, match):
     for reader in (lambda p: read_labelled(p, label), lambda p: load_embeddings(p, label)):
         with pytest.raises(exc, match=match):
             reader(tmp_path / name)
+
+
+def test_garbage_and_object_npz_are_refused_without_advising_allow_pickle(tmp_path):
+    (tmp_path / "garbage.npz").write_bytes(b"\x80\x04 not an archive")
+    np.save(tmp_path / "array.npy", np.zeros(3))  # an .npy renamed, not an archive
+    os.replace(tmp_path / "array.npy", tmp_path / "array.npz")
+    np.savez(tmp_path / "objects.npz", X=np.zeros((3, 2)),
+             y=np.array([1, "a", None], dtype=object))
+    for name, match in (("garbage.npz", "not an .npz file"), ("array.npz", "not an .npz file"),
+                        ("objects.npz", "array 'y' holds Python objects")):
+        for reader in (read_labelled, load_embeddings):
+            with pytest.raises(ValueError, match=match) as info:
+                reader(tmp_path / name)
+            assert "allow_pickle" not in str(info.value) and "pickled" not in str(info.value)
+
+
+def test_write_labelled_round_trips(tmp_path):
+    X, y = np.arange(6.0).reshape(3, 2), np.array(["a", "b", "a"])
+    write_labelled(tmp_path / "t.npz", X, y)
+    X2, y2, _ = read_labelled(tmp_path / "t.npz")
+    np.testing.assert_array_equal(X2, X)
+    np.testing.assert_array_equal(y2, y)
+    (tmp_path / "t.csv").write_text("f1,label,f2\n1.50,x,2\n3,y,4e0\n")
+    _, y3, table = read_labelled(tmp_path / "t.csv", "label")
+    write_labelled(tmp_path / "u.csv", None, ["y", "x"], table)
+    # only the label column changes; the features keep their text
+    assert (tmp_path / "u.csv").read_text().splitlines() == ["f1,label,f2", "1.50,y,2",
+                                                             "3,x,4e0"]
 
 
 def test_embeddings_content_errors(tmp_path):
