@@ -598,15 +598,23 @@ def test_cli_csv_keeps_the_file_and_changes_only_labels(tmp_path):
     assert changed == 6
 
 
+BUDGET_RANGE = "must be an int in the range [0, inf) or a float in the range [0.0, 1.0)"
+
+
 @pytest.mark.parametrize("args, message", [
     (["train.npz", "--attack", "pgd", "--budget", 3],
-     "unknown attack 'pgd'; choose one of: random, topk_sv, alfa, alfa_tilt, lfa"),
-    (["missing.npz", "--attack", "alfa", "--budget", 3], "no such file: missing.npz"),
+     "argument --attack: unknown attack 'pgd'; choose one of: random, topk_sv, alfa, "
+     "alfa_tilt, lfa"),
+    (["missing.npz", "--attack", "alfa", "--budget", 3],
+     "argument data: no such file: missing.npz"),
     (["train.csv", "--label", "y", "--attack", "alfa", "--budget", 3],
-     "train.csv has no column 'y'; its columns are a, b, label"),
+     "argument --label: train.csv has no column 'y'; its columns are a, b, label"),
     (["train.npz", "--attack", "alfa", "--budget", "1.5"],
-     "The 'budget' parameter of alfa must be"),
-    (["train.npz", "--attack", "alfa", "--budget", "many"], "--budget must be a count"),
+     f"argument --budget: {BUDGET_RANGE}, got '1.5'"),
+    (["train.npz", "--attack", "alfa", "--budget", "many"],
+     f"argument --budget: {BUDGET_RANGE}, got 'many'"),
+    (["train.npz", "--attack", "alfa", "--budget", "5"],
+     "argument --budget: budget=5 must be in [0, n_samples=4] when it is a count"),
 ])
 def test_cli_errors_exit_2_without_traceback(tmp_path, args, message):
     np.savez(tmp_path / "train.npz", X=np.zeros((4, 2)), y=[0, 1, 0, 1])
@@ -628,5 +636,5 @@ def test_cli_multiclass_file(tmp_path):
         np.testing.assert_array_equal(out["y"], attacks.topk_sv_flip(X, y, 9, C=10))
     res = floral_cli("three.npz", "--attack", "alfa", "--budget", 9, cwd=tmp_path)
     assert res.returncode == 2 and "Traceback" not in res.stderr
-    assert "floral: error: Only binary classification is supported: y has 3 classes. The " \
-           "alfa attack is defined for two classes only" in res.stderr
+    assert "floral: error: argument --attack: alfa is defined for two classes only and " \
+           "three.npz has 3; the attacks random, topk_sv take more" in res.stderr

@@ -564,28 +564,42 @@ def test_cli_run_without_matplotlib_still_prints_the_table(tmp_path):
 
 @pytest.mark.parametrize("args, message", [
     (["--dataset", "mnist"],
-     "unknown dataset 'mnist'; choose from: moons, digits_1v7, breast_cancer, digits10, "
-     "imbalanced_moons"),
+     "argument --dataset: unknown dataset 'mnist'; choose from: moons, digits_1v7, "
+     "breast_cancer, digits10, imbalanced_moons"),
     (["--dataset", "digits10", "--methods", "svm"],
-     "dataset 'digits10' has 10 classes, but the attack alfa_tilt is defined for two "
-     "classes only"),
-    (["--attack", "pgd"], "unknown attack 'pgd'; choose from: random, topk_sv, alfa, "
-                          "alfa_tilt, lfa"),
-    (["--methods", "floral", "xgb"], "unknown method 'xgb'; choose from: floral, svm, nn"),
-    (["--budget", "1.5"], "The 'budgets' parameter of plan_grid must be"),
-    (["--budget", "500"], "budget=500 must be < the 500 training points of moons"),
-    (["--budget", "lots"], "--budget must be a count or a fraction, got 'lots'"),
-    (["--dataset", "missing.npz"], "no such file: missing.npz"),
-    (["--dataset", "train.csv"], "train.csv is a CSV file: name its label column with "
-                                 "--label"),
+     "argument --attack: dataset 'digits10' has 10 classes, but the attack alfa_tilt is "
+     "defined for two classes only"),
+    (["--attack", "pgd"], "argument --attack: unknown attack 'pgd'; choose one of: random, "
+                          "topk_sv, alfa, alfa_tilt, lfa"),
+    (["--methods", "floral", "xgb"],
+     "argument --methods: unknown method 'xgb'; choose from: floral, svm, nn"),
+    (["--budget", "1.5"], "argument --budget: must be an int in the range [0, inf) or a "
+                          "float in the range [0.0, 1.0), got '1.5'"),
+    (["--budget", "500"],
+     "argument --budget: budget=500 must be < the 500 training points of moons"),
+    (["--budget", "lots"], "argument --budget: must be an int in the range [0, inf) or a "
+                           "float in the range [0.0, 1.0), got 'lots'"),
+    (["--dataset", "missing.npz"], "argument --dataset: no such file: missing.npz"),
+    (["--dataset", "train.csv"],
+     "argument --label: train.csv is a CSV file: name its label column with --label"),
     (["--dataset", "train.csv", "--label", "y"],
-     "train.csv has no column 'y'; its columns are a, b, label"),
-    (["--gamma", "wide"], "--gamma must be a float, 'scale' or 'auto', got 'wide'"),
+     "argument --dataset: train.csv has no column 'y'; its columns are a, b, label"),
+    (["--gamma", "wide"], "argument --gamma: must be a str among"),
+    (["--rounds", "0"], "argument --rounds: must be an int in the range [1, inf), got '0'"),
+    (["--epochs", "0"], "argument --epochs: must be an int in the range [1, inf), got '0'"),
+    (["--seeds", "0"], "argument --seeds: must be an int in the range [1, inf), got '0'"),
+    (["--n-jobs", "0"], "argument --n-jobs: must be an int in the range (-inf, -1] or an int "
+                        "in the range [1, inf), got '0'"),
+    (["--C", "-1"], "argument --C: must be a float in the range (0.0, inf), got '-1'"),
+    (["--out", "/proc/nope"], "argument --out: "),  # /proc takes no files (or is missing)
+    (["--out", "no/such/dir"], "argument --out: "),
 ])
 def test_cli_run_errors_exit_2_without_traceback(tmp_path, args, message):
     (tmp_path / "train.csv").write_text("a,b,label\n0,1,x\n1,0,y\n")
-    res = floral_cli("run", *args, "--seeds", 1, "--methods", "svm", cwd=tmp_path) \
-        if "--methods" not in args else floral_cli("run", *args, "--seeds", 1, cwd=tmp_path)
+    defaults = {"--seeds": 1, "--methods": "svm", "--n-jobs": 1}
+    extra = [str(x) for option, value in defaults.items() if option not in args
+             for x in (option, value)]
+    res = floral_cli("run", *args, *extra, cwd=tmp_path)
     assert res.returncode == 2
     assert f"floral: error: {message}" in res.stderr
     assert "Traceback" not in res.stderr
@@ -598,9 +612,9 @@ def test_cli_demo_keeps_its_table(tmp_path):
     header = next(i for i, ln in enumerate(lines) if ln.startswith("attack"))
     assert lines[header].split() == ["attack", "budget", "SVC", "FLORAL", "last", "round"]
     rows = [ln.split() for ln in lines[header + 2: header + 7]]
-    assert [r[:-3] for r in rows] == [["clean", "0%"], ["top-k", "SV", "10%"],
-                                      ["top-k", "SV", "25%"], ["random", "10%"],
-                                      ["random", "25%"]]
+    # attacks by their registry names, as every other output prints them
+    assert [r[:-3] for r in rows] == [["clean", "0%"], ["topk_sv", "10%"], ["topk_sv", "25%"],
+                                      ["random", "10%"], ["random", "25%"]]
     # the SVC column is a plain SVC on the attacked labels (the demo's top-k attack is
     # randomised among twice the budget)
     data = load_moons(0)
@@ -608,6 +622,55 @@ def test_cli_demo_keeps_its_table(tmp_path):
                                  candidate_factor=2.0, random_state=0)
     svc = SVC(C=10, gamma=1.0).fit(data.X_train, y_bad).score(data.X_test, data.y_test)
     assert float(rows[2][-3]) == pytest.approx(svc, abs=5e-4)
+
+
+def _interrupt(args, cwd, wait, group):
+    """Run `floral ARGS`, send SIGINT after `wait` seconds (to the process, or to its whole
+    process group as a terminal's Ctrl-C does), return (exit code, stderr, whether any
+    process of the group is left a few seconds later)."""
+    import signal
+    import time
+
+    proc = subprocess.Popen([sys.executable, "-m", "floral", *map(str, args)], cwd=cwd,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    time.sleep(wait)
+    (os.killpg if group else os.kill)(proc.pid, signal.SIGINT)
+    try:
+        _, err = proc.communicate(timeout=60)
+    except subprocess.TimeoutExpired:  # still running: the Ctrl-C was lost
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+        return None, "", True
+    for _ in range(50):  # workers go with the parent; zombies need a moment to be reaped
+        alive = subprocess.run(["ps", "-o", "stat=", "-g", str(proc.pid)],
+                               capture_output=True, text=True).stdout.split()
+        if not any(not s.startswith("Z") for s in alive):
+            return proc.returncode, err, False
+        time.sleep(0.2)
+    return proc.returncode, err, True
+
+
+# The grids run much longer than the wait (3 seeds of every method, or LFA on 500 points),
+# so each SIGINT lands mid-work: in a FloralSVC or MLP fit in this process (n-jobs 1), or in
+# the parent waiting on loky workers (n-jobs -1).
+@pytest.mark.skipif(os.name == "nt" or sys.platform == "darwin",
+                    reason="process groups and ps -g as on Linux")
+@pytest.mark.parametrize("args, wait", [
+    (["run", "--seeds", 3, "--n-jobs", 1, "--quiet"], 4.0),
+    (["run", "--seeds", 3, "--n-jobs", -1, "--quiet"], 6.0),
+    (["demo"], 1.5),
+    (["attack", "train.npz", "--attack", "lfa", "--budget", 0.2], 2.5),
+])
+@pytest.mark.parametrize("group", [False, True], ids=["parent", "group"])
+def test_cli_ctrl_c_exits_130_and_leaves_no_process(tmp_path, args, wait, group):
+    data = load_moons(0)
+    np.savez(tmp_path / "train.npz", X=data.X_train, y=data.y_train)
+    code, err, left = _interrupt(args, tmp_path, wait, group)
+    assert code == 130, err
+    assert err.strip().splitlines()[-1] == "floral: interrupted"
+    assert "Traceback" not in err
+    assert not left
 
 
 # --- dask --------------------------------------------------------------------------------------

@@ -5,7 +5,10 @@ gradient is checked against by finite differences; its partial_fit training is w
 epsilon = 0 must reproduce bit for bit) and the runner's ``nn`` method.
 """
 import doctest
+import os
 import pickle
+import signal
+import threading
 
 import numpy as np
 import pytest
@@ -261,6 +264,22 @@ def test_bad_parameters_name_the_parameter(name, value, moons):
                  lambda est: est.partial_fit(X, y, classes=[0, 1])):
         with pytest.raises((ValueError, TypeError), match=f"'{name}' parameter"):
             call(PGDTrainedMLP(**{name: value}))
+
+
+@pytest.mark.skipif(os.name == "nt", reason="SIGINT delivery to self is POSIX-only")
+def test_ctrl_c_keeps_the_epochs_so_far_and_reraises(moons):
+    # MLPClassifier alone turns a KeyboardInterrupt into a warning and trains on
+    X, y = moons
+    clf = PGDTrainedMLP(max_iter=10**6, random_state=0)
+    timer = threading.Timer(1.0, os.kill, args=(os.getpid(), signal.SIGINT))
+    timer.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            clf.fit(X, y)
+    finally:
+        timer.cancel()
+    assert 1 <= clf.n_iter_ < 10**6
+    assert set(clf.predict(X)) <= set(y)
 
 
 def test_partial_fit_needs_classes_first(moons):

@@ -30,6 +30,7 @@ swaps each minibatch for its perturbation inside MLPClassifier's own training lo
 ``epsilon=0`` nothing is swapped, so training is MLPClassifier's, bit for bit.
 """
 import numbers
+import warnings
 from numbers import Integral, Real
 
 import numpy as np
@@ -42,7 +43,27 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-__all__ = ["PGDTrainedMLP"]
+__all__ = ["PGDTrainedMLP", "partial_fit_or_interrupt"]
+
+# MLPClassifier catches a KeyboardInterrupt in its epoch loop and only warns with this
+# message, so a Ctrl-C would end one epoch and training (or a grid) would go on.
+_INTERRUPTED = "Training interrupted by user."
+
+
+def partial_fit_or_interrupt(net, *args, **kwargs):
+    """``net.partial_fit(*args, **kwargs)``, re-raising the KeyboardInterrupt that
+    MLPClassifier turns into a warning; other warnings are passed on."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        net.partial_fit(*args, **kwargs)
+    interrupted = False
+    for w in caught:
+        if str(w.message) == _INTERRUPTED:
+            interrupted = True
+        else:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno, source=w.source)
+    if interrupted:
+        raise KeyboardInterrupt
 
 # Hidden-layer activations as functions of the pre-activation, and their derivatives as
 # functions of the activation's output (what a forward pass keeps), as in backpropagation.
@@ -220,6 +241,10 @@ class PGDTrainedMLP(ClassifierMixin, BaseEstimator):
 
     Notes
     -----
+    Ctrl-C (``KeyboardInterrupt``) during :meth:`fit` or :meth:`partial_fit` keeps the
+    network trained so far as the fitted model and re-raises, where MLPClassifier alone
+    would only warn and go on.
+
     :meth:`partial_fit` is one adversarial epoch; the experiment runner
     (:func:`floral.experiments.run_grid`, method ``"nn-pgd"``) calls it epoch by epoch to
     keep the epoch with the best validation accuracy (Best) and the final one (Last), as
@@ -322,12 +347,16 @@ class PGDTrainedMLP(ClassifierMixin, BaseEstimator):
     def _epoch(self, X, y, classes):
         net = self._network
         net._pgd_settings = self._check_settings()
-        net.partial_fit(X, y, classes=classes)
-        self.classes_ = net.classes_
-        self.coefs_ = net.coefs_
-        self.intercepts_ = net.intercepts_
-        self.loss_curve_ = net.loss_curve_
-        self.n_iter_ += 1
+        try:
+            partial_fit_or_interrupt(net, X, y, classes=classes)
+        finally:
+            # an interrupted epoch still leaves a usable network
+            if hasattr(net, "coefs_"):
+                self.classes_ = net.classes_
+                self.coefs_ = net.coefs_
+                self.intercepts_ = net.intercepts_
+                self.loss_curve_ = net.loss_curve_
+                self.n_iter_ += 1
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y):

@@ -15,6 +15,7 @@ from sklearn.utils._param_validation import validate_params
 
 from .. import attacks as _attacks
 from .._validation import resolve_gamma
+from ..defenses._nn_pgd import partial_fit_or_interrupt
 from ._methods import make_method
 from ._planning import _GRID_PARAMS, Plan, _plan
 from ._results import FIELDS, Results
@@ -91,7 +92,7 @@ def _fit_nn(est, data, y_train):
     classes = np.unique(y_train)
     best, best_val, best_epoch = None, -1.0, 0
     for epoch in range(1, epochs + 1):
-        est.partial_fit(data.X_train, y_train, classes=classes)
+        partial_fit_or_interrupt(est, data.X_train, y_train, classes=classes)
         val = _accuracy(est, data.X_val, data.y_val)
         if val > best_val:  # strict: the earliest epoch wins ties
             best, best_val, best_epoch = copy.deepcopy(est), val, epoch
