@@ -4,7 +4,6 @@ Oracles: scikit-learn's own MLPClassifier (its predict_proba gives the loss the 
 gradient is checked against by finite differences; its partial_fit training is what
 epsilon = 0 must reproduce bit for bit) and the runner's ``nn`` method.
 """
-import doctest
 import os
 import pickle
 import signal
@@ -286,11 +285,6 @@ def test_partial_fit_needs_classes_first(moons):
     X, y = moons
     with pytest.raises(ValueError, match="classes must be passed on the first call"):
         PGDTrainedMLP().partial_fit(X, y)
-
-
-def test_docstring_examples_run():
-    result = doctest.testmod(_nn_pgd, optionflags=doctest.ELLIPSIS)
-    assert result.attempted >= 5 and result.failed == 0
 
 
 # --- scikit-learn's estimator checks ---------------------------------------------------------
