@@ -401,11 +401,11 @@ def test_to_frame():
 
 def test_table_means_and_sample_stds():
     recs = []
-    for seed, (b, l) in enumerate([(0.9, 0.8), (1.0, 0.6)]):
+    for seed, (best, last) in enumerate([(0.9, 0.8), (1.0, 0.6)]):
         for attack, budget in (("none", 0.0), ("alfa_tilt", 0.05)):
             recs.append(dict(dataset="d", attack=attack, budget=budget, method="svm",
-                             seed=seed, best_accuracy=b, last_accuracy=l, n_flipped=1,
-                             n_train=20, model_accuracy=(b + l) / 2))
+                             seed=seed, best_accuracy=best, last_accuracy=last, n_flipped=1,
+                             n_train=20, model_accuracy=(best + last) / 2))
     text = Results(recs).table(columns=("best", "last"))
     lines = text.splitlines()
     assert "mean±std over 2 seeds" in lines[0]

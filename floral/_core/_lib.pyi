@@ -8,10 +8,9 @@ dicts the core returns; they are not importable at run time.
 from collections.abc import Callable
 from typing import Final, TypedDict
 
-from typing_extensions import Self
-
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
+from typing_extensions import Self
 
 KERNELS: Final[dict[str, int]]
 STOP: Final[int]

@@ -605,8 +605,8 @@ def floral_fit(X, y, C, lam0, *, index_t n_classes=2, str kernel="rbf", double g
         "b": float(last["b"][0]) if P == 1 else last["b"],
         "labels": last["labels"],
         "round": last["round"],
-        "f": np.asarray(res.f, dtype=np.float64).reshape(P, n)[0] if P == 1
-             else np.asarray(res.f, dtype=np.float64).reshape(P, n),
+        "f": (np.asarray(res.f, dtype=np.float64).reshape(P, n)[0] if P == 1
+              else np.asarray(res.f, dtype=np.float64).reshape(P, n)),
         "f_eval": np.asarray(res.f_eval, dtype=np.float64).reshape(P, m),
         "rounds_run": int(res.rounds_run),
         "stopped": bool(res.stopped),
