@@ -10,7 +10,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import _core
-from ._validation import SVC_PARAMS, check_2d
+from ._validation import SVC_PARAMS, check_data
 
 __all__ = ["BaseKernelSVC"]
 
@@ -65,7 +65,7 @@ class BaseKernelSVC(ClassifierMixin, BaseEstimator):
         decision : ndarray of shape (n_samples,) or (n_samples, n_classes)
         """
         check_is_fitted(self)
-        check_2d(X)
+        check_data(X)
         X = validate_data(self, X, dtype=np.float64, order="C", reset=False)
         one = self.dual_coef_.shape[0] == 1
         coef = self.dual_coef_[0] if one else self.dual_coef_

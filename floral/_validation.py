@@ -25,10 +25,12 @@ from sklearn.utils._param_validation import (
     validate_parameter_constraints,
 )
 from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import _num_samples
 
-__all__ = ["resolve_budget", "encode_binary_labels", "resolve_gamma", "KERNEL_ARGS",
-           "SVC_PARAMS", "KERNEL_PARAMS", "BUDGET", "N_JOBS", "SEED", "check_option",
-           "check_2d", "core_seed", "warn_caller"]
+__all__ = ["resolve_budget", "encode_labels", "encode_binary_labels", "resolve_gamma",
+           "KERNEL_ARGS", "SVC_PARAMS", "KERNEL_PARAMS", "BUDGET", "N_JOBS", "SEED",
+           "check_option", "describe", "check_data", "check_targets", "core_seed",
+           "warn_caller"]
 
 # The parameters each of scikit-learn's pairwise kernels takes (SVC's formulas).
 KERNEL_ARGS = {"linear": (), "rbf": ("gamma",), "poly": ("gamma", "degree", "coef0"),
@@ -87,20 +89,60 @@ def check_option(value, name, constraints, caller):
 
 # --- data ----------------------------------------------------------------------------------
 
-def check_2d(X, name="X"):
-    """Refuse a 1-D (or 3-D ...) ``X`` before scikit-learn's check, whose message prints
-    the whole array; scalars and unparseable input are left to that check."""
+def check_data(X=None, y=None, *, X_name="X", y_name="y"):
+    """Refuse, naming the argument, what scikit-learn's checks would report without its
+    name or by printing the whole array: an X that is not 2-D, empty or not numeric, a
+    y that is not a sequence, an X and a y of different lengths. NaN, infinity and the
+    rest are left to check_array / validate_data, whose messages name X and y."""
+    n_X = None
+    if X is not None:
+        arr = X if hasattr(X, "shape") and hasattr(X, "ndim") else _as_array(X)
+        if arr is not None:
+            if arr.ndim != 2 and arr.ndim != 0:
+                raise ValueError(
+                    f"{X_name} must be 2-D, of shape (n_samples, n_features); got a "
+                    f"{arr.ndim}-D array of shape {arr.shape}. Reshape your data: "
+                    f"{X_name}.reshape(-1, 1) for a single feature, {X_name}.reshape(1, -1) "
+                    "for a single sample."
+                )
+            if arr.ndim == 2:
+                for axis, what in ((0, "sample"), (1, "feature")):
+                    if arr.shape[axis] == 0:  # scikit-learn's wording, with the name
+                        raise ValueError(
+                            f"{X_name} must be non-empty: found 0 {what}(s) (shape="
+                            f"{arr.shape}) while a minimum of 1 is required.")
+                if getattr(arr, "dtype", None) is not None and arr.dtype.kind in "USO":
+                    try:
+                        np.asarray(arr, dtype=np.float64)
+                    except (TypeError, ValueError) as exc:
+                        raise type(exc)(f"{X_name} must be numeric: {exc}") from None
+                n_X = arr.shape[0]
+    if y is not None:
+        try:
+            n_y = _num_samples(y)
+        except TypeError:
+            raise ValueError(f"{y_name} must be a 1-D array-like of labels, got {y!r}") \
+                from None
+        if n_X is not None and n_y != n_X:
+            raise ValueError(f"{X_name} and {y_name} have different numbers of samples: "
+                             f"{n_X} and {n_y}")
+
+
+def check_targets(y, name="y"):
+    """check_classification_targets, its message prefixed with the argument's name."""
     try:
-        ndim = np.ndim(X)
-    except (TypeError, ValueError):  # ragged nested lists: check_array words it
-        return
-    if ndim not in (0, 2):
-        shape = np.shape(X)
-        raise ValueError(
-            f"{name} must be 2-D, of shape (n_samples, n_features); got a {ndim}-D array "
-            f"of shape {shape}. Reshape your data: {name}.reshape(-1, 1) for a single "
-            f"feature, {name}.reshape(1, -1) for a single sample."
-        )
+        check_classification_targets(y)
+    except ValueError as exc:
+        raise ValueError(f"{name}: {exc}") from None
+
+
+def _as_array(X):
+    """np.asarray(X), or None for input numpy cannot make one array of (ragged lists):
+    check_array words that case."""
+    try:
+        return np.asarray(X)
+    except (TypeError, ValueError):
+        return None
 
 
 def resolve_budget(budget, n_samples, *, param="budget"):
@@ -119,6 +161,19 @@ def resolve_budget(budget, n_samples, *, param="budget"):
     return int(np.floor(float(budget) * n_samples + 0.5))
 
 
+def encode_labels(y, *, param="y", need="a classifier needs two or more"):
+    """(classes sorted as np.unique sorts them, int codes into them) for 1-D labels of at
+    least two classes; ``need`` ends the one-class message."""
+    y = np.asarray(y)
+    if y.ndim != 1:
+        raise ValueError(f"{param} must be 1-D, got an array of shape {y.shape}")
+    check_targets(y, param)
+    classes, codes = np.unique(y, return_inverse=True)
+    if classes.size < 2:
+        raise ValueError(f"{param} has 1 class ({classes[0]!r}); {need}")
+    return classes, codes.reshape(-1).astype(np.intp)
+
+
 def encode_binary_labels(y, *, param="y", hint=None):
     """Map two class labels to int8 {-1, +1}.
 
@@ -128,15 +183,7 @@ def encode_binary_labels(y, *, param="y", hint=None):
     message; None gives an estimator's advice (wrap it in ``OneVsRestClassifier``), which
     is wrong for a function, so functions (attacks, filters) word their own.
     """
-    y = np.asarray(y)
-    if y.ndim != 1:
-        raise ValueError(f"{param} must be 1-D, got an array of shape {y.shape}")
-    check_classification_targets(y)
-    classes, inverse = np.unique(y, return_inverse=True)
-    if classes.size < 2:
-        raise ValueError(
-            f"{param} has 1 class ({classes[0]!r}); a binary classifier needs two"
-        )
+    classes, codes = encode_labels(y, param=param, need="a binary classifier needs two")
     if classes.size > 2:
         if hint is None:
             hint = ("Wrap the estimator in sklearn.multiclass.OneVsRestClassifier for more "
@@ -145,7 +192,7 @@ def encode_binary_labels(y, *, param="y", hint=None):
             f"Only binary classification is supported: {param} has {classes.size} classes. "
             f"{hint}"
         )
-    return classes, (2 * inverse.reshape(-1) - 1).astype(np.int8)
+    return classes, (2 * codes - 1).astype(np.int8)
 
 
 def resolve_gamma(gamma, X):

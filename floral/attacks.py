@@ -42,7 +42,6 @@ from scipy.optimize import linprog
 from sklearn.svm import SVC
 from sklearn.utils import check_random_state, check_X_y
 from sklearn.utils._param_validation import Interval, validate_params
-from sklearn.utils.multiclass import check_classification_targets
 
 from . import _core
 from ._validation import (
@@ -52,9 +51,10 @@ from ._validation import (
     POSITIVE_INT,
     RANDOM_STATE,
     SVC_PARAMS,
-    check_2d,
+    check_data,
     core_seed,
     encode_binary_labels,
+    encode_labels,
     gram,
     kernel_params,
     resolve_budget,
@@ -73,27 +73,13 @@ _COMMON = {"X": ["array-like"], "y": ["array-like"], "budget": BUDGET, **SVC_PAR
 
 def _check_data(X, y, budget, attack):
     """Validated (X as float64, y as an array, classes, y in {-1, +1}, resolved budget)."""
-    check_2d(X)
+    check_data(X, y)
     X, y = check_X_y(X, y, dtype=np.float64, y_numeric=False)
     others = " and ".join(n for n in _REGISTRY if n in _MULTICLASS)
     classes, y_signed = encode_binary_labels(
         y, hint=f"The {attack} attack is defined for two classes only; the attacks {others} "
                 "handle more than two.")
     return X, y, classes, y_signed, resolve_budget(budget, y.shape[0])
-
-
-def _encode_classes(y, param="y"):
-    """(classes sorted as np.unique sorts them, int codes into classes) for >= 2 classes."""
-    y = np.asarray(y)
-    if y.ndim != 1:
-        raise ValueError(f"{param} must be 1-D, got an array of shape {y.shape}")
-    check_classification_targets(y)
-    classes, codes = np.unique(y, return_inverse=True)
-    if classes.size < 2:
-        raise ValueError(
-            f"{param} has 1 class ({classes[0]!r}); flipping labels needs at least two"
-        )
-    return classes, codes.reshape(-1).astype(np.intp)
 
 
 def _kernel(X, kernel, gamma, degree, coef0):
@@ -177,7 +163,7 @@ def random_flip(y, budget, *, random_state=None):
     array(['dog', 'cat', 'cat', 'dog', 'dog'], dtype='<U3')
     """
     y = np.array(y, copy=True)
-    classes, codes = _encode_classes(y)
+    classes, codes = encode_labels(y, need="flipping labels needs at least two")
     k = resolve_budget(budget, y.shape[0])
     rng = check_random_state(random_state)
     flip = rng.choice(y.shape[0], size=k, replace=False)
@@ -194,7 +180,7 @@ def random_flip(y, budget, *, random_state=None):
 
 def _random_flip_xy(X, y, budget, *, random_state=None):
     """:func:`random_flip` with the common ``(X, y, budget)`` signature of :func:`get`."""
-    check_2d(X)
+    check_data(X, y)
     X, y = check_X_y(X, y, dtype=None, y_numeric=False)
     return random_flip(y, budget, random_state=random_state)
 
@@ -264,9 +250,9 @@ def topk_sv_flip(X, y, budget, *, C=1.0, kernel="rbf", gamma="scale", degree=3, 
     >>> int((y_adv != y).sum())
     20
     """
-    check_2d(X)
+    check_data(X, y)
     X, y = check_X_y(X, y, dtype=np.float64, y_numeric=False)
-    classes, codes = _encode_classes(y)
+    classes, codes = encode_labels(y, need="flipping labels needs at least two")
     k = resolve_budget(budget, y.shape[0])
     if k == 0:
         return y.copy()
@@ -589,6 +575,7 @@ def lfa(X, y, budget, *, X_val=None, y_val=None, C=1.0, kernel="rbf", gamma="sca
     if X_val is None:
         X_val, yv = X, y_signed
     else:
+        check_data(X_val, y_val, X_name="X_val", y_name="y_val")
         X_val, y_val = check_X_y(X_val, y_val, dtype=np.float64, y_numeric=False)
         if X_val.shape[1] != X.shape[1]:
             raise ValueError(
@@ -670,6 +657,7 @@ def available():
     return tuple(_REGISTRY)
 
 
+@validate_params({"name": [str]}, prefer_skip_nested_validation=True)
 def supports_multiclass(name):
     """Whether the attack called ``name`` takes labels of more than two classes.
 
@@ -689,6 +677,7 @@ def supports_multiclass(name):
     return canonical_name(name) in _MULTICLASS
 
 
+@validate_params({"name": [str]}, prefer_skip_nested_validation=True)
 def canonical_name(name):
     """The registry name of the attack called ``name``, as every output prints it.
 
@@ -704,8 +693,6 @@ def canonical_name(name):
     name : str
         One of :func:`available`.
     """
-    if not isinstance(name, str):
-        raise TypeError(f"name must be a str, got {type(name).__name__}")
     key = name.strip().lower().replace("-", "_")
     key = _ALIASES.get(key, key)
     if key not in _REGISTRY:
@@ -715,6 +702,7 @@ def canonical_name(name):
     return key
 
 
+@validate_params({"name": [str]}, prefer_skip_nested_validation=True)
 def get(name):
     """The attack called ``name``, as ``f(X, y, budget, *, random_state=None, **params)``.
 

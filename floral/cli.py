@@ -97,17 +97,16 @@ def _writable_dir(path, option):
 def _read(path, label, option):
     """(X, y, table) of a data file, checked as an attack checks its input."""
     import numpy as np
-    from sklearn.utils.multiclass import check_classification_targets
     from sklearn.utils.validation import check_X_y
 
-    from ._validation import check_2d
+    from ._validation import check_data, check_targets
     from .datasets import read_labelled
 
     try:
         X, y, table = read_labelled(path, label, label_option="--label")
-        check_2d(X)
+        check_data(X, y)
         X, y = check_X_y(X, y, dtype=np.float64, y_numeric=False)
-        check_classification_targets(y)
+        check_targets(y)
     except (OSError, ValueError, TypeError) as exc:
         text = str(exc)
         if "name its label column" in text or (label is not None

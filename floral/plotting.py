@@ -7,8 +7,12 @@ they work with any backend (and none) and never open a window; save with
 """
 import math
 import os
+from numbers import Integral
 
 import numpy as np
+from sklearn.utils._param_validation import HasMethods, Interval, validate_params
+
+_RESOLUTION = [Interval(Integral, 2, None, closed="left")]
 
 __all__ = ["plot_decision_boundary", "plot_decision_grid", "plot_accuracy_vs_budget",
            "save_figures"]
@@ -35,6 +39,10 @@ def _scores(est, points):
     return np.where(pred == classes[1], 1.0, -1.0)
 
 
+@validate_params({"estimator": [HasMethods("predict")], "X": ["array-like"],
+                  "y": ["array-like"], "y_poisoned": ["array-like", None],
+                  "title": [str, None], "resolution": _RESOLUTION},
+                 prefer_skip_nested_validation=True)
 def plot_decision_boundary(estimator, X, y, y_poisoned=None, *, ax=None, title=None,
                            resolution=150):
     """Decision regions of a fitted binary classifier on 2-D data, with the training labels.
@@ -106,6 +114,9 @@ def plot_decision_boundary(estimator, X, y, y_poisoned=None, *, ax=None, title=N
     return fig
 
 
+@validate_params({"results": [list], "dataset": [str, None],
+                  "seed": [Interval(Integral, 0, None, closed="left"), None],
+                  "resolution": _RESOLUTION}, prefer_skip_nested_validation=True)
 def plot_decision_grid(results, *, dataset=None, seed=None, resolution=120):
     """Decision boundaries of every method (columns) in every setting (rows).
 
@@ -164,6 +175,8 @@ def plot_decision_grid(results, *, dataset=None, seed=None, resolution=120):
     return fig
 
 
+@validate_params({"results": [list], "dataset": [str, None], "attack": [str, None]},
+                 prefer_skip_nested_validation=True)
 def plot_accuracy_vs_budget(results, *, dataset=None, attack=None):
     """Test accuracy (mean ± std over seeds) against the flipped fraction, per method.
 
@@ -218,6 +231,9 @@ def plot_accuracy_vs_budget(results, *, dataset=None, attack=None):
     return fig
 
 
+@validate_params({"results": [list], "out_dir": [str, os.PathLike],
+                  "dpi": [Interval(Integral, 1, None, closed="left")]},
+                 prefer_skip_nested_validation=True)
 def save_figures(results, out_dir, *, dpi=110):
     """Write the accuracy-vs-budget figure of every dataset and attack, and the decision
     boundaries of every dataset with kept models, as PNG files in ``out_dir``.

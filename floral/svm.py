@@ -10,7 +10,6 @@ from sklearn.base import _fit_context
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import compute_class_weight
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from . import _core
@@ -24,8 +23,9 @@ from ._validation import (
     POSITIVE,
     POSITIVE_INT,
     RANDOM_STATE,
-    check_2d,
+    check_data,
     core_seed,
+    encode_labels,
     resolve_budget,
     resolve_gamma,
     warn_caller,
@@ -348,14 +348,11 @@ class FloralSVC(BaseKernelSVC):
         -------
         self : FloralSVC
         """
-        check_2d(X)
+        check_data(X, y)
         X, y = validate_data(self, X, y, dtype=np.float64, order="C")
-        check_classification_targets(y)
-        classes, y_idx = np.unique(y, return_inverse=True)
-        y_idx = y_idx.reshape(-1).astype(np.int32)
+        classes, y_idx = encode_labels(y)
+        y_idx = y_idx.astype(np.int32)
         n_classes = classes.size
-        if n_classes < 2:
-            raise ValueError(f"y has 1 class ({classes[0]!r}); a classifier needs two or more")
         self.classes_ = classes
         n_problems = 1 if n_classes == 2 else n_classes
         n = X.shape[0]
@@ -441,7 +438,10 @@ class FloralSVC(BaseKernelSVC):
         if X_val is None or y_val is None:
             missing = "X_val" if X_val is None else "y_val"
             raise ValueError(f"X_val and y_val go together: {missing} is missing")
-        check_2d(X_val, "X_val")
+        check_data(X_val, y_val, X_name="X_val", y_name="y_val")
+        width = np.shape(X_val)[1]
+        if width != self.n_features_in_:
+            raise ValueError(f"X_val has {width} features, but X has {self.n_features_in_}")
         X_val, y_val = validate_data(self, X_val, y_val, dtype=np.float64, order="C",
                                      reset=False)
         unknown = np.setdiff1d(np.unique(y_val), self.classes_)

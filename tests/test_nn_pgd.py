@@ -245,26 +245,6 @@ def test_float32_input_stays_float32(moons):
     assert clf.perturb(X32, y, random_state=0).dtype == np.float32
 
 
-BAD_PARAMS = [
-    ("epsilon", -0.1), ("epsilon", "wide"), ("epsilon", np.inf),
-    ("pgd_steps", 0), ("pgd_steps", 2.5),
-    ("pgd_step_size", 0.0), ("pgd_step_size", -1.0), ("pgd_step_size", "big"),
-    ("pgd_step_size", np.inf),
-    ("max_iter", 0), ("batch_size", 0), ("alpha", -1.0), ("learning_rate_init", 0.0),
-    ("hidden_layer_sizes", (32, 0)), ("hidden_layer_sizes", (32, "a")),
-    ("activation", "softplus"), ("solver", "lbfgs"), ("random_state", "seed"),
-]
-
-
-@pytest.mark.parametrize("name, value", BAD_PARAMS, ids=[f"{n}={v!r}" for n, v in BAD_PARAMS])
-def test_bad_parameters_name_the_parameter(name, value, moons):
-    X, y = moons
-    for call in (lambda est: est.fit(X, y),
-                 lambda est: est.partial_fit(X, y, classes=[0, 1])):
-        with pytest.raises((ValueError, TypeError), match=f"'{name}' parameter"):
-            call(PGDTrainedMLP(**{name: value}))
-
-
 @pytest.mark.skipif(os.name == "nt", reason="SIGINT delivery to self is POSIX-only")
 def test_ctrl_c_keeps_the_epochs_so_far_and_reraises(moons):
     # MLPClassifier alone turns a KeyboardInterrupt into a warning and trains on

@@ -235,24 +235,6 @@ def test_selection_auto(moons):
     np.testing.assert_array_equal(without.kept_rounds_, np.arange(21, 41))  # "average"
 
 
-def test_validation_set_errors(moons):
-    X, y = moons
-    with pytest.raises(ValueError, match="validation set"):
-        FloralSVC(selection="best", n_rounds=2).fit(X, y)
-    with pytest.raises(ValueError, match="y_val is missing"):
-        FloralSVC(n_rounds=2).fit(X, y, X_val=X)
-    with pytest.raises(ValueError, match="X_val is missing"):
-        FloralSVC(n_rounds=2).fit(X, y, y_val=y)
-    with pytest.raises(ValueError, match="not among the training classes"):
-        FloralSVC(n_rounds=2).fit(X, y, X_val=X, y_val=y + 5)
-    with pytest.raises(ValueError, match="features"):
-        FloralSVC(n_rounds=2).fit(X, y, X_val=np.c_[X, X], y_val=y)
-    with pytest.raises(ValueError, match="inconsistent numbers of samples"):
-        FloralSVC(n_rounds=2).fit(X, y, X_val=X, y_val=y[:-1])
-    with pytest.raises(TypeError):
-        FloralSVC(n_rounds=2).fit(X, y, eval_set=(X, y))
-
-
 # --- step size --------------------------------------------------------------------------
 
 @pytest.mark.parametrize("n, gamma", [(200, 1.0), (700, 5.0)])
@@ -428,48 +410,7 @@ def test_ctrl_c_stops_a_loop_of_fits_and_keeps_the_rounds_so_far():
     assert interrupted[0].filename == __file__  # the caller's line, not scikit-learn's
 
 
-# --- validation -----------------------------------------------------------------------
-
-@pytest.mark.parametrize("param, value", [
-    ("C", 0.0), ("C", -1), ("kernel", "cosine"), ("gamma", "big"), ("gamma", -0.5),
-    ("degree", -1), ("degree", 2.5), ("flip_budget", 1.5), ("flip_budget", -1),
-    ("candidate_factor", 0.5), ("n_rounds", 0), ("learning_rate", 0.0), ("lr_decay", 0.0),
-    ("lr_decay", 1.5), ("lr_decay_every", 0), ("init", "random"), ("selection", "first"),
-    ("learning_rate", "fast"), ("n_best", 0), ("average_start", 1.5), ("class_cap", 0.5),
-    ("class_weight", "even"),
-    ("eval_every", 0), ("refresh", -1), ("cache_size", 0), ("tol", -1e-3),
-    ("n_jobs", 1.5), ("random_state", "seed"), ("verbose", -1),
-])
-def test_bad_parameters_name_themselves(moons, param, value):
-    X, y = moons
-    with pytest.raises((ValueError, TypeError), match=param):
-        FloralSVC(**{param: value}, n_rounds=2).set_params(**{param: value}).fit(X, y)
-
-
-def test_flip_budget_count_larger_than_n(moons):
-    X, y = moons
-    with pytest.raises(ValueError, match="flip_budget"):
-        FloralSVC(flip_budget=len(y) + 1, n_rounds=2).fit(X, y)
-
-
-def test_n_jobs_zero_rejected(moons):
-    X, y = moons
-    with pytest.raises(ValueError, match="n_jobs"):
-        FloralSVC(n_jobs=0, n_rounds=2).fit(X, y)
-
-
-def test_bad_data(moons):
-    X, y = moons
-    with pytest.raises(ValueError, match="1 class"):
-        FloralSVC(n_rounds=2).fit(X, np.zeros(len(y)))
-    with pytest.raises(ValueError, match="NaN"):
-        FloralSVC(n_rounds=2).fit(np.where(X > 1.5, np.nan, X), y)
-    with pytest.raises(ValueError, match="sample_weight"):
-        FloralSVC(n_rounds=2).fit(X, y, sample_weight=-np.ones(len(y)))
-    clf = FloralSVC(n_rounds=2).fit(X, y)
-    with pytest.raises(ValueError, match="features"):
-        clf.predict(X[:, :1])
-
+# --- bad input: tests/test_bad_input.py ------------------------------------------------
 
 # --- scikit-learn's estimator checks ---------------------------------------------------
 

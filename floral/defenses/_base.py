@@ -10,7 +10,7 @@ from sklearn.utils.validation import _check_sample_weight, validate_data
 
 from .._base import BaseKernelSVC
 from .._validation import (
-    check_2d,
+    check_data,
     encode_binary_labels,
     kernel_params,
     resolve_gamma,
@@ -51,7 +51,7 @@ class _DefendedSVC(BaseKernelSVC):
         -------
         self : object
         """
-        check_2d(X)
+        check_data(X, y)
         X, y = validate_data(self, X, y, dtype=np.float64, order="C")
         classes, y_signed = encode_binary_labels(y)
         sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64,

@@ -12,7 +12,7 @@ from .._validation import (
     NON_NEGATIVE,
     POSITIVE,
     POSITIVE_INT,
-    check_2d,
+    check_data,
     encode_binary_labels,
 )
 from ._base import _DefendedSVC
@@ -104,7 +104,7 @@ def curie_filter(X, y, *, weight=0.05, count=20, theta=0.75, eps=0.5, min_sample
     >>> bool(keep[0]), int(keep.sum())             # also two sparse clean points go
     (False, 77)
     """
-    check_2d(X)
+    check_data(X, y)
     X, y = check_X_y(X, y, dtype=np.float64, y_numeric=False)
     _, y_signed = encode_binary_labels(
         y, hint="curie_filter is defined for two classes only.")

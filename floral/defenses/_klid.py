@@ -10,7 +10,7 @@ from sklearn.utils.validation import check_X_y
 from .._validation import (
     KERNEL_PARAMS,
     POSITIVE,
-    check_2d,
+    check_data,
     encode_binary_labels,
     gram,
     kernel_params,
@@ -198,7 +198,7 @@ def klid_weights(X, y, *, k=10, kernel="rbf", gamma="scale", degree=3, coef0=0.0
     >>> bool(w[0] < w[1:].min())
     True
     """
-    check_2d(X)
+    check_data(X, y)
     X, y = check_X_y(X, y, dtype=np.float64, y_numeric=False)
     _, y_signed = encode_binary_labels(
         y, hint="klid_weights is defined for two classes only.")

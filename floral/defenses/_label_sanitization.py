@@ -7,7 +7,7 @@ from sklearn.neighbors import NearestNeighbors
 from sklearn.utils._param_validation import Interval, validate_params
 from sklearn.utils.validation import check_X_y
 
-from .._validation import POSITIVE_INT, check_2d, encode_binary_labels
+from .._validation import POSITIVE_INT, check_data, encode_binary_labels
 from ._base import _DefendedSVC, check_neighbours, labels_from_signed
 
 __all__ = ["sanitize_labels", "LabelSanitizedSVC"]
@@ -73,7 +73,7 @@ def sanitize_labels(X, y, *, k=20, eta=0.75, max_iter=1):
     >>> str(y_clean[0]), int((y_clean != y).sum())
     ('a', 1)
     """
-    check_2d(X)
+    check_data(X, y)
     X, y = check_X_y(X, y, dtype=np.float64, y_numeric=False)
     classes, y_signed = encode_binary_labels(
         y, hint="sanitize_labels is defined for two classes only.")

@@ -39,9 +39,10 @@ from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
 from sklearn.neural_network import MLPClassifier
 from sklearn.preprocessing import LabelBinarizer
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils._param_validation import Interval, StrOptions, validate_params
 from sklearn.utils.validation import check_is_fitted, validate_data
+
+from .._validation import RANDOM_STATE, check_data, check_targets
 
 __all__ = ["PGDTrainedMLP", "partial_fit_or_interrupt"]
 
@@ -317,16 +318,10 @@ class PGDTrainedMLP(ClassifierMixin, BaseEstimator):
             raise ValueError(f"The 'hidden_layer_sizes' parameter of {type(self).__name__} "
                              "must be a positive int or a sequence of positive ints. Got "
                              f"{self.hidden_layer_sizes!r} instead.")
+        # the constraints' open upper ends already refuse an infinite epsilon or step
         epsilon = float(self.epsilon)
-        if not np.isfinite(epsilon):
-            raise ValueError(f"The 'epsilon' parameter of {type(self).__name__} must be a "
-                             f"finite float >= 0. Got {self.epsilon!r} instead.")
         step = (2.5 * epsilon / self.pgd_steps if self.pgd_step_size == "auto"
                 else float(self.pgd_step_size))
-        if not np.isfinite(step):
-            raise ValueError(f"The 'pgd_step_size' parameter of {type(self).__name__} must "
-                             f"be a finite float > 0 or 'auto'. Got {self.pgd_step_size!r} "
-                             "instead.")
         return epsilon, int(self.pgd_steps), step
 
     def _new_network(self):
@@ -340,8 +335,9 @@ class PGDTrainedMLP(ClassifierMixin, BaseEstimator):
         return net
 
     def _validate_training_data(self, X, y, reset):
+        check_data(X, y)
         X, y = validate_data(self, X, y, dtype=(np.float64, np.float32), reset=reset)
-        check_classification_targets(y)
+        check_targets(y)
         return X, y
 
     def _epoch(self, X, y, classes):
@@ -428,6 +424,7 @@ class PGDTrainedMLP(ClassifierMixin, BaseEstimator):
         proba : ndarray of shape (n_samples, n_classes)
         """
         check_is_fitted(self)
+        check_data(X)
         X = validate_data(self, X, dtype=(np.float64, np.float32), reset=False)
         return self._network.predict_proba(X)
 
@@ -447,9 +444,12 @@ class PGDTrainedMLP(ClassifierMixin, BaseEstimator):
         y : ndarray of shape (n_samples,)
         """
         check_is_fitted(self)
+        check_data(X)
         X = validate_data(self, X, dtype=(np.float64, np.float32), reset=False)
         return self._network.predict(X)
 
+    @validate_params({"X": ["array-like"], "y": ["array-like"], "random_state": RANDOM_STATE},
+                     prefer_skip_nested_validation=True)
     def perturb(self, X, y, *, random_state=None):
         """PGD adversarial examples against the current network (what training sees).
 
@@ -472,7 +472,9 @@ class PGDTrainedMLP(ClassifierMixin, BaseEstimator):
             ``X + delta`` with ``max |delta| <= epsilon``.
         """
         check_is_fitted(self)
+        self._validate_params()  # fit validated them, but set_params may have changed them
         epsilon, steps, step = self._check_settings()
+        check_data(X, y)
         X, y = validate_data(self, X, y, dtype=(np.float64, np.float32), reset=False)
         unknown = np.setdiff1d(y, self.classes_)
         if unknown.size:

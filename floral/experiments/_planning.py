@@ -157,6 +157,17 @@ def _check_budget(budget, n, dataset, caller):
     return resolve_budget(budget, n, param="budget")
 
 
+def _keyed(params, key, name):
+    """``{name: {parameter: value}}`` with each name in its registry spelling."""
+    out = {}
+    for k, value in dict(params or {}).items():
+        try:
+            out[key(k)] = dict(value)
+        except ValueError as exc:
+            raise PlanError(str(exc), name) from None
+    return out
+
+
 def _probe(key, C, params):
     """The method's estimator with the grid's parameters, validated as fit would validate
     them, so a bad value fails here and not in a worker."""
@@ -312,19 +323,9 @@ def _plan(datasets, attacks, budgets, methods, seeds, n_jobs, *, C, gamma, metho
     method_keys = _method_keys(methods)
     seeds = _seeds(seeds, caller)
 
-    params = {}
-    for key, value in dict(method_params or {}).items():
-        try:
-            params[method_key(key)] = dict(value)
-        except ValueError as exc:
-            raise PlanError(str(exc), "method_params") from None
+    params = _keyed(method_params, method_key, "method_params")
     probes = {key: _probe(key, C, params.get(key, {})) for key in method_keys}
-    a_params = {}
-    for key, value in dict(attack_params or {}).items():
-        try:
-            a_params[attack_key(key)] = dict(value)
-        except PlanError as exc:
-            raise PlanError(str(exc), "attack_params") from None
+    a_params = _keyed(attack_params, attack_key, "attack_params")
 
     cells, n_train = [], {}
     for (name, loader) in specs:

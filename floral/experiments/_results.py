@@ -7,7 +7,9 @@ import numbers
 import os
 
 import numpy as np
+from sklearn.utils._param_validation import StrOptions, validate_params
 
+from .._validation import check_option
 from ._methods import available_methods, display_name
 
 __all__ = ["FIELDS", "IMBALANCE_RATIO", "Results", "read_csv", "read_json"]
@@ -43,6 +45,17 @@ def _fmt(x):
         return "n/a"
     text = f"{x:.3f}"
     return text[1:] if text.startswith("0.") else text
+
+
+# table columns -> their names, and what a title says about them
+_COLUMNS = {"model": "Model", "best": "Best", "last": "Last"}
+_COLUMN_NOTES = {"model": "Model = what the method returns given the validation split",
+                 "best": "Best = round selected on the validation split"}
+
+# summary / table metrics -> how a table title names them
+_METRICS = {"accuracy": "accuracy", "balanced_accuracy": "balanced accuracy",
+            "minority_recall": "recall of the minority class ({share:.1%} of the training "
+                               "labels)"}
 
 
 class Results(list):
@@ -115,6 +128,8 @@ class Results(list):
         self.to_json(paths[1])
         return paths
 
+    @validate_params({"metric": [StrOptions(set(_METRICS))]},
+                     prefer_skip_nested_validation=True)
     def summary(self, metric="accuracy"):
         """Mean and standard deviation over seeds per dataset, setting and method.
 
@@ -132,9 +147,6 @@ class Results(list):
             best_std, last_mean, last_std, flipped_fraction`` in the records' order. The
             standard deviation is the sample one (``ddof=1``); NaN with a single seed.
         """
-        if metric not in _METRICS:
-            raise ValueError(f"metric must be one of {', '.join(map(repr, _METRICS))}, "
-                             f"got {metric!r}")
         groups = {}
         for rec in self:
             key = (rec["dataset"], rec["attack"], rec["budget"], rec["method"])
@@ -168,6 +180,9 @@ class Results(list):
                        and r.get("minority_share") is not None)
         return None
 
+    @validate_params({"fmt": [StrOptions({"text", "markdown"})],
+                      "columns": ["array-like", StrOptions(set(_COLUMNS))]},
+                     prefer_skip_nested_validation=True)
     def table(self, fmt="text", columns=("model",)):
         """A row per setting, a column per method: the returned model's test accuracy, or
         the paper's Best / Last.
@@ -193,12 +208,12 @@ class Results(list):
         -------
         table : str
         """
-        if fmt not in ("text", "markdown"):
-            raise ValueError(f"fmt must be 'text' or 'markdown', got {fmt!r}")
         columns = tuple(columns) if not isinstance(columns, str) else (columns,)
-        if not columns or any(c not in _COLUMNS for c in columns):
-            raise ValueError(f"columns must be a non-empty sequence of "
-                             f"{', '.join(map(repr, _COLUMNS))}, got {columns!r}")
+        if not columns:
+            raise ValueError("columns must name at least one of "
+                             f"{', '.join(map(repr, _COLUMNS))}")
+        for c in columns:
+            check_option(c, "columns", [StrOptions(set(_COLUMNS))], "Results.table")
         blocks = []
         for dataset in dict.fromkeys(r["dataset"] for r in self):
             share = self._imbalance(dataset)
@@ -235,17 +250,6 @@ class Results(list):
         notes = [_COLUMN_NOTES[c] for c in columns if c in _COLUMN_NOTES]
         title = f"{dataset}: test {what}, {names} ({'; '.join([seeds] + notes)})"
         return _render(title, header, body, fmt)
-
-
-# table columns -> their names, and what a title says about them
-_COLUMNS = {"model": "Model", "best": "Best", "last": "Last"}
-_COLUMN_NOTES = {"model": "Model = what the method returns given the validation split",
-                 "best": "Best = round selected on the validation split"}
-
-# summary / table metrics -> how a table title names them
-_METRICS = {"accuracy": "accuracy", "balanced_accuracy": "balanced accuracy",
-            "minority_recall": "recall of the minority class ({share:.1%} of the training "
-                               "labels)"}
 
 
 def _score(record, field):
@@ -287,6 +291,7 @@ def _parse_number(text):
     return int(text)
 
 
+@validate_params({"path": [str, os.PathLike]}, prefer_skip_nested_validation=True)
 def read_csv(path):
     """Read records written by :meth:`Results.to_csv`.
 
@@ -316,6 +321,7 @@ def read_csv(path):
     return Results(records)
 
 
+@validate_params({"path": [str, os.PathLike]}, prefer_skip_nested_validation=True)
 def read_json(path):
     """Read records written by :meth:`Results.to_json` (or a plain JSON list of records).
 
