@@ -3,6 +3,8 @@ import platform
 import sys
 from importlib import metadata
 
+from sklearn.utils._param_validation import HasMethods, validate_params
+
 from ._version import __version__
 
 __all__ = ["show_config", "config_info"]
@@ -63,6 +65,7 @@ def config_info():
     }
 
 
+@validate_params({"file": [HasMethods("write"), None]}, prefer_skip_nested_validation=True)
 def show_config(file=None):
     """Print floral's version, how its core was built and what it runs with.
 

@@ -1,44 +1,177 @@
-"""Input checks shared by the estimator, the attacks and the defenses.
+"""Parameter constraints and input checks shared by every public function and class.
 
-Every check raises ``TypeError`` (wrong kind of value) or ``ValueError`` (right kind, wrong
-value) with a message that names the parameter and the allowed range.
+The constraints are scikit-learn's (:mod:`sklearn.utils._param_validation`): classes list
+them in ``_parameter_constraints``, public functions through ``validate_params``, and the
+command line checks its options against the same entries (:func:`check_option`), so every
+entry point rejects a bad value in the same words::
+
+    The 'C' parameter of topk_sv_flip must be a float in the range (0.0, inf). Got -1 instead.
+
+Checks that depend on the data (a budget against the number of samples, the classes of
+``y``) raise ``ValueError`` naming the parameter too. The compiled core re-checks only what
+protects memory (shapes, dtypes, finiteness, index ranges).
 """
-import numbers
+import os
+import sys
+import warnings
+from numbers import Integral, Real
 
 import numpy as np
+from sklearn.utils._param_validation import (
+    Interval,
+    RealNotInt,
+    StrOptions,
+    make_constraint,
+    validate_parameter_constraints,
+)
 from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import _num_samples
 
-__all__ = ["resolve_budget", "encode_binary_labels", "resolve_gamma", "KERNEL_ARGS"]
+__all__ = ["resolve_budget", "encode_labels", "encode_binary_labels", "resolve_gamma",
+           "KERNEL_ARGS", "SVC_PARAMS", "KERNEL_PARAMS", "BUDGET", "N_JOBS", "SEED",
+           "check_option", "describe", "check_data", "check_targets", "core_seed",
+           "warn_caller"]
 
 # The parameters each of scikit-learn's pairwise kernels takes (SVC's formulas).
 KERNEL_ARGS = {"linear": (), "rbf": ("gamma",), "poly": ("gamma", "degree", "coef0"),
                "sigmoid": ("gamma", "coef0")}
 
+# --- shared constraints --------------------------------------------------------------------
+# An open Interval excludes its unbounded end, so these also refuse inf (and all refuse NaN).
+
+POSITIVE = [Interval(Real, 0.0, None, closed="neither")]
+NON_NEGATIVE = [Interval(Real, 0.0, None, closed="left")]
+POSITIVE_INT = [Interval(Integral, 1, None, closed="left")]
+NON_NEGATIVE_INT = [Interval(Integral, 0, None, closed="left")]
+
+C = POSITIVE
+KERNEL = [StrOptions(set(KERNEL_ARGS))]
+GAMMA = [StrOptions({"scale", "auto"}), Interval(Real, 0.0, None, closed="neither")]
+DEGREE = NON_NEGATIVE_INT
+COEF0 = [Interval(Real, None, None, closed="neither")]
+
+# SVC's kernel parameters, and with C the whole SVM: every estimator, attack and defense
+# that fits or imitates an SVC takes these.
+KERNEL_PARAMS = {"kernel": KERNEL, "gamma": GAMMA, "degree": DEGREE, "coef0": COEF0}
+SVC_PARAMS = {"C": C, **KERNEL_PARAMS}
+
+# Labels an attacker flips: a count (checked against n_samples once the data is known) or a
+# fraction in [0, 1). RealNotInt keeps 1 a count, not the fraction 1.0.
+BUDGET = [Interval(Integral, 0, None, closed="left"),
+          Interval(RealNotInt, 0.0, 1.0, closed="left")]
+# The attacker picks among the top ceil(candidate_factor * k) points.
+CANDIDATE_FACTOR = [Interval(Real, 1.0, None, closed="left")]
+# joblib's convention: None, -1 all cores, -2 all but one, ...; 0 means nothing.
+N_JOBS = [None, Interval(Integral, None, -1, closed="right"),
+          Interval(Integral, 1, None, closed="left")]
+RANDOM_STATE = ["random_state"]
+# An int seed as numpy's RandomState takes it (the command line's --seed, the runner's seeds).
+SEED = [Interval(Integral, 0, 2**32 - 1, closed="both")]
+
+
+def describe(constraints):
+    """How scikit-learn words a list of constraints: "a float in the range (0.0, inf)"."""
+    shown = [c for c in map(make_constraint, constraints) if not c.hidden]
+    if len(shown) == 1:
+        return str(shown[0])
+    return f"{', '.join(map(str, shown[:-1]))} or {shown[-1]}"
+
+
+def check_option(value, name, constraints, caller):
+    """Validate one value outside a signature (list items, command-line options).
+
+    Raises scikit-learn's ``InvalidParameterError`` (a ``ValueError`` and a
+    ``TypeError``) with its usual message, ``name`` standing for the parameter.
+    """
+    validate_parameter_constraints({name: constraints}, {name: value}, caller_name=caller)
+    return value
+
+
+# --- data ----------------------------------------------------------------------------------
+
+def check_data(X=None, y=None, *, X_name="X", y_name="y"):
+    """Refuse, naming the argument, what scikit-learn's checks would report without its
+    name or by printing the whole array: an X that is not 2-D, empty or not numeric, a
+    y that is not a sequence, an X and a y of different lengths. NaN, infinity and the
+    rest are left to check_array / validate_data, whose messages name X and y."""
+    n_X = None
+    if X is not None:
+        arr = X if hasattr(X, "shape") and hasattr(X, "ndim") else _as_array(X)
+        if arr is not None:
+            if arr.ndim != 2 and arr.ndim != 0:
+                raise ValueError(
+                    f"{X_name} must be 2-D, of shape (n_samples, n_features); got a "
+                    f"{arr.ndim}-D array of shape {arr.shape}. Reshape your data: "
+                    f"{X_name}.reshape(-1, 1) for a single feature, {X_name}.reshape(1, -1) "
+                    "for a single sample."
+                )
+            if arr.ndim == 2:
+                for axis, what in ((0, "sample"), (1, "feature")):
+                    if arr.shape[axis] == 0:  # scikit-learn's wording, with the name
+                        raise ValueError(
+                            f"{X_name} must be non-empty: found 0 {what}(s) (shape="
+                            f"{arr.shape}) while a minimum of 1 is required.")
+                if getattr(arr, "dtype", None) is not None and arr.dtype.kind in "USO":
+                    try:
+                        np.asarray(arr, dtype=np.float64)
+                    except (TypeError, ValueError) as exc:
+                        raise type(exc)(f"{X_name} must be numeric: {exc}") from None
+                n_X = arr.shape[0]
+    if y is not None:
+        try:
+            n_y = _num_samples(y)
+        except TypeError:
+            raise ValueError(f"{y_name} must be a 1-D array-like of labels, got {y!r}") \
+                from None
+        if n_X is not None and n_y != n_X:
+            raise ValueError(f"{X_name} and {y_name} have different numbers of samples: "
+                             f"{n_X} and {n_y}")
+
+
+def check_targets(y, name="y"):
+    """check_classification_targets, its message prefixed with the argument's name."""
+    try:
+        check_classification_targets(y)
+    except ValueError as exc:
+        raise ValueError(f"{name}: {exc}") from None
+
+
+def _as_array(X):
+    """np.asarray(X), or None for input numpy cannot make one array of (ragged lists):
+    check_array words that case."""
+    try:
+        return np.asarray(X)
+    except (TypeError, ValueError):
+        return None
+
 
 def resolve_budget(budget, n_samples, *, param="budget"):
-    """Number of labels an attacker may flip.
+    """Number of labels an attacker may flip, for a ``budget`` that satisfies BUDGET.
 
-    ``budget`` is an int (a count in ``[0, n_samples]``) or a float in ``[0, 1)`` (a
-    fraction of ``n_samples``, rounded half up: 0.05 of 500 is 25, 0.1 of 15 is 2).
+    An int is a count in ``[0, n_samples]``; a float in ``[0, 1)`` a fraction of
+    ``n_samples``, rounded half up (0.05 of 500 is 25, 0.1 of 15 is 2).
     """
-    if isinstance(budget, (bool, np.bool_)):
-        raise TypeError(f"{param} must be an int or a float, got a bool ({budget!r})")
-    if isinstance(budget, numbers.Integral):
-        if not 0 <= budget <= n_samples:
+    if isinstance(budget, Integral):
+        if budget > n_samples:
             raise ValueError(
                 f"{param}={budget} must be in [0, n_samples={n_samples}] when it is a count"
             )
         return int(budget)
-    if isinstance(budget, numbers.Real):
-        budget = float(budget)
-        if not 0.0 <= budget < 1.0:
-            raise ValueError(
-                f"{param}={budget!r} must be in [0, 1) when it is a fraction of n_samples; "
-                "pass an int to give a count"
-            )
-        # half up (not Python's round-half-even) so the documented rule is the obvious one
-        return int(np.floor(budget * n_samples + 0.5))
-    raise TypeError(f"{param} must be an int or a float, got {type(budget).__name__}")
+    # half up (not Python's round-half-even) so the documented rule is the obvious one
+    return int(np.floor(float(budget) * n_samples + 0.5))
+
+
+def encode_labels(y, *, param="y", need="a classifier needs two or more"):
+    """(classes sorted as np.unique sorts them, int codes into them) for 1-D labels of at
+    least two classes; ``need`` ends the one-class message."""
+    y = np.asarray(y)
+    if y.ndim != 1:
+        raise ValueError(f"{param} must be 1-D, got an array of shape {y.shape}")
+    check_targets(y, param)
+    classes, codes = np.unique(y, return_inverse=True)
+    if classes.size < 2:
+        raise ValueError(f"{param} has 1 class ({classes[0]!r}); {need}")
+    return classes, codes.reshape(-1).astype(np.intp)
 
 
 def encode_binary_labels(y, *, param="y", hint=None):
@@ -50,15 +183,7 @@ def encode_binary_labels(y, *, param="y", hint=None):
     message; None gives an estimator's advice (wrap it in ``OneVsRestClassifier``), which
     is wrong for a function, so functions (attacks, filters) word their own.
     """
-    y = np.asarray(y)
-    if y.ndim != 1:
-        raise ValueError(f"{param} must be 1-D, got an array of shape {y.shape}")
-    check_classification_targets(y)
-    classes, inverse = np.unique(y, return_inverse=True)
-    if classes.size < 2:
-        raise ValueError(
-            f"{param} has 1 class ({classes[0]!r}); a binary classifier needs two"
-        )
+    classes, codes = encode_labels(y, param=param, need="a binary classifier needs two")
     if classes.size > 2:
         if hint is None:
             hint = ("Wrap the estimator in sklearn.multiclass.OneVsRestClassifier for more "
@@ -67,7 +192,7 @@ def encode_binary_labels(y, *, param="y", hint=None):
             f"Only binary classification is supported: {param} has {classes.size} classes. "
             f"{hint}"
         )
-    return classes, (2 * inverse.reshape(-1) - 1).astype(np.int8)
+    return classes, (2 * codes - 1).astype(np.int8)
 
 
 def resolve_gamma(gamma, X):
@@ -91,3 +216,35 @@ def gram(A, B, params):
     from sklearn.metrics.pairwise import pairwise_kernels
 
     return pairwise_kernels(A, B, filter_params=False, **params)
+
+
+def core_seed(random_state):
+    """The seed of the core's xoshiro generator, drawn from ``random_state`` as resolved
+    by ``check_random_state`` (so an int gives the same draws on every platform)."""
+    from sklearn.utils import check_random_state
+
+    return int(check_random_state(random_state).randint(np.iinfo(np.int64).max,
+                                                        dtype=np.int64))
+
+
+# --- warnings ------------------------------------------------------------------------------
+
+def _library_dirs():
+    import joblib
+    import sklearn
+
+    floral_dir = os.path.dirname(os.path.abspath(__file__))
+    return (floral_dir + os.sep,) + tuple(os.path.dirname(os.path.abspath(m.__file__))
+                                          + os.sep for m in (sklearn, joblib))
+
+
+def warn_caller(message, category):
+    """``warnings.warn`` attributed to the first frame outside floral, scikit-learn and
+    joblib: the user's line, however many wrappers (``_fit_context``, pipelines) lie
+    between it and the code that warns."""
+    internal = _library_dirs()
+    frame, level = sys._getframe(1), 2
+    while frame.f_back is not None and os.path.abspath(
+            frame.f_code.co_filename).startswith(internal):
+        frame, level = frame.f_back, level + 1
+    warnings.warn(message, category, stacklevel=level)

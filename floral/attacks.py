@@ -35,17 +35,26 @@ The SVMs inside the attacks are scikit-learn's :class:`~sklearn.svm.SVC` fitted 
 precomputed Gram matrix, so the kernel is evaluated once per attack, not once per fit.
 """
 import math
-import numbers
+from numbers import Integral
 
 import numpy as np
 from scipy.optimize import linprog
 from sklearn.svm import SVC
 from sklearn.utils import check_random_state, check_X_y
-from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils._param_validation import Interval, validate_params
 
+from . import _core
 from ._validation import (
-    KERNEL_ARGS,
+    BUDGET,
+    CANDIDATE_FACTOR,
+    NON_NEGATIVE,
+    POSITIVE_INT,
+    RANDOM_STATE,
+    SVC_PARAMS,
+    check_data,
+    core_seed,
     encode_binary_labels,
+    encode_labels,
     gram,
     kernel_params,
     resolve_budget,
@@ -53,34 +62,18 @@ from ._validation import (
 )
 
 __all__ = ["random_flip", "topk_sv_flip", "alfa", "alfa_tilt", "lfa", "get", "available",
-           "supports_multiclass"]
+           "supports_multiclass", "canonical_name"]
+
+# What every attack on (X, y) takes: the data, the budget, the SVM and random_state.
+_COMMON = {"X": ["array-like"], "y": ["array-like"], "budget": BUDGET, **SVC_PARAMS,
+           "random_state": RANDOM_STATE}
 
 
-
-# --- validation ----------------------------------------------------------------------
-
-def _check_real(value, name, *, low=None, low_open=False):
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
-    value = float(value)
-    if not math.isfinite(value):
-        raise ValueError(f"{name} must be finite, got {value!r}")
-    if low is not None and (value < low or (low_open and value == low)):
-        bound = f"> {low}" if low_open else f">= {low}"
-        raise ValueError(f"{name} must be {bound}, got {value!r}")
-    return value
-
-
-def _check_int(value, name, *, low):
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if value < low:
-        raise ValueError(f"{name} must be >= {low}, got {value}")
-    return int(value)
-
+# --- data ----------------------------------------------------------------------------------
 
 def _check_data(X, y, budget, attack):
     """Validated (X as float64, y as an array, classes, y in {-1, +1}, resolved budget)."""
+    check_data(X, y)
     X, y = check_X_y(X, y, dtype=np.float64, y_numeric=False)
     others = " and ".join(n for n in _REGISTRY if n in _MULTICLASS)
     classes, y_signed = encode_binary_labels(
@@ -89,36 +82,9 @@ def _check_data(X, y, budget, attack):
     return X, y, classes, y_signed, resolve_budget(budget, y.shape[0])
 
 
-def _encode_classes(y, param="y"):
-    """(classes sorted as np.unique sorts them, int codes into classes) for >= 2 classes."""
-    y = np.asarray(y)
-    if y.ndim != 1:
-        raise ValueError(f"{param} must be 1-D, got an array of shape {y.shape}")
-    check_classification_targets(y)
-    classes, codes = np.unique(y, return_inverse=True)
-    if classes.size < 2:
-        raise ValueError(
-            f"{param} has 1 class ({classes[0]!r}); flipping labels needs at least two"
-        )
-    return classes, codes.reshape(-1).astype(np.intp)
-
-
-def _check_kernel(X, C, kernel, gamma, degree, coef0):
-    """SVC's kernel parameters, validated, with gamma resolved to a float as SVC does."""
-    C = _check_real(C, "C", low=0.0, low_open=True)
-    if not isinstance(kernel, str) or kernel not in KERNEL_ARGS:
-        raise ValueError(
-            f"kernel must be one of {sorted(KERNEL_ARGS)}, got {kernel!r}"
-        )
-    if isinstance(gamma, str):
-        if gamma not in ("scale", "auto"):
-            raise ValueError(f"gamma must be 'scale', 'auto' or a float > 0, got {gamma!r}")
-        gamma = resolve_gamma(gamma, X)
-    else:
-        gamma = _check_real(gamma, "gamma", low=0.0, low_open=True)
-    degree = _check_int(degree, "degree", low=0)
-    coef0 = _check_real(coef0, "coef0")
-    return C, kernel_params(kernel, gamma, degree, coef0)
+def _kernel(X, kernel, gamma, degree, coef0):
+    """pairwise_kernels keywords for SVC's kernel, gamma resolved on X as SVC does."""
+    return kernel_params(kernel, resolve_gamma(gamma, X), degree, coef0)
 
 
 # --- kernel SVM on a precomputed Gram matrix --------------------------------------------
@@ -163,6 +129,8 @@ def _poisoned(y, classes, y_signed, flip):
 
 # --- random ----------------------------------------------------------------------------
 
+@validate_params({"y": ["array-like"], "budget": BUDGET, "random_state": RANDOM_STATE},
+                 prefer_skip_nested_validation=True)
 def random_flip(y, budget, *, random_state=None):
     """Flip ``budget`` labels chosen uniformly at random without replacement.
 
@@ -195,7 +163,7 @@ def random_flip(y, budget, *, random_state=None):
     array(['dog', 'cat', 'cat', 'dog', 'dog'], dtype='<U3')
     """
     y = np.array(y, copy=True)
-    classes, codes = _encode_classes(y)
+    classes, codes = encode_labels(y, need="flipping labels needs at least two")
     k = resolve_budget(budget, y.shape[0])
     rng = check_random_state(random_state)
     flip = rng.choice(y.shape[0], size=k, replace=False)
@@ -212,12 +180,15 @@ def random_flip(y, budget, *, random_state=None):
 
 def _random_flip_xy(X, y, budget, *, random_state=None):
     """:func:`random_flip` with the common ``(X, y, budget)`` signature of :func:`get`."""
+    check_data(X, y)
     X, y = check_X_y(X, y, dtype=None, y_numeric=False)
     return random_flip(y, budget, random_state=random_state)
 
 
 # --- top-k support vectors ---------------------------------------------------------------
 
+@validate_params({**_COMMON, "candidate_factor": CANDIDATE_FACTOR},
+                 prefer_skip_nested_validation=True)
 def topk_sv_flip(X, y, budget, *, C=1.0, kernel="rbf", gamma="scale", degree=3, coef0=0.0,
                  candidate_factor=1.0, random_state=None):
     r"""Flip the support vectors with the largest dual variables (FLORAL's attacker, once).
@@ -230,7 +201,11 @@ def topk_sv_flip(X, y, budget, *, C=1.0, kernel="rbf", gamma="scale", degree=3, 
     ``candidate_factor = c > 1``, ``budget`` points are drawn uniformly among the top
     :math:`\lceil c \cdot \text{budget} \rceil` (capped at the number of support vectors),
     which is the randomised attacker FLORAL trains against (Bal, Cevher & Muehlebach,
-    ICLR 2025, Sec. 4), here applied once to the clean SVM.
+    ICLR 2025, Sec. 4), here applied once to the clean SVM. The ranking and the draw are
+    :class:`~floral.FloralSVC`'s own: the compiled core's top-k selection and its portable
+    generator, seeded from ``random_state``, so a seed gives the same flips on every
+    platform (floral 0.1's first releases drew with NumPy instead, so the same seed gave
+    other points).
 
     When the SVM has fewer support vectors than ``budget``, all of them are flipped and the
     rest of the budget goes to the non-support vectors closest to the margin (smallest
@@ -257,7 +232,8 @@ def topk_sv_flip(X, y, budget, *, C=1.0, kernel="rbf", gamma="scale", degree=3, 
     candidate_factor : float, default=1.0
         Size of the candidate pool relative to the budget, >= 1.
     random_state : int, RandomState instance or None, default=None
-        Seeds the draw among candidates (unused when ``candidate_factor == 1``).
+        Seeds the core's generator for the draw among candidates (unused when
+        ``candidate_factor == 1``).
 
     Returns
     -------
@@ -274,16 +250,14 @@ def topk_sv_flip(X, y, budget, *, C=1.0, kernel="rbf", gamma="scale", degree=3, 
     >>> int((y_adv != y).sum())
     20
     """
+    check_data(X, y)
     X, y = check_X_y(X, y, dtype=np.float64, y_numeric=False)
-    classes, codes = _encode_classes(y)
+    classes, codes = encode_labels(y, need="flipping labels needs at least two")
     k = resolve_budget(budget, y.shape[0])
-    C, kparams = _check_kernel(X, C, kernel, gamma, degree, coef0)
-    candidate_factor = _check_real(candidate_factor, "candidate_factor", low=1.0)
-    rng = check_random_state(random_state)
     if k == 0:
         return y.copy()
     n = y.shape[0]
-    K = gram(X, X, kparams)
+    K = gram(X, X, _kernel(X, kernel, gamma, degree, coef0))
     if classes.size == 2:
         y_signed = (2 * codes - 1).astype(np.int8)
         coef, intercept = _fit_svm(K, y_signed, C)
@@ -292,18 +266,18 @@ def topk_sv_flip(X, y, budget, *, C=1.0, kernel="rbf", gamma="scale", degree=3, 
         target = 1 - codes
     else:
         alpha, margin, target = _multiclass_svm(K, codes, C)
-    sv = np.flatnonzero(alpha > 0)
-    non_sv = np.flatnonzero(alpha == 0)
-    # lexsort's last key is the primary one; the index key makes ties deterministic
-    ranking = np.concatenate([
-        sv[np.lexsort((sv, -alpha[sv]))],
-        non_sv[np.lexsort((non_sv, margin[non_sv]))],
-    ])
-    n_candidates = max(k, min(math.ceil(candidate_factor * k - 1e-9), sv.size, n))
-    if n_candidates == k:
-        flip = ranking[:k]
+    n_sv = int(np.count_nonzero(alpha > 0))
+    n_candidates = max(k, min(math.ceil(candidate_factor * k - 1e-9), n_sv, n))
+    # the core's selection, as FloralSVC's attacker ranks: value descending, ties by index
+    if n_candidates > k:
+        flip = _core.sample_among(_core.topk(alpha, n_candidates, 0.0), k,
+                                  core_seed(random_state))
     else:
-        flip = rng.choice(ranking[:n_candidates], size=k, replace=False)
+        flip = _core.topk(alpha, k, 0.0)
+        if flip.size < k:
+            # non-support vectors closest to the margin first: -margin, ranked descending
+            closest = np.where(alpha > 0, -np.inf, -margin)
+            flip = np.concatenate([flip, _core.topk(closest, k - flip.size, -np.inf)])
     out = y.copy()
     out[flip] = classes[target[flip]]
     return out
@@ -330,6 +304,8 @@ def _multiclass_svm(K, codes, C):
 
 # --- ALFA ----------------------------------------------------------------------------------
 
+@validate_params({**_COMMON, "max_iter": POSITIVE_INT, "tol": NON_NEGATIVE},
+                 prefer_skip_nested_validation=True)
 def alfa(X, y, budget, *, C=1.0, kernel="rbf", gamma="scale", degree=3, coef0=0.0,
          max_iter=10, tol=1e-4, random_state=None):
     r"""Adversarial Label Flip Attack (ALFA) of Xiao, Xiao & Eckert (ECAI 2012).
@@ -392,9 +368,7 @@ def alfa(X, y, budget, *, C=1.0, kernel="rbf", gamma="scale", degree=3, coef0=0.
     machines", ECAI 2012, Sec. 3 (Algorithm 1).
     """
     X, y, classes, y_signed, k = _check_data(X, y, budget, "alfa")
-    C, kparams = _check_kernel(X, C, kernel, gamma, degree, coef0)
-    max_iter = _check_int(max_iter, "max_iter", low=1)
-    tol = _check_real(tol, "tol", low=0.0)
+    kparams = _kernel(X, kernel, gamma, degree, coef0)
     if k == 0:
         return y.copy()
     n = y.shape[0]
@@ -426,6 +400,9 @@ def alfa(X, y, budget, *, C=1.0, kernel="rbf", gamma="scale", degree=3, coef0=0.
 
 # --- ALFA-tilt -----------------------------------------------------------------------------
 
+@validate_params({**_COMMON, "n_trials": POSITIVE_INT, "beta1": NON_NEGATIVE,
+                  "beta2": NON_NEGATIVE, "return_info": ["boolean"]},
+                 prefer_skip_nested_validation=True)
 def alfa_tilt(X, y, budget, *, C=1.0, kernel="rbf", gamma="scale", degree=3, coef0=0.0,
               n_trials=10, beta1=1.0, beta2=1.0, random_state=None, return_info=False):
     r"""ALFA-tilt of Xiao et al. (Neurocomputing 2015): flips that tilt the hyperplane most.
@@ -489,10 +466,7 @@ def alfa_tilt(X, y, budget, *, C=1.0, kernel="rbf", gamma="scale", degree=3, coe
     machines under adversarial label contamination", Neurocomputing 160, 2015, Sec. 4.
     """
     X, y, classes, y_signed, k = _check_data(X, y, budget, "alfa_tilt")
-    C, kparams = _check_kernel(X, C, kernel, gamma, degree, coef0)
-    n_trials = _check_int(n_trials, "n_trials", low=1)
-    beta1 = _check_real(beta1, "beta1", low=0.0)
-    beta2 = _check_real(beta2, "beta2", low=0.0)
+    kparams = _kernel(X, kernel, gamma, degree, coef0)
     rng = check_random_state(random_state)
     n = y.shape[0]
     info = {"random_alpha": np.zeros((n_trials, n)),
@@ -532,6 +506,9 @@ def _normalised(m):
 
 # --- LFA -----------------------------------------------------------------------------------
 
+@validate_params({**_COMMON, "X_val": ["array-like", None], "y_val": ["array-like", None],
+                  "max_candidates": [Interval(Integral, 1, None, closed="left"), None]},
+                 prefer_skip_nested_validation=True)
 def lfa(X, y, budget, *, X_val=None, y_val=None, C=1.0, kernel="rbf", gamma="scale",
         degree=3, coef0=0.0, max_candidates=None, random_state=None):
     r"""Greedy label-flip attack (LFA) of Paudice, Munoz-Gonzalez & Lupu (2018).
@@ -592,14 +569,13 @@ def lfa(X, y, budget, *, X_val=None, y_val=None, C=1.0, kernel="rbf", gamma="sca
     flipping poisoning attacks", ECML PKDD 2018 Workshops, Sec. 3.
     """
     X, y, classes, y_signed, k = _check_data(X, y, budget, "lfa")
-    C, kparams = _check_kernel(X, C, kernel, gamma, degree, coef0)
-    if max_candidates is not None:
-        max_candidates = _check_int(max_candidates, "max_candidates", low=1)
+    kparams = _kernel(X, kernel, gamma, degree, coef0)
     if (X_val is None) != (y_val is None):
         raise ValueError("X_val and y_val must be given together (or neither)")
     if X_val is None:
         X_val, yv = X, y_signed
     else:
+        check_data(X_val, y_val, X_name="X_val", y_name="y_val")
         X_val, y_val = check_X_y(X_val, y_val, dtype=np.float64, y_numeric=False)
         if X_val.shape[1] != X.shape[1]:
             raise ValueError(
@@ -681,6 +657,7 @@ def available():
     return tuple(_REGISTRY)
 
 
+@validate_params({"name": [str]}, prefer_skip_nested_validation=True)
 def supports_multiclass(name):
     """Whether the attack called ``name`` takes labels of more than two classes.
 
@@ -697,10 +674,35 @@ def supports_multiclass(name):
     -------
     supported : bool
     """
-    fn = get(name)
-    return any(_REGISTRY[key] is fn for key in _MULTICLASS)
+    return canonical_name(name) in _MULTICLASS
 
 
+@validate_params({"name": [str]}, prefer_skip_nested_validation=True)
+def canonical_name(name):
+    """The registry name of the attack called ``name``, as every output prints it.
+
+    Case, ``-`` for ``_`` (``"alfa-tilt"``) and the function names (``"random_flip"``,
+    ``"topk_sv_flip"``) are accepted.
+
+    Parameters
+    ----------
+    name : str
+
+    Returns
+    -------
+    name : str
+        One of :func:`available`.
+    """
+    key = name.strip().lower().replace("-", "_")
+    key = _ALIASES.get(key, key)
+    if key not in _REGISTRY:
+        raise ValueError(
+            f"unknown attack {name!r}; available attacks: {', '.join(available())}"
+        )
+    return key
+
+
+@validate_params({"name": [str]}, prefer_skip_nested_validation=True)
 def get(name):
     """The attack called ``name``, as ``f(X, y, budget, *, random_state=None, **params)``.
 
@@ -712,19 +714,10 @@ def get(name):
     Parameters
     ----------
     name : str
-        One of :func:`available`; case, ``-`` for ``_`` and the function names
-        (``"random_flip"``, ``"topk_sv_flip"``) are accepted too.
+        One of :func:`available`, or a spelling :func:`canonical_name` accepts.
 
     Returns
     -------
     attack : callable
     """
-    if not isinstance(name, str):
-        raise TypeError(f"name must be a str, got {type(name).__name__}")
-    key = name.strip().lower().replace("-", "_")
-    key = _ALIASES.get(key, key)
-    if key not in _REGISTRY:
-        raise ValueError(
-            f"unknown attack {name!r}; available attacks: {', '.join(available())}"
-        )
-    return _REGISTRY[key]
+    return _REGISTRY[canonical_name(name)]

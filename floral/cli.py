@@ -1,10 +1,15 @@
 """The ``floral`` command line: ``floral demo``, ``floral run``, ``floral attack``.
 
-Every subcommand reports bad input as ``floral: error: ...`` with exit code 2 and no
-traceback (argparse's convention), so it can be scripted.
+Every user error is reported as ``floral: error: argument OPTION: ...`` with exit status 2
+and no traceback (argparse's convention), before any work is done: options are checked
+against the same constraints the library validates with (floral._validation), input files
+are read and checked, output paths are checked for writability. Ctrl-C stops any
+subcommand with exit status 130.
 """
 import argparse
+import os
 import sys
+import tempfile
 
 from ._version import __version__
 
@@ -12,20 +17,119 @@ from ._version import __version__
 class CLIError(Exception):
     """A user-facing error: printed without a traceback, exit code 2."""
 
+    def __init__(self, message, option=None):
+        super().__init__(f"argument {option}: {message}" if option else message)
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with one prefix for every error, subcommands included."""
+
+    def error(self, message):
+        self.print_usage(sys.stderr)
+        self.exit(2, f"floral: error: {message}\n")
+
+
+# --- option values, checked as the library checks them -----------------------------------
+
+def _number(text):
+    """An int if the text is one, else a float, else the text (for the error message)."""
+    for convert in (int, float):
+        try:
+            return convert(text)
+        except ValueError:
+            pass
+    return text
+
+
+def _gamma(text):
+    return text if text in ("scale", "auto") else _number(text)
+
+
+def _checked(option, constraints, convert=_number):
+    """An argparse type: convert the text, then hold it to the shared constraints."""
+    from ._validation import check_option, describe
+
+    def parse(text):
+        try:
+            value = convert(text)
+            check_option(value, option, constraints, "floral")
+        except (TypeError, ValueError):
+            raise argparse.ArgumentTypeError(
+                f"must be {describe(constraints)}, got {text!r}") from None
+        return value
+
+    return parse
+
+
+def _constraint(name):
+    from . import _validation
+
+    return getattr(_validation, name)
+
+
+def _attack_name(text):
+    from .attacks import available, canonical_name
+
+    try:
+        return canonical_name(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"unknown attack {text!r}; choose one of: {', '.join(available())}") from None
+
+
+def _grid_attack_name(text):
+    """An attack of `floral run`, where "none" (or "clean") is the clean setting."""
+    return "none" if text.strip().lower() in ("none", "clean") else _attack_name(text)
+
+
+def _writable_dir(path, option):
+    """Refuse a directory that does not exist or cannot take a new file."""
+    if not os.path.isdir(path):
+        raise CLIError(f"{path or '.'} is not an existing directory", option)
+    try:
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as exc:
+        raise CLIError(f"cannot write in {path or '.'}: {exc.strerror or exc}", option) \
+            from None
+
+
+def _read(path, label, option):
+    """(X, y, table) of a data file, checked as an attack checks its input."""
+    import numpy as np
+    from sklearn.utils.validation import check_X_y
+
+    from ._validation import check_data, check_targets
+    from .datasets import read_labelled
+
+    try:
+        X, y, table = read_labelled(path, label, label_option="--label")
+        check_data(X, y)
+        X, y = check_X_y(X, y, dtype=np.float64, y_numeric=False)
+        check_targets(y)
+    except (OSError, ValueError, TypeError) as exc:
+        text = str(exc)
+        if "name its label column" in text or (label is not None
+                                               and f"no column {label!r}" in text):
+            option = "--label"
+        raise CLIError(text if path in text else f"{path}: {text}", option) from None
+    return X, y, table
+
 
 # --- floral demo ---------------------------------------------------------------------
+
+# The demo runs the paper's Moon kernel (C=10, gamma=1) and FloralSVC with its defaults
+# (floral.experiments.FLORAL_PARAMS), given the validation split.
+DEMO_KERNEL = dict(C=10, gamma=1.0)
+
 
 def _add_demo(sub):
     p = sub.add_parser(
         "demo", help="FLORAL vs SVC on the built-in Moon data under label poisoning (seconds)"
     )
-    p.add_argument("--seed", type=int, default=0, help="data and attack seed (default 0)")
+    p.add_argument("--seed", type=_checked("--seed", _constraint("SEED")), default=0,
+                   help="data and attack seed, an int >= 0 (default 0)")
     p.set_defaults(func=_cmd_demo)
-
-
-# The demo runs the paper's Moon kernel (C=10, gamma=1) and FloralSVC with its defaults
-# (floral.experiments.FLORAL_PARAMS), given the validation split.
-DEMO_KERNEL = dict(C=10, gamma=1.0)
 
 
 def _cmd_demo(args):
@@ -49,12 +153,12 @@ def _cmd_demo(args):
     header = f"{'attack':<10} {'budget':>6}  {'SVC':>6}  {'FLORAL':>6}  {'last round':>10}"
     print(header)
     print("-" * len(header))
-    names = {"none": "clean", "topk_sv": "top-k SV", "random": "random"}
     settings = dict.fromkeys((r["attack"], r["budget"]) for r in results)
     for attack, budget in settings:
         rec = {r["method"]: r for r in results
                if (r["attack"], r["budget"]) == (attack, budget)}
-        print(f"{names[attack]:<10} {budget:>6.0%}  {rec['svm']['model_accuracy']:>6.3f}  "
+        name = "clean" if attack == "none" else attack
+        print(f"{name:<10} {budget:>6.0%}  {rec['svm']['model_accuracy']:>6.3f}  "
               f"{rec['floral']['model_accuracy']:>6.3f}  {rec['floral']['last_accuracy']:>10.3f}")
     print(f"\n({time.perf_counter() - start:.1f} s; `floral run --help` for full experiment grids)")
     return 0
@@ -67,110 +171,105 @@ def _add_attack(sub):
         "attack", help="poison the labels of a dataset file",
         description="Flip training labels with one of floral's attacks. Reads X and y from "
                     ".npz (arrays X and y) or .csv (a header row; --label names the label "
-                    "column, every other column is a feature).",
+                    "column, every other column is a feature). The attack's SVM defaults "
+                    "to scikit-learn SVC's C=1 and gamma='scale', which suit any data; "
+                    "`floral run` defaults to the paper's C=10 and gamma=1 on Moon, which "
+                    "suit only Moon's two standardised features.",
     )
     p.add_argument("data", help="training data, .npz or .csv")
-    p.add_argument("--attack", required=True, metavar="NAME",
-                   help="attack name (random, topk_sv, alfa, alfa_tilt, lfa)")
-    p.add_argument("--budget", required=True,
-                   help="labels to flip: a count (25) or a fraction of the rows (0.05)")
+    p.add_argument("--attack", required=True, metavar="NAME", type=_attack_name,
+                   help="random, topk_sv, alfa, alfa_tilt or lfa (alfa-tilt is accepted for "
+                        "alfa_tilt; random and topk_sv take more than two classes)")
+    p.add_argument("--budget", required=True, type=_checked("--budget", _constraint("BUDGET")),
+                   help="labels to flip: a count (25) or a fraction of the rows in [0, 1) "
+                        "(0.05)")
     p.add_argument("--label", default=None, help="label column of a .csv file")
-    p.add_argument("--seed", type=int, default=None, help="random_state of the attack")
-    p.add_argument("--C", type=float, default=1.0, dest="C", help="SVM C (default 1.0)")
-    p.add_argument("--kernel", default="rbf", help="SVM kernel (default rbf)")
-    p.add_argument("--gamma", default="scale",
-                   help="kernel gamma: a float, 'scale' or 'auto' (default scale)")
+    p.add_argument("--seed", type=_checked("--seed", _constraint("SEED")), default=None,
+                   help="random_state of the attack, an int >= 0 (default: unseeded)")
+    p.add_argument("--C", type=_checked("--C", _constraint("C")), default=1.0, dest="C",
+                   help="SVM C of the attack and of --test's SVC (default 1.0, SVC's)")
+    p.add_argument("--kernel", type=_checked("--kernel", _constraint("KERNEL"), str),
+                   default="rbf", help="SVM kernel: rbf, linear, poly or sigmoid (default rbf)")
+    p.add_argument("--gamma", type=_checked("--gamma", _constraint("GAMMA"), _gamma),
+                   default="scale",
+                   help="kernel gamma: a float > 0, 'scale' or 'auto' (default 'scale', "
+                        "SVC's)")
     p.add_argument("--out", default=None,
-                   help="write X and the poisoned labels here, in the input's format")
+                   help="write X and the poisoned labels here, in the input's format (the "
+                        "directory must exist)")
     p.add_argument("--test", default=None,
-                   help="test file (same format): print clean vs poisoned SVC accuracy")
+                   help="test file (same format, labels among the training labels): print "
+                        "clean vs poisoned SVC accuracy")
     p.set_defaults(func=_cmd_attack)
 
 
-def _read_labelled(path, label):
-    """datasets.read_labelled with its errors as CLIError."""
-    from .datasets import read_labelled
-
-    try:
-        return read_labelled(path, label, label_option="--label")
-    except (OSError, ValueError) as exc:
-        raise CLIError(str(exc)) from None
-
-
-def _parse_budget(text, option="--budget"):
-    try:
-        return int(text)
-    except ValueError:
-        try:
-            return float(text)
-        except ValueError:
-            raise CLIError(f"{option} must be a count or a fraction, got {text!r}") from None
-
-
-def _parse_gamma(text):
-    """--gamma: 'scale', 'auto', a float, or None (the command's default) as given."""
-    if text in (None, "scale", "auto"):
-        return text
-    try:
-        return float(text)
-    except ValueError:
-        raise CLIError(f"--gamma must be a float, 'scale' or 'auto', got {text!r}") from None
+def _check_attack_output(path, data):
+    suffix = os.path.splitext(data)[1].lower()
+    if os.path.splitext(path)[1].lower() != suffix:
+        raise CLIError(f"must have the input's format ({suffix}), got {path}", "--out")
+    if os.path.isdir(path):
+        raise CLIError(f"{path} is a directory", "--out")
+    _writable_dir(os.path.dirname(os.path.abspath(path)), "--out")
 
 
 def _cmd_attack(args):
-    import csv
     import inspect
-    import os
 
     import numpy as np
     from sklearn.svm import SVC
 
     from . import attacks
+    from ._validation import resolve_budget
+    from .datasets import write_labelled
 
+    if args.out is not None:
+        _check_attack_output(args.out, args.data)
+    X, y, table = _read(args.data, args.label, "data")
+    classes = np.unique(y)
+    if classes.size > 2 and not attacks.supports_multiclass(args.attack):
+        multi = [a for a in attacks.available() if attacks.supports_multiclass(a)]
+        raise CLIError(f"{args.attack} is defined for two classes only and {args.data} has "
+                       f"{classes.size}; the attacks {', '.join(multi)} take more",
+                       "--attack")
+    if classes.size < 2:
+        raise CLIError(f"{args.data} has 1 class ({classes[0]!r}); flipping labels needs "
+                       "two", "data")
     try:
-        attack = attacks.get(args.attack)
-    except ValueError:
-        raise CLIError(f"unknown attack {args.attack!r}; choose one of: "
-                       f"{', '.join(attacks.available())}")
-    budget = _parse_budget(args.budget)
-    gamma = _parse_gamma(args.gamma)
-    suffix = os.path.splitext(args.data)[1].lower()
-    if args.out is not None and os.path.splitext(args.out)[1].lower() != suffix:
-        raise CLIError(f"--out must have the input's format ({suffix}), got {args.out}")
+        resolve_budget(args.budget, y.shape[0])
+    except ValueError as exc:
+        raise CLIError(str(exc), "--budget") from None
+    if args.test is not None:
+        X_test, y_test, _ = _read(args.test, args.label, "--test")
+        if X_test.shape[1] != X.shape[1]:
+            raise CLIError(f"{args.test} has {X_test.shape[1]} features, {args.data} has "
+                           f"{X.shape[1]}", "--test")
+        unknown = np.setdiff1d(np.unique(y_test), classes)
+        if unknown.size:
+            raise CLIError(f"{args.test} has labels {unknown.tolist()} that {args.data} "
+                           f"does not have ({classes.tolist()})", "--test")
 
-    X, y, table = _read_labelled(args.data, args.label)
     # only the attacks that fit an SVM take its parameters ("random" does not)
-    svm = {"C": args.C, "kernel": args.kernel, "gamma": gamma}
+    attack = attacks.get(args.attack)
+    svm = {"C": args.C, "kernel": args.kernel, "gamma": args.gamma}
     accepted = inspect.signature(attack).parameters
     params = {k: v for k, v in svm.items() if k in accepted}
-    try:
-        y_poisoned = attack(X, y, budget, random_state=args.seed, **params)
-    except (TypeError, ValueError) as exc:
-        raise CLIError(str(exc))
+    y_poisoned = attack(X, y, args.budget, random_state=args.seed, **params)
     n_flipped = int(np.count_nonzero(y_poisoned != y))
     print(f"{args.attack}: flipped {n_flipped} of "
           f"{y.shape[0]} labels ({n_flipped / y.shape[0]:.1%})")
 
     if args.test is not None:
-        X_test, y_test, _ = _read_labelled(args.test, args.label)
-        if X_test.shape[1] != X.shape[1]:
-            raise CLIError(f"{args.test} has {X_test.shape[1]} features, "
-                           f"{args.data} has {X.shape[1]}")
         for name, labels in (("clean", y), ("poisoned", y_poisoned)):
-            clf = SVC(C=args.C, kernel=args.kernel, gamma=gamma).fit(X, labels)
+            clf = SVC(C=args.C, kernel=args.kernel, gamma=args.gamma).fit(X, labels)
             accuracy = clf.score(X_test, y_test)
             print(f"SVC test accuracy, {name + ' labels:':<16} {accuracy:.3f}")
 
     if args.out is not None:
-        if table is None:
-            np.savez(args.out, X=X, y=y_poisoned)
-        else:
-            header, body, col = table
-            with open(args.out, "w", newline="") as fh:
-                writer = csv.writer(fh)
-                writer.writerow(header)
-                for row, label in zip(body, y_poisoned):
-                    writer.writerow(row[:col] + [label] + row[col + 1:])
+        try:
+            write_labelled(args.out, X, y_poisoned, table)
+        except OSError as exc:
+            raise CLIError(f"cannot write {args.out}: {exc.strerror or exc}", "--out") \
+                from None
         print(f"wrote {args.out}")
     return 0
 
@@ -181,13 +280,15 @@ def _add_run(sub):
     p = sub.add_parser(
         "run", help="run a datasets x attacks x budgets x methods grid and print the paper table",
         description="Poison the training labels of each dataset with each attack and budget, "
-                    "fit each method on them, and print test accuracy (Best / Last, mean "
-                    "± std over seeds) as in the paper's tables. Best is the round (FLORAL) "
-                    "or epoch (NN) selected on the validation split; single-shot methods "
-                    "have Best = Last; imbalanced datasets also get balanced accuracy and "
-                    "minority-class recall. With --out, writes results.csv, results.json "
-                    "and PNG figures (figures need matplotlib: pip install \"floral[plot]\"). The "
-                    "defaults reproduce the paper's Table 1 setting.",
+                    "fit each method on them, and print test accuracy (the returned model's, "
+                    "or Best / Last with --paper; mean ± std over seeds) as in the paper's "
+                    "tables. Best is the round (FLORAL) or epoch (NN) selected on the "
+                    "validation split; single-shot methods have Best = Last; imbalanced "
+                    "datasets also get balanced accuracy and minority-class recall. With "
+                    "--out, writes results.csv, results.json and PNG figures (figures need "
+                    "matplotlib: pip install \"floral-svm[plot]\"). The defaults reproduce the "
+                    "paper's Table 1 setting (C=10, gamma=1 on Moon), unlike `floral "
+                    "attack`, whose SVM defaults are SVC's.",
     )
     p.add_argument("--dataset", nargs="+", default=["moons"], metavar="NAME",
                    help="built-in datasets (moons, digits_1v7, breast_cancer, digits10 with "
@@ -195,48 +296,70 @@ def _add_run(sub):
                         "digits_1v7) or .npz/.csv files (default moons)")
     p.add_argument("--label", default=None, help="label column of .csv datasets")
     p.add_argument("--attack", nargs="+", default=["alfa_tilt"], metavar="NAME",
-                   help="attacks (random, topk_sv, alfa, alfa_tilt, lfa; default alfa_tilt; "
-                        "more than two classes: random, topk_sv)")
-    p.add_argument("--budget", nargs="+", default=["0.05", "0.10", "0.25"], metavar="B",
+                   type=_grid_attack_name,
+                   help="attacks: random, topk_sv, alfa, alfa_tilt, lfa, or none for the "
+                        "clean setting (alfa-tilt is accepted; default alfa_tilt; more than "
+                        "two classes: random, topk_sv)")
+    p.add_argument("--budget", nargs="+", default=[0.05, 0.10, 0.25], metavar="B",
+                   type=_checked("--budget", _constraint("BUDGET")),
                    help="fractions of the training labels in [0, 1) or counts (default "
                         "0.05 0.10 0.25); the clean setting is added unless --no-clean")
     p.add_argument("--no-clean", action="store_true", help="do not add the clean setting")
     p.add_argument("--methods", nargs="+", default=["all"], metavar="NAME",
                    help="methods (floral, svm, nn, nn-pgd, ln-svm, curie, ls-svm, k-lid) "
                         "or all (default all)")
-    p.add_argument("--seeds", type=int, default=3,
+    p.add_argument("--seeds", type=_checked("--seeds", _constraint("POSITIVE_INT")), default=3,
                    help="number of seeds, 0..N-1 (default 3); each seeds the split, the "
                         "attack and the methods")
-    p.add_argument("--C", type=float, default=10.0, dest="C", help="SVM C (default 10)")
-    p.add_argument("--gamma", default=None,
-                   help="RBF gamma: a float, 'scale' or 'auto' (default: 1.0 on moons, the "
-                        "paper's, 'scale' on other data)")
-    p.add_argument("--rounds", type=int, default=None,
-                   help="FLORAL rounds (default 500)")
-    p.add_argument("--epochs", type=int, default=None,
-                   help="NN and NN-PGD epochs (default 200)")
+    p.add_argument("--C", type=_checked("--C", _constraint("C")), default=10.0, dest="C",
+                   help="SVM C of the attacks and the kernel methods (default 10, the "
+                        "paper's)")
+    p.add_argument("--gamma", type=_checked("--gamma", _constraint("GAMMA"), _gamma),
+                   default=None,
+                   help="RBF gamma: a float > 0, 'scale' or 'auto' (default: 1.0 on moons, "
+                        "the paper's, 'scale' on other data)")
+    p.add_argument("--rounds", type=_checked("--rounds", _constraint("POSITIVE_INT")),
+                   default=None, help="FLORAL rounds, >= 1 (default 500)")
+    p.add_argument("--epochs", type=_checked("--epochs", _constraint("POSITIVE_INT")),
+                   default=None, help="NN and NN-PGD epochs, >= 1 (default 200)")
     p.add_argument("--paper", action="store_true",
                    help="show the paper's Best / Last in each cell instead of the returned "
                         "model's accuracy")
-    p.add_argument("--n-jobs", type=int, default=-1, dest="n_jobs",
-                   help="cells run in parallel (default -1: all cores)")
+    # None (all cores) cannot be typed; -1 says it
+    p.add_argument("--n-jobs", type=_checked("--n-jobs", _constraint("N_JOBS")[1:]),
+                   default=-1, dest="n_jobs",
+                   help="cells run in parallel: a count, or -1 for all cores (default -1)")
     p.add_argument("--out", default=None, metavar="DIR",
-                   help="write results.csv, results.json and figures here")
+                   help="write results.csv, results.json and figures here (created if its "
+                        "parent directory exists)")
     p.add_argument("--no-figures", action="store_true", help="skip the PNG figures")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_run)
 
 
+# plan_grid's arguments -> the options that set them
+_RUN_OPTIONS = {"datasets": "--dataset", "attacks": "--attack", "budgets": "--budget",
+                "methods": "--methods", "seeds": "--seeds", "label": "--label",
+                "method_params": "--rounds/--epochs"}
+
+
+def _check_run_output(path):
+    if os.path.exists(path):
+        if not os.path.isdir(path):
+            raise CLIError(f"{path} exists and is not a directory", "--out")
+        _writable_dir(path, "--out")
+    else:
+        _writable_dir(os.path.dirname(os.path.abspath(path)), "--out")
+
+
 def _cmd_run(args):
-    import os
     import time
 
     from . import experiments
 
-    budgets = [_parse_budget(b) for b in args.budget]
+    budgets = list(args.budget)
     if not args.no_clean and not any(b == 0 for b in budgets):
         budgets = [0.0] + budgets
-    gamma = _parse_gamma(args.gamma)
     methods = "all" if [m.lower() for m in args.methods] == ["all"] else args.methods
     method_params = {}
     if args.rounds is not None:
@@ -246,11 +369,10 @@ def _cmd_run(args):
         method_params["nn-pgd"] = {"max_iter": args.epochs}
     for path in args.dataset:
         if path.lower().endswith(".csv") and os.path.isfile(path) and args.label is None:
-            raise CLIError(f"{path} is a CSV file: name its label column with --label")
-    if args.n_jobs == 0:
-        raise CLIError("--n-jobs must be a positive count or -1 (all cores), got 0")
-    if args.out is not None and os.path.exists(args.out) and not os.path.isdir(args.out):
-        raise CLIError(f"--out {args.out} exists and is not a directory")
+            raise CLIError(f"{path} is a CSV file: name its label column with --label",
+                           "--label")
+    if args.out is not None:
+        _check_run_output(args.out)
 
     figures = args.out is not None and not args.no_figures
     plot_note = None
@@ -260,35 +382,38 @@ def _cmd_run(args):
         except ImportError:
             figures = False
             plot_note = ('figures skipped: matplotlib is not installed '
-                         '(pip install "floral[plot]")')
+                         '(pip install "floral-svm[plot]")')
 
     def keep(name, seed, data):
         # decision boundaries are drawn for one seed of the 2-D datasets only
         return figures and seed == 0 and data.X_train.shape[1] == 2
 
     try:
-        plan = experiments._plan(
-            args.dataset, args.attack, budgets, methods, args.seeds, C=args.C, gamma=gamma,
-            method_params=method_params, attack_params=None, label=args.label,
-            n_jobs=args.n_jobs, keep_models=keep,
+        plan = experiments.plan_grid(
+            args.dataset, args.attack, budgets, methods, args.seeds, args.n_jobs, C=args.C,
+            gamma=args.gamma, method_params=method_params, label=args.label,
+            keep_models=keep,
         )
-    except (OSError, TypeError, ValueError) as exc:
-        raise CLIError(str(exc)) from None
+    except experiments.PlanError as exc:
+        raise CLIError(str(exc), _RUN_OPTIONS.get(exc.param)) from None
+    except OSError as exc:
+        raise CLIError(str(exc), "--dataset") from None
     start = time.perf_counter()
-    results = experiments._execute(plan, verbose=not args.quiet)
+    results = experiments.run_plan(plan, verbose=not args.quiet)
     elapsed = time.perf_counter() - start
     print(results.table(columns=("best", "last") if args.paper else ("model",)))
-    print(f"\n({len(plan.cells)} cells, {len(results)} fits, {elapsed:.1f} s)")
+    print(f"\n({len(plan)} cells, {len(results)} fits, {elapsed:.1f} s)")
     if args.out is not None:
-        os.makedirs(args.out, exist_ok=True)
         results.meta["command"] = "floral " + " ".join(args.argv)
-        written = [os.path.join(args.out, "results.csv"), os.path.join(args.out, "results.json")]
-        results.to_csv(written[0])
-        results.to_json(written[1])
-        if figures:
-            from .plotting import save_figures
+        try:
+            os.makedirs(args.out, exist_ok=True)
+            written = results.save(args.out)
+            if figures:
+                from .plotting import save_figures
 
-            written += save_figures(results, args.out)
+                written += save_figures(results, args.out)
+        except OSError as exc:
+            raise CLIError(f"cannot write the results: {exc}", "--out") from None
         print("wrote " + ", ".join(written))
     elif not args.no_figures:
         plot_note = plot_note or "use --out DIR to write results.csv, results.json and figures"
@@ -312,7 +437,7 @@ def _cmd_show_config(args):
 
 
 def build_parser():
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="floral",
         description="FLORAL adversarial training against label poisoning, attacks and defenses.",
     )
@@ -325,16 +450,18 @@ def build_parser():
 
 
 def main(argv=None):
-    parser = build_parser()
     argv = sys.argv[1:] if argv is None else list(argv)
-    args = parser.parse_args(argv)
-    args.argv = argv  # recorded in results.json by `floral run`
     try:
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        args.argv = argv  # recorded in results.json by `floral run`
         return int(args.func(args) or 0)
     except CLIError as exc:
-        parser.exit(2, f"floral: error: {exc}\n")
+        sys.stderr.write(f"floral: error: {exc}\n")
+        return 2
     except KeyboardInterrupt:
-        parser.exit(130, "floral: interrupted\n")
+        sys.stderr.write("floral: interrupted\n")
+        return 130
 
 
 if __name__ == "__main__":

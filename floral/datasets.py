@@ -25,41 +25,38 @@ Every loader returns a :class:`sklearn.utils.Bunch` with the same fields:
 =======================  ================================================================
 
 :func:`read_labelled` is the .npz / .csv reader behind :func:`load_embeddings` and the
-``floral attack`` command.
+``floral attack`` command, :func:`write_labelled` its inverse.
 """
 import csv
-import numbers
 import os
 import zipfile
+from numbers import Integral, Real
 
 import numpy as np
 from sklearn import datasets as _skdatasets
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils import Bunch, check_random_state, check_X_y
+from sklearn.utils._param_validation import Interval, RealNotInt, validate_params
 
-from ._validation import encode_binary_labels
+from ._validation import NON_NEGATIVE, RANDOM_STATE, check_data, encode_binary_labels
 
 __all__ = ["load_moons", "load_digits_1v7", "load_breast_cancer", "load_embeddings",
-           "make_large", "read_labelled", "load_digits", "load_imbalanced_moons"]
+           "make_large", "read_labelled", "write_labelled", "load_digits",
+           "load_imbalanced_moons"]
 
 _SPLIT_KEYS = ("X_train", "y_train", "X_val", "y_val", "X_test", "y_test")
 
 
 # --- splitting and scaling ---------------------------------------------------------------
 
-def _check_fraction(value, name):
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a float in (0, 1), got {type(value).__name__}")
-    if not 0.0 < float(value) < 1.0:
-        raise ValueError(f"{name} must be in (0, 1), got {value!r}")
-    return float(value)
+# The held-out fractions of every loader, and its random_state.
+_FRACTION = [Interval(RealNotInt, 0.0, 1.0, closed="neither")]
+_SPLIT = {"random_state": RANDOM_STATE, "test_size": _FRACTION, "val_size": _FRACTION}
 
 
 def _counts(n, test_size, val_size):
     """(n_test, n_val) for fractions of ``n``, leaving at least two training points."""
-    test_size = _check_fraction(test_size, "test_size")
-    val_size = _check_fraction(val_size, "val_size")
     if test_size + val_size >= 1.0:
         raise ValueError(
             f"test_size + val_size must be < 1 to leave a training split, got "
@@ -85,8 +82,11 @@ def _scaled(splits, scale):
     return out, scaler
 
 
-def _split_scale(X, y, *, n_test, n_val, random_state, name, description, scale=True):
-    """Stratified test / validation / train split, standardised on the training split."""
+def _split_scale(X, y, n_test, n_val, *, random_state, name, source, scale=True):
+    """Stratified test / validation / train split, standardised on the training split; the
+    description is ``source`` and the split sizes."""
+    description = (f"{source}: {len(y) - n_test - n_val} train / {n_val} validation / "
+                   f"{n_test} test")
     rng = check_random_state(random_state)
     X_rest, X_test, y_rest, y_test = train_test_split(
         X, y, test_size=n_test, stratify=y, random_state=rng
@@ -101,6 +101,7 @@ def _split_scale(X, y, *, n_test, n_val, random_state, name, description, scale=
 
 # --- built-in datasets ---------------------------------------------------------------------
 
+@validate_params({"random_state": RANDOM_STATE}, prefer_skip_nested_validation=True)
 def load_moons(random_state=0):
     """Two interleaving half-moons with the FLORAL paper's protocol.
 
@@ -123,12 +124,12 @@ def load_moons(random_state=0):
     """
     rng = check_random_state(random_state)
     X, y = _skdatasets.make_moons(n_samples=2000, noise=0.2, random_state=rng)
-    return _split_scale(
-        X, y.astype(np.int64), n_test=1000, n_val=500, random_state=rng, name="moons",
-        description="make_moons(2000, noise=0.2): 500 train / 500 validation / 1000 test",
-    )
+    return _split_scale(X, y.astype(np.int64), 1000, 500, random_state=rng, name="moons",
+                        source="make_moons(2000, noise=0.2)")
 
 
+@validate_params({"positive_rate": [Interval(Real, 0.01, 0.5, closed="both")],
+                  "random_state": RANDOM_STATE}, prefer_skip_nested_validation=True)
 def load_imbalanced_moons(positive_rate=0.1, random_state=0):
     """The paper's Moon with a minority class: ``positive_rate`` of the points are class 1.
 
@@ -173,12 +174,6 @@ def load_imbalanced_moons(positive_rate=0.1, random_state=0):
     >>> int(d.y_train.sum()), int(d.y_val.sum()), int(d.y_test.sum())
     (50, 50, 100)
     """
-    if isinstance(positive_rate, (bool, np.bool_)) or not isinstance(positive_rate,
-                                                                     numbers.Real):
-        raise TypeError(f"positive_rate must be a float in [0.01, 0.5], got "
-                        f"{type(positive_rate).__name__}")
-    if not 0.01 <= float(positive_rate) <= 0.5:
-        raise ValueError(f"positive_rate must be in [0.01, 0.5], got {positive_rate!r}")
     n = 2000
     n_pos = int(np.floor(float(positive_rate) * n + 0.5))
     n_neg = n - n_pos
@@ -187,13 +182,13 @@ def load_imbalanced_moons(positive_rate=0.1, random_state=0):
     positives = rng.choice(np.flatnonzero(y == 1), size=n_pos, replace=False)
     keep = np.sort(np.concatenate([np.flatnonzero(y == 0), positives]))
     return _split_scale(
-        X[keep], y[keep].astype(np.int64), n_test=1000, n_val=500, random_state=rng,
+        X[keep], y[keep].astype(np.int64), 1000, 500, random_state=rng,
         name="imbalanced_moons",
-        description=(f"make_moons(noise=0.2), {n_pos} of 2000 points in class 1 "
-                     f"({n_pos / n:.1%}): 500 train / 500 validation / 1000 test"),
+        source=f"make_moons(noise=0.2), {n_pos} of 2000 points in class 1 ({n_pos / n:.1%})",
     )
 
 
+@validate_params(_SPLIT, prefer_skip_nested_validation=True)
 def load_digits_1v7(random_state=0, *, test_size=0.3, val_size=0.2):
     """Handwritten digits 1 vs 7: an offline stand-in for the paper's MNIST 1-vs-7.
 
@@ -222,14 +217,12 @@ def load_digits_1v7(random_state=0, *, test_size=0.3, val_size=0.2):
     digits = _skdatasets.load_digits()
     keep = np.isin(digits.target, (1, 7))
     X, y = digits.data[keep], digits.target[keep].astype(np.int64)
-    n_test, n_val = _counts(y.size, test_size, val_size)
-    return _split_scale(
-        X, y, n_test=n_test, n_val=n_val, random_state=random_state, name="digits_1v7",
-        description=(f"sklearn digits 1 vs 7 (8x8, {y.size} images): {y.size - n_test - n_val}"
-                     f" train / {n_val} validation / {n_test} test"),
-    )
+    return _split_scale(X, y, *_counts(y.size, test_size, val_size),
+                        random_state=random_state, name="digits_1v7",
+                        source=f"sklearn digits 1 vs 7 (8x8, {y.size} images)")
 
 
+@validate_params(_SPLIT, prefer_skip_nested_validation=True)
 def load_digits(random_state=0, *, test_size=0.3, val_size=0.2):
     """Handwritten digits, all ten classes: the multi-class version of the 1-vs-7 set.
 
@@ -265,14 +258,12 @@ def load_digits(random_state=0, *, test_size=0.3, val_size=0.2):
     """
     digits = _skdatasets.load_digits()
     X, y = digits.data, digits.target.astype(np.int64)
-    n_test, n_val = _counts(y.size, test_size, val_size)
-    return _split_scale(
-        X, y, n_test=n_test, n_val=n_val, random_state=random_state, name="digits10",
-        description=(f"sklearn digits, 10 classes (8x8, {y.size} images): "
-                     f"{y.size - n_test - n_val} train / {n_val} validation / {n_test} test"),
-    )
+    return _split_scale(X, y, *_counts(y.size, test_size, val_size),
+                        random_state=random_state, name="digits10",
+                        source=f"sklearn digits, 10 classes (8x8, {y.size} images)")
 
 
+@validate_params(_SPLIT, prefer_skip_nested_validation=True)
 def load_breast_cancer(random_state=0, *, test_size=0.3, val_size=0.2):
     """Wisconsin diagnostic breast cancer: malignant (0) vs benign (1), 30 features.
 
@@ -296,14 +287,14 @@ def load_breast_cancer(random_state=0, *, test_size=0.3, val_size=0.2):
     """
     bunch = _skdatasets.load_breast_cancer()
     X, y = bunch.data, bunch.target.astype(np.int64)
-    n_test, n_val = _counts(y.size, test_size, val_size)
-    return _split_scale(
-        X, y, n_test=n_test, n_val=n_val, random_state=random_state, name="breast_cancer",
-        description=(f"sklearn breast cancer ({y.size} samples, 30 features): "
-                     f"{y.size - n_test - n_val} train / {n_val} validation / {n_test} test"),
-    )
+    return _split_scale(X, y, *_counts(y.size, test_size, val_size),
+                        random_state=random_state, name="breast_cancer",
+                        source=f"sklearn breast cancer ({y.size} samples, 30 features)")
 
 
+@validate_params({"n_samples": [Interval(Integral, 10, None, closed="left")],
+                  "n_features": [Interval(Integral, 2, None, closed="left")],
+                  "noise": NON_NEGATIVE, **_SPLIT}, prefer_skip_nested_validation=True)
 def make_large(n_samples=10_000, n_features=2, *, noise=0.2, test_size=0.2, val_size=0.1,
                random_state=None):
     """Moon-like data of any size and dimension, for scale tests.
@@ -333,14 +324,6 @@ def make_large(n_samples=10_000, n_features=2, *, noise=0.2, test_size=0.2, val_
         The splits (labels in {0, 1}), ``scaler``, ``name`` (``"large"``),
         ``description``.
     """
-    for value, name, low in ((n_samples, "n_samples", 10), (n_features, "n_features", 2)):
-        if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
-            raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-        if value < low:
-            raise ValueError(f"{name} must be >= {low}, got {value}")
-    if isinstance(noise, (bool, np.bool_)) or not isinstance(noise, numbers.Real) \
-            or not noise >= 0:
-        raise ValueError(f"noise must be a float >= 0, got {noise!r}")
     n_test, n_val = _counts(int(n_samples), test_size, val_size)
     rng = check_random_state(random_state)
     X2, y = _skdatasets.make_moons(n_samples=int(n_samples), noise=noise, random_state=rng)
@@ -349,28 +332,43 @@ def make_large(n_samples=10_000, n_features=2, *, noise=0.2, test_size=0.2, val_
         extra = rng.normal(scale=noise, size=(int(n_samples), int(n_features) - 2))
         rotation, _ = np.linalg.qr(rng.normal(size=(int(n_features), int(n_features))))
         X = np.hstack([X2, extra]) @ rotation
-    return _split_scale(
-        X, y.astype(np.int64), n_test=n_test, n_val=n_val, random_state=rng, name="large",
-        description=(f"moons in {n_features}-D ({n_samples} points, noise={noise}): "
-                     f"{n_samples - n_test - n_val} train / {n_val} validation / "
-                     f"{n_test} test"),
-    )
+    return _split_scale(X, y.astype(np.int64), n_test, n_val, random_state=rng, name="large",
+                        source=f"moons in {n_features}-D ({n_samples} points, noise={noise})")
 
 
 # --- files -------------------------------------------------------------------------------------
 
 def _load_npz(path):
-    """All arrays of an .npz file as a dict (no pickled objects)."""
+    """All arrays of an .npz file as a dict.
+
+    Object arrays are refused: loading one unpickles it, which can run code from the file.
+    """
+    # np.load takes a file that is not a zip archive for a pickle and says so, which
+    # misleads (and suggests allow_pickle); an .npz is always a zip archive
+    if not zipfile.is_zipfile(path):
+        raise ValueError(f"cannot read {path}: not an .npz file (numpy.savez writes a zip "
+                         "archive of .npy arrays, and this file is not a zip archive)")
+    arrays, problem = {}, None
     try:
         with np.load(path, allow_pickle=False) as data:
-            return {key: data[key] for key in data.files}
+            for key in data.files:
+                try:
+                    arrays[key] = data[key]
+                except ValueError as exc:
+                    if "allow_pickle" not in str(exc):
+                        raise
+                    problem = (f"array {key!r} holds Python objects (dtype=object), which "
+                               "floral does not load; save it with a numeric or string "
+                               "dtype, e.g. np.asarray(y, dtype=str)")
+                    break
     except (OSError, ValueError, zipfile.BadZipFile) as exc:
-        raise ValueError(f"cannot read {path}: {exc}") from None
+        problem = str(exc)
+    if problem is not None:
+        raise ValueError(f"cannot read {path}: {problem}")
+    return arrays
 
 
 def _check_file(path):
-    if not isinstance(path, (str, os.PathLike)):
-        raise TypeError(f"path must be a str or os.PathLike, got {type(path).__name__}")
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"no such file: {path}")
@@ -381,6 +379,8 @@ def _check_file(path):
     return path, suffix
 
 
+@validate_params({"path": [str, os.PathLike], "label": [str, None], "label_option": [str]},
+                 prefer_skip_nested_validation=True)
 def read_labelled(path, label=None, *, label_option="label=..."):
     """Features and labels from an .npz or a .csv file.
 
@@ -445,10 +445,40 @@ def read_labelled(path, label=None, *, label_option="label=..."):
     return X, y, (header, body, col)
 
 
+def write_labelled(path, X, y, table=None):
+    """Write features and labels in the formats :func:`read_labelled` reads.
+
+    Without ``table``: an .npz with arrays ``X`` and ``y``. With the ``table`` that
+    :func:`read_labelled` returned for a .csv file: that file's text with the label column
+    replaced by ``y``, every other field written as it was read.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file to write (replaced if it exists; its directory must exist).
+    X : array-like of shape (n_samples, n_features)
+        Written to an .npz only; a .csv keeps its own feature text.
+    y : array-like of shape (n_samples,)
+    table : tuple (header, rows, label_index) or None, default=None
+    """
+    if table is None:
+        np.savez(path, X=np.asarray(X), y=np.asarray(y))
+        return
+    header, body, col = table
+    if len(body) != len(y):
+        raise ValueError(f"y has {len(y)} labels, the table {len(body)} rows")
+    with open(path, "w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(header)
+        for row, label in zip(body, y):
+            writer.writerow(row[:col] + [label] + row[col + 1:])
+
+
 def _checked_pair(X, y, path, part=""):
     """Validated (X, y) of one file or split; the training labels must be two classes."""
     where = f"{path} ({part})" if part else f"{path}"
     try:
+        check_data(X, y)
         X, y = check_X_y(X, y, dtype=np.float64, y_numeric=False)
         if part in ("", "train"):
             encode_binary_labels(y, param=f"y_{part}" if part else "y",
@@ -458,6 +488,8 @@ def _checked_pair(X, y, path, part=""):
     return X, y
 
 
+@validate_params({"path": [str, os.PathLike], "label": [str, None], "scale": ["boolean"],
+                  **_SPLIT}, prefer_skip_nested_validation=True)
 def load_embeddings(path, label=None, *, test_size=0.3, val_size=0.2, scale=True,
                     random_state=0):
     """Your own features, e.g. sentence embeddings, with the experiments' protocol.
@@ -527,8 +559,7 @@ def load_embeddings(path, label=None, *, test_size=0.3, val_size=0.2, scale=True
                     raise ValueError(f"{path}: y{part} has labels {unknown.tolist()} that "
                                      f"y_train does not have {classes.tolist()}")
         if "X_val" not in splits:
-            n_val = max(1, int(round(_check_fraction(val_size, "val_size")
-                                     * splits["y_train"].size)))
+            n_val = max(1, int(round(val_size * splits["y_train"].size)))
             (splits["X_train"], splits["X_val"], splits["y_train"],
              splits["y_val"]) = train_test_split(
                 splits["X_train"], splits["y_train"], test_size=n_val,
@@ -540,9 +571,7 @@ def load_embeddings(path, label=None, *, test_size=0.3, val_size=0.2, scale=True
                                   f"/ {sizes[1]} validation / {sizes[2]} test"))
     X, y, _ = read_labelled(path, label)
     X, y = _checked_pair(X, y, path)
-    n_test, n_val = _counts(y.size, test_size, val_size)
     return _split_scale(
-        X, y, n_test=n_test, n_val=n_val, random_state=random_state, name=name, scale=scale,
-        description=(f"{os.path.basename(path)} ({y.size} rows, {X.shape[1]} features): "
-                     f"{y.size - n_test - n_val} train / {n_val} validation / {n_test} test"),
+        X, y, *_counts(y.size, test_size, val_size), random_state=random_state, name=name,
+        scale=scale, source=f"{os.path.basename(path)} ({y.size} rows, {X.shape[1]} features)",
     )

@@ -1,19 +1,23 @@
 """Figures for experiments: decision boundaries on 2-D data and accuracy against budget.
 
-Needs matplotlib, the optional extra ``floral[plot]`` (``pip install "floral[plot]"``).
+Needs matplotlib, the optional extra ``plot`` (``pip install "floral-svm[plot]"``).
 The functions draw on :class:`matplotlib.figure.Figure` objects, not through pyplot, so
 they work with any backend (and none) and never open a window; save with
 ``fig.savefig(path)``.
 """
 import math
 import os
+from numbers import Integral
 
 import numpy as np
+from sklearn.utils._param_validation import HasMethods, Interval, validate_params
+
+_RESOLUTION = [Interval(Integral, 2, None, closed="left")]
 
 __all__ = ["plot_decision_boundary", "plot_decision_grid", "plot_accuracy_vs_budget",
            "save_figures"]
 
-_INSTALL = 'plotting needs matplotlib: pip install "floral[plot]"'
+_INSTALL = 'plotting needs matplotlib: pip install "floral-svm[plot]"'
 
 
 def _figure(**kwargs):
@@ -35,6 +39,10 @@ def _scores(est, points):
     return np.where(pred == classes[1], 1.0, -1.0)
 
 
+@validate_params({"estimator": [HasMethods("predict")], "X": ["array-like"],
+                  "y": ["array-like"], "y_poisoned": ["array-like", None],
+                  "title": [str, None], "resolution": _RESOLUTION},
+                 prefer_skip_nested_validation=True)
 def plot_decision_boundary(estimator, X, y, y_poisoned=None, *, ax=None, title=None,
                            resolution=150):
     """Decision regions of a fitted binary classifier on 2-D data, with the training labels.
@@ -106,6 +114,9 @@ def plot_decision_boundary(estimator, X, y, y_poisoned=None, *, ax=None, title=N
     return fig
 
 
+@validate_params({"results": [list], "dataset": [str, None],
+                  "seed": [Interval(Integral, 0, None, closed="left"), None],
+                  "resolution": _RESOLUTION}, prefer_skip_nested_validation=True)
 def plot_decision_grid(results, *, dataset=None, seed=None, resolution=120):
     """Decision boundaries of every method (columns) in every setting (rows).
 
@@ -127,7 +138,8 @@ def plot_decision_grid(results, *, dataset=None, seed=None, resolution=120):
     -------
     fig : matplotlib.figure.Figure
     """
-    from .experiments import _METHODS, _setting
+    from .experiments._methods import display_name
+    from .experiments._results import _setting
 
     kept = results.models
     if not kept:
@@ -150,7 +162,7 @@ def plot_decision_grid(results, *, dataset=None, seed=None, resolution=120):
     for i, key in enumerate(keys):
         entry = kept[key]
         for j, method in enumerate(methods):
-            name = _METHODS[method][2] if method in _METHODS else method
+            name = display_name(method)
             a = acc.get((key[1], key[2], method))
             title = f"{name}, {_setting(key[1], key[2])}"
             if a is not None:
@@ -163,6 +175,8 @@ def plot_decision_grid(results, *, dataset=None, seed=None, resolution=120):
     return fig
 
 
+@validate_params({"results": [list], "dataset": [str, None], "attack": [str, None]},
+                 prefer_skip_nested_validation=True)
 def plot_accuracy_vs_budget(results, *, dataset=None, attack=None):
     """Test accuracy (mean ± std over seeds) against the flipped fraction, per method.
 
@@ -181,7 +195,7 @@ def plot_accuracy_vs_budget(results, *, dataset=None, attack=None):
     -------
     fig : matplotlib.figure.Figure
     """
-    from .experiments import _METHODS
+    from .experiments._methods import display_name
 
     summary = results.summary()
     if not summary:
@@ -203,7 +217,7 @@ def plot_accuracy_vs_budget(results, *, dataset=None, attack=None):
             pts = sorted((r["flipped_fraction"], r[f"{which}_mean"], r[f"{which}_std"])
                          for r in rows if r["method"] == method)
             x, m, s = (np.array(v, dtype=float) for v in zip(*pts))
-            label = _METHODS[method][2] if method in _METHODS else method
+            label = display_name(method)
             ax.errorbar(x, m, yerr=np.where(np.isfinite(s), s, 0.0), marker="o", ms=4,
                         capsize=3, label=label)
         ax.set_title(f"{which.capitalize()}", fontsize=10)
@@ -217,6 +231,9 @@ def plot_accuracy_vs_budget(results, *, dataset=None, attack=None):
     return fig
 
 
+@validate_params({"results": [list], "out_dir": [str, os.PathLike],
+                  "dpi": [Interval(Integral, 1, None, closed="left")]},
+                 prefer_skip_nested_validation=True)
 def save_figures(results, out_dir, *, dpi=110):
     """Write the accuracy-vs-budget figure of every dataset and attack, and the decision
     boundaries of every dataset with kept models, as PNG files in ``out_dir``.

@@ -3,19 +3,33 @@ import copy
 import math
 import sys
 import time
-import warnings
-from numbers import Integral, Real
+from numbers import Real
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
+from sklearn.base import _fit_context
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.utils import check_random_state, compute_class_weight
+from sklearn.utils import compute_class_weight
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from . import _core
-from ._validation import resolve_budget, resolve_gamma
+from ._base import BaseKernelSVC
+from ._validation import (
+    BUDGET,
+    CANDIDATE_FACTOR,
+    N_JOBS,
+    NON_NEGATIVE,
+    NON_NEGATIVE_INT,
+    POSITIVE,
+    POSITIVE_INT,
+    RANDOM_STATE,
+    check_data,
+    core_seed,
+    encode_labels,
+    resolve_budget,
+    resolve_gamma,
+    warn_caller,
+)
 
 __all__ = ["FloralSVC"]
 
@@ -38,7 +52,7 @@ _ASCENT_WINDOW = 50
 _ASCENT_FRACTION = 0.4
 
 
-class FloralSVC(ClassifierMixin, BaseEstimator):
+class FloralSVC(BaseKernelSVC):
     r"""Kernel SVM trained by FLORAL against label-flipping attacks.
 
     FLORAL (Flipping Labels for Adversarial Learning) casts training under label poisoning
@@ -216,6 +230,12 @@ class FloralSVC(ClassifierMixin, BaseEstimator):
 
     Notes
     -----
+    Interrupting: Ctrl-C (``KeyboardInterrupt``) stops the round loop within about 0.2 s.
+    ``fit`` then sets every fitted attribute from the rounds run so far (``n_rounds_``
+    says how many; ``selection`` picks among them as usual), warns with a
+    ``RuntimeWarning`` and re-raises the ``KeyboardInterrupt``, so a loop of fits stops
+    at the first Ctrl-C and a caller that catches it keeps a usable estimator.
+
     Probabilities: like scikit-learn 1.9's SVC, FloralSVC has no ``probability=True``;
     calibrate a fitted model on held-out data with
     ``CalibratedClassifierCV(FrozenEstimator(clf))`` (or ``CalibratedClassifierCV(
@@ -240,33 +260,26 @@ class FloralSVC(ClassifierMixin, BaseEstimator):
     """
 
     _parameter_constraints = {
-        "C": [Interval(Real, 0.0, None, closed="neither")],
-        "kernel": [StrOptions({"rbf", "linear", "poly", "sigmoid"})],
-        "gamma": [StrOptions({"scale", "auto"}), Interval(Real, 0.0, None, closed="neither")],
-        "degree": [Interval(Integral, 0, None, closed="left")],
-        "coef0": [Interval(Real, None, None, closed="neither")],
-        "flip_budget": [
-            Interval(Integral, 0, None, closed="left"),
-            Interval(Real, 0.0, 1.0, closed="left"),
-        ],
-        "candidate_factor": [Interval(Real, 1.0, None, closed="left")],
+        **BaseKernelSVC._parameter_constraints,
+        "flip_budget": BUDGET,
+        "candidate_factor": CANDIDATE_FACTOR,
         "class_cap": [Interval(Real, 1.0, None, closed="left"), None],
         "class_weight": [dict, StrOptions({"balanced"}), None],
-        "n_rounds": [Interval(Integral, 1, None, closed="left")],
-        "learning_rate": [StrOptions({"auto"}), Interval(Real, 0.0, None, closed="neither")],
+        "n_rounds": POSITIVE_INT,
+        "learning_rate": [StrOptions({"auto"}), *POSITIVE],
         "lr_decay": [Interval(Real, 0.0, 1.0, closed="right")],
-        "lr_decay_every": [Interval(Integral, 1, None, closed="left")],
+        "lr_decay_every": POSITIVE_INT,
         "init": [StrOptions({"zeros", "svc"})],
         "selection": [StrOptions({"auto", "best", "average", "last"})],
-        "n_best": [Interval(Integral, 1, None, closed="left")],
+        "n_best": POSITIVE_INT,
         "scoring": [StrOptions({"accuracy", "balanced_accuracy"})],
         "average_start": [Interval(Real, 0.0, 1.0, closed="both")],
-        "eval_every": [Interval(Integral, 1, None, closed="left")],
-        "refresh": [Interval(Integral, 0, None, closed="left")],
-        "cache_size": [Interval(Real, 0.0, None, closed="neither")],
-        "tol": [Interval(Real, 0.0, None, closed="left")],
-        "n_jobs": [Integral, None],
-        "random_state": ["random_state"],
+        "eval_every": POSITIVE_INT,
+        "refresh": NON_NEGATIVE_INT,
+        "cache_size": POSITIVE,
+        "tol": NON_NEGATIVE,
+        "n_jobs": N_JOBS,
+        "random_state": RANDOM_STATE,
         "verbose": ["verbose"],
     }
 
@@ -349,15 +362,11 @@ class FloralSVC(ClassifierMixin, BaseEstimator):
         -------
         self : FloralSVC
         """
-        if self.n_jobs == 0:
-            raise ValueError("n_jobs=0 is not valid; use None or -1 for all cores")
+        check_data(X, y)
         X, y = validate_data(self, X, y, dtype=np.float64, order="C")
-        check_classification_targets(y)
-        classes, y_idx = np.unique(y, return_inverse=True)
-        y_idx = y_idx.reshape(-1).astype(np.int32)
+        classes, y_idx = encode_labels(y)
+        y_idx = y_idx.astype(np.int32)
         n_classes = classes.size
-        if n_classes < 2:
-            raise ValueError(f"y has 1 class ({classes[0]!r}); a classifier needs two or more")
         self.classes_ = classes
         n_problems = 1 if n_classes == 2 else n_classes
         n = X.shape[0]
@@ -379,8 +388,7 @@ class FloralSVC(ClassifierMixin, BaseEstimator):
                              coef0=float(self.coef0))
         y_core = _core_labels(y_idx, n_classes)
         lam0 = self._initial_dual(X, y_idx, n_classes, C_vec, sample_weight, gamma)
-        seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int64).max,
-                                                                 dtype=np.int64))
+        seed = core_seed(self.random_state)
         n_rounds = int(self.n_rounds)
         average_from = 0
         if selection == "average":
@@ -422,12 +430,13 @@ class FloralSVC(ClassifierMixin, BaseEstimator):
                 flipped=top["labels"] != y_idx), n_problems)
         vars(self).update(self._attributes(X, kept, n_problems))
         self.best_round_ = int(res["best"][0]["round"]) if res["best"] else self.n_rounds_
-        if exc is not None:
-            warnings.warn(
-                f"FloralSVC.fit was interrupted after {self.n_rounds_} of {self.n_rounds} "
-                f"rounds; keeping {note}.", RuntimeWarning, stacklevel=3,
-            )
         self._warn_if_diverged()
+        if exc is not None:
+            # the estimator is fitted with the rounds so far; re-raising lets a loop of
+            # fits (or a grid of them) stop at the first Ctrl-C
+            warn_caller(f"FloralSVC.fit was interrupted after {self.n_rounds_} of "
+                        f"{self.n_rounds} rounds; keeping {note}.", RuntimeWarning)
+            raise exc
         return self
 
     def _class_caps(self, k, counts, n):
@@ -443,6 +452,10 @@ class FloralSVC(ClassifierMixin, BaseEstimator):
         if X_val is None or y_val is None:
             missing = "X_val" if X_val is None else "y_val"
             raise ValueError(f"X_val and y_val go together: {missing} is missing")
+        check_data(X_val, y_val, X_name="X_val", y_name="y_val")
+        width = np.shape(X_val)[1]
+        if width != self.n_features_in_:
+            raise ValueError(f"X_val has {width} features, but X has {self.n_features_in_}")
         X_val, y_val = validate_data(self, X_val, y_val, dtype=np.float64, order="C",
                                      reset=False)
         unknown = np.setdiff1d(np.unique(y_val), self.classes_)
@@ -493,18 +506,9 @@ class FloralSVC(ClassifierMixin, BaseEstimator):
     def _attributes(self, X, model, n_problems):
         """The fitted attributes describing one (possibly averaged) classifier."""
         coef = np.asarray(model["coef"], dtype=np.float64).reshape(n_problems, -1)
-        support = np.flatnonzero(np.max(np.abs(coef), axis=0) > self.tol).astype(np.int32)
-        dual = coef[:, support]
-        if n_problems == 1:
-            owner = (dual[0] > 0).astype(np.intp)
-        else:
-            owner = np.argmax(dual, axis=0)
+        support = np.flatnonzero(np.max(np.abs(coef), axis=0) > self.tol)
         return {
-            "support_": support,
-            "support_vectors_": X[support],
-            "dual_coef_": dual,
-            "intercept_": np.atleast_1d(np.asarray(model["b"], dtype=np.float64)).copy(),
-            "n_support_": np.bincount(owner, minlength=self.classes_.size).astype(np.int32),
+            **self._model_attributes(X, support, coef[:, support], model["b"]),
             "flipped_": np.flatnonzero(model["flipped"]),
             "kept_rounds_": np.asarray(model["rounds"], dtype=np.int64),
         }
@@ -532,13 +536,13 @@ class FloralSVC(ClassifierMixin, BaseEstimator):
             diverged = bool(np.any((rose >= _ASCENT_FRACTION * window)
                                    & (above >= 0.5 * window)))
         if diverged:
-            warnings.warn(
+            warn_caller(
                 f"FloralSVC diverged: with learning_rate={self.learning_rate!r} (initial step "
                 f"{self.learning_rate_:.3g}) projected gradient descent raised its objective "
                 f"in most rounds of a window of {window}, above its value at the start. The "
                 "step must stay below 2 / lambda_max(K), which grows with the number of "
                 'samples; use learning_rate="auto" or a smaller learning_rate.',
-                ConvergenceWarning, stacklevel=4,
+                ConvergenceWarning,
             )
 
     def last_round(self):
@@ -563,30 +567,6 @@ class FloralSVC(ClassifierMixin, BaseEstimator):
         other = copy.deepcopy(self)
         vars(other).update(copy.deepcopy(model))
         return other
-
-    def decision_function(self, X):
-        """Decision values: shape (n_samples,) for two classes (positive values predict
-        ``classes_[1]``), (n_samples, n_classes) one-vs-rest values for more.
-
-        Evaluated in the compiled core in tiles of test points, so memory stays
-        O(tile x n_SV) whatever the size of X.
-        """
-        check_is_fitted(self)
-        X = validate_data(self, X, dtype=np.float64, order="C", reset=False)
-        coef = self.dual_coef_[0] if self.dual_coef_.shape[0] == 1 else self.dual_coef_
-        b = float(self.intercept_[0]) if coef.ndim == 1 else self.intercept_
-        return _core.decision_function(
-            X, self.support_vectors_, coef, b, kernel=self.kernel, gamma=self._gamma,
-            degree=int(self.degree), coef0=float(self.coef0), n_jobs=self.n_jobs,
-        )
-
-    def predict(self, X):
-        """Class labels: the positive class where the decision is positive (two classes),
-        the argmax of the one-vs-rest decision values (more)."""
-        dec = self.decision_function(X)  # checks fitted before classes_ is read
-        if dec.ndim == 1:
-            return self.classes_[(dec > 0).astype(np.intp)]
-        return self.classes_[np.argmax(dec, axis=1)]
 
 
 def _core_labels(y_idx, n_classes):

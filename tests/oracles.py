@@ -130,3 +130,49 @@ def floral_game_reference(K, y, C, *, n_classes, n_rounds, learning_rate, flip_b
                 new[i] = int(np.argmax(scores))
         labels = new
     return rounds
+
+
+def xoshiro256ss(seed, size):
+    """xoshiro256** seeded by SplitMix64 (Blackman & Vigna), in pure Python."""
+    mask = (1 << 64) - 1
+    state, x = [], seed
+    for _ in range(4):
+        x = (x + 0x9E3779B97F4A7C15) & mask
+        z = x
+        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & mask
+        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & mask
+        state.append(z ^ (z >> 31))
+
+    def rotl(v, k):
+        return ((v << k) | (v >> (64 - k))) & mask
+
+    out = []
+    s = state
+    for _ in range(size):
+        out.append((rotl((s[1] * 5) & mask, 7) * 9) & mask)
+        t = (s[1] << 17) & mask
+        s[2] ^= s[0]
+        s[3] ^= s[1]
+        s[1] ^= s[2]
+        s[0] ^= s[3]
+        s[2] ^= t
+        s[3] = rotl(s[3], 45)
+    return out
+
+
+def partial_fisher_yates(candidates, k, seed):
+    """k picks by the loop's lazy Fisher-Yates, drawing below(bound) by rejection from the
+    xoshiro stream exactly as rng.hpp specifies."""
+    stream = iter(xoshiro256ss(seed, 10 * k + 10))
+    out = list(candidates)
+    if len(out) == k:
+        return out
+    for r in range(k):
+        bound = len(out) - r
+        limit = 2**64 - 1 - (2**64 - 1) % bound
+        draw = next(stream)
+        while draw >= limit:
+            draw = next(stream)
+        j = r + draw % bound
+        out[r], out[j] = out[j], out[r]
+    return out[:k]

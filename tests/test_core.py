@@ -4,7 +4,14 @@ import pytest
 from sklearn.datasets import make_moons
 
 from floral import _core
-from oracles import floral_game_reference, floral_reference, kernel_reference, project_reference
+from oracles import (
+    floral_game_reference,
+    floral_reference,
+    kernel_reference,
+    partial_fisher_yates,
+    project_reference,
+    xoshiro256ss,
+)
 
 KERNELS = ["rbf", "linear", "poly", "sigmoid"]
 
@@ -152,37 +159,35 @@ def test_topk_matches_stable_argsort():
             np.testing.assert_array_equal(_core.topk(values, k, threshold), expected)
 
 
-def _xoshiro256ss(seed, size):
-    """xoshiro256** seeded by SplitMix64 (Blackman & Vigna), in pure Python."""
-    mask = (1 << 64) - 1
-    state, x = [], seed
-    for _ in range(4):
-        x = (x + 0x9E3779B97F4A7C15) & mask
-        z = x
-        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & mask
-        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & mask
-        state.append(z ^ (z >> 31))
-
-    def rotl(v, k):
-        return ((v << k) | (v >> (64 - k))) & mask
-
-    out = []
-    s = state
-    for _ in range(size):
-        out.append((rotl((s[1] * 5) & mask, 7) * 9) & mask)
-        t = (s[1] << 17) & mask
-        s[2] ^= s[0]
-        s[3] ^= s[1]
-        s[1] ^= s[2]
-        s[0] ^= s[3]
-        s[2] ^= t
-        s[3] = rotl(s[3], 45)
-    return out
-
-
 @pytest.mark.parametrize("seed", [0, 1, 2**63 + 5])
 def test_rng_is_the_specified_generator(seed):
-    assert _core.rng_uint64(seed, 20).tolist() == _xoshiro256ss(seed, 20)
+    assert _core.rng_uint64(seed, 20).tolist() == xoshiro256ss(seed, 20)
+
+
+@pytest.mark.parametrize("size, k, seed", [(30, 10, 0), (30, 30, 1), (7, 3, 2**63 + 5),
+                                           (12, 0, 3), (1, 1, 4)])
+def test_sample_among_is_the_specified_draw(size, k, seed):
+    candidates = np.arange(100, 100 + size)[::-1]
+    expected = partial_fisher_yates(candidates.tolist(), k, seed)
+    assert _core.sample_among(candidates, k, seed).tolist() == expected
+
+
+def test_sample_among_draws_what_the_loops_attacker_draws(moons):
+    X, y = moons
+    n, k, factor, seed = len(y), 10, 3.0, 17
+    kw = dict(learning_rate=0.01, flip_budget=k, candidate_factor=factor, seed=seed)
+    # the attacker moves after round 1 on round 1's duals; round 2 trains on its labels
+    lam1 = _core.floral_fit(X, y, np.full(n, 10.0), np.zeros(n), n_rounds=1, **kw)["lam"]
+    two = _core.floral_fit(X, y, np.full(n, 10.0), np.zeros(n), n_rounds=2, **kw)
+    candidates = _core.topk(lam1, int(np.ceil(factor * k)), 1e-5)
+    assert candidates.size > k  # a real draw, not the whole pool
+    picked = _core.sample_among(candidates, k, seed)
+    np.testing.assert_array_equal(np.sort(picked), np.flatnonzero(two["labels"] != (y > 0)))
+
+
+def test_sample_among_rejects_k_beyond_the_candidates():
+    with pytest.raises(ValueError, match="k must be in"):
+        _core.sample_among([1, 2, 3], 4, 0)
 
 
 # --- the round loop -------------------------------------------------------------------
@@ -508,19 +513,19 @@ def test_decision_function_matches_dense(moons):
     np.testing.assert_array_equal(_core.decision_function(Xt, X[:0], [], -1.5), -1.5)
 
 
+# Only what would be undefined behaviour in C++ (sizes, divisors, the candidate count, an
+# unknown kernel); the ranges of step sizes, gamma, tolerances and n_jobs are the Python
+# layer's to check (tests/test_bad_input.py).
 @pytest.mark.parametrize("kwargs, match", [
     (dict(n_rounds=0), "n_rounds"),
-    (dict(learning_rate=0.0), "learning_rate"),
-    (dict(lr_decay=1.5), "lr_decay"),
     (dict(lr_decay_every=0), "lr_decay_every"),
     (dict(flip_budget=10_000), "flip_budget"),
     (dict(candidate_factor=0.5), "candidate_factor"),
-    (dict(refresh=-1), "refresh"),
+    (dict(candidate_factor=np.nan), "candidate_factor"),
     (dict(eval_every=0), "eval_every"),
     (dict(cache_size=0.0), "cache_size"),
     (dict(kernel="cosine"), "kernel"),
-    (dict(gamma=-1.0), "gamma"),
-    (dict(n_jobs=0), "n_jobs"),
+    (dict(n_best=3), "n_best"),
 ])
 def test_loop_rejects_bad_parameters(moons, kwargs, match):
     X, y = moons
@@ -545,8 +550,6 @@ def test_loop_rejects_bad_arrays(moons):
         _core.floral_fit(X, y, C, np.full(n, 2.0))
     with pytest.raises(ValueError, match="C must"):
         _core.floral_fit(X, y, -C, lam0)
-    with pytest.raises(TypeError, match="n_jobs"):
-        _core.floral_fit(X, y, C, lam0, n_jobs=1.5)
 
 
 def test_read_only_inputs_are_accepted(moons):

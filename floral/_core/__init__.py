@@ -11,5 +11,6 @@ from ._lib import (  # noqa: F401
     kernel_lambda_max,
     project,
     rng_uint64,
+    sample_among,
     topk,
 )

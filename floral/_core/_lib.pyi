@@ -8,10 +8,9 @@ dicts the core returns; they are not importable at run time.
 from collections.abc import Callable
 from typing import Final, TypedDict
 
-from typing_extensions import Self
-
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
+from typing_extensions import Self
 
 KERNELS: Final[dict[str, int]]
 STOP: Final[int]
@@ -123,6 +122,7 @@ def project(
 ) -> tuple[NDArray[np.float64], float]: ...
 def topk(values: ArrayLike, k: int, threshold: float = ...) -> NDArray[np.int64]: ...
 def rng_uint64(seed: int, size: int) -> NDArray[np.uint64]: ...
+def sample_among(candidates: ArrayLike, k: int, seed: int) -> NDArray[np.int64]: ...
 def floral_fit(
     X: ArrayLike,
     y: ArrayLike,

@@ -1,8 +1,10 @@
 # distutils: language = c++
 """Bindings of floral's C++ core (see the .hpp files beside this one).
 
-This module only converts arrays, checks shapes / dtypes / ranges, releases the GIL and
-calls C++. Defaults, documentation and user-facing validation live in floral.svm.
+This module only converts arrays, checks what protects memory (shapes, dtypes, finiteness,
+index ranges, sizes and divisors the C++ relies on), releases the GIL and calls C++.
+Defaults, documentation and the validation of user parameters live in the Python layer
+(floral._validation and the estimators' parameter constraints).
 """
 import math
 
@@ -148,10 +150,6 @@ def build_info():
 cdef int _threads(n_jobs) except? -2:
     if n_jobs is None:
         return 0
-    if not isinstance(n_jobs, (int, np.integer)) or isinstance(n_jobs, bool):
-        raise TypeError(f"n_jobs must be an int or None, got {type(n_jobs).__name__}")
-    if n_jobs == 0:
-        raise ValueError("n_jobs=0 is not valid; use None or -1 for all cores, or a positive int")
     if n_jobs < 0:
         # joblib's convention: -1 = all cores, -2 = all but one, ...
         return max(1, max_threads() + 1 + int(n_jobs))
@@ -161,12 +159,6 @@ cdef int _threads(n_jobs) except? -2:
 cdef KernelSpec _spec(str kernel, double gamma, int degree, double coef0) except *:
     if kernel not in KERNELS:
         raise ValueError(f"kernel must be one of {sorted(KERNELS)}, got {kernel!r}")
-    if not np.isfinite(gamma) or (kernel != "linear" and gamma <= 0):
-        raise ValueError(f"gamma must be a positive finite float, got {gamma!r}")
-    if degree < 0:
-        raise ValueError(f"degree must be >= 0, got {degree}")
-    if not np.isfinite(coef0):
-        raise ValueError(f"coef0 must be finite, got {coef0!r}")
     cdef KernelSpec s
     s.type = KERNELS[kernel]
     s.gamma = gamma
@@ -400,6 +392,26 @@ def rng_uint64(uint64_t seed, Py_ssize_t size):
     return out
 
 
+def sample_among(candidates, index_t k, uint64_t seed):
+    """k of ``candidates`` drawn as the round loop's attacker draws them (floral_loop.hpp,
+    no class cap): a partial Fisher-Yates shuffle with the core's generator for ``seed``,
+    so topk_sv_flip and FloralSVC's first round pick alike. Fewer than k+1 candidates are
+    all taken, in order, without a draw, as in the loop."""
+    out = np.array(candidates, dtype=np.int64).reshape(-1)
+    cdef int64_t[::1] ov = out
+    cdef index_t size = ov.shape[0], r, j
+    if not 0 <= k <= size:
+        raise ValueError(f"k must be in [0, {size}], got {k}")
+    if size == k:
+        return out
+    cdef Rng* rng = new Rng(seed)
+    for r in range(k):
+        j = r + <index_t>rng.below(<uint64_t>(size - r))
+        ov[r], ov[j] = ov[j], ov[r]
+    del rng
+    return out[:k].copy()
+
+
 cdef class _LoopContext:
     cdef object callback
     cdef object exception
@@ -488,24 +500,16 @@ def floral_fit(X, y, C, lam0, *, index_t n_classes=2, str kernel="rbf", double g
     cdef const double[::1] lv = lam_arr
     cdef KernelSpec spec = _spec(kernel, gamma, degree, coef0)
     cdef bint auto_step = learning_rate is None
-    if not auto_step and not (learning_rate > 0 and np.isfinite(learning_rate)):
-        raise ValueError(f"learning_rate must be a positive finite float, got {learning_rate}")
-    if not (step_scale > 0 and np.isfinite(step_scale)):
-        raise ValueError(f"step_scale must be a positive finite float, got {step_scale}")
+    # sizes, divisors and the candidate count: wrong values here would be undefined
+    # behaviour in C++ (the step sizes and tolerances are the estimator's to validate)
     if n_rounds < 1:
         raise ValueError(f"n_rounds must be >= 1, got {n_rounds}")
-    if not (0 < lr_decay <= 1):
-        raise ValueError(f"lr_decay must be in (0, 1], got {lr_decay}")
     if lr_decay_every < 1:
         raise ValueError(f"lr_decay_every must be >= 1, got {lr_decay_every}")
     if not 0 <= flip_budget <= n:
         raise ValueError(f"flip_budget must be in [0, n={n}], got {flip_budget}")
     if not candidate_factor >= 1:
         raise ValueError(f"candidate_factor must be >= 1, got {candidate_factor}")
-    if refresh < 0:
-        raise ValueError(f"refresh must be >= 0 (0 = never), got {refresh}")
-    if not tol >= 0:
-        raise ValueError(f"tol must be >= 0, got {tol}")
     if eval_every < 1:
         raise ValueError(f"eval_every must be >= 1, got {eval_every}")
     if not cache_size > 0:
@@ -607,8 +611,8 @@ def floral_fit(X, y, C, lam0, *, index_t n_classes=2, str kernel="rbf", double g
         "b": float(last["b"][0]) if P == 1 else last["b"],
         "labels": last["labels"],
         "round": last["round"],
-        "f": np.asarray(res.f, dtype=np.float64).reshape(P, n)[0] if P == 1
-             else np.asarray(res.f, dtype=np.float64).reshape(P, n),
+        "f": (np.asarray(res.f, dtype=np.float64).reshape(P, n)[0] if P == 1
+              else np.asarray(res.f, dtype=np.float64).reshape(P, n)),
         "f_eval": np.asarray(res.f_eval, dtype=np.float64).reshape(P, m),
         "rounds_run": int(res.rounds_run),
         "stopped": bool(res.stopped),

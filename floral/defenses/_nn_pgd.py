@@ -30,6 +30,7 @@ swaps each minibatch for its perturbation inside MLPClassifier's own training lo
 ``epsilon=0`` nothing is swapped, so training is MLPClassifier's, bit for bit.
 """
 import numbers
+import warnings
 from numbers import Integral, Real
 
 import numpy as np
@@ -38,11 +39,32 @@ from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
 from sklearn.neural_network import MLPClassifier
 from sklearn.preprocessing import LabelBinarizer
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils._param_validation import Interval, StrOptions, validate_params
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-__all__ = ["PGDTrainedMLP"]
+from .._validation import RANDOM_STATE, check_data, check_targets
+
+__all__ = ["PGDTrainedMLP", "partial_fit_or_interrupt"]
+
+# MLPClassifier catches a KeyboardInterrupt in its epoch loop and only warns with this
+# message, so a Ctrl-C would end one epoch and training (or a grid) would go on.
+_INTERRUPTED = "Training interrupted by user."
+
+
+def partial_fit_or_interrupt(net, *args, **kwargs):
+    """``net.partial_fit(*args, **kwargs)``, re-raising the KeyboardInterrupt that
+    MLPClassifier turns into a warning; other warnings are passed on."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        net.partial_fit(*args, **kwargs)
+    interrupted = False
+    for w in caught:
+        if str(w.message) == _INTERRUPTED:
+            interrupted = True
+        else:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno, source=w.source)
+    if interrupted:
+        raise KeyboardInterrupt
 
 # Hidden-layer activations as functions of the pre-activation, and their derivatives as
 # functions of the activation's output (what a forward pass keeps), as in backpropagation.
@@ -220,6 +242,10 @@ class PGDTrainedMLP(ClassifierMixin, BaseEstimator):
 
     Notes
     -----
+    Ctrl-C (``KeyboardInterrupt``) during :meth:`fit` or :meth:`partial_fit` keeps the
+    network trained so far as the fitted model and re-raises, where MLPClassifier alone
+    would only warn and go on.
+
     :meth:`partial_fit` is one adversarial epoch; the experiment runner
     (:func:`floral.experiments.run_grid`, method ``"nn-pgd"``) calls it epoch by epoch to
     keep the epoch with the best validation accuracy (Best) and the final one (Last), as
@@ -292,16 +318,10 @@ class PGDTrainedMLP(ClassifierMixin, BaseEstimator):
             raise ValueError(f"The 'hidden_layer_sizes' parameter of {type(self).__name__} "
                              "must be a positive int or a sequence of positive ints. Got "
                              f"{self.hidden_layer_sizes!r} instead.")
+        # the constraints' open upper ends already refuse an infinite epsilon or step
         epsilon = float(self.epsilon)
-        if not np.isfinite(epsilon):
-            raise ValueError(f"The 'epsilon' parameter of {type(self).__name__} must be a "
-                             f"finite float >= 0. Got {self.epsilon!r} instead.")
         step = (2.5 * epsilon / self.pgd_steps if self.pgd_step_size == "auto"
                 else float(self.pgd_step_size))
-        if not np.isfinite(step):
-            raise ValueError(f"The 'pgd_step_size' parameter of {type(self).__name__} must "
-                             f"be a finite float > 0 or 'auto'. Got {self.pgd_step_size!r} "
-                             "instead.")
         return epsilon, int(self.pgd_steps), step
 
     def _new_network(self):
@@ -315,19 +335,24 @@ class PGDTrainedMLP(ClassifierMixin, BaseEstimator):
         return net
 
     def _validate_training_data(self, X, y, reset):
+        check_data(X, y)
         X, y = validate_data(self, X, y, dtype=(np.float64, np.float32), reset=reset)
-        check_classification_targets(y)
+        check_targets(y)
         return X, y
 
     def _epoch(self, X, y, classes):
         net = self._network
         net._pgd_settings = self._check_settings()
-        net.partial_fit(X, y, classes=classes)
-        self.classes_ = net.classes_
-        self.coefs_ = net.coefs_
-        self.intercepts_ = net.intercepts_
-        self.loss_curve_ = net.loss_curve_
-        self.n_iter_ += 1
+        try:
+            partial_fit_or_interrupt(net, X, y, classes=classes)
+        finally:
+            # an interrupted epoch still leaves a usable network
+            if hasattr(net, "coefs_"):
+                self.classes_ = net.classes_
+                self.coefs_ = net.coefs_
+                self.intercepts_ = net.intercepts_
+                self.loss_curve_ = net.loss_curve_
+                self.n_iter_ += 1
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y):
@@ -399,6 +424,7 @@ class PGDTrainedMLP(ClassifierMixin, BaseEstimator):
         proba : ndarray of shape (n_samples, n_classes)
         """
         check_is_fitted(self)
+        check_data(X)
         X = validate_data(self, X, dtype=(np.float64, np.float32), reset=False)
         return self._network.predict_proba(X)
 
@@ -418,9 +444,12 @@ class PGDTrainedMLP(ClassifierMixin, BaseEstimator):
         y : ndarray of shape (n_samples,)
         """
         check_is_fitted(self)
+        check_data(X)
         X = validate_data(self, X, dtype=(np.float64, np.float32), reset=False)
         return self._network.predict(X)
 
+    @validate_params({"X": ["array-like"], "y": ["array-like"], "random_state": RANDOM_STATE},
+                     prefer_skip_nested_validation=True)
     def perturb(self, X, y, *, random_state=None):
         """PGD adversarial examples against the current network (what training sees).
 
@@ -443,7 +472,9 @@ class PGDTrainedMLP(ClassifierMixin, BaseEstimator):
             ``X + delta`` with ``max |delta| <= epsilon``.
         """
         check_is_fitted(self)
+        self._validate_params()  # fit validated them, but set_params may have changed them
         epsilon, steps, step = self._check_settings()
+        check_data(X, y)
         X, y = validate_data(self, X, y, dtype=(np.float64, np.float32), reset=False)
         unknown = np.setdiff1d(y, self.classes_)
         if unknown.size:

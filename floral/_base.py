@@ -1,0 +1,94 @@
+"""The kernel-SVC base shared by FloralSVC and the SVC-based defenses.
+
+A fitted model is a kernel expansion per problem p (one for two classes, one per class for
+one-vs-rest): h_p(x) = sum_j dual_coef_[p, j] K(support_vectors_[j], x) + intercept_[p].
+This class owns the attributes that describe it and evaluates it in the compiled core, in
+tiles of test points with OpenMP; subclasses only fit.
+"""
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from . import _core
+from ._validation import SVC_PARAMS, check_data
+
+__all__ = ["BaseKernelSVC"]
+
+
+class BaseKernelSVC(ClassifierMixin, BaseEstimator):
+    """Prediction and fitted attributes of a kernel SVM (SVC's names and meanings).
+
+    A subclass's ``fit`` sets ``classes_`` and calls :meth:`_set_model`, which sets
+    ``support_``, ``support_vectors_``, ``dual_coef_`` (one row per problem),
+    ``intercept_``, ``n_support_`` and the resolved kernel coefficient ``_gamma``.
+    ``decision_function`` has SVC's ``decision_function_shape="ovr"`` shapes:
+    (n_samples,) for two classes, (n_samples, n_classes) for more.
+    """
+
+    _parameter_constraints = dict(SVC_PARAMS)
+
+    def _model_attributes(self, X, support, dual_coef, intercept):
+        """The fitted attributes of the expansion over the training rows ``support``, as a
+        dict (FloralSVC keeps several models and swaps them in)."""
+        support = np.asarray(support, dtype=np.int32)
+        intercept = np.atleast_1d(np.asarray(intercept, dtype=np.float64)).copy()
+        dual = np.asarray(dual_coef, dtype=np.float64).reshape(intercept.size, support.size)
+        # a support vector belongs to the class its coefficient argues for: the sign with
+        # one problem, the problem with the largest coefficient with one per class
+        owner = (dual[0] > 0).astype(np.intp) if dual.shape[0] == 1 else np.argmax(dual, axis=0)
+        return {
+            "support_": support,
+            "support_vectors_": X[support],
+            "dual_coef_": dual,
+            "intercept_": intercept,
+            "n_support_": np.bincount(owner, minlength=self.classes_.size).astype(np.int32),
+        }
+
+    def _set_model(self, X, support, dual_coef, intercept, gamma):
+        """Set the fitted attributes; ``gamma`` is the resolved kernel coefficient."""
+        vars(self).update(self._model_attributes(X, support, dual_coef, intercept))
+        self._gamma = float(gamma)
+
+    def decision_function(self, X):
+        """Decision values: shape (n_samples,) for two classes (positive values predict
+        ``classes_[1]``), (n_samples, n_classes) one-vs-rest values for more.
+
+        Evaluated in the compiled core in tiles of test points, so memory stays
+        O(tile x n_SV) whatever the size of X.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        decision : ndarray of shape (n_samples,) or (n_samples, n_classes)
+        """
+        check_is_fitted(self)
+        check_data(X)
+        X = validate_data(self, X, dtype=np.float64, order="C", reset=False)
+        one = self.dual_coef_.shape[0] == 1
+        coef = self.dual_coef_[0] if one else self.dual_coef_
+        b = float(self.intercept_[0]) if one else self.intercept_
+        return _core.decision_function(
+            X, self.support_vectors_, coef, b, kernel=self.kernel, gamma=self._gamma,
+            degree=int(self.degree), coef0=float(self.coef0),
+            n_jobs=getattr(self, "n_jobs", None),
+        )
+
+    def predict(self, X):
+        """Class labels: the positive class where the decision is positive (two classes),
+        the argmax of the one-vs-rest decision values (more).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        y : ndarray of shape (n_samples,)
+        """
+        dec = self.decision_function(X)  # checks fitted before classes_ is read
+        if dec.ndim == 1:
+            return self.classes_[(dec > 0).astype(np.intp)]
+        return self.classes_[np.argmax(dec, axis=1)]
