@@ -1,6 +1,7 @@
 """floral's compiled core: C++ headers (.hpp) bound by one Cython module (_lib.pyx)."""
 from ._lib import (  # noqa: F401
     EVAL,
+    GEMM_MIN_FEATURES,
     HEARTBEAT,
     KERNELS,
     SNAPSHOT,

@@ -46,6 +46,7 @@ cdef extern from "projection.hpp" namespace "floral":
                                   ProjectionWorkspace& ws) except + nogil
 
 cdef extern from "kernel.hpp" namespace "floral":
+    const index_t c_GEMM_MIN_FEATURES "floral::GEMM_MIN_FEATURES"
     cdef cppclass KernelSpec:
         KernelSpec()
         int type
@@ -63,8 +64,10 @@ cdef extern from "kernel.hpp" namespace "floral":
         const CacheStats& stats()
         void fetch(const index_t* rows, index_t count, const float** out) except + nogil
 
-cdef extern from "matvec.hpp" namespace "floral":
+cdef extern from "probe.hpp" namespace "floral":
     double read_pass(const float* data, index_t count, int n_threads) nogil
+
+cdef extern from "matvec.hpp" namespace "floral":
     void add_columns(GramCache& cache, const index_t* cols, const double* delta, index_t m,
                      double* f, vector[const float*]& ptrs) except + nogil
 
@@ -113,7 +116,8 @@ SNAPSHOT = CB_SNAPSHOT
 STOP = CB_STOP
 EVAL = CB_EVAL
 HEARTBEAT = CB_HEARTBEAT
-GEMM_MIN_FEATURES = 32
+# inputs with at least this many features get their kernel rows from BLAS dgemm
+GEMM_MIN_FEATURES = int(c_GEMM_MIN_FEATURES)
 
 cdef dgemm_fn _gemm = <dgemm_fn>_scipy_dgemm
 
