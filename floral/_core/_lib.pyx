@@ -61,15 +61,22 @@ cdef extern from "kernel.hpp" namespace "floral":
         index_t n()
         cbool materialised()
         index_t capacity()
+        index_t wave_rows()
+        index_t row_slots()
         const CacheStats& stats()
+        const float* packed()
+        void full_row(index_t i, float* out) nogil
         void fetch(const index_t* rows, index_t count, const float** out) except + nogil
 
 cdef extern from "probe.hpp" namespace "floral":
     double read_pass(const float* data, index_t count, int n_threads) nogil
 
-cdef extern from "matvec.hpp" namespace "floral":
-    void add_columns(GramCache& cache, const index_t* cols, const double* delta, index_t m,
-                     double* f, vector[const float*]& ptrs) except + nogil
+cdef extern from "operator.hpp" namespace "floral":
+    cdef cppclass GramOperator:
+        GramOperator(GramCache& cache) except +
+        void matvec(const double* c, double* out) except + nogil
+        void add_columns(const index_t* cols, const double* delta, index_t m,
+                         double* f) except + nogil
 
 cdef extern from "floral_loop.hpp" namespace "floral":
     int CB_SNAPSHOT, CB_STOP, CB_EVAL, CB_HEARTBEAT
@@ -233,8 +240,30 @@ cdef class GramRows:
         cdef const CacheStats* s = &self.cache.stats()
         return {"hits": int(s.hits), "misses": int(s.misses), "rows_computed": int(s.rows_computed)}
 
+    @property
+    def hot_rows(self):
+        """Whole rows kept beside the packed triangle for column updates (0 when not
+        materialised)."""
+        return int(self.cache.row_slots()) if self.cache.materialised() else 0
+
+    @property
+    def wave_rows(self):
+        """Rows per wave of the row cache's dense pass (0 when materialised)."""
+        return 0 if self.cache.materialised() else int(self.cache.wave_rows())
+
+    def packed(self):
+        """A copy of the packed lower triangle (row i's K[i, :i+1] at offset i(i+1)/2)."""
+        if not self.cache.materialised():
+            raise ValueError("the Gram matrix is not materialised (cache_size too small)")
+        cdef index_t size = self.n * (self.n + 1) // 2
+        out = np.empty(size, dtype=np.float32)
+        cdef float[::1] ov = out
+        memcpy(&ov[0], self.cache.packed(), size * sizeof(float))
+        return out
+
     def rows(self, indices):
-        """K[indices, :] as float32, fetched in batches of at most ``capacity`` rows."""
+        """K[indices, :] as float32 (from the triangle, or fetched in batches of at most
+        ``capacity`` rows)."""
         cdef const index_t[::1] idx = np.ascontiguousarray(indices, dtype=np.int64).reshape(-1)
         cdef index_t m = idx.shape[0], i, b0, bm, r
         for i in range(m):
@@ -244,6 +273,11 @@ cdef class GramRows:
         cdef float[:, ::1] ov = out
         cdef vector[const float*] ptrs
         cdef index_t cap = self.cache.capacity()
+        if self.cache.materialised():
+            with nogil:
+                for r in range(m):
+                    self.cache.full_row(idx[r], &ov[r, 0])
+            return out
         with _blas_single_thread(self.X.shape[1]):
             b0 = 0
             while b0 < m:
@@ -257,13 +291,17 @@ cdef class GramRows:
         return out
 
     def matvec(self, coef):
-        """K @ coef in float64 from the stored float32 rows."""
+        """K @ coef in float64 from the stored float32 values (the loop's dense pass)."""
         cdef const double[::1] c = _as_1d(coef, self.n, np.float64, "coef")
         out = np.empty(self.n, dtype=np.float64)
         cdef double[::1] ov = out
-        with _blas_single_thread(self.X.shape[1]):
-            with nogil:
-                dense_decision_values(self.cache[0], &c[0], &ov[0])
+        cdef GramOperator* op = new GramOperator(self.cache[0])
+        try:
+            with _blas_single_thread(self.X.shape[1]):
+                with nogil:
+                    op.matvec(&c[0], &ov[0])
+        finally:
+            del op
         return out
 
     def add_columns(self, f, cols, delta):
@@ -273,11 +311,15 @@ cdef class GramRows:
         cdef const double[::1] dv = _as_1d(delta, cv.shape[0], np.float64, "delta")
         if cv.shape[0] and (np.min(cv) < 0 or np.max(cv) >= self.n):
             raise IndexError("cols out of range")
-        cdef vector[const float*] ptrs
-        if cv.shape[0]:
+        if not cv.shape[0]:
+            return np.asarray(fv)
+        cdef GramOperator* op = new GramOperator(self.cache[0])
+        try:
             with _blas_single_thread(self.X.shape[1]):
                 with nogil:
-                    add_columns(self.cache[0], &cv[0], &dv[0], cv.shape[0], &fv[0], ptrs)
+                    op.add_columns(&cv[0], &dv[0], cv.shape[0], &fv[0])
+        finally:
+            del op
         return np.asarray(fv)
 
 
@@ -485,7 +527,8 @@ def floral_fit(X, y, C, lam0, *, str kernel="rbf", double gamma=1.0, int degree=
         s = cache.stats()
         stats = {"hits": int(s.hits), "misses": int(s.misses),
                  "rows_computed": int(s.rows_computed),
-                 "materialised": bool(cache.materialised()), "capacity": int(cache.capacity())}
+                 "materialised": bool(cache.materialised()), "capacity": int(cache.capacity()),
+                 "row_slots": int(cache.row_slots())}
     finally:
         if cache != NULL:
             del cache
