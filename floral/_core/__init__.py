@@ -6,6 +6,7 @@ from ._lib import (  # noqa: F401
     KERNELS,
     SNAPSHOT,
     STOP,
+    FeatureRows,
     GramRows,
     bandwidth_probe,
     build_info,

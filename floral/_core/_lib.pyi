@@ -32,8 +32,10 @@ class _CacheStats(TypedDict):
     rows_computed: int
 
 class _FitCacheStats(_CacheStats):
+    storage: str  # "gram" or "features"
     materialised: bool
     capacity: int
+    row_slots: int
 
 class _History(TypedDict):
     objective: NDArray[np.float64]
@@ -59,6 +61,7 @@ class _FitResult(_RoundState):
     cache: _FitCacheStats
     history: _History
     snapshot: _RoundState | None
+    w: NDArray[np.float64] | None  # X^T (yt * lam), storage="features" only
 
 # callback(reason, round, lam, yt, b, objective) -> bitwise OR of SNAPSHOT and STOP (or None)
 _RoundCallback = Callable[
@@ -90,8 +93,32 @@ class GramRows:
     @property
     def capacity(self) -> int: ...
     @property
+    def hot_rows(self) -> int: ...
+    @property
+    def wave_rows(self) -> int: ...
+    @property
     def stats(self) -> _CacheStats: ...
+    def packed(self) -> NDArray[np.float32]: ...
     def rows(self, indices: ArrayLike) -> NDArray[np.float32]: ...
+    def matvec(self, coef: ArrayLike) -> NDArray[np.float64]: ...
+    def add_columns(
+        self, f: ArrayLike, cols: ArrayLike, delta: ArrayLike
+    ) -> NDArray[np.float64]: ...
+
+class FeatureRows:
+    """The linear kernel K = Xt X^T in feature space (features.hpp's FeatureOperator)."""
+
+    @property
+    def n(self) -> int: ...
+    @property
+    def m(self) -> int: ...
+    @property
+    def d(self) -> int: ...
+    def __new__(
+        cls, X: ArrayLike, Xt: ArrayLike | None = None, n_jobs: int | None = None
+    ) -> Self: ...
+    @property
+    def w(self) -> NDArray[np.float64]: ...
     def matvec(self, coef: ArrayLike) -> NDArray[np.float64]: ...
     def add_columns(
         self, f: ArrayLike, cols: ArrayLike, delta: ArrayLike
@@ -127,6 +154,7 @@ def floral_fit(
     n_jobs: int | None = None,
     callback: _RoundCallback | None = None,
     dense_fraction: float = 0.5,
+    storage: str = "gram",
 ) -> _FitResult: ...
 def decision_function(
     X: ArrayLike,

@@ -55,6 +55,7 @@ cdef extern from "kernel.hpp" namespace "floral":
         int degree
     cdef cppclass CacheStats:
         index_t hits, misses, rows_computed
+    index_t gram_row_offset "floral::GramCache::row_offset"(index_t i)
     cdef cppclass GramCache:
         GramCache(const double* X, index_t n, index_t d, KernelSpec spec, double budget_bytes,
                   int n_threads, dgemm_fn gemm) except + nogil
@@ -76,6 +77,18 @@ cdef extern from "operator.hpp" namespace "floral":
         GramOperator(GramCache& cache) except +
         void matvec(const double* c, double* out) except + nogil
         void add_columns(const index_t* cols, const double* delta, index_t m,
+                         double* f) except + nogil
+
+cdef extern from "features.hpp" namespace "floral":
+    cdef cppclass FeatureOperator:
+        FeatureOperator(const double* X, index_t n, index_t d, const double* Xt, index_t m,
+                        int n_threads) except +
+        index_t n()
+        index_t m()
+        index_t d()
+        const double* w()
+        void matvec(const double* c, double* out) except + nogil
+        void add_columns(const index_t* cols, const double* delta, index_t k,
                          double* f) except + nogil
 
 cdef extern from "floral_loop.hpp" namespace "floral":
@@ -110,6 +123,10 @@ cdef extern from "floral_loop.hpp" namespace "floral":
                     const LoopParams& p, round_callback cb, void* ctx,
                     LoopResult& res) except + nogil
     void dense_decision_values(GramCache& cache, const double* coef, double* out) except + nogil
+    # the round loop's template, instantiated for the feature-space operator
+    void run_floral_features "floral::run_floral"(
+        FeatureOperator& op, const int8_t* y, const double* C, const double* lam0,
+        const LoopParams& p, round_callback cb, void* ctx, LoopResult& res) except + nogil
 
 cdef extern from "decision.hpp" namespace "floral":
     void c_decision_function "floral::decision_function"(
@@ -252,13 +269,16 @@ cdef class GramRows:
         return 0 if self.cache.materialised() else int(self.cache.wave_rows())
 
     def packed(self):
-        """A copy of the packed lower triangle (row i's K[i, :i+1] at offset i(i+1)/2)."""
+        """The stored lower triangle, row by row without the core's padding: row i's
+        K[i, :i+1] at offset i(i+1)/2 of a float32 array of n(n+1)/2."""
         if not self.cache.materialised():
             raise ValueError("the Gram matrix is not materialised (cache_size too small)")
-        cdef index_t size = self.n * (self.n + 1) // 2
-        out = np.empty(size, dtype=np.float32)
+        out = np.empty(self.n * (self.n + 1) // 2, dtype=np.float32)
         cdef float[::1] ov = out
-        memcpy(&ov[0], self.cache.packed(), size * sizeof(float))
+        cdef const float* tri = self.cache.packed()
+        cdef index_t i
+        for i in range(self.n):
+            memcpy(&ov[i * (i + 1) // 2], tri + gram_row_offset(i), (i + 1) * sizeof(float))
         return out
 
     def rows(self, indices):
@@ -320,6 +340,59 @@ cdef class GramRows:
                     op.add_columns(&cv[0], &dv[0], cv.shape[0], &fv[0])
         finally:
             del op
+        return np.asarray(fv)
+
+
+cdef class FeatureRows:
+    """The linear kernel K = Xt X^T in feature space (features.hpp's FeatureOperator).
+
+    ``X`` (n x d) are the training points whose coefficients the products take, ``Xt``
+    (m x d, default ``X``) the points the products are evaluated at. Used by tests; the
+    estimator builds its own.
+    """
+    cdef FeatureOperator* op
+    cdef object X, Xt
+    cdef readonly index_t n, m, d
+
+    def __cinit__(self, X, Xt=None, n_jobs=None):
+        self.X = _as_2d(X, "X")
+        self.Xt = self.X if Xt is None else _as_2d(Xt, "Xt")
+        if self.Xt.shape[1] != self.X.shape[1]:
+            raise ValueError(f"Xt must have {self.X.shape[1]} columns, got {self.Xt.shape[1]}")
+        cdef const double[:, ::1] Xv = self.X
+        cdef const double[:, ::1] Tv = self.Xt
+        self.n, self.d, self.m = Xv.shape[0], Xv.shape[1], Tv.shape[0]
+        self.op = new FeatureOperator(&Xv[0, 0], self.n, self.d, &Tv[0, 0], self.m,
+                                      _threads(n_jobs))
+
+    def __dealloc__(self):
+        if self.op != NULL:
+            del self.op
+
+    @property
+    def w(self):
+        """X^T c as kept by the last products."""
+        return np.array(<const double[:self.d]> self.op.w(), copy=True)
+
+    def matvec(self, coef):
+        """Xt @ (X.T @ coef), from scratch (sets w)."""
+        cdef const double[::1] c = _as_1d(coef, self.n, np.float64, "coef")
+        out = np.empty(self.m, dtype=np.float64)
+        cdef double[::1] ov = out
+        with nogil:
+            self.op.matvec(&c[0], &ov[0])
+        return out
+
+    def add_columns(self, f, cols, delta):
+        """Returns f + Xt @ (X[cols].T @ delta), the incremental update (updates w)."""
+        cdef double[::1] fv = np.array(_as_1d(f, self.m, np.float64, "f"), copy=True)
+        cdef const index_t[::1] cv = np.ascontiguousarray(cols, dtype=np.int64).reshape(-1)
+        cdef const double[::1] dv = _as_1d(delta, cv.shape[0], np.float64, "delta")
+        if cv.shape[0] and (np.min(cv) < 0 or np.max(cv) >= self.n):
+            raise IndexError("cols out of range")
+        if cv.shape[0]:
+            with nogil:
+                self.op.add_columns(&cv[0], &dv[0], cv.shape[0], &fv[0])
         return np.asarray(fv)
 
 
@@ -453,8 +526,13 @@ def floral_fit(X, y, C, lam0, *, str kernel="rbf", double gamma=1.0, int degree=
                double lr_decay=1.0, index_t lr_decay_every=100, index_t flip_budget=0,
                double candidate_factor=2.0, index_t refresh=50, double tol=1e-5,
                index_t eval_every=1, uint64_t seed=0, double cache_size=1024.0,
-               n_jobs=None, callback=None, double dense_fraction=0.5):
+               n_jobs=None, callback=None, double dense_fraction=0.5, str storage="gram"):
     """Run the FLORAL round loop in C++ (see floral_loop.hpp for the algorithm).
+
+    ``storage="gram"`` keeps the kernel matrix (packed triangle or row cache, by
+    ``cache_size``); ``storage="features"`` (``kernel="linear"`` only) works on X itself,
+    keeping w = X^T (yt * lam) instead of any n x n storage (features.hpp), and returns
+    that w as ``result["w"]``.
 
     ``callback(reason, round, lam, yt, b, objective) -> flags`` is called every
     ``eval_every`` rounds (reason EVAL) and about every 0.2 s in between (HEARTBEAT); it
@@ -495,6 +573,10 @@ def floral_fit(X, y, C, lam0, *, str kernel="rbf", double gamma=1.0, int degree=
         raise ValueError(f"cache_size must be > 0 (MB), got {cache_size}")
     if not 0 < dense_fraction:
         raise ValueError(f"dense_fraction must be > 0, got {dense_fraction}")
+    if storage not in ("gram", "features"):
+        raise ValueError(f"storage must be 'gram' or 'features', got {storage!r}")
+    if storage == "features" and kernel != "linear":
+        raise ValueError(f"storage='features' needs kernel='linear', got {kernel!r}")
     cdef int nt = _threads(n_jobs)
 
     cdef LoopParams p
@@ -518,20 +600,35 @@ def floral_fit(X, y, C, lam0, *, str kernel="rbf", double gamma=1.0, int degree=
     cdef const double[:, ::1] Xv = X
     cdef double budget = cache_size * 1024.0 * 1024.0
     cdef GramCache* cache = NULL
+    cdef FeatureOperator* features = NULL
     cdef LoopResult res
-    try:
-        with _blas_single_thread(d):
+    w = None
+    if storage == "features":
+        try:
+            features = new FeatureOperator(&Xv[0, 0], n, d, &Xv[0, 0], n, nt)
             with nogil:
-                cache = new GramCache(&Xv[0, 0], n, d, spec, budget, nt, _gemm)
-                run_floral(cache[0], &yv[0], &Cv[0], &lv[0], p, _trampoline, <void*>ctx, res)
-        s = cache.stats()
-        stats = {"hits": int(s.hits), "misses": int(s.misses),
-                 "rows_computed": int(s.rows_computed),
-                 "materialised": bool(cache.materialised()), "capacity": int(cache.capacity()),
-                 "row_slots": int(cache.row_slots())}
-    finally:
-        if cache != NULL:
-            del cache
+                run_floral_features(features[0], &yv[0], &Cv[0], &lv[0], p, _trampoline,
+                                    <void*>ctx, res)
+            w = np.array(<const double[:d]> features.w(), copy=True)
+        finally:
+            del features
+        stats = {"storage": "features", "hits": 0, "misses": 0, "rows_computed": 0,
+                 "materialised": False, "capacity": 0, "row_slots": 0}
+    else:
+        try:
+            with _blas_single_thread(d):
+                with nogil:
+                    cache = new GramCache(&Xv[0, 0], n, d, spec, budget, nt, _gemm)
+                    run_floral(cache[0], &yv[0], &Cv[0], &lv[0], p, _trampoline, <void*>ctx,
+                               res)
+            s = cache.stats()
+            stats = {"storage": "gram", "hits": int(s.hits), "misses": int(s.misses),
+                     "rows_computed": int(s.rows_computed),
+                     "materialised": bool(cache.materialised()),
+                     "capacity": int(cache.capacity()), "row_slots": int(cache.row_slots())}
+        finally:
+            if cache != NULL:
+                del cache
 
     h = res.history
     out = {
@@ -555,6 +652,7 @@ def floral_fit(X, y, C, lam0, *, str kernel="rbf", double gamma=1.0, int degree=
             "n_changed": np.asarray(h.n_changed, dtype=np.int64),
         },
         "snapshot": None,
+        "w": w,
     }
     if res.has_snapshot:
         out["snapshot"] = {
