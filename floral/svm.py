@@ -12,7 +12,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
-from . import _core
+from . import _core, _memory
 from ._validation import KERNEL_ARGS, encode_binary_labels, resolve_budget, resolve_gamma
 
 __all__ = ["FloralSVC"]
@@ -81,9 +81,17 @@ class FloralSVC(ClassifierMixin, BaseEstimator):
     refresh : int, default=50
         Rounds between exact recomputations of the decision values that the core
         otherwise updates incrementally; 0 never recomputes.
-    cache_size : float, default=1024
-        Memory for kernel rows, in MB, as in SVC: the whole Gram matrix is kept when it
-        fits, otherwise an LRU cache of rows.
+    cache_size : float or "auto", default="auto"
+        Memory for the kernel matrix, in MB (as in SVC). The matrix is materialised as its
+        packed lower triangle (n(n+1)/2 float32, ~2 n^2 bytes) when that fits, with what is
+        left kept as whole rows for the attacker's updates; otherwise kernel rows go
+        through an LRU cache of this size and are recomputed as needed, which costs
+        O(n^2 d) per round. "auto" materialises when the triangle fits in half of the
+        memory the OS reports as available, and otherwise uses that half as the row cache
+        and warns (``UserWarning``) with the expected cost per round. Results are bitwise
+        identical for any value. With ``kernel="linear"`` and ``n >= 4 * n_features`` no
+        kernel matrix is formed and this is unused: the core works on X and
+        w = X^T (y~ * lambda), O(n d) per round (see "Large data" in the README).
     tol : float, default=1e-5
         Dual variables above ``tol`` count as support vectors (for the attacker, for
         ``support_`` and for the history).
@@ -106,6 +114,9 @@ class FloralSVC(ClassifierMixin, BaseEstimator):
         :math:`\tilde y_i \lambda_i` of the support vectors, in the kept round's labels.
     intercept_ : ndarray of shape (1,)
         Intercept :math:`b` of the kept round.
+    coef_ : ndarray of shape (1, n_features)
+        With ``kernel="linear"`` only: :math:`w = \sum_i \tilde y_i \lambda_i x_i`, so that
+        the decision function is :math:`X w + b`.
     n_support_ : ndarray of shape (2,)
         Support vectors per class (by the label the kept round trained on).
     flipped_ : ndarray of int
@@ -161,7 +172,7 @@ class FloralSVC(ClassifierMixin, BaseEstimator):
         "selection": [StrOptions({"last", "best"})],
         "eval_every": [Interval(Integral, 1, None, closed="left")],
         "refresh": [Interval(Integral, 0, None, closed="left")],
-        "cache_size": [Interval(Real, 0.0, None, closed="neither")],
+        "cache_size": [Interval(Real, 0.0, None, closed="neither"), StrOptions({"auto"})],
         "tol": [Interval(Real, 0.0, None, closed="left")],
         "n_jobs": [Integral, None],
         "random_state": ["random_state"],
@@ -185,7 +196,7 @@ class FloralSVC(ClassifierMixin, BaseEstimator):
         selection="last",
         eval_every=1,
         refresh=50,
-        cache_size=1024,
+        cache_size="auto",
         tol=1e-5,
         n_jobs=None,
         random_state=None,
@@ -263,8 +274,8 @@ class FloralSVC(ClassifierMixin, BaseEstimator):
             lr_decay=float(self.lr_decay), lr_decay_every=int(self.lr_decay_every),
             flip_budget=k, candidate_factor=float(self.candidate_factor),
             refresh=int(self.refresh), tol=float(self.tol),
-            eval_every=int(self.eval_every), seed=seed, cache_size=float(self.cache_size),
-            n_jobs=self.n_jobs, callback=monitor,
+            eval_every=int(self.eval_every), seed=seed, n_jobs=self.n_jobs, callback=monitor,
+            **self._kernel_storage(X, kernel_params, k),
         )
         exc = res["exception"]
         if exc is not None and not isinstance(exc, KeyboardInterrupt):
@@ -274,6 +285,7 @@ class FloralSVC(ClassifierMixin, BaseEstimator):
         self.classes_ = classes
         self._gamma = gamma
         self.n_rounds_ = res["rounds_run"]
+        self._storage = res["cache"]  # which kernel storage ran, and its cache counters
         last = {k_: res[k_] for k_ in ("lam", "yt", "b", "round")}
         kept = res["snapshot"] if self.selection == "best" and res["snapshot"] else last
         self._last_model = self._round_model(X, last, y_signed)
@@ -302,6 +314,21 @@ class FloralSVC(ClassifierMixin, BaseEstimator):
             )
         return X_val, np.where(y_val == classes[1], 1, -1).astype(np.int8)
 
+    def _kernel_storage(self, X, kernel_params, flip_budget):
+        """floral_fit's storage and cache_size: feature space for the linear kernel when d
+        is small against n, else the Gram matrix with cache_size resolved ("auto": see
+        floral._memory); warns once when "auto" cannot materialise."""
+        n, d = X.shape
+        if self.kernel == "linear" and _memory.use_features(n, d):
+            return {"storage": "features", "cache_size": 1.0}
+        if self.cache_size != "auto":
+            return {"storage": "gram", "cache_size": float(self.cache_size)}
+        plan = _memory.plan_gram(n, flip_budget, float(self.candidate_factor))
+        if not plan.materialised:
+            seconds = _memory.row_cache_round_seconds(X, kernel_params, plan.cache_mb, self.n_jobs)
+            warnings.warn(_memory.row_cache_warning(n, plan, seconds), UserWarning, stacklevel=4)
+        return {"storage": "gram", "cache_size": plan.cache_mb}
+
     def _initial_dual(self, X, y_signed, C_vec, sample_weight, gamma):
         n = X.shape[0]
         if self.init == "zeros":
@@ -309,7 +336,8 @@ class FloralSVC(ClassifierMixin, BaseEstimator):
         from sklearn.svm import SVC
 
         svc = SVC(C=float(self.C), kernel=self.kernel, gamma=gamma, degree=self.degree,
-                  coef0=self.coef0, cache_size=self.cache_size)
+                  coef0=self.coef0,
+                  cache_size=200 if self.cache_size == "auto" else self.cache_size)
         svc.fit(X, y_signed, sample_weight=sample_weight)
         lam = np.zeros(n)
         lam[svc.support_] = np.abs(svc.dual_coef_.ravel())
@@ -320,7 +348,9 @@ class FloralSVC(ClassifierMixin, BaseEstimator):
         """The fitted attributes describing one round's classifier."""
         lam, yt = state["lam"], state["yt"]
         support = np.flatnonzero(lam > self.tol).astype(np.int32)
+        linear = {"coef_": ((yt * lam) @ X).reshape(1, -1)} if self.kernel == "linear" else {}
         return {
+            **linear,
             "support_": support,
             "support_vectors_": X[support],
             "dual_coef_": (yt * lam)[support].reshape(1, -1),
@@ -364,6 +394,8 @@ class FloralSVC(ClassifierMixin, BaseEstimator):
         """
         check_is_fitted(self)
         X = validate_data(self, X, dtype=np.float64, order="C", reset=False)
+        if self.kernel == "linear":  # X w + b, O(n d) whatever the number of SVs
+            return X @ self.coef_[0] + self.intercept_[0]
         return _core.decision_function(
             X, self.support_vectors_, self.dual_coef_.ravel(), float(self.intercept_[0]),
             kernel=self.kernel, gamma=self._gamma, degree=int(self.degree),
