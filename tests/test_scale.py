@@ -95,7 +95,7 @@ def test_linear_estimator_predicts_with_w():
     X, y = noisy_moons(500, seed=4)
     clf = FloralSVC(kernel="linear", C=1.0, learning_rate=1e-3, n_rounds=50,
                     flip_budget=0.02, random_state=0).fit(X, y)
-    assert clf._storage["storage"] == "features"  # n >= 4 d
+    assert clf._storage["storage"] == "features"  # n >= 2 d
     np.testing.assert_allclose(clf.coef_[0], clf.dual_coef_[0] @ clf.support_vectors_,
                                rtol=1e-8, atol=1e-10)
     expected = kernel_reference(X, clf.support_vectors_, "linear", 1.0) @ clf.dual_coef_[0]
@@ -282,5 +282,14 @@ def test_meminfo_and_cgroup_parsing():
 
 
 def test_linear_kernel_switches_to_features_by_shape():
-    assert _memory.use_features(4000, 768) and _memory.use_features(100, 25)
+    assert _memory.use_features(4000, 768) and _memory.use_features(100, 50)
     assert not _memory.use_features(1000, 768)
+
+
+def test_gamma_scale_variance_in_chunks_matches_numpy(monkeypatch):
+    # "scale" needs X.var(); above a size it is summed in row chunks to avoid a copy of X
+    from floral import _validation
+
+    X = np.random.default_rng(3).normal(size=(1000, 7)) * 3 + 1
+    monkeypatch.setattr(_validation, "_VAR_CHUNK_ENTRIES", 100)
+    assert _validation.resolve_gamma("scale", X) == pytest.approx(1 / (7 * X.var()), rel=1e-13)
