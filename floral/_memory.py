@@ -22,9 +22,11 @@ AUTO_SHARE = 0.5
 # floral's default before "auto".
 FALLBACK_BYTES = 1024 * _MB
 # The linear kernel runs in feature space when n >= FEATURES_MIN_RATIO * d. A round there
-# reads X three times (~24 n d bytes) against one pass over the packed triangle (~2 n^2
-# bytes) plus setup; bench/README.md ("Large data") has the measurement behind the ratio.
-FEATURES_MIN_RATIO = 4
+# reads X about three times (~24 n d bytes) where the Gram path makes one pass over the
+# packed triangle (~2 n^2 bytes) after an O(n^2 d) setup. Measured (n = 8,000, 100 rounds,
+# one thread): features 2x faster per round at d = n/4, Gram 1.4x faster per round at d = n/2
+# but with a setup worth ~200 of its rounds, so 500 rounds take the same time at d = n/2.
+FEATURES_MIN_RATIO = 2
 
 
 def use_features(n, d):

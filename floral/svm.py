@@ -89,7 +89,9 @@ class FloralSVC(ClassifierMixin, BaseEstimator):
         O(n^2 d) per round. "auto" materialises when the triangle fits in half of the
         memory the OS reports as available, and otherwise uses that half as the row cache
         and warns (``UserWarning``) with the expected cost per round. Results are bitwise
-        identical for any value. With ``kernel="linear"`` and ``n >= 4 * n_features`` no
+        identical for any value on a given machine (with 32 or more features this relies
+        on SciPy's BLAS giving a kernel entry the same value wherever it sits in a dgemm
+        call of one fixed shape, as OpenBLAS does). With ``kernel="linear"`` and ``n >= 2 * n_features`` no
         kernel matrix is formed and this is unused: the core works on X and
         w = X^T (y~ * lambda), O(n d) per round (see "Large data" in the README).
     tol : float, default=1e-5
