@@ -185,7 +185,7 @@ def hot_rows(n, flip_budget, candidate_factor):
 def plan_gram(n, flip_budget=0, candidate_factor=2.0, available=None):
     """The budget for ``cache_size="auto"``: materialise the packed triangle (with hot rows
     for the attacker's flips) when it fits in AUTO_SHARE of the available memory,
-    otherwise a row cache of that share."""
+    otherwise a row cache of that share. Never the square: packed + n/8 rows < n^2."""
     if available is None:
         available = available_memory()
     if available is None:
@@ -193,7 +193,8 @@ def plan_gram(n, flip_budget=0, candidate_factor=2.0, available=None):
     share = AUTO_SHARE * available
     packed = packed_gram_bytes(n)
     if packed <= share:
-        want = packed + hot_rows(n, flip_budget, candidate_factor) * _row_bytes(n) + _MB
+        # half a row of slack so the core's floor() still sees every hot row
+        want = packed + (hot_rows(n, flip_budget, candidate_factor) + 0.5) * _row_bytes(n)
         return GramPlan(min(want, share) / _MB, True, packed, available)
     return GramPlan(share / _MB, False, packed, available)
 

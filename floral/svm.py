@@ -82,11 +82,12 @@ class FloralSVC(ClassifierMixin, BaseEstimator):
         Rounds between exact recomputations of the decision values that the core
         otherwise updates incrementally; 0 never recomputes.
     cache_size : float or "auto", default="auto"
-        Memory for the kernel matrix, in MB (as in SVC). The matrix is materialised as its
-        packed lower triangle (n(n+1)/2 float32, ~2 n^2 bytes) when that fits, with what is
-        left kept as whole rows for the attacker's updates; otherwise kernel rows go
-        through an LRU cache of this size and are recomputed as needed, which costs
-        O(n^2 d) per round. "auto" materialises when the triangle fits in half of the
+        Memory for the kernel matrix, in MB (as in SVC). A budget of n x n float32 or more
+        keeps every row (fastest when many coefficients change each round); otherwise the
+        matrix is materialised as its packed lower triangle (n(n+1)/2 float32, ~2 n^2
+        bytes) when that fits, with what is left kept as whole rows for the attacker's
+        updates; otherwise kernel rows go through an LRU cache of this size and are
+        recomputed as needed, which costs O(n^2 d) per round. "auto" materialises when the triangle fits in half of the
         memory the OS reports as available, and otherwise uses that half as the row cache
         and warns (``UserWarning``) with the expected cost per round. Results are bitwise
         identical for any value on a given machine (with 32 or more features this relies

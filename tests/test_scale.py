@@ -148,26 +148,30 @@ def test_packed_triangle_equals_pairwise_kernels(kernel, d):
     n = 300  # not a multiple of 16 (row padding) and more than one 256-column tile
     X = rng.normal(size=(n, d)) / np.sqrt(d)
     params = dict(gamma=0.7, coef0=0.3, degree=3)
-    rows = _core.GramRows(X, kernel=kernel, cache_size=64, **params)
-    assert rows.materialised
+    packed_mb = _memory.packed_gram_bytes(n) / 2**20
+    rows = _core.GramRows(X, kernel=kernel, cache_size=1.01 * packed_mb, **params)
+    assert rows.layout == "packed" and rows.materialised
     expected = pairwise_kernels(X, metric=kernel, filter_params=True, **params)
     tri = expected[np.tril_indices(n)]  # row by row, K[i, :i+1]
     np.testing.assert_allclose(rows.packed(), tri, rtol=2e-6, atol=2e-6)
     full = rows.rows(np.arange(n))
     np.testing.assert_array_equal(full, full.T)
     np.testing.assert_array_equal(rows.packed(), full[np.tril_indices(n)])
-    # the row cache computes the very same float32 values
-    lru = _core.GramRows(X, kernel=kernel, cache_size=0.05, **params)
-    assert not lru.materialised
-    np.testing.assert_array_equal(lru.rows(np.arange(n)), full)
+    # the row cache and the square compute the very same float32 values
+    for cache_size, layout in ((0.05, "rows"), (64.0, "square")):
+        other = _core.GramRows(X, kernel=kernel, cache_size=cache_size, **params)
+        assert other.layout == layout
+        np.testing.assert_array_equal(other.rows(np.arange(n)), full)
 
 
-@pytest.mark.parametrize("cache_size", [64.0, 0.35, 0.05])  # packed, row cache, tiny cache
-def test_products_match_dense_in_every_storage(cache_size):
+@pytest.mark.parametrize("cache_size, layout", [
+    (64.0, "square"), (1.2, "packed"), (0.35, "rows"), (0.05, "rows")])
+def test_products_match_dense_in_every_storage(cache_size, layout):
     rng = np.random.default_rng(2)
     X = rng.normal(size=(700, 2))
     K = kernel_reference(X, X, "rbf", 1.0).astype(np.float32).astype(float)
     rows = _core.GramRows(X, cache_size=cache_size)
+    assert rows.layout == layout
     c = rng.normal(size=700)
     np.testing.assert_allclose(rows.matvec(c), K @ c, rtol=1e-12, atol=1e-11)
     for m in (5, 150, 400):  # through hot rows, and the gather when m exceeds them
@@ -185,9 +189,10 @@ def test_results_bitwise_identical_for_any_cache_size_storage_and_threads(d):
     X = rng.normal(size=(n, d))
     y = np.where(X[:, 0] + 0.3 * rng.normal(size=n) > 0, 1, -1).astype(np.int8)
     packed = _memory.packed_gram_bytes(n) / 2**20
-    # packed + hot rows, packed alone, row caches; the smallest holds fewer rows than one
-    # symmetric-pass block (dgemm tiles of 64 rows would make it slow at d = 40)
-    sizes = [1e4, packed, 1.0] + ([0.2] if d < _core.GEMM_MIN_FEATURES else [])
+    # square, packed + hot rows, packed alone, row caches; the smallest holds fewer rows
+    # than one symmetric-pass block (dgemm tiles of 64 rows would make it slow at d = 40)
+    sizes = [1.05 * packed, 1e4, packed, 1.0] + ([0.2] if d < _core.GEMM_MIN_FEATURES else [])
+    layouts = {1.05 * packed: "packed", 1e4: "square", packed: "packed", 1.0: "rows", 0.2: "rows"}
     # two threads only for two storages: on a loaded machine each parallel region of a
     # small problem can wait a scheduler time slice for its second thread
     runs = [(size, 1) for size in sizes] + [(sizes[0], 2), (1.0, 2)]
@@ -201,9 +206,9 @@ def test_results_bitwise_identical_for_any_cache_size_storage_and_threads(d):
                    res["history"]["objective"].tobytes(), res["b"])
             if ref is None:
                 ref = got
-                assert res["cache"]["materialised"] and res["cache"]["row_slots"] > 0
+                assert res["cache"]["row_slots"] > 0  # hot rows beside the triangle
             assert got == ref, (cache_size, n_jobs, res["cache"])
-            assert res["cache"]["materialised"] == (cache_size >= packed)
+            assert res["cache"]["layout"] == layouts[cache_size]
 
 
 def test_memory_bounded_run_beyond_the_cache():
@@ -235,7 +240,7 @@ def test_auto_materialises_when_the_triangle_fits(monkeypatch):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         clf = FloralSVC(C=10, gamma=1.0, n_rounds=5, flip_budget=0.05, random_state=0).fit(X, y)
-    assert clf._storage["materialised"]
+    assert clf._storage["layout"] == "packed"
     assert clf._storage["row_slots"] >= _memory.hot_rows(600, 30, 2.0) // 8 * 8
 
 

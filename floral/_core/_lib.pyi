@@ -34,6 +34,7 @@ class _CacheStats(TypedDict):
 class _FitCacheStats(_CacheStats):
     storage: str  # "gram" or "features"
     materialised: bool
+    layout: str | None  # "packed", "square" or "rows" (None for features)
     capacity: int
     row_slots: int
 
@@ -92,6 +93,8 @@ class GramRows:
     def materialised(self) -> bool: ...
     @property
     def capacity(self) -> int: ...
+    @property
+    def layout(self) -> str: ...
     @property
     def hot_rows(self) -> int: ...
     @property

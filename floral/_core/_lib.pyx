@@ -61,6 +61,8 @@ cdef extern from "kernel.hpp" namespace "floral":
                   int n_threads, dgemm_fn gemm) except + nogil
         index_t n()
         cbool materialised()
+        cbool is_packed()
+        cbool square()
         index_t capacity()
         index_t wave_rows()
         index_t row_slots()
@@ -212,6 +214,10 @@ def _as_signs(a, n, name):
     return a8
 
 
+cdef str _layout(GramCache& cache):
+    return "packed" if cache.is_packed() else ("square" if cache.square() else "rows")
+
+
 cdef class GramRows:
     """Kernel rows of a training set under a byte budget (float32 storage).
 
@@ -245,7 +251,15 @@ cdef class GramRows:
 
     @property
     def materialised(self):
+        """Whether the whole matrix is stored (packed triangle or square), nothing
+        recomputed."""
         return bool(self.cache.materialised())
+
+    @property
+    def layout(self):
+        """The storage: packed (lower triangle), square (every whole row, from a budget of
+        at least n x n float32) or rows (an LRU cache of rows)."""
+        return _layout(self.cache[0])
 
     @property
     def capacity(self):
@@ -261,7 +275,7 @@ cdef class GramRows:
     def hot_rows(self):
         """Whole rows kept beside the packed triangle for column updates (0 when not
         materialised)."""
-        return int(self.cache.row_slots()) if self.cache.materialised() else 0
+        return int(self.cache.row_slots()) if self.cache.is_packed() else 0
 
     @property
     def wave_rows(self):
@@ -271,8 +285,8 @@ cdef class GramRows:
     def packed(self):
         """The stored lower triangle, row by row without the core's padding: row i's
         K[i, :i+1] at offset i(i+1)/2 of a float32 array of n(n+1)/2."""
-        if not self.cache.materialised():
-            raise ValueError("the Gram matrix is not materialised (cache_size too small)")
+        if not self.cache.is_packed():
+            raise ValueError(f"the Gram matrix is not stored packed (layout {self.layout!r})")
         out = np.empty(self.n * (self.n + 1) // 2, dtype=np.float32)
         cdef float[::1] ov = out
         cdef const float* tri = self.cache.packed()
@@ -293,7 +307,7 @@ cdef class GramRows:
         cdef float[:, ::1] ov = out
         cdef vector[const float*] ptrs
         cdef index_t cap = self.cache.capacity()
-        if self.cache.materialised():
+        if self.cache.is_packed():
             with nogil:
                 for r in range(m):
                     self.cache.full_row(idx[r], &ov[r, 0])
@@ -613,7 +627,7 @@ def floral_fit(X, y, C, lam0, *, str kernel="rbf", double gamma=1.0, int degree=
         finally:
             del features
         stats = {"storage": "features", "hits": 0, "misses": 0, "rows_computed": 0,
-                 "materialised": False, "capacity": 0, "row_slots": 0}
+                 "materialised": False, "layout": None, "capacity": 0, "row_slots": 0}
     else:
         try:
             with _blas_single_thread(d):
@@ -624,7 +638,7 @@ def floral_fit(X, y, C, lam0, *, str kernel="rbf", double gamma=1.0, int degree=
             s = cache.stats()
             stats = {"storage": "gram", "hits": int(s.hits), "misses": int(s.misses),
                      "rows_computed": int(s.rows_computed),
-                     "materialised": bool(cache.materialised()),
+                     "materialised": bool(cache.materialised()), "layout": _layout(cache[0]),
                      "capacity": int(cache.capacity()), "row_slots": int(cache.row_slots())}
         finally:
             if cache != NULL:

@@ -115,8 +115,8 @@ FLORAL_HOT FLORAL_NOINLINE inline void axpy_rows(const float* const* rows, const
 // Rows are taken in fixed blocks of SYMV_BLOCK; block b yields row sums for its rows and a
 // partial vector part_b over the columns up to its end (symv_rows). Then, for every column j,
 //     out[j] = rowdot[j] + (part_{nb-1}[j] + part_{nb-2}[j] + ... + part_{B(j)}[j])
-// summed from the last block down. Packed storage: all blocks at once (partials for all:
-// n^2/256 doubles, 1/64 of the triangle's bytes), then the sum. Row cache: waves of
+// summed from the last block down. Packed and square storage: all blocks at once (partials
+// for all: n^2/256 doubles, 1/64 of the triangle's bytes), then the sum. Row cache: waves of
 // consecutive blocks from the last one down, whose prefixes the cache provides; each
 // wave's partials are added into out before the next wave, so only one wave's partials
 // exist (the descending order is what allows that).
@@ -127,30 +127,16 @@ class SymmetricMatvec {
     }
 
     void apply_packed(const float* tri, const double* c, double* out, int n_threads) {
-        const index_t n = n_, nb = nb_;
-        if (offset_.empty()) {
-            offset_.assign(static_cast<size_t>(nb + 1), 0);
-            for (index_t b = 0; b < nb; ++b) offset_[b + 1] = offset_[b] + block_end(b);
-            part_.assign(static_cast<size_t>(offset_[nb]), 0.0);
-        }
-        const bool par = n * n / 2 >= PARALLEL_MIN_WORK;
-        // last blocks have the longest prefixes: hand them out first
-#pragma omp parallel for schedule(dynamic, 1) num_threads(n_threads) if (par)
-        for (index_t t = 0; t < nb; ++t) {
-            const index_t b = nb - 1 - t;
-            const index_t i0 = b * SYMV_BLOCK, i1 = block_end(b);
-            const float* rows[SYMV_BLOCK];
-            for (index_t i = i0; i < i1; ++i) rows[i - i0] = tri + GramCache::row_offset(i);
-            symv_rows(rows, c, i0, i1, i0, i1, part_.data() + offset_[b], rowdot_.data());
-        }
-        std::fill(out, out + n, 0.0);
-        merge(0, nb - 1, [&](index_t b) { return part_.data() + offset_[b]; }, out, n_threads, par);
-        finish(out, n_threads, par);
+        apply_all([tri](index_t i) { return tri + GramCache::row_offset(i); }, c, out, n_threads);
     }
 
     void apply_rows(GramCache& cache, const double* c, double* out) {
         const index_t n = n_, nb = nb_, wave = cache.wave_rows();
         const int nt = cache.n_threads();
+        if (cache.square()) {  // every row resident: one wave of all blocks, as packed
+            apply_all([&cache](index_t i) { return cache.resident_row(i); }, c, out, nt);
+            return;
+        }
         std::fill(out, out + n, 0.0);
         ptrs_.resize(static_cast<size_t>(wave));
         if (wave >= SYMV_BLOCK) {
@@ -187,6 +173,30 @@ class SymmetricMatvec {
 
   private:
     index_t block_end(index_t b) const { return std::min(n_, (b + 1) * SYMV_BLOCK); }
+
+    // All blocks at once (row_of(i) = K[i, 0..]), then one descending sum of the partials.
+    template <class RowOf>
+    void apply_all(RowOf row_of, const double* c, double* out, int n_threads) {
+        const index_t n = n_, nb = nb_;
+        if (offset_.empty()) {
+            offset_.assign(static_cast<size_t>(nb + 1), 0);
+            for (index_t b = 0; b < nb; ++b) offset_[b + 1] = offset_[b] + block_end(b);
+            part_.assign(static_cast<size_t>(offset_[nb]), 0.0);
+        }
+        const bool par = n * n / 2 >= PARALLEL_MIN_WORK;
+        // last blocks have the longest prefixes: hand them out first
+#pragma omp parallel for schedule(dynamic, 1) num_threads(n_threads) if (par)
+        for (index_t t = 0; t < nb; ++t) {
+            const index_t b = nb - 1 - t;
+            const index_t i0 = b * SYMV_BLOCK, i1 = block_end(b);
+            const float* rows[SYMV_BLOCK];
+            for (index_t i = i0; i < i1; ++i) rows[i - i0] = row_of(i);
+            symv_rows(rows, c, i0, i1, i0, i1, part_.data() + offset_[b], rowdot_.data());
+        }
+        std::fill(out, out + n, 0.0);
+        merge(0, nb - 1, [&](index_t b) { return part_.data() + offset_[b]; }, out, n_threads, par);
+        finish(out, n_threads, par);
+    }
 
     // acc[j] += part_b[j] for b = hi down to lo, over the columns each partial covers.
     // Threads own disjoint column chunks.

@@ -23,7 +23,7 @@
 
 namespace floral {
 
-// K held by a GramCache: the packed lower triangle, or an LRU cache of rows. Both give
+// K held by a GramCache: the packed lower triangle, all rows, or an LRU cache of rows. All give
 // bitwise the same products (matvec.hpp), so the choice of storage -- which cache_size
 // makes -- never changes a result.
 class GramOperator {
@@ -33,7 +33,7 @@ class GramOperator {
     index_t n() const { return cache_.n(); }
 
     void matvec(const double* c, double* out) {
-        if (cache_.materialised()) symv_.apply_packed(cache_.packed(), c, out, cache_.n_threads());
+        if (cache_.is_packed()) symv_.apply_packed(cache_.packed(), c, out, cache_.n_threads());
         else symv_.apply_rows(cache_, c, out);
     }
 
@@ -42,7 +42,7 @@ class GramOperator {
     // the gather otherwise. Either way the same values reach the same arithmetic.
     void add_columns(const index_t* cols, const double* delta, index_t m, double* f) {
         if (m == 0) return;
-        if (cache_.materialised() && m > cache_.row_slots())
+        if (cache_.is_packed() && m > cache_.row_slots())
             packed_.apply(cache_.packed(), cache_.n(), cols, delta, m, f, cache_.n_threads());
         else
             add_columns_rows(cache_, cols, delta, m, f, ptrs_);
