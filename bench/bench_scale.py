@@ -22,6 +22,10 @@ getrusage after the fit; the JSON also has the RSS before the fit, with the data
 * ``linear`` (section "linear"): FloralSVC(kernel="linear") on X itself, the feature-space
   path at d = 768, with the time of one pass over X (X @ w, same threads, median of 11)
   measured in the same child for the round-time ratio.
+* ``rowcache`` (section "rowcache", sizes --rowcache-sizes): exact FloralSVC with an
+  explicit cache_size (--rowcache-mb, default 200 MB) below the packed triangle, so every
+  round recomputes kernel rows through the row cache -- the parallel recomputation, 1 vs all
+  threads, --rowcache-rounds rounds (default 10).
 
 FLORAL runs 500 rounds, flip_budget 1% of n (candidate_factor 2), random_state 0. Step size:
 until FloralSVC derives it itself, a fit at n >= a few thousand needs an explicit step below
@@ -45,7 +49,7 @@ Usage:
   python bench/bench_scale.py                             # the full grid
   python bench/bench_scale.py --sections exact nystroem --datasets moons --sizes 10000 20000
   python bench/bench_scale.py --sections million          # n = 1,000,000, moons, m = 256
-Sections: exact, nystroem, svc, linsvc, linear, million. Writes bench/results/scale.json (merged
+Sections: exact, nystroem, svc, linsvc, linear, rowcache, million. Writes bench/results/scale.json (merged
 with an existing file cell by cell unless --fresh) and prints a table. Timings, never
 assertions.
 """
@@ -60,7 +64,7 @@ import time
 import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-SECTIONS = ("exact", "nystroem", "svc", "linsvc", "linear", "million")
+SECTIONS = ("exact", "nystroem", "svc", "linsvc", "linear", "rowcache", "million")
 C = 10.0
 N_TEST = 10_000
 MILLION = 1_000_000
@@ -161,6 +165,8 @@ def fit_cell(spec):
         floral_kw["learning_rate"] = spec["step"]
     if method == "exact":
         est = FloralSVC(kernel="rbf", gamma=gamma, **floral_kw)
+    elif method == "rowcache":
+        est = FloralSVC(kernel="rbf", gamma=gamma, cache_size=spec["cache_mb"], **floral_kw)
     elif method == "linear":
         if "learning_rate" in floral_kw:  # 1 / lambda_max(X X^T) = 1 / lambda_max(X^T X)
             floral_kw["learning_rate"] = float(1.0 / np.linalg.eigvalsh(X.T @ X)[-1])
@@ -280,6 +286,9 @@ def main():
                         help="use FloralSVC's default learning_rate instead of 1/lambda_max")
     parser.add_argument("--cap", type=float, default=900.0, help="seconds per cell")
     parser.add_argument("--million-threads", nargs="+", default=["all"])
+    parser.add_argument("--rowcache-sizes", type=int, nargs="+", default=[20_000, 40_000])
+    parser.add_argument("--rowcache-mb", type=float, default=200.0)
+    parser.add_argument("--rowcache-rounds", type=int, default=10)
     parser.add_argument("--fresh", action="store_true", help="do not merge with --out")
     parser.add_argument("--out", default=os.path.join(HERE, "results", "scale.json"))
     args = parser.parse_args()
@@ -299,15 +308,16 @@ def main():
     started = time.time()
     load_start = load_average()
 
-    def cell(dataset, n, method, nthreads, step=None, skip=None):
+    def cell(dataset, n, method, nthreads, step=None, skip=None, **extra):
+        rounds = extra.pop("rounds", args.rounds)
         rec = {"dataset": dataset, "n": n, "method": method,
-               "threads": nthreads or config_info()["threads"], "rounds": args.rounds,
-               "flip": args.flip, "learning_rate": step}
+               "threads": nthreads or config_info()["threads"], "rounds": rounds,
+               "flip": args.flip, "learning_rate": step, **extra}
         if skip:
             rec.update(status="skipped", reason=skip)
         else:
             spec = dict(dataset=dataset, n=n, method=method, threads=nthreads,
-                        rounds=args.rounds, flip=args.flip, step=step)
+                        rounds=rounds, flip=args.flip, step=step, **extra)
             rec.update(run_child(spec, args.cap + 300))
         records.append(rec)
         show(rec)
@@ -326,7 +336,7 @@ def main():
             steps_cache[key] = {**steps_cache.get(key, {}), **res["steps"]}
         return steps_cache[key]
 
-    grid = [s for s in args.sections if s != "million"]
+    grid = [s for s in args.sections if s not in ("million", "rowcache")]
     for dataset in args.datasets if grid else []:
         for n in args.sizes:
             ms = [1024] + ([256] if "nystroem" in grid else [])
@@ -356,6 +366,13 @@ def main():
             if "linear" in grid and dataset == "blobs768":
                 for t in threads:
                     cell(dataset, n, "linear", t, None if args.default_step else 0.0)
+    if "rowcache" in args.sections:
+        for dataset in args.datasets:
+            for n in args.rowcache_sizes:
+                st = steps(dataset, n, [1024])
+                for t in threads:
+                    cell(dataset, n, "rowcache", t, st["1024"], cache_mb=args.rowcache_mb,
+                         rounds=args.rowcache_rounds)
     if "million" in args.sections:
         st = steps("moons", MILLION, [256])
         for t in [None if v == "all" else int(v) for v in args.million_threads]:

@@ -23,9 +23,9 @@
 
 namespace floral {
 
-// K held by a GramCache: the packed lower triangle, all rows, or an LRU cache of rows. All give
-// bitwise the same products (matvec.hpp), so the choice of storage -- which cache_size
-// makes -- never changes a result.
+// K held by a GramCache: the packed lower triangle, all rows, or an LRU cache of rows. All
+// give bitwise the same products (matvec.hpp), so the choice of storage -- which
+// cache_size makes -- never changes a result.
 class GramOperator {
   public:
     explicit GramOperator(GramCache& cache) : cache_(cache), symv_(cache.n()) {}
@@ -48,12 +48,12 @@ class GramOperator {
             add_columns_rows(cache_, cols, delta, m, f, ptrs_);
     }
 
-    // One rule for both storages: the choice changes how f is rounded, so a storage-
-    // dependent rule would make results depend on cache_size. Costs in units of stored
-    // floats read: packed, a dense pass reads n^2/2 and the update ~m n/2 contiguous plus
-    // up to the whole triangle gathered (matvec.hpp); row cache, a dense pass computes the
-    // prefixes of the rows that are not resident (n^2/2 entries at worst) and the update
-    // fetches m whole rows (m n). Both cross near m = n/2, the default dense_fraction.
+    // One rule for all storages: the choice changes how f is rounded, so a storage-
+    // dependent rule would make results depend on cache_size. In stored floats touched: a
+    // dense pass reads (or, in the row cache, recomputes) n^2/2; the update reads m n from
+    // whole rows (square, hot or cached rows), so they cross at m = n/2, the default
+    // dense_fraction. The packed gather alone would cross earlier (it touches about the whole
+    // triangle once m > n/16), which is the regime where the square is worth its memory.
     bool prefer_dense(index_t m, double dense_fraction) const {
         return static_cast<double>(m) >= dense_fraction * static_cast<double>(cache_.n());
     }
