@@ -5,6 +5,8 @@ For each dataset (Moon, d=2; Gaussian, d=768 like RoBERTa sentence embeddings) a
 * floral, dense regime: learning_rate 1e-4 from lambda = 0, C = 10 -- every point is a free
   support vector and every coefficient moves each round, so a round is one pass over the
   lower half of the float32 Gram matrix plus the attacker's label-flip update (k = 5% of n).
+  The Gram storage is what FloralSVC's cache_size="auto" picks when memory allows: the
+  packed lower triangle with hot whole rows for the attacker (--layout square: every row).
   Reported against a memory-bandwidth probe: one parallel read pass over n(n+1)/2 float32.
 * floral, sparse regime: C = 0.01 and a stable step (learning_rate 5/n), k = 1% of n
   (deterministic attacker): most lambda sit at a bound, only |J| coefficients change per
@@ -19,7 +21,7 @@ floral's per-round time is the median round of a fit (the mean is in the JSON to
 bandwidth bound is the fastest of five read passes, which errs against floral. Both are
 measured --repeats times (default 3) and the median repeat is reported.
 
-Usage: python bench/bench_core.py [--sizes 500 2000 ...] [--quick]
+Usage: python bench/bench_core.py [--sizes 500 2000 ...] [--quick] [--layout auto|square]
 Prints a table and writes bench/results/core.json. Timings, never assertions.
 """
 import argparse
@@ -32,8 +34,8 @@ import numpy as np
 from sklearn.datasets import make_moons
 from sklearn.metrics.pairwise import rbf_kernel
 
-from _common import machine_info
-from floral import _core, show_config
+from _common import load_average, machine_info
+from floral import _core, _memory, show_config
 from floral._config import config_info
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -51,12 +53,21 @@ def make_data(name, n, seed=0):
     return X, y, 1.0 / d
 
 
-def floral_round(X, y, gamma, *, C, lr, k, cf, rounds, n_jobs, refresh=50, warmup=3):
+def cache_mb(n, k, cf, layout):
+    """The budget that gives the layout: FloralSVC's cache_size="auto" (packed triangle and
+    hot rows for the attacker), or the whole square."""
+    if layout == "square":
+        return 4.0 * n * (-(-n // 16) * 16) / 2**20 + 1.0
+    return _memory.plan_gram(n, k, cf, available=2**50).cache_mb
+
+
+def floral_round(X, y, gamma, *, C, lr, k, cf, rounds, n_jobs, layout, refresh=50, warmup=3):
     n = len(y)
     t0 = time.perf_counter()
     res = _core.floral_fit(X, y, np.full(n, C), np.zeros(n), gamma=gamma, n_rounds=rounds,
                            learning_rate=lr, flip_budget=k, candidate_factor=cf,
-                           refresh=refresh, cache_size=1e9, n_jobs=n_jobs, seed=0)
+                           refresh=refresh, cache_size=cache_mb(n, k, cf, layout),
+                           n_jobs=n_jobs, seed=0)
     total = time.perf_counter() - t0
     h = res["history"]
     # The median round, not the mean: on a shared VM a stall of another tenant lands in a
@@ -71,6 +82,7 @@ def floral_round(X, y, gamma, *, C, lr, k, cf, rounds, n_jobs, refresh=50, warmu
         "mean_changed": float(h["n_changed"][warmup:].mean()),
         "dense_passes": res["dense_passes"],
         "rounds": rounds,
+        "layout": res["cache"]["layout"],
     }
 
 
@@ -128,6 +140,9 @@ def main():
     parser.add_argument("--sizes", type=int, nargs="+", default=[500, 2000, 5000, 10000, 20000])
     parser.add_argument("--datasets", nargs="+", default=["moons", "gauss768"])
     parser.add_argument("--quick", action="store_true", help="fewer rounds (smoke run)")
+    parser.add_argument("--layout", choices=["auto", "square"], default="auto",
+                        help="Gram storage: what cache_size='auto' picks (the packed triangle "
+                             "with hot rows), or every whole row")
     parser.add_argument("--repeats", type=int, default=3,
                         help="repeats of each floral and probe measurement; the median is kept")
     parser.add_argument("--out", default=os.path.join(HERE, "results", "core.json"))
@@ -136,6 +151,7 @@ def main():
         parser.error("--repeats must be >= 1")
 
     show_config()
+    load_start = load_average()
     threads = config_info()["threads"]
     records = []
     for ds in args.datasets:
@@ -153,13 +169,13 @@ def main():
             rec["dense"] = {
                 str(t): _median_repeat(partial(
                     floral_round, X, y, gamma, C=10.0, lr=1e-4, k=n // 20, cf=2.0,
-                    rounds=rounds, n_jobs=t), args.repeats)
+                    rounds=rounds, n_jobs=t, layout=args.layout), args.repeats)
                 for t in sorted({1, threads})
             }
             rec["sparse"] = _median_repeat(partial(
                 floral_round, X, y, gamma, C=0.01, lr=5.0 / n, k=n // 100, cf=1.0,
                 rounds=max(rounds, 200 if n <= 5000 else 100), n_jobs=threads, refresh=0,
-                warmup=50), args.repeats)
+                warmup=50, layout=args.layout), args.repeats)
             base_rounds = 3 if n >= 10000 else (5 if n >= 2000 else 20)
             rec["numpy_gram_once"] = numpy_round(X, y, gamma, C=10.0, lr=1e-4, k=n // 20,
                                                  rounds=base_rounds, recompute=False)
@@ -183,6 +199,9 @@ def main():
         "config": {k: v for k, v in config_info().items() if k != "openmp_runtimes"},
         "threads": threads,
         "quick": args.quick,
+        "layout": args.layout,
+        "load_average_start": load_start,
+        "load_average_end": load_average(),
         "repeats": args.repeats,
     }
     os.makedirs(os.path.dirname(args.out), exist_ok=True)

@@ -22,7 +22,9 @@ class BaseKernelSVC(ClassifierMixin, BaseEstimator):
     ``support_``, ``support_vectors_``, ``dual_coef_`` (one row per problem),
     ``intercept_``, ``n_support_`` and the resolved kernel coefficient ``_gamma``.
     ``decision_function`` has SVC's ``decision_function_shape="ovr"`` shapes:
-    (n_samples,) for two classes, (n_samples, n_classes) for more.
+    (n_samples,) for two classes, (n_samples, n_classes) for more. With
+    ``kernel="linear"`` the model also has ``coef_`` (one weight vector per problem) and
+    predicts with ``X @ coef_.T + intercept_``, O(n_features) per point.
     """
 
     _parameter_constraints = dict(SVC_PARAMS)
@@ -36,13 +38,17 @@ class BaseKernelSVC(ClassifierMixin, BaseEstimator):
         # a support vector belongs to the class its coefficient argues for: the sign with
         # one problem, the problem with the largest coefficient with one per class
         owner = (dual[0] > 0).astype(np.intp) if dual.shape[0] == 1 else np.argmax(dual, axis=0)
-        return {
+        model = {
             "support_": support,
             "support_vectors_": X[support],
             "dual_coef_": dual,
             "intercept_": intercept,
             "n_support_": np.bincount(owner, minlength=self.classes_.size).astype(np.int32),
         }
+        if self.kernel == "linear":
+            # the expansion collapses to one weight vector per problem, as SVC's coef_
+            model["coef_"] = dual @ X[support]
+        return model
 
     def _set_model(self, X, support, dual_coef, intercept, gamma):
         """Set the fitted attributes; ``gamma`` is the resolved kernel coefficient."""
@@ -68,6 +74,9 @@ class BaseKernelSVC(ClassifierMixin, BaseEstimator):
         check_data(X)
         X = validate_data(self, X, dtype=np.float64, order="C", reset=False)
         one = self.dual_coef_.shape[0] == 1
+        if self.kernel == "linear":
+            dec = X @ self.coef_.T + self.intercept_
+            return dec[:, 0] if one else dec
         coef = self.dual_coef_[0] if one else self.dual_coef_
         b = float(self.intercept_[0]) if one else self.intercept_
         return _core.decision_function(

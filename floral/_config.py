@@ -44,7 +44,7 @@ def config_info():
     import scipy
     import sklearn
 
-    from ._core import build_info
+    from ._core import GEMM_MIN_FEATURES, build_info
 
     core = build_info()
     runtime = _openmp_runtimes() if core["openmp"] else []
@@ -59,6 +59,7 @@ def config_info():
         "openmp_version": core["openmp_version"] or None,
         "openmp_runtimes": runtime,
         "threads": core["max_threads"],
+        "gemm_min_features": GEMM_MIN_FEATURES,
         "numpy": numpy.__version__,
         "scipy": scipy.__version__,
         "scikit-learn": sklearn.__version__,
@@ -89,7 +90,8 @@ def show_config(file=None):
         lines.append(f"  openmp runtime {rt['library']}{version} ({rt['path']})")
     lines += [
         f"  threads        {info['threads']} (n_jobs=None uses this many)",
-        "  blas           none of its own; dgemm from SciPy for inputs with >= 32 features",
+        "  blas           none of its own; dgemm from SciPy for inputs with >= "
+        f"{info['gemm_min_features']} features",
         f"  numpy {info['numpy']}, scipy {info['scipy']}, scikit-learn {info['scikit-learn']}",
     ]
     print("\n".join(lines), file=out)

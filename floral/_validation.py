@@ -195,10 +195,24 @@ def encode_binary_labels(y, *, param="y", hint=None):
     return classes, (2 * codes - 1).astype(np.int8)
 
 
+# Above this many entries X.var() is taken in row chunks: NumPy's var materialises X - mean,
+# a second copy of X (2 GB for the features of a million points).
+_VAR_CHUNK_ENTRIES = 2**24
+
+
+def _variance(X):
+    if X.size <= _VAR_CHUNK_ENTRIES:
+        return float(X.var())
+    mean = X.mean()
+    rows = max(1, _VAR_CHUNK_ENTRIES // X.shape[1])
+    total = sum(float(np.square(X[a:a + rows] - mean).sum()) for a in range(0, X.shape[0], rows))
+    return total / X.size
+
+
 def resolve_gamma(gamma, X):
     """gamma as SVC resolves it: "scale" = 1 / (n_features * X.var()), "auto" = 1 / n_features."""
     if gamma == "scale":
-        var = float(X.var())
+        var = _variance(X)
         return 1.0 / (X.shape[1] * var) if var != 0 else 1.0
     if gamma == "auto":
         return 1.0 / X.shape[1]

@@ -12,7 +12,7 @@ from sklearn.utils import compute_class_weight
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
-from . import _core
+from . import _core, _memory
 from ._base import BaseKernelSVC
 from ._validation import (
     BUDGET,
@@ -170,9 +170,21 @@ class FloralSVC(BaseKernelSVC):
     refresh : int, default=50
         Rounds between exact recomputations of the decision values that the core
         otherwise updates incrementally; 0 never recomputes.
-    cache_size : float, default=1024
-        Memory for kernel rows, in MB, as in SVC: the whole Gram matrix is kept when it
-        fits, otherwise an LRU cache of rows.
+    cache_size : float or "auto", default="auto"
+        Memory for the kernel matrix, in MB (as in SVC). A budget of n x n float32 or more
+        keeps every row (fastest when many coefficients change each round); otherwise the
+        matrix is materialised as its packed lower triangle (n(n+1)/2 float32, ~2 n^2
+        bytes) when that fits, with what is left kept as whole rows for the attacker's
+        updates; otherwise kernel rows go through an LRU cache of this size and are
+        recomputed as needed, which costs O(n^2 d) per round. "auto" materialises when the
+        triangle fits in half of the memory the OS reports as available, and otherwise uses
+        that half as the row cache and warns (``UserWarning``) with the expected cost per
+        round. Results are bitwise identical for any value on a given machine (with 32 or
+        more features this relies on SciPy's BLAS giving a kernel entry the same value
+        wherever it sits in a dgemm call of one fixed shape, as OpenBLAS does). With
+        ``kernel="linear"`` and ``n >= 2 * n_features`` no kernel matrix is formed and this
+        is unused: the core works on X and w = X^T c, O(n d) per round (see "Large data"
+        in the README).
     tol : float, default=1e-5
         Dual variables above ``tol`` count as support vectors (for the attacker, for
         ``support_`` and for the history); coefficients of the returned model at most
@@ -197,6 +209,9 @@ class FloralSVC(BaseKernelSVC):
         one row for two classes, one row per class (its one-vs-rest problem) otherwise.
     intercept_ : ndarray of shape (n_problems,)
         Intercepts :math:`b`, averaged like ``dual_coef_``.
+    coef_ : ndarray of shape (n_problems, n_features)
+        With ``kernel="linear"`` only: :math:`w = \sum_i c_i x_i` per problem, so that
+        the decision function is :math:`X w + b`.
     n_support_ : ndarray of shape (n_classes,)
         Support vectors per class: by the sign of the coefficient with two classes, by
         the problem with the largest coefficient with more.
@@ -276,7 +291,7 @@ class FloralSVC(BaseKernelSVC):
         "average_start": [Interval(Real, 0.0, 1.0, closed="both")],
         "eval_every": POSITIVE_INT,
         "refresh": NON_NEGATIVE_INT,
-        "cache_size": POSITIVE,
+        "cache_size": [*POSITIVE, StrOptions({"auto"})],
         "tol": NON_NEGATIVE,
         "n_jobs": N_JOBS,
         "random_state": RANDOM_STATE,
@@ -305,7 +320,7 @@ class FloralSVC(BaseKernelSVC):
         average_start=0.5,
         eval_every=1,
         refresh=50,
-        cache_size=1024,
+        cache_size="auto",
         tol=1e-5,
         n_jobs=None,
         random_state=None,
@@ -402,11 +417,11 @@ class FloralSVC(BaseKernelSVC):
             lr_decay_every=int(self.lr_decay_every), flip_budget=k,
             candidate_factor=float(self.candidate_factor), class_cap=caps,
             refresh=int(self.refresh), tol=float(self.tol), eval_every=int(self.eval_every),
-            seed=seed, cache_size=float(self.cache_size), n_jobs=self.n_jobs,
-            callback=monitor, X_eval=None if val is None else val[0],
+            seed=seed, n_jobs=self.n_jobs, callback=monitor, X_eval=None if val is None else val[0],
             y_eval=None if val is None else _core_labels(val[1], n_classes),
             eval_cache_size=_EVAL_CACHE_MB, average_from=average_from,
             n_best=int(self.n_best) if val is not None else 0, scoring=self.scoring,
+            **self._kernel_storage(X, kernel_params, k),
         )
         exc = res["exception"]
         if exc is not None and not isinstance(exc, KeyboardInterrupt):
@@ -414,6 +429,7 @@ class FloralSVC(BaseKernelSVC):
         monitor.close(res["rounds_run"])
 
         self._gamma = gamma
+        self._storage = res["cache"]  # which kernel storage ran, and its cache counters
         self.n_rounds_ = res["rounds_run"]
         self.learning_rate_ = res["learning_rate"]
         self.lambda_max_ = res["lambda_max"]
@@ -477,12 +493,29 @@ class FloralSVC(BaseKernelSVC):
         for p in range(n_problems):
             target = y_idx == (1 if n_problems == 1 else p)
             svc = SVC(C=float(self.C), kernel=self.kernel, gamma=gamma, degree=self.degree,
-                      coef0=self.coef0, cache_size=self.cache_size)
+                      coef0=self.coef0,
+                      cache_size=200 if self.cache_size == "auto" else self.cache_size)
             svc.fit(X, np.where(target, 1, -1), sample_weight=C_vec / float(self.C))
             lam[p, svc.support_] = np.abs(svc.dual_coef_.ravel())
         # libsvm stops at its own tolerance; the box must hold exactly for the core
         lam = np.clip(lam, 0.0, C_vec)
         return lam[0] if n_problems == 1 else lam
+
+    def _kernel_storage(self, X, kernel_params, flip_budget):
+        """floral_fit's storage and cache_size: feature space for the linear kernel when d
+        is small against n, else the Gram matrix with cache_size resolved ("auto": see
+        floral._memory); warns once when "auto" cannot materialise."""
+        n, d = X.shape
+        if self.kernel == "linear" and _memory.use_features(n, d):
+            return {"storage": "features", "cache_size": 1.0}
+        if self.cache_size != "auto":
+            return {"storage": "gram", "cache_size": float(self.cache_size)}
+        plan = _memory.plan_gram(n, flip_budget, float(self.candidate_factor))
+        if not plan.materialised:
+            seconds = _memory.row_cache_round_seconds(X, kernel_params, plan.cache_mb,
+                                                      self.n_jobs)
+            warn_caller(_memory.row_cache_warning(n, plan, seconds), UserWarning)
+        return {"storage": "gram", "cache_size": plan.cache_mb}
 
     def _kept_model(self, selection, res, last, y_idx):
         """(coef, b, rounds, flipped) of the model to return, and how to describe it."""

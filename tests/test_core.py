@@ -45,10 +45,10 @@ def test_kernel_rows_match_sklearn(kernel, d):
 
 
 def test_lru_cache_counts_and_never_recomputes_resident_rows():
-    X = np.random.default_rng(0).normal(size=(100, 3))
-    budget_rows = 10
-    rows = _core.GramRows(X, cache_size=budget_rows * 100 * 4 / 2**20)
-    assert not rows.materialised and rows.capacity == budget_rows
+    X = np.random.default_rng(0).normal(size=(112, 3))  # rows of 112 floats: 64-byte multiples
+    budget_rows = 20  # 8 rows of dense-pass scratch and 2 of partial sums leave 10 cached
+    rows = _core.GramRows(X, cache_size=budget_rows * 112 * 4 / 2**20)
+    assert not rows.materialised and rows.capacity == 10 and rows.wave_rows == 8
     rows.rows([1, 2, 3])
     assert rows.stats == {"hits": 0, "misses": 3, "rows_computed": 3}
     rows.rows([3, 2, 1, 1])  # resident: hits only, nothing computed
@@ -58,7 +58,7 @@ def test_lru_cache_counts_and_never_recomputes_resident_rows():
     rows.rows([1])
     assert rows.stats["misses"] == 14 and rows.stats["rows_computed"] == 14
     # a batch larger than the capacity is served in pieces and still correct
-    np.testing.assert_allclose(rows.rows(np.arange(100)), gram32(X), atol=1e-7)
+    np.testing.assert_allclose(rows.rows(np.arange(112)), gram32(X), atol=1e-7)
 
 
 def test_materialised_gram_is_symmetric_and_counts_n_rows(moons):

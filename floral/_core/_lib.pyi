@@ -29,8 +29,11 @@ class _CacheStats(TypedDict):
     rows_computed: int
 
 class _FitCacheStats(_CacheStats):
+    storage: str  # "gram" or "features"
     materialised: bool
+    layout: str | None  # "packed", "square" or "rows" (None for features)
     capacity: int
+    row_slots: int
 
 class _FitCacheStatsEval(_FitCacheStats):
     eval_stored: bool | None
@@ -80,6 +83,7 @@ class _FitResult(TypedDict, total=False):
     history: _History
     average: _Average | None
     best: list[_RoundModel]
+    w: NDArray[np.float64] | None  # X^T c, storage="features" with one problem only
 
 # callback(reason, round, objective, accuracy) -> STOP to end the loop (or 0 / None)
 _RoundCallback = Callable[[int, int, float, float], int | None]
@@ -109,8 +113,34 @@ class GramRows:
     @property
     def capacity(self) -> int: ...
     @property
+    def layout(self) -> str: ...
+    @property
+    def hot_rows(self) -> int: ...
+    @property
+    def wave_rows(self) -> int: ...
+    @property
     def stats(self) -> _CacheStats: ...
+    def packed(self) -> NDArray[np.float32]: ...
     def rows(self, indices: ArrayLike) -> NDArray[np.float32]: ...
+    def matvec(self, coef: ArrayLike) -> NDArray[np.float64]: ...
+    def add_columns(
+        self, f: ArrayLike, cols: ArrayLike, delta: ArrayLike
+    ) -> NDArray[np.float64]: ...
+
+class FeatureRows:
+    """The linear kernel K = Xt X^T in feature space (features.hpp's FeatureOperator)."""
+
+    @property
+    def n(self) -> int: ...
+    @property
+    def m(self) -> int: ...
+    @property
+    def d(self) -> int: ...
+    def __new__(
+        cls, X: ArrayLike, Xt: ArrayLike | None = None, n_jobs: int | None = None
+    ) -> Self: ...
+    @property
+    def w(self) -> NDArray[np.float64]: ...
     def matvec(self, coef: ArrayLike) -> NDArray[np.float64]: ...
     def add_columns(
         self, f: ArrayLike, cols: ArrayLike, delta: ArrayLike
@@ -155,8 +185,10 @@ def floral_fit(
     eval_cache_size: float = 256.0,
     average_from: int = 0,
     n_best: int = 0,
+    scoring: str = "accuracy",
     power_max_iter: int = 200,
     power_rtol: float = 1e-7,
+    storage: str = "gram",
 ) -> _FitResult: ...
 def kernel_lambda_max(
     X: ArrayLike,

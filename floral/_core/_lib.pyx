@@ -50,6 +50,7 @@ cdef extern from "projection.hpp" namespace "floral":
                                   ProjectionWorkspace& ws) except + nogil
 
 cdef extern from "kernel.hpp" namespace "floral":
+    const index_t c_GEMM_MIN_FEATURES "floral::GEMM_MIN_FEATURES"
     cdef cppclass KernelSpec:
         KernelSpec()
         int type
@@ -58,19 +59,43 @@ cdef extern from "kernel.hpp" namespace "floral":
         int degree
     cdef cppclass CacheStats:
         index_t hits, misses, rows_computed
+    index_t gram_row_offset "floral::GramCache::row_offset"(index_t i)
     cdef cppclass GramCache:
         GramCache(const double* X, index_t n, index_t d, KernelSpec spec, double budget_bytes,
                   int n_threads, dgemm_fn gemm) except + nogil
         index_t n()
         cbool materialised()
+        cbool is_packed()
+        cbool square()
         index_t capacity()
+        index_t wave_rows()
+        index_t row_slots()
         const CacheStats& stats()
+        const float* packed()
+        void full_row(index_t i, float* out) nogil
         void fetch(const index_t* rows, index_t count, const float** out) except + nogil
 
-cdef extern from "matvec.hpp" namespace "floral":
+cdef extern from "probe.hpp" namespace "floral":
     double read_pass(const float* data, index_t count, int n_threads) nogil
-    void add_columns(GramCache& cache, const index_t* cols, const double* delta, index_t m,
-                     double* f, vector[const float*]& ptrs) except + nogil
+
+cdef extern from "operator.hpp" namespace "floral":
+    cdef cppclass GramOperator:
+        GramOperator(GramCache& cache) except +
+        void matvec(const double* c, double* out) except + nogil
+        void add_columns(const index_t* cols, const double* delta, index_t m,
+                         double* f) except + nogil
+
+cdef extern from "features.hpp" namespace "floral":
+    cdef cppclass FeatureOperator:
+        FeatureOperator(const double* X, index_t n, index_t d, const double* Xt, index_t m,
+                        int n_threads) except + nogil
+        index_t n()
+        index_t m()
+        index_t d()
+        const double* w()
+        void matvec(const double* c, double* out) except + nogil
+        void add_columns(const index_t* cols, const double* delta, index_t k,
+                         double* f) except + nogil
 
 cdef extern from "evaluation.hpp" namespace "floral":
     cdef cppclass CrossKernel:
@@ -121,6 +146,13 @@ cdef extern from "floral_loop.hpp" namespace "floral":
     double gram_lambda_max(GramCache& cache, index_t max_iter, double rtol,
                            index_t* iterations) except + nogil
     void dense_decision_values(GramCache& cache, const double* coef, double* out) except + nogil
+    void run_floral_features(FeatureOperator& op, FeatureOperator* ev, const int32_t* y_eval,
+                             const int32_t* y, index_t n_classes, const double* C,
+                             const double* lam0, const index_t* class_cap,
+                             const LoopParams& p, round_callback cb, void* ctx,
+                             LoopResult& res) except + nogil
+    double features_lambda_max(FeatureOperator& op, index_t max_iter, double rtol,
+                               index_t* iterations) except + nogil
 
 cdef extern from "decision.hpp" namespace "floral":
     void c_decision_function "floral::decision_function"(
@@ -132,7 +164,8 @@ cdef extern from "decision.hpp" namespace "floral":
 KERNELS = {"linear": 0, "rbf": 1, "poly": 2, "sigmoid": 3}
 STOP = CB_STOP
 HEARTBEAT = CB_HEARTBEAT
-GEMM_MIN_FEATURES = 32
+# inputs with at least this many features get their kernel rows from BLAS dgemm
+GEMM_MIN_FEATURES = int(c_GEMM_MIN_FEATURES)
 
 cdef dgemm_fn _gemm = <dgemm_fn>_scipy_dgemm
 
@@ -193,6 +226,10 @@ def _as_signs(a, n, name):
     return a8
 
 
+cdef str _layout(GramCache& cache):
+    return "packed" if cache.is_packed() else ("square" if cache.square() else "rows")
+
+
 cdef class GramRows:
     """Kernel rows of a training set under a byte budget (float32 storage).
 
@@ -226,7 +263,15 @@ cdef class GramRows:
 
     @property
     def materialised(self):
+        """Whether the whole matrix is stored (packed triangle or square), nothing
+        recomputed."""
         return bool(self.cache.materialised())
+
+    @property
+    def layout(self):
+        """The storage: packed (lower triangle), square (every whole row, from a budget of
+        at least n x n float32) or rows (an LRU cache of rows)."""
+        return _layout(self.cache[0])
 
     @property
     def capacity(self):
@@ -238,8 +283,33 @@ cdef class GramRows:
         cdef const CacheStats* s = &self.cache.stats()
         return {"hits": int(s.hits), "misses": int(s.misses), "rows_computed": int(s.rows_computed)}
 
+    @property
+    def hot_rows(self):
+        """Whole rows kept beside the packed triangle for column updates (0 when not
+        materialised)."""
+        return int(self.cache.row_slots()) if self.cache.is_packed() else 0
+
+    @property
+    def wave_rows(self):
+        """Rows per wave of the row cache's dense pass (0 when materialised)."""
+        return 0 if self.cache.materialised() else int(self.cache.wave_rows())
+
+    def packed(self):
+        """The stored lower triangle, row by row without the core's padding: row i's
+        K[i, :i+1] at offset i(i+1)/2 of a float32 array of n(n+1)/2."""
+        if not self.cache.is_packed():
+            raise ValueError(f"the Gram matrix is not stored packed (layout {self.layout!r})")
+        out = np.empty(self.n * (self.n + 1) // 2, dtype=np.float32)
+        cdef float[::1] ov = out
+        cdef const float* tri = self.cache.packed()
+        cdef index_t i
+        for i in range(self.n):
+            memcpy(&ov[i * (i + 1) // 2], tri + gram_row_offset(i), (i + 1) * sizeof(float))
+        return out
+
     def rows(self, indices):
-        """K[indices, :] as float32, fetched in batches of at most ``capacity`` rows."""
+        """K[indices, :] as float32 (from the triangle, or fetched in batches of at most
+        ``capacity`` rows)."""
         cdef const index_t[::1] idx = np.ascontiguousarray(indices, dtype=np.int64).reshape(-1)
         cdef index_t m = idx.shape[0], i, b0, bm, r
         for i in range(m):
@@ -249,6 +319,11 @@ cdef class GramRows:
         cdef float[:, ::1] ov = out
         cdef vector[const float*] ptrs
         cdef index_t cap = self.cache.capacity()
+        if self.cache.is_packed():
+            with nogil:
+                for r in range(m):
+                    self.cache.full_row(idx[r], &ov[r, 0])
+            return out
         with _blas_single_thread(self.X.shape[1]):
             b0 = 0
             while b0 < m:
@@ -262,13 +337,17 @@ cdef class GramRows:
         return out
 
     def matvec(self, coef):
-        """K @ coef in float64 from the stored float32 rows."""
+        """K @ coef in float64 from the stored float32 values (the loop's dense pass)."""
         cdef const double[::1] c = _as_1d(coef, self.n, np.float64, "coef")
         out = np.empty(self.n, dtype=np.float64)
         cdef double[::1] ov = out
-        with _blas_single_thread(self.X.shape[1]):
-            with nogil:
-                dense_decision_values(self.cache[0], &c[0], &ov[0])
+        cdef GramOperator* op = new GramOperator(self.cache[0])
+        try:
+            with _blas_single_thread(self.X.shape[1]):
+                with nogil:
+                    op.matvec(&c[0], &ov[0])
+        finally:
+            del op
         return out
 
     def add_columns(self, f, cols, delta):
@@ -278,11 +357,68 @@ cdef class GramRows:
         cdef const double[::1] dv = _as_1d(delta, cv.shape[0], np.float64, "delta")
         if cv.shape[0] and (np.min(cv) < 0 or np.max(cv) >= self.n):
             raise IndexError("cols out of range")
-        cdef vector[const float*] ptrs
-        if cv.shape[0]:
+        if not cv.shape[0]:
+            return np.asarray(fv)
+        cdef GramOperator* op = new GramOperator(self.cache[0])
+        try:
             with _blas_single_thread(self.X.shape[1]):
                 with nogil:
-                    add_columns(self.cache[0], &cv[0], &dv[0], cv.shape[0], &fv[0], ptrs)
+                    op.add_columns(&cv[0], &dv[0], cv.shape[0], &fv[0])
+        finally:
+            del op
+        return np.asarray(fv)
+
+
+cdef class FeatureRows:
+    """The linear kernel K = Xt X^T in feature space (features.hpp's FeatureOperator).
+
+    ``X`` (n x d) are the training points whose coefficients the products take, ``Xt``
+    (m x d, default ``X``) the points the products are evaluated at. Used by tests; the
+    estimator builds its own.
+    """
+    cdef FeatureOperator* op
+    cdef object X, Xt
+    cdef readonly index_t n, m, d
+
+    def __cinit__(self, X, Xt=None, n_jobs=None):
+        self.X = _as_2d(X, "X")
+        self.Xt = self.X if Xt is None else _as_2d(Xt, "Xt")
+        if self.Xt.shape[1] != self.X.shape[1]:
+            raise ValueError(f"Xt must have {self.X.shape[1]} columns, got {self.Xt.shape[1]}")
+        cdef const double[:, ::1] Xv = self.X
+        cdef const double[:, ::1] Tv = self.Xt
+        self.n, self.d, self.m = Xv.shape[0], Xv.shape[1], Tv.shape[0]
+        self.op = new FeatureOperator(&Xv[0, 0], self.n, self.d, &Tv[0, 0], self.m,
+                                      _threads(n_jobs))
+
+    def __dealloc__(self):
+        if self.op != NULL:
+            del self.op
+
+    @property
+    def w(self):
+        """X^T c as kept by the last products."""
+        return np.array(<const double[:self.d]> self.op.w(), copy=True)
+
+    def matvec(self, coef):
+        """Xt @ (X.T @ coef), from scratch (sets w)."""
+        cdef const double[::1] c = _as_1d(coef, self.n, np.float64, "coef")
+        out = np.empty(self.m, dtype=np.float64)
+        cdef double[::1] ov = out
+        with nogil:
+            self.op.matvec(&c[0], &ov[0])
+        return out
+
+    def add_columns(self, f, cols, delta):
+        """Returns f + Xt @ (X[cols].T @ delta), the incremental update (updates w)."""
+        cdef double[::1] fv = np.array(_as_1d(f, self.m, np.float64, "f"), copy=True)
+        cdef const index_t[::1] cv = np.ascontiguousarray(cols, dtype=np.int64).reshape(-1)
+        cdef const double[::1] dv = _as_1d(delta, cv.shape[0], np.float64, "delta")
+        if cv.shape[0] and (np.min(cv) < 0 or np.max(cv) >= self.n):
+            raise IndexError("cols out of range")
+        if cv.shape[0]:
+            with nogil:
+                self.op.add_columns(&cv[0], &dv[0], cv.shape[0], &fv[0])
         return np.asarray(fv)
 
 
@@ -461,8 +597,8 @@ def floral_fit(X, y, C, lam0, *, index_t n_classes=2, str kernel="rbf", double g
                double cache_size=1024.0, n_jobs=None, callback=None,
                double dense_fraction=0.5, X_eval=None, y_eval=None,
                double eval_cache_size=256.0, index_t average_from=0, index_t n_best=0,
-               str scoring="accuracy",
-               index_t power_max_iter=200, double power_rtol=1e-7):
+               str scoring="accuracy", index_t power_max_iter=200, double power_rtol=1e-7,
+               str storage="gram"):
     """Run the FLORAL round loop in C++ (see floral_loop.hpp for the algorithm).
 
     ``y`` is in {-1, +1} for two classes (one problem), or holds class indices
@@ -474,6 +610,11 @@ def floral_fit(X, y, C, lam0, *, index_t n_classes=2, str kernel="rbf", double g
     balanced accuracy every ``eval_every`` rounds and keeps the ``n_best`` rounds with the
     highest ``scoring`` ("accuracy" or "balanced_accuracy"); rounds from ``average_from``
     (1-based, 0 = none) are averaged.
+
+    ``storage="gram"`` keeps the kernel matrix (packed triangle, square or row cache, by
+    ``cache_size``); ``storage="features"`` (``kernel="linear"`` only) works on X itself,
+    keeping w = X^T c instead of any n x n storage (features.hpp), for the training and
+    the validation points alike.
 
     ``callback(reason, round, objective, accuracy) -> flags`` is called about every 0.2 s
     and after the last round; returning STOP ends the loop. An exception raised inside it
@@ -527,6 +668,10 @@ def floral_fit(X, y, C, lam0, *, index_t n_classes=2, str kernel="rbf", double g
         if np.any(cap_arr < 0):
             raise ValueError("class_cap must be >= 0")
     cdef const index_t[::1] capv = cap_arr
+    if storage not in ("gram", "features"):
+        raise ValueError(f"storage must be 'gram' or 'features', got {storage!r}")
+    if storage == "features" and kernel != "linear":
+        raise ValueError(f"storage='features' needs kernel='linear', got {kernel!r}")
     cdef int nt = _threads(n_jobs)
 
     cdef index_t m = 0
@@ -571,36 +716,65 @@ def floral_fit(X, y, C, lam0, *, index_t n_classes=2, str kernel="rbf", double g
     cdef const double[:, ::1] Xv = X
     cdef double budget = cache_size * 1024.0 * 1024.0
     cdef GramCache* cache = NULL
+    cdef FeatureOperator* features = NULL
     cdef LoopResult res
     cdef double lmax = float("nan")
     cdef index_t power_iters = 0
+    cdef FeatureOperator* ev_features = NULL
+    w = None
     try:
-        with _blas_single_thread(d):
+        if storage == "features":
             with nogil:
-                cache = new GramCache(&Xv[0, 0], n, d, spec, budget, nt, _gemm)
+                features = new FeatureOperator(&Xv[0, 0], n, d, &Xv[0, 0], n, nt)
                 if m > 0:
-                    ev = new CrossKernel(&Xv[0, 0], n, &Xev[0, 0], m, d, spec, store_eval, nt,
-                                         _gemm)
+                    ev_features = new FeatureOperator(&Xv[0, 0], n, d, &Xev[0, 0], m, nt)
                 if auto_step:
-                    lmax = gram_lambda_max(cache[0], power_max_iter, power_rtol, &power_iters)
-            if auto_step:
-                if not (lmax > 0 and np.isfinite(lmax)):
-                    raise ValueError(f"the kernel matrix has no positive eigenvalue "
-                                     f"(power iteration gave {lmax}); pass a float learning_rate")
-                p.learning_rate = step_scale / lmax
+                    lmax = features_lambda_max(features[0], power_max_iter, power_rtol,
+                                               &power_iters)
+        else:
+            with _blas_single_thread(d):
+                with nogil:
+                    cache = new GramCache(&Xv[0, 0], n, d, spec, budget, nt, _gemm)
+                    if m > 0:
+                        ev = new CrossKernel(&Xv[0, 0], n, &Xev[0, 0], m, d, spec, store_eval,
+                                             nt, _gemm)
+                    if auto_step:
+                        lmax = gram_lambda_max(cache[0], power_max_iter, power_rtol,
+                                               &power_iters)
+        if auto_step:
+            if not (lmax > 0 and np.isfinite(lmax)):
+                raise ValueError(f"the kernel matrix has no positive eigenvalue "
+                                 f"(power iteration gave {lmax}); pass a float learning_rate")
+            p.learning_rate = step_scale / lmax
+        if storage == "features":
             with nogil:
-                run_floral_gram(cache[0], ev, yev_ptr, &yv[0], n_classes,
-                                &Cv[0], &lv[0], &capv[0], p, _trampoline, <void*>ctx, res)
-        s = cache.stats()
-        stats = {"hits": int(s.hits), "misses": int(s.misses),
-                 "rows_computed": int(s.rows_computed),
-                 "materialised": bool(cache.materialised()), "capacity": int(cache.capacity()),
-                 "eval_stored": bool(ev.stored()) if ev != NULL else None}
+                run_floral_features(features[0], ev_features, yev_ptr, &yv[0], n_classes,
+                                    &Cv[0], &lv[0], &capv[0], p, _trampoline, <void*>ctx, res)
+            if P == 1:  # with several problems the operator's w mixes them
+                w = np.array(<const double[:d]> features.w(), copy=True)
+            stats = {"storage": "features", "hits": 0, "misses": 0, "rows_computed": 0,
+                     "materialised": False, "layout": None, "capacity": 0, "row_slots": 0,
+                     "eval_stored": None}
+        else:
+            with _blas_single_thread(d):
+                with nogil:
+                    run_floral_gram(cache[0], ev, yev_ptr, &yv[0], n_classes, &Cv[0], &lv[0],
+                                    &capv[0], p, _trampoline, <void*>ctx, res)
+            s = cache.stats()
+            stats = {"storage": "gram", "hits": int(s.hits), "misses": int(s.misses),
+                     "rows_computed": int(s.rows_computed),
+                     "materialised": bool(cache.materialised()), "layout": _layout(cache[0]),
+                     "capacity": int(cache.capacity()), "row_slots": int(cache.row_slots()),
+                     "eval_stored": bool(ev.stored()) if ev != NULL else None}
     finally:
         if cache != NULL:
             del cache
         if ev != NULL:
             del ev
+        if features != NULL:
+            del features
+        if ev_features != NULL:
+            del ev_features
 
     h = res.history
     last = _model(res.last, P, n)
@@ -636,6 +810,7 @@ def floral_fit(X, y, C, lam0, *, index_t n_classes=2, str kernel="rbf", double g
         },
         "average": None,
         "best": [_model(res.best[i], P, n) for i in range(res.best.size())],
+        "w": w,
     }
     if P == 1:
         out["yt"] = (2 * out["labels"] - 1).astype(np.int8)

@@ -51,6 +51,17 @@
 #define FLORAL_HOT
 #endif
 
+// Keeps a function out of line where the build has no clones: the two Gram storages must
+// run the very same machine code for their floating-point work (matvec.hpp), and two
+// inlined copies may be contracted into FMAs differently.
+#if defined(_MSC_VER)
+#define FLORAL_NOINLINE __declspec(noinline)
+#elif defined(__GNUC__) || defined(__clang__)
+#define FLORAL_NOINLINE __attribute__((noinline))
+#else
+#define FLORAL_NOINLINE
+#endif
+
 namespace floral {
 
 using index_t = std::int64_t;

@@ -35,6 +35,7 @@
 #include <vector>
 
 #include "evaluation.hpp"
+#include "features.hpp"
 #include "operator.hpp"
 #include "projection.hpp"
 #include "rng.hpp"
@@ -486,6 +487,25 @@ inline void run_floral_gram(GramCache& cache, CrossKernel* eval, const std::int3
 inline double gram_lambda_max(GramCache& cache, index_t max_iter, double rtol,
                               index_t* iterations) {
     GramOperator op(cache);
+    return lambda_max(op, max_iter, rtol, iterations);
+}
+
+// The linear kernel in feature space; the validation side is a FeatureOperator from the
+// training points to the validation points.
+inline void run_floral_features(FeatureOperator& op, FeatureOperator* eval,
+                                const std::int32_t* y_eval, const std::int32_t* y,
+                                index_t n_classes, const double* C, const double* lam0,
+                                const index_t* class_cap, const LoopParams& p,
+                                round_callback cb, void* ctx, LoopResult& res) {
+    Evaluation<FeatureOperator> ev;
+    ev.op = eval;
+    ev.classes = y_eval;
+    ev.m = eval != nullptr ? eval->m() : 0;
+    run_floral(op, ev, y, n_classes, C, lam0, class_cap, p, cb, ctx, res);
+}
+
+inline double features_lambda_max(FeatureOperator& op, index_t max_iter, double rtol,
+                                  index_t* iterations) {
     return lambda_max(op, max_iter, rtol, iterations);
 }
 

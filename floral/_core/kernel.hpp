@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <limits>
 #include <new>
 #include <vector>
@@ -31,8 +32,17 @@ struct KernelSpec {
 // Below this many features a scalar loop over a feature-major copy (vectorised across the
 // columns) beats BLAS call overhead; above it, blocks of rows go through dgemm.
 constexpr index_t GEMM_MIN_FEATURES = 32;
-// Rows per dgemm block: 64 x n doubles per thread stays in L2/L3 for moderate n.
+// The Gram storage computes entries by dgemm only in tiles of exactly GEMM_ROW_BLOCK rows
+// (zero rows pad a short group) by the GEMM_COL_TILE columns that start at a multiple of
+// GEMM_COL_TILE (fewer in the last tile). BLAS rounds an entry differently depending on the
+// call's shape (OpenBLAS 0.3.30 does: a row computed alone differs in the last bits from the
+// same row computed among 64, at d = 768), and fixed shapes are what make the packed
+// triangle and the row cache hold the same float32 values. Where the entry sits inside a
+// tile of one fixed shape did not change it in any measurement (d = 32 ... 768).
 constexpr index_t GEMM_ROW_BLOCK = 64;
+constexpr index_t GEMM_COL_TILE = 256;
+// Columns per task of the scalar path (values do not depend on the split).
+constexpr index_t SCALAR_COL_CHUNK = 4096;
 
 inline double int_pow(double base, int exp) {
     double result = 1.0;
@@ -72,14 +82,19 @@ class KernelBlock {
     }
 
     // Scalar path: out[j] = K(a, b_j) for j < ncols. `buf` needs ncols doubles.
-    void row(const double* a, index_t ncols, double* out) const {
-        FLORAL_ASSERT(!use_gemm_ && ncols <= n_b_);
-        std::fill(out, out + ncols, 0.0);
+    void row(const double* a, index_t ncols, double* out) const { row_range(a, 0, ncols, out); }
+
+    // Scalar path: out[j - j0] = K(a, b_j) for j0 <= j < j1. Each entry is summed over the
+    // features in the same order whatever the range, so any split gives the same values.
+    void row_range(const double* a, index_t j0, index_t j1, double* out) const {
+        FLORAL_ASSERT(!use_gemm_ && 0 <= j0 && j0 <= j1 && j1 <= n_b_);
+        const index_t len = j1 - j0;
+        std::fill(out, out + len, 0.0);
         if (spec_.type == KERNEL_RBF) {
             for (index_t k = 0; k < d_; ++k) {
                 const double ak = a[k];
-                const double* col = BT_.data() + k * n_b_;
-                for (index_t j = 0; j < ncols; ++j) {
+                const double* col = BT_.data() + k * n_b_ + j0;
+                for (index_t j = 0; j < len; ++j) {
                     const double diff = ak - col[j];
                     out[j] += diff * diff;
                 }
@@ -87,38 +102,51 @@ class KernelBlock {
         } else {
             for (index_t k = 0; k < d_; ++k) {
                 const double ak = a[k];
-                const double* col = BT_.data() + k * n_b_;
-                for (index_t j = 0; j < ncols; ++j) out[j] += ak * col[j];
+                const double* col = BT_.data() + k * n_b_ + j0;
+                for (index_t j = 0; j < len; ++j) out[j] += ak * col[j];
             }
         }
-        transform(out, ncols);
+        transform(out, len);
     }
 
     // GEMM path: out (m x ncols, leading dimension ld) = K(A_r, b_j) for the m rows of A
     // (row-major, d columns) whose squared norms are a_norms.
     void rows_gemm(const double* A, index_t m, const double* a_norms, index_t ncols, double* out,
                    index_t ld) const {
-        FLORAL_ASSERT(use_gemm_ && ncols <= n_b_);
-        // Row-major out = A B^T is column-major out^T = B A^T: transa='T' on B (d x ncols
+        gemm_block(A, m, a_norms, 0, ncols, out, ld);
+    }
+
+    // GEMM path, the Gram storage's one call shape: out (GEMM_ROW_BLOCK x w, leading
+    // dimension ld) = K(A_r, b_j) for c0 <= j < c0 + w, A holding GEMM_ROW_BLOCK rows.
+    void tile_gemm(const double* A, const double* a_norms, index_t c0, index_t w, double* out,
+                   index_t ld) const {
+        FLORAL_ASSERT(c0 % GEMM_COL_TILE == 0 && w == std::min(GEMM_COL_TILE, n_b_ - c0));
+        gemm_block(A, GEMM_ROW_BLOCK, a_norms, c0, w, out, ld);
+    }
+
+  private:
+    void gemm_block(const double* A, index_t m, const double* a_norms, index_t c0, index_t w,
+                    double* out, index_t ld) const {
+        FLORAL_ASSERT(use_gemm_ && c0 >= 0 && c0 + w <= n_b_);
+        // Row-major out = A B^T is column-major out^T = B A^T: transa='T' on B (d x w
         // column-major), transb='N' on A (d x m column-major).
         char ta = 'T', tb = 'N';
-        int M = static_cast<int>(ncols), N = static_cast<int>(m), K = static_cast<int>(d_);
+        int M = static_cast<int>(w), N = static_cast<int>(m), K = static_cast<int>(d_);
         int lda = static_cast<int>(d_), ldb = static_cast<int>(d_), ldc = static_cast<int>(ld);
         double alpha = 1.0, beta = 0.0;
-        gemm_(&ta, &tb, &M, &N, &K, &alpha, const_cast<double*>(B_), &lda, const_cast<double*>(A),
-              &ldb, &beta, out, &ldc);
+        gemm_(&ta, &tb, &M, &N, &K, &alpha, const_cast<double*>(B_ + c0 * d_), &lda,
+              const_cast<double*>(A), &ldb, &beta, out, &ldc);
         for (index_t r = 0; r < m; ++r) {
             double* o = out + r * ld;
             if (spec_.type == KERNEL_RBF) {
                 const double an = a_norms[r];
-                for (index_t j = 0; j < ncols; ++j)
-                    o[j] = std::max(an + norms_[static_cast<size_t>(j)] - 2.0 * o[j], 0.0);
+                const double* bn = norms_.data() + c0;
+                for (index_t j = 0; j < w; ++j) o[j] = std::max(an + bn[j] - 2.0 * o[j], 0.0);
             }
-            transform(o, ncols);
+            transform(o, w);
         }
     }
 
-  private:
     // Turns squared distances (rbf) or inner products (others) into kernel values in place.
     void transform(double* v, index_t ncols) const {
         switch (spec_.type) {
@@ -146,63 +174,151 @@ class KernelBlock {
     std::vector<double> BT_;
 };
 
+
+// Rows per block of the symmetric pass (matvec.hpp). The row cache sizes its dense-pass
+// waves in whole blocks.
+constexpr index_t SYMV_BLOCK = 128;
+// The column update adds columns in groups of this many (matvec.hpp's axpy_rows); the row
+// cache serves columns in batches that are multiples of it, so batching never regroups.
+constexpr index_t COLUMN_GROUP = 8;
+
+// Stored rows start on 64-byte boundaries (16 floats): the symmetric pass streams eight rows
+// at once, and with rows at arbitrary float offsets every AVX-512 load straddles two cache
+// lines (measured: the dense pass 1.5x slower at n = 10,000).
+constexpr index_t ROW_ALIGN = 16;
+
+inline index_t align_up(index_t x, index_t a) { return (x + a - 1) / a * a; }
+
+// A float array whose first element sits on a 64-byte boundary.
+class AlignedFloats {
+  public:
+    void resize(index_t count) {
+        raw_.resize(static_cast<size_t>(count + ROW_ALIGN));
+        const auto addr = reinterpret_cast<std::uintptr_t>(raw_.data());
+        const auto skip = (64 - addr % 64) % 64 / sizeof(float);
+        data_ = raw_.data() + skip;
+    }
+    float* data() { return data_; }
+    const float* data() const { return data_; }
+
+  private:
+    std::vector<float> raw_;
+    float* data_ = nullptr;
+};
+
 struct CacheStats {
     index_t hits = 0;
     index_t misses = 0;
     index_t rows_computed = 0;
 };
 
-// Kernel rows K[i, :] of the training set under a byte budget.
+// The Gram matrix of the training set under a byte budget, in one of three storages.
 //
-// If n*n float32 values fit the budget the matrix is materialised once, computing only the
-// lower triangle and mirroring it. Otherwise rows live in an LRU cache of `capacity` rows
-// (the LIBSVM design): a fetch of a batch pins nothing explicitly but never evicts a row of
-// the same batch, because hits are moved to the front before any eviction from the back.
+// Square: if all n whole rows fit the budget they are computed once and kept (the row
+// cache below with every row resident). The column update then reads each column as one
+// contiguous row; measured, that keeps rounds whose update touches n/8 to n/2 columns (a
+// sparse regime of many free support vectors) 4-6x faster than the packed storage's
+// gathered columns, at twice its memory. Only an explicit budget that large selects it.
+//
+// Packed: else, if the lower triangle fits, it is computed once: row i's prefix K[i, 0..i],
+// padded to a multiple of 16 floats, at row_offset(i) -- n^2/2 + O(8n) float32, half the
+// square, and the symmetric pass of the round loop reads exactly these prefixes. With what
+// the budget leaves (up to n/8 rows) it keeps an LRU of "hot" whole rows copied out of the
+// triangle for column updates small enough to fit them.
+//
+// Row cache: otherwise whole rows live in an LRU cache of `capacity` rows (the LIBSVM
+// design), filled by fetch(), which the column update uses. The dense pass reads row
+// prefixes through prefixes(): resident rows are used as they are, missing rows go into
+// free slots as whole rows while the cache has room, and after that only their prefixes are
+// computed, into a scratch area of wave_rows() rows. The dense pass never evicts: it scans
+// every row, and LRU replacement under a cyclic scan longer than the cache evicts each row
+// just before its next use, so no pass would ever hit.
+//
+// All storages hold bitwise the same values: the scalar path sums each entry in a fixed
+// order, and the dgemm path computes every entry inside a tile of one fixed shape
+// (GEMM_ROW_BLOCK x GEMM_COL_TILE) at a fixed column offset.
 class GramCache {
   public:
     GramCache(const double* X, index_t n, index_t d, KernelSpec spec, double budget_bytes,
               int n_threads, dgemm_fn gemm)
         : X_(X), n_(n), d_(d), spec_(spec), kb_(X, n, d, spec, gemm),
           n_threads_(resolve_threads(n_threads)) {
-        const double row_bytes = 4.0 * static_cast<double>(n_);
-        const double full_bytes = row_bytes * static_cast<double>(n_);
-        if (full_bytes <= budget_bytes) {
-            materialised_ = true;
+        stride_ = align_up(n_, ROW_ALIGN);
+        const double packed_bytes = 4.0 * static_cast<double>(packed_size(n_));
+        const double square_bytes = 4.0 * static_cast<double>(stride_) * static_cast<double>(n_);
+        if (square_bytes <= budget_bytes) {
+            square_ = true;
+            capacity_ = wave_rows_ = n_;
+            setup_slots(n_);
+            clear_jobs();
+            for (index_t i = 0; i < n_; ++i) {
+                insert(i, used_++);
+                add_job(i, slot(i), n_);
+            }
+            run_jobs();
+        } else if (packed_bytes <= budget_bytes) {
+            packed_ = true;
             capacity_ = n_;
-            data_.resize(static_cast<size_t>(n_ * n_));
+            tri_.resize(packed_size(n_));
             materialise();
+            // what the budget leaves, up to n/8 rows (a quarter of the triangle's bytes)
+            const index_t hot = static_cast<index_t>(std::min(
+                (budget_bytes - packed_bytes) / (4.0 * static_cast<double>(stride_)),
+                static_cast<double>(n_ / 8)));
+            setup_slots(hot >= COLUMN_GROUP ? hot / COLUMN_GROUP * COLUMN_GROUP : 0);
         } else {
-            index_t cap = static_cast<index_t>(budget_bytes / row_bytes);
-            capacity_ = std::max<index_t>(2, std::min(cap, n_));
-            data_.resize(static_cast<size_t>(capacity_ * n_));
-            slot_of_.assign(static_cast<size_t>(n_), -1);
-            row_of_.assign(static_cast<size_t>(capacity_), -1);
-            prev_.assign(static_cast<size_t>(capacity_), -1);
-            next_.assign(static_cast<size_t>(capacity_), -1);
+            setup_rows(budget_bytes);
         }
     }
 
+    // sum_{k<i} align_up(k + 1, 16) in closed form, with i = 16q + r:
+    // 16 * sum_{t=1..i} ceil(t / 16) = 16 (q + 1)(8q + r).
+    static index_t row_offset(index_t i) {
+        const index_t q = i / ROW_ALIGN, r = i % ROW_ALIGN;
+        return ROW_ALIGN * (q + 1) * (8 * q + r);
+    }
+    static index_t packed_size(index_t n) { return row_offset(n); }
+
     index_t n() const { return n_; }
-    bool materialised() const { return materialised_; }
+    // The whole matrix is stored (packed or square): nothing is ever recomputed.
+    bool materialised() const { return packed_ || square_; }
+    bool is_packed() const { return packed_; }
+    // Every whole row resident, computed once (capacity() == n).
+    bool square() const { return square_; }
+    // Row i of the square storage, without LRU bookkeeping.
+    const float* resident_row(index_t i) const {
+        FLORAL_ASSERT(square_);
+        return slots_.data() + slot_of_[static_cast<size_t>(i)] * stride_;
+    }
+    // Rows the storage holds at once (n when packed).
     index_t capacity() const { return capacity_; }
+    // Slots for whole rows that fetch() serves: the row cache's capacity, or, when packed,
+    // the hot rows that the budget leaves beside the triangle (possibly none).
+    index_t row_slots() const { return slots_n_; }
+    // Rows per call of prefixes() (row cache only).
+    index_t wave_rows() const { return wave_rows_; }
     const CacheStats& stats() const { return stats_; }
-    const float* full() const { return materialised_ ? data_.data() : nullptr; }
+    const float* packed() const { return packed_ ? tri_.data() : nullptr; }
     const KernelBlock& kernel() const { return kb_; }
     int n_threads() const { return n_threads_; }
 
-    // Makes rows[0..count) resident and writes their addresses to out. count <= capacity().
+    // Packed storage: the whole row K[i, :] into out (n floats); the part right of the
+    // diagonal is column i of the triangle, one float per stored row.
+    void full_row(index_t i, float* out) const {
+        FLORAL_ASSERT(packed_ && i >= 0 && i < n_);
+        const float* tri = tri_.data();
+        std::copy(tri + row_offset(i), tri + row_offset(i) + i + 1, out);
+        for (index_t j = i + 1; j < n_; ++j) out[j] = tri[row_offset(j) + i];
+    }
+
+    // Makes rows[0..count) resident as whole rows in the LRU slots and writes their
+    // addresses to out; count <= row_slots(). Hits are moved to the front before anything
+    // is evicted, so a batch never evicts one of its own rows. Misses are computed in
+    // parallel, or, when packed, copied out of the triangle (full_row: a cache line per
+    // entry right of the diagonal, which is why the column update keeps rows it reuses --
+    // the attacker's candidates come back round after round).
     void fetch(const index_t* rows, index_t count, const float** out) {
-        FLORAL_ASSERT(count <= capacity_);
-        if (materialised_) {
-            for (index_t r = 0; r < count; ++r) {
-                FLORAL_ASSERT(rows[r] >= 0 && rows[r] < n_);
-                out[r] = data_.data() + rows[r] * n_;
-            }
-            stats_.hits += count;
-            return;
-        }
-        missing_.clear();
-        missing_slots_.clear();
+        FLORAL_ASSERT(count <= slots_n_);
         for (index_t r = 0; r < count; ++r) {
             const index_t i = rows[r];
             FLORAL_ASSERT(i >= 0 && i < n_);
@@ -211,130 +327,192 @@ class GramCache {
                 touch(slot_of_[static_cast<size_t>(i)]);
             }
         }
+        clear_jobs();
         for (index_t r = 0; r < count; ++r) {
             const index_t i = rows[r];
             if (slot_of_[static_cast<size_t>(i)] >= 0) continue;  // hit, or repeated in batch
             ++stats_.misses;
             const index_t s = take_slot();
-            slot_of_[static_cast<size_t>(i)] = s;
-            row_of_[static_cast<size_t>(s)] = i;
-            push_front(s);
-            missing_.push_back(i);
-            missing_slots_.push_back(s);
+            insert(i, s);
+            add_job(i, slot(s), n_);
         }
-        compute_rows(missing_.data(), static_cast<index_t>(missing_.size()), missing_slots_.data());
-        for (index_t r = 0; r < count; ++r)
-            out[r] = data_.data() + slot_of_[static_cast<size_t>(rows[r])] * n_;
+        if (packed_) copy_jobs();
+        else run_jobs();
+        for (index_t r = 0; r < count; ++r) out[r] = slot(slot_of_[static_cast<size_t>(rows[r])]);
+    }
+
+    // Row cache: addresses of the prefixes K[i, 0..i] of rows a <= i < b (b - a <=
+    // wave_rows()) into out, valid until the next call. Resident rows count as hits;
+    // missing rows are computed (in parallel) whole into free slots while there are any,
+    // then as prefixes into the scratch area. Never evicts (see the class comment).
+    void prefixes(index_t a, index_t b, const float** out) {
+        FLORAL_ASSERT(!packed_ && 0 <= a && a <= b && b <= n_ && b - a <= wave_rows_);
+        clear_jobs();
+        index_t scratch_used = 0;
+        for (index_t i = a; i < b; ++i) {
+            index_t s = slot_of_[static_cast<size_t>(i)];
+            if (s >= 0) {
+                ++stats_.hits;
+                touch(s);
+                out[i - a] = slot(s);
+                continue;
+            }
+            ++stats_.misses;
+            if (used_ < slots_n_) {
+                s = used_++;
+                insert(i, s);
+                out[i - a] = slot(s);
+                add_job(i, slot(s), n_);
+            } else {
+                float* dst = scratch_.data() + scratch_used++ * stride_;
+                out[i - a] = dst;
+                add_job(i, dst, i + 1);
+            }
+        }
+        run_jobs();
     }
 
   private:
-    // Lower triangle (j <= i) of every row, in parallel, then mirrored in tiles.
-    void materialise() {
-        float* K = data_.data();
-        const index_t n = n_;
-        if (kb_.uses_gemm()) {
-            const index_t nblocks = (n + GEMM_ROW_BLOCK - 1) / GEMM_ROW_BLOCK;
-            // per-thread scratch allocated here: an exception inside a parallel region
-            // would terminate the process instead of surfacing as MemoryError
-            std::vector<double> scratch(static_cast<size_t>(n_threads_ * GEMM_ROW_BLOCK * n));
-#pragma omp parallel num_threads(n_threads_) if (n * n >= PARALLEL_MIN_WORK)
-            {
-                double* buf = scratch.data() + static_cast<size_t>(thread_num()) * GEMM_ROW_BLOCK * n;
-#pragma omp for schedule(dynamic, 1)
-                for (index_t blk = 0; blk < nblocks; ++blk) {
-                    const index_t r0 = blk * GEMM_ROW_BLOCK;
-                    const index_t m = std::min(GEMM_ROW_BLOCK, n - r0);
-                    const index_t ncols = r0 + m;
-                    kb_.rows_gemm(X_ + r0 * d_, m, kb_.norms() + r0, ncols, buf, ncols);
-                    for (index_t r = 0; r < m; ++r) {
-                        const index_t i = r0 + r;
-                        const double* src = buf + r * ncols;
-                        float* dst = K + i * n;
-                        for (index_t j = 0; j <= i; ++j) dst[j] = static_cast<float>(src[j]);
-                        if (spec_.type == KERNEL_RBF) dst[i] = 1.0f;  // exact, unlike n_i+n_i-2<x,x>
-                    }
-                }
-            }
-        } else {
-            std::vector<double> scratch(static_cast<size_t>(n_threads_ * n));
-#pragma omp parallel num_threads(n_threads_) if (n * n >= PARALLEL_MIN_WORK)
-            {
-                double* buf = scratch.data() + static_cast<size_t>(thread_num()) * n;
-#pragma omp for schedule(dynamic, 16)
-                for (index_t i = 0; i < n; ++i) {
-                    kb_.row(X_ + i * d_, i + 1, buf);
-                    float* dst = K + i * n;
-                    for (index_t j = 0; j <= i; ++j) dst[j] = static_cast<float>(buf[j]);
-                }
-            }
-        }
-        constexpr index_t T = 64;
-        const index_t nt = (n + T - 1) / T;
-#pragma omp parallel for schedule(dynamic, 1) num_threads(n_threads_) if (n * n >= PARALLEL_MIN_WORK)
-        for (index_t bi = 0; bi < nt; ++bi) {
-            for (index_t bj = bi; bj < nt; ++bj) {
-                // copy K[j][i] (j > i, lower) into K[i][j] (upper) for tile rows bi, cols bj
-                const index_t i0 = bi * T, i1 = std::min(n, i0 + T);
-                const index_t j0 = bj * T, j1 = std::min(n, j0 + T);
-                for (index_t i = i0; i < i1; ++i)
-                    for (index_t j = std::max(j0, i + 1); j < j1; ++j) K[i * n + j] = K[j * n + i];
-            }
-        }
-        stats_.rows_computed += n;
+    float* slot(index_t s) { return slots_.data() + s * stride_; }
+
+    // Sizes the row cache. Of the budget, up to an eighth (at least COLUMN_GROUP rows, at
+    // most one symmetric-pass block per thread) is the dense pass's scratch, and each block
+    // of a wave also needs a partial sum of up to n doubles (two rows' worth, matvec.hpp);
+    // the rest holds whole rows, never fewer than COLUMN_GROUP.
+    void setup_rows(double budget_bytes) {
+        const double row_bytes = 4.0 * static_cast<double>(stride_);
+        const index_t rows_budget =
+            static_cast<index_t>(std::min(budget_bytes / row_bytes, 4.0 * static_cast<double>(n_)));
+        const index_t n8 = (n_ + COLUMN_GROUP - 1) / COLUMN_GROUP * COLUMN_GROUP;
+        index_t wave = std::min<index_t>(SYMV_BLOCK * n_threads_, rows_budget / 8);
+        wave = wave >= SYMV_BLOCK ? wave / SYMV_BLOCK * SYMV_BLOCK : wave / COLUMN_GROUP * COLUMN_GROUP;
+        wave_rows_ = std::min(n8, std::max(COLUMN_GROUP, wave));
+        const index_t wave_blocks = std::max<index_t>(1, wave_rows_ / SYMV_BLOCK);
+        capacity_ = std::max(COLUMN_GROUP, std::min(n_, rows_budget - wave_rows_ - 2 * wave_blocks));
+        scratch_.resize(wave_rows_ * stride_);
+        setup_slots(capacity_);
     }
 
-    // Full rows for the given rows into the given slots, in parallel.
-    void compute_rows(const index_t* rows, index_t count, const index_t* slots) {
+    void setup_slots(index_t count) {
+        slots_n_ = count;
+        slots_.resize(count * stride_);
+        slot_of_.assign(static_cast<size_t>(n_), -1);
+        row_of_.assign(static_cast<size_t>(count), -1);
+        prev_.assign(static_cast<size_t>(count), -1);
+        next_.assign(static_cast<size_t>(count), -1);
+    }
+
+    // Packed storage: the queued rows out of the triangle, in parallel over rows.
+    void copy_jobs() {
+        const index_t count = static_cast<index_t>(job_row_.size());
+#pragma omp parallel for schedule(dynamic, 1) num_threads(n_threads_) if (count * n_ >= PARALLEL_MIN_WORK)
+        for (index_t r = 0; r < count; ++r)
+            full_row(job_row_[static_cast<size_t>(r)], job_dst_[static_cast<size_t>(r)]);
+    }
+
+    // The lower triangle, row prefixes written in place.
+    void materialise() {
+        clear_jobs();
+        for (index_t i = 0; i < n_; ++i) add_job(i, tri_.data() + row_offset(i), i + 1);
+        run_jobs();
+    }
+
+    void clear_jobs() {
+        job_row_.clear();
+        job_dst_.clear();
+        job_len_.clear();
+    }
+    void add_job(index_t row, float* dst, index_t len) {
+        job_row_.push_back(row);
+        job_dst_.push_back(dst);
+        job_len_.push_back(len);
+    }
+
+    // Computes K[row, 0..len) into dst for every job, in parallel over (group of rows,
+    // column tile) tasks, so that even one missing row is split across the threads.
+    // dgemm path: groups of GEMM_ROW_BLOCK consecutive jobs, tiles of GEMM_COL_TILE columns
+    // up to the group's longest prefix. Scalar path: one task per job and SCALAR_COL_CHUNK
+    // columns. Cost O(sum(len) d), the tile padding aside.
+    void run_jobs() {
+        const index_t count = static_cast<index_t>(job_row_.size());
         if (count == 0) return;
-        float* base = data_.data();
-        const index_t n = n_;
-        if (kb_.uses_gemm()) {
-            const index_t nblocks = (count + GEMM_ROW_BLOCK - 1) / GEMM_ROW_BLOCK;
-            const int nt = static_cast<int>(std::min<index_t>(n_threads_, nblocks));
-            const size_t per = static_cast<size_t>(GEMM_ROW_BLOCK * (d_ + 1 + n));
-            std::vector<double> scratch(static_cast<size_t>(nt) * per);
-#pragma omp parallel num_threads(nt) if (count * n * d_ >= PARALLEL_MIN_WORK)
-            {
-                double* a = scratch.data() + static_cast<size_t>(thread_num()) * per;
-                double* an = a + GEMM_ROW_BLOCK * d_;
-                double* buf = an + GEMM_ROW_BLOCK;
+        const bool gemm = kb_.uses_gemm();
+        const index_t G = gemm ? GEMM_ROW_BLOCK : 1;
+        const index_t T = gemm ? GEMM_COL_TILE : SCALAR_COL_CHUNK;
+        const index_t ngroups = (count + G - 1) / G;
+        task_first_.assign(static_cast<size_t>(ngroups + 1), 0);
+        double work = 0.0;
+        for (index_t g = 0; g < ngroups; ++g) {
+            index_t longest = 0;
+            for (index_t r = g * G; r < std::min(count, g * G + G); ++r)
+                longest = std::max(longest, job_len_[static_cast<size_t>(r)]);
+            task_first_[static_cast<size_t>(g + 1)] = task_first_[static_cast<size_t>(g)] + (longest + T - 1) / T;
+            work += static_cast<double>(longest) * static_cast<double>(G);
+        }
+        const index_t ntasks = task_first_[static_cast<size_t>(ngroups)];
+        const int nt = static_cast<int>(std::max<index_t>(1, std::min<index_t>(n_threads_, ntasks)));
+        const bool par = work * static_cast<double>(d_) >= static_cast<double>(PARALLEL_MIN_WORK);
+        // per-thread scratch allocated here: an exception inside a parallel region would
+        // terminate the process instead of surfacing as MemoryError
+        const size_t per = gemm ? static_cast<size_t>(G * d_ + G + G * T) : static_cast<size_t>(T);
+        work_.resize(static_cast<size_t>(nt) * per);
+        const index_t* first = task_first_.data();
+#pragma omp parallel num_threads(nt) if (par)
+        {
+            double* buf = work_.data() + static_cast<size_t>(par ? thread_num() : 0) * per;
 #pragma omp for schedule(dynamic, 1)
-                for (index_t blk = 0; blk < nblocks; ++blk) {
-                    const index_t r0 = blk * GEMM_ROW_BLOCK;
-                    const index_t m = std::min(GEMM_ROW_BLOCK, count - r0);
-                    for (index_t r = 0; r < m; ++r) {
-                        const index_t i = rows[r0 + r];
-                        std::copy(X_ + i * d_, X_ + (i + 1) * d_, a + r * d_);
-                        an[r] = kb_.norms()[i];
-                    }
-                    kb_.rows_gemm(a, m, an, n, buf, n);
-                    for (index_t r = 0; r < m; ++r) {
-                        const index_t i = rows[r0 + r];
-                        float* dst = base + slots[r0 + r] * n;
-                        const double* src = buf + r * n;
-                        for (index_t j = 0; j < n; ++j) dst[j] = static_cast<float>(src[j]);
-                        if (spec_.type == KERNEL_RBF) dst[i] = 1.0f;
-                    }
-                }
-            }
-        } else {
-            const int nt = static_cast<int>(std::min<index_t>(n_threads_, count));
-            std::vector<double> scratch(static_cast<size_t>(nt) * static_cast<size_t>(n));
-#pragma omp parallel num_threads(nt) if (count * n * d_ >= PARALLEL_MIN_WORK)
-            {
-                double* buf = scratch.data() + static_cast<size_t>(thread_num()) * n;
-#pragma omp for schedule(dynamic, 4)
-                for (index_t r = 0; r < count; ++r) {
-                    kb_.row(X_ + rows[r] * d_, n, buf);
-                    float* dst = base + slots[r] * n;
-                    for (index_t j = 0; j < n; ++j) dst[j] = static_cast<float>(buf[j]);
-                }
+            for (index_t t = 0; t < ntasks; ++t) {
+                const index_t g = static_cast<index_t>(std::upper_bound(first, first + ngroups + 1, t) - first) - 1;
+                const index_t c0 = (t - first[g]) * T;
+                if (gemm) tile_task(g, c0, buf);
+                else scalar_task(g, c0, buf);
             }
         }
         stats_.rows_computed += count;
     }
 
+    void tile_task(index_t g, index_t c0, double* buf) const {
+        const index_t G = GEMM_ROW_BLOCK, count = static_cast<index_t>(job_row_.size());
+        const index_t r0 = g * G, m = std::min(G, count - r0), w = std::min(GEMM_COL_TILE, n_ - c0);
+        double* A = buf;
+        double* an = A + G * d_;
+        double* out = an + G;
+        for (index_t r = 0; r < G; ++r) {
+            if (r < m) {
+                const index_t i = job_row_[static_cast<size_t>(r0 + r)];
+                std::copy(X_ + i * d_, X_ + (i + 1) * d_, A + r * d_);
+                an[r] = kb_.norms()[i];
+            } else {  // padding keeps the call shape fixed; its output is discarded
+                std::fill(A + r * d_, A + (r + 1) * d_, 0.0);
+                an[r] = 0.0;
+            }
+        }
+        kb_.tile_gemm(A, an, c0, w, out, GEMM_COL_TILE);
+        for (index_t r = 0; r < m; ++r) {
+            const size_t q = static_cast<size_t>(r0 + r);
+            const index_t i = job_row_[q], e = std::min(c0 + w, job_len_[q]);
+            float* dst = job_dst_[q];
+            const double* src = out + r * GEMM_COL_TILE - c0;
+            for (index_t j = c0; j < e; ++j) dst[j] = static_cast<float>(src[j]);
+            // exact, unlike n_i + n_i - 2<x_i, x_i>
+            if (spec_.type == KERNEL_RBF && i >= c0 && i < e) dst[i] = 1.0f;
+        }
+    }
+
+    void scalar_task(index_t r, index_t j0, double* buf) const {
+        const size_t q = static_cast<size_t>(r);
+        const index_t j1 = std::min(job_len_[q], j0 + SCALAR_COL_CHUNK);
+        kb_.row_range(X_ + job_row_[q] * d_, j0, j1, buf);
+        float* dst = job_dst_[q];
+        for (index_t j = j0; j < j1; ++j) dst[j] = static_cast<float>(buf[j - j0]);
+    }
+
     // LRU list over slots: head_ = most recently used.
+    void insert(index_t i, index_t s) {
+        slot_of_[static_cast<size_t>(i)] = s;
+        row_of_[static_cast<size_t>(s)] = i;
+        push_front(s);
+    }
     void unlink(index_t s) {
         const index_t p = prev_[static_cast<size_t>(s)], q = next_[static_cast<size_t>(s)];
         if (p >= 0) next_[static_cast<size_t>(p)] = q; else head_ = q;
@@ -354,7 +532,7 @@ class GramCache {
         push_front(s);
     }
     index_t take_slot() {
-        if (used_ < capacity_) return used_++;
+        if (used_ < slots_n_) return used_++;
         const index_t s = tail_;
         FLORAL_ASSERT(s >= 0);
         unlink(s);
@@ -368,14 +546,17 @@ class GramCache {
     KernelSpec spec_;
     KernelBlock kb_;
     int n_threads_;
-    bool materialised_ = false;
-    index_t capacity_ = 0;
-    std::vector<float> data_;
+    bool packed_ = false, square_ = false;
+    index_t capacity_ = 0, wave_rows_ = 0, stride_ = 0, slots_n_ = 0;
+    AlignedFloats tri_;              // packed lower triangle
+    AlignedFloats slots_, scratch_;  // whole rows (LRU); the dense pass's prefixes
     CacheStats stats_;
-    // LRU bookkeeping (unused when materialised)
     std::vector<index_t> slot_of_, row_of_, prev_, next_;
     index_t head_ = -1, tail_ = -1, used_ = 0;
-    std::vector<index_t> missing_, missing_slots_;
+    // rows to compute: row, destination, number of leading entries
+    std::vector<index_t> job_row_, job_len_, task_first_;
+    std::vector<float*> job_dst_;
+    std::vector<double> work_;
 };
 
 }  // namespace floral

@@ -13,6 +13,7 @@
 //
 // Both products must give every output element a summation order that does not depend on
 // the thread count (results are bitwise identical for any n_jobs).
+// features.hpp's FeatureOperator is the other implementation (the linear kernel as X X^T).
 #pragma once
 
 #include <vector>
@@ -22,36 +23,48 @@
 
 namespace floral {
 
-// K held by a GramCache: materialised (one symmetric pass per matvec) or an LRU of rows.
+// K held by a GramCache: the packed lower triangle, all rows, or an LRU cache of rows. All
+// give bitwise the same products (matvec.hpp), so the choice of storage -- which
+// cache_size makes -- never changes a result.
 class GramOperator {
   public:
-    explicit GramOperator(GramCache& cache) : cache_(cache) {
-        if (cache_.materialised()) symv_.emplace_back(cache_.n());
-    }
+    explicit GramOperator(GramCache& cache) : cache_(cache), symv_(cache.n()) {}
 
     index_t n() const { return cache_.n(); }
 
     void matvec(const double* c, double* out) {
-        gram_matvec(cache_, symv_.empty() ? nullptr : &symv_.front(), c, out, idx_, ptrs_);
+        if (cache_.is_packed()) symv_.apply_packed(cache_.packed(), c, out, cache_.n_threads());
+        else symv_.apply_rows(cache_, c, out);
     }
 
+    // Packed: whole hot rows when all m fit in the hot slots (rows the attacker flips recur,
+    // and a row read whole costs a sixteenth of the cache lines of a gathered column),
+    // the gather otherwise. Either way the same values reach the same arithmetic.
     void add_columns(const index_t* cols, const double* delta, index_t m, double* f) {
-        floral::add_columns(cache_, cols, delta, m, f, ptrs_);
+        if (m == 0) return;
+        if (cache_.is_packed() && m > cache_.row_slots())
+            packed_.apply(cache_.packed(), cache_.n(), cols, delta, m, f, cache_.n_threads());
+        else
+            add_columns_rows(cache_, cols, delta, m, f, ptrs_);
     }
 
-    // Without the whole matrix a dense pass recomputes every row: never cheaper.
+    // One rule for all storages: the choice changes how f is rounded, so a storage-
+    // dependent rule would make results depend on cache_size. In stored floats touched: a
+    // dense pass reads (or, in the row cache, recomputes) n^2/2; the update reads m n from
+    // whole rows (square, hot or cached rows), so they cross at m = n/2, the default
+    // dense_fraction. The packed gather alone would cross earlier (it touches about the whole
+    // triangle once m > n/16), which is the regime where the square is worth its memory.
     bool prefer_dense(index_t m, double dense_fraction) const {
-        return cache_.materialised() &&
-               static_cast<double>(m) >= dense_fraction * static_cast<double>(cache_.n());
+        return static_cast<double>(m) >= dense_fraction * static_cast<double>(cache_.n());
     }
 
     GramCache& cache() { return cache_; }
 
   private:
     GramCache& cache_;
-    std::vector<SymmetricMatvec> symv_;  // zero or one: SymmetricMatvec has no default state
-    std::vector<index_t> idx_;
+    SymmetricMatvec symv_;
     std::vector<const float*> ptrs_;
+    PackedColumns packed_;
 };
 
 }  // namespace floral

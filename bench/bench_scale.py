@@ -1,0 +1,422 @@
+"""FLORAL at large n on the CPU: exact kernel, Nystroem features + FloralSVC(kernel="linear"),
+and scikit-learn's SVC and Nystroem + LinearSVC beside them, all in the same run.
+
+Data (training labels get 10% random flips; test labels are clean; standardised with the
+training split's statistics):
+
+* moons: ``make_moons(n, noise=0.2)``, d = 2, gamma = 1 (the paper's);
+* blobs768: two Gaussian blobs in d = 768 (the size of RoBERTa sentence embeddings),
+  N(0, I) shifted by +-1.5 along a random unit direction (Bayes accuracy 0.93),
+  gamma = 1/768.
+
+Methods, each fitted in a fresh child process (peak RSS is that process's, read from
+getrusage after the fit; the JSON also has the RSS before the fit, with the data loaded):
+
+* ``exact``: FloralSVC(kernel="rbf", C=10), cache_size="auto" (the packed triangle when it
+  fits in half the available memory);
+* ``nystroem256`` / ``nystroem1024``: make_pipeline(StandardScaler(), Nystroem(gamma,
+  n_components=m), FloralSVC(kernel="linear", C=10)) -- the feature-space path;
+* ``svc``: one SVC(C=10, gamma) fit;
+* ``nystroem_linsvc``: make_pipeline(StandardScaler(), Nystroem(gamma, n_components=1024),
+  LinearSVC(C=10));
+* ``linear`` (section "linear"): FloralSVC(kernel="linear") on X itself, the feature-space
+  path at d = 768, with the time of one pass over X (X @ w, same threads, median of 11)
+  measured in the same child for the round-time ratio.
+* ``rowcache`` (section "rowcache", sizes --rowcache-sizes): exact FloralSVC with an
+  explicit cache_size (--rowcache-mb, default 200 MB) below the packed triangle, so every
+  round recomputes kernel rows through the row cache -- the parallel recomputation, 1 vs all
+  threads, --rowcache-rounds rounds (default 10).
+
+FLORAL runs 500 rounds, flip_budget 1% of n (candidate_factor 2), random_state 0. Step size:
+until FloralSVC derives it itself, a fit at n >= a few thousand needs an explicit step below
+2 / lambda_max(K) (the fixed default 1e-3 diverges), so each FLORAL cell gets learning_rate =
+1 / lambda_max, computed beforehand in its own child (not timed): lambda_max(Phi^T Phi) of the
+pipeline's own Nystroem features (= lambda_max(Phi Phi^T), the linear path's kernel), and for
+the exact kernel the same with m = 1024 (the Nystroem approximation's top eigenvalue, within a
+few percent of lambda_max(K) and below it). ``--default-step`` uses the estimator's default
+instead (for re-running once FloralSVC has learning_rate="auto").
+
+FLORAL cells run with n_jobs=1 and with all cores (``--threads``); SVC and LinearSVC are
+single-threaded, and their cells run with all cores available to BLAS.
+
+Cells that cannot fit or would take more than --cap seconds (default 900) are skipped and
+recorded with the reason: exact when the packed triangle exceeds half the available memory
+(the row cache's rounds would take minutes each); SVC when its time, extrapolated from the
+smaller sizes of the same data as a power law with exponent >= 2, exceeds the cap. A cell
+that still runs past --cap + 300 s is killed.
+
+Usage:
+  python bench/bench_scale.py                             # the full grid
+  python bench/bench_scale.py --sections exact nystroem --datasets moons --sizes 10000 20000
+  python bench/bench_scale.py --sections million          # n = 1,000,000, moons, m = 256
+Sections: exact, nystroem, svc, linsvc, linear, rowcache, million. Writes bench/results/scale.json (merged
+with an existing file cell by cell unless --fresh) and prints a table. Timings, never
+assertions.
+"""
+import argparse
+import json
+import math
+import os
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SECTIONS = ("exact", "nystroem", "svc", "linsvc", "linear", "rowcache", "million")
+C = 10.0
+N_TEST = 10_000
+MILLION = 1_000_000
+
+
+# --- data -----------------------------------------------------------------------------
+
+def make_data(dataset, n, seed=0):
+    """(X, y, X_test, y_test, gamma), standardised with the training statistics."""
+    rng = np.random.default_rng(seed)
+    if dataset == "moons":
+        from sklearn.datasets import make_moons
+
+        X, y = make_moons(n, noise=0.2, random_state=seed)
+        Xt, yt = make_moons(N_TEST, noise=0.2, random_state=seed + 1)
+        gamma = 1.0
+    elif dataset == "blobs768":
+        d = 768
+        u = rng.normal(size=d)
+        u /= np.linalg.norm(u)
+
+        def draw(m):
+            labels = rng.integers(0, 2, m)
+            return rng.normal(size=(m, d)) + np.outer(np.where(labels == 1, 1.5, -1.5), u), labels
+
+        X, y = draw(n)
+        Xt, yt = draw(N_TEST)
+        gamma = 1.0 / d
+    else:
+        raise ValueError(f"unknown dataset {dataset!r}")
+    y = np.where(y == 1, 1, -1)
+    yt = np.where(yt == 1, 1, -1)
+    y[rng.choice(n, n // 10, replace=False)] *= -1
+    mean, std = X.mean(axis=0), X.std(axis=0)
+    X = (X - mean) / std
+    Xt = (Xt - mean) / std
+    return np.ascontiguousarray(X), y, np.ascontiguousarray(Xt), yt, gamma
+
+
+# --- one cell, in a child process ----------------------------------------------------------
+
+def _rss_mb():
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return float("nan")
+
+
+def _peak_rss_mb():
+    import resource
+
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 1024 if sys.platform != "darwin" else peak / 2**20
+
+
+def nystroem_front(gamma, m):
+    from sklearn.kernel_approximation import Nystroem
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    return make_pipeline(StandardScaler(), Nystroem(gamma=gamma, n_components=m, random_state=0))
+
+
+def step_cell(spec):
+    """1 / lambda_max(Phi^T Phi) for the Nystroem features with m = 256 and 1024 (the
+    latter also stands for lambda_max(K)); Phi^T Phi is summed over chunks of rows so
+    memory stays O(chunk m + m^2)."""
+    X, _, _, _, gamma = make_data(spec["dataset"], spec["n"])
+    out = {}
+    for m in spec["ms"]:
+        front = nystroem_front(gamma, min(m, X.shape[0])).fit(X)
+        G = None
+        for a in range(0, X.shape[0], 50_000):
+            Phi = front.transform(X[a:a + 50_000])
+            G = Phi.T @ Phi if G is None else G + Phi.T @ Phi
+        out[str(m)] = float(1.0 / np.linalg.eigvalsh(G)[-1])
+    return {"steps": out}
+
+
+def fit_cell(spec):
+    import warnings
+
+    from threadpoolctl import threadpool_limits
+
+    from floral import FloralSVC
+
+    X, y, Xt, yt, gamma = make_data(spec["dataset"], spec["n"])
+    rec = {"rss_before_fit_mb": _rss_mb()}
+    threads = spec["threads"]
+    method = spec["method"]
+    floral_kw = dict(C=C, flip_budget=spec["flip"], n_rounds=spec["rounds"], random_state=0,
+                     n_jobs=threads)
+    if spec.get("step") is not None:
+        floral_kw["learning_rate"] = spec["step"]
+    if method == "exact":
+        est = FloralSVC(kernel="rbf", gamma=gamma, **floral_kw)
+    elif method == "rowcache":
+        est = FloralSVC(kernel="rbf", gamma=gamma, cache_size=spec["cache_mb"], **floral_kw)
+    elif method == "linear":
+        if "learning_rate" in floral_kw:  # 1 / lambda_max(X X^T) = 1 / lambda_max(X^T X)
+            floral_kw["learning_rate"] = float(1.0 / np.linalg.eigvalsh(X.T @ X)[-1])
+        est = FloralSVC(kernel="linear", **floral_kw)
+        w = np.random.default_rng(0).normal(size=X.shape[1])
+        with threadpool_limits(limits=threads):
+            passes = []
+            for _ in range(11):
+                t0 = time.perf_counter()
+                X @ w
+                passes.append(time.perf_counter() - t0)
+        rec["pass_over_X_s"] = float(np.median(passes))
+    elif method.startswith("nystroem") and method[8:].isdigit():
+        from sklearn.pipeline import make_pipeline
+
+        front = nystroem_front(gamma, int(method[8:]))
+        est = make_pipeline(*[s for _, s in front.steps], FloralSVC(kernel="linear", **floral_kw))
+    elif method == "svc":
+        from sklearn.svm import SVC
+
+        est = SVC(C=C, gamma=gamma)
+    elif method == "nystroem_linsvc":
+        from sklearn.pipeline import make_pipeline
+        from sklearn.svm import LinearSVC
+
+        front = nystroem_front(gamma, 1024)
+        est = make_pipeline(*[s for _, s in front.steps], LinearSVC(C=C))
+    else:
+        raise ValueError(method)
+    with threadpool_limits(limits=threads), warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        t0 = time.perf_counter()
+        est.fit(X, y)
+        rec["fit_s"] = time.perf_counter() - t0
+        rec["peak_rss_mb"] = _peak_rss_mb()
+        t0 = time.perf_counter()
+        rec["test_accuracy"] = float(est.score(Xt, yt))
+        rec["predict_s"] = time.perf_counter() - t0
+    rec["warnings"] = sorted({f"{w.category.__name__}: {str(w.message)[:200]}" for w in caught})
+    clf = est[-1] if hasattr(est, "steps") else est
+    if isinstance(clf, FloralSVC):
+        h = clf.history_
+        steps = np.diff(h["seconds"])
+        rec["round_median_s"] = float(np.median(steps)) if steps.size else float("nan")
+        rec["round_mean_s"] = float(h["seconds"][-1] / len(h["seconds"]))
+        rec["loop_s"] = float(h["seconds"][-1])
+        rec["rounds_run"] = int(clf.n_rounds_)
+        rec["n_sv"] = int(clf.support_.size)
+        rec["storage"] = {k: v for k, v in clf._storage.items()}
+        rec["diverged"] = bool(not np.isfinite(h["objective"]).all()
+                               or h["objective"][-1] > h["objective"].min() + 1e6)
+    if hasattr(est, "steps"):
+        rec["n_components"] = int(est[1].n_components)
+    return rec
+
+
+def child_main(spec_json):
+    spec = json.loads(spec_json)
+    rec = step_cell(spec) if spec["method"] == "step" else fit_cell(spec)
+    print("RESULT " + json.dumps(rec), flush=True)
+
+
+def run_child(spec, limit_s):
+    cmd = [sys.executable, os.path.abspath(__file__), "--cell", json.dumps(spec)]
+    t0 = time.perf_counter()
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=limit_s)
+    except subprocess.TimeoutExpired:
+        return {"status": "killed", "reason": f"ran past {limit_s:.0f} s",
+                "wall_s": time.perf_counter() - t0}
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
+    if proc.returncode != 0 or not lines:
+        return {"status": "failed", "returncode": proc.returncode,
+                "stderr": proc.stderr[-2000:], "wall_s": time.perf_counter() - t0}
+    rec = json.loads(lines[-1][len("RESULT "):])
+    rec["status"] = "ok"
+    rec["wall_s"] = time.perf_counter() - t0
+    return rec
+
+
+# --- the grid ---------------------------------------------------------------------------
+
+def svc_estimate(records, dataset, n):
+    """SVC time at n extrapolated from measured sizes (power law, exponent >= 2)."""
+    done = sorted((r["n"], r["fit_s"]) for r in records
+                  if r["method"] == "svc" and r["dataset"] == dataset and r["status"] == "ok")
+    if not done:
+        return None
+    if len(done) >= 2:
+        (n1, t1), (n2, t2) = done[-2], done[-1]
+        p = max(2.0, math.log(t2 / t1) / math.log(n2 / n1)) if t1 > 0 and t2 > 0 else 2.0
+    else:
+        (n2, t2), p = done[-1], 2.0
+    return t2 * (n / n2) ** p
+
+
+def exact_estimate(dataset, n):
+    """A rough time for the exact cell on a 2-core machine (setup n^2 d / 2 FMAs at
+    ~1e10/s, 500 dense passes over the 2 n^2-byte triangle at ~10 GB/s)."""
+    d = 2 if dataset == "moons" else 768
+    return n * n * d / 2 / 1e10 + 500 * 2.0 * n * n / 1e10
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--cell", help=argparse.SUPPRESS)
+    parser.add_argument("--sections", nargs="+", default=list(SECTIONS), choices=SECTIONS)
+    parser.add_argument("--datasets", nargs="+", default=["moons", "blobs768"],
+                        choices=["moons", "blobs768"])
+    parser.add_argument("--sizes", type=int, nargs="+",
+                        default=[10_000, 20_000, 50_000, 100_000, 200_000])
+    parser.add_argument("--threads", nargs="+", default=["1", "all"],
+                        help="FLORAL thread counts: integers and/or 'all'")
+    parser.add_argument("--rounds", type=int, default=500)
+    parser.add_argument("--flip", type=float, default=0.01)
+    parser.add_argument("--default-step", action="store_true",
+                        help="use FloralSVC's default learning_rate instead of 1/lambda_max")
+    parser.add_argument("--cap", type=float, default=900.0, help="seconds per cell")
+    parser.add_argument("--million-threads", nargs="+", default=["all"])
+    parser.add_argument("--rowcache-sizes", type=int, nargs="+", default=[20_000, 40_000])
+    parser.add_argument("--rowcache-mb", type=float, default=200.0)
+    parser.add_argument("--rowcache-rounds", type=int, default=10)
+    parser.add_argument("--fresh", action="store_true", help="do not merge with --out")
+    parser.add_argument("--out", default=os.path.join(HERE, "results", "scale.json"))
+    args = parser.parse_args()
+    if args.cell:
+        child_main(args.cell)
+        return
+
+    sys.path.insert(0, HERE)
+    from _common import load_average, machine_info
+
+    from floral import _memory
+    from floral._config import config_info
+
+    threads = [None if t == "all" else int(t) for t in args.threads]
+    available = _memory.available_memory()
+    records = []
+    started = time.time()
+    load_start = load_average()
+
+    def cell(dataset, n, method, nthreads, step=None, skip=None, **extra):
+        rounds = extra.pop("rounds", args.rounds)
+        rec = {"dataset": dataset, "n": n, "method": method,
+               "threads": nthreads or config_info()["threads"], "rounds": rounds,
+               "flip": args.flip, "learning_rate": step, **extra}
+        if skip:
+            rec.update(status="skipped", reason=skip)
+        else:
+            spec = dict(dataset=dataset, n=n, method=method, threads=nthreads,
+                        rounds=rounds, flip=args.flip, step=step, **extra)
+            rec.update(run_child(spec, args.cap + 300))
+        records.append(rec)
+        show(rec)
+        return rec
+
+    steps_cache = {}
+
+    def steps(dataset, n, ms):
+        key = (dataset, n)
+        if args.default_step:
+            return {str(m): None for m in ms}
+        if key not in steps_cache or not all(str(m) in steps_cache[key] for m in ms):
+            res = run_child(dict(dataset=dataset, n=n, method="step", ms=list(ms)), args.cap)
+            if res.get("status") != "ok":
+                raise RuntimeError(f"step size child failed for {key}: {res}")
+            steps_cache[key] = {**steps_cache.get(key, {}), **res["steps"]}
+        return steps_cache[key]
+
+    grid = [s for s in args.sections if s not in ("million", "rowcache")]
+    for dataset in args.datasets if grid else []:
+        for n in args.sizes:
+            ms = [1024] + ([256] if "nystroem" in grid else [])
+            st = steps(dataset, n, ms) if {"exact", "nystroem"} & set(grid) else {}
+            if "exact" in grid:
+                packed = _memory.packed_gram_bytes(n)
+                skip = None
+                if available is not None and packed > _memory.AUTO_SHARE * available:
+                    skip = (f"the packed triangle ({packed / 1e9:.1f} GB) exceeds half the "
+                            f"available memory ({available / 1e9:.1f} GB): the row cache's "
+                            "rounds would take well over the cap")
+                elif exact_estimate(dataset, n) > args.cap:
+                    skip = f"expected ~{exact_estimate(dataset, n):.0f} s > cap {args.cap:.0f} s"
+                for t in threads:
+                    cell(dataset, n, "exact", t, st.get("1024"), skip)
+            if "nystroem" in grid:
+                for m in (256, 1024):
+                    for t in threads:
+                        cell(dataset, n, f"nystroem{m}", t, st.get(str(m)))
+            if "svc" in grid:
+                est = svc_estimate(records, dataset, n)
+                skip = (f"expected ~{est:.0f} s (extrapolated) > cap {args.cap:.0f} s"
+                        if est is not None and est > args.cap else None)
+                cell(dataset, n, "svc", None, skip=skip)
+            if "linsvc" in grid:
+                cell(dataset, n, "nystroem_linsvc", None)
+            if "linear" in grid and dataset == "blobs768":
+                for t in threads:
+                    cell(dataset, n, "linear", t, None if args.default_step else 0.0)
+    if "rowcache" in args.sections:
+        for dataset in args.datasets:
+            for n in args.rowcache_sizes:
+                st = steps(dataset, n, [1024])
+                for t in threads:
+                    cell(dataset, n, "rowcache", t, st["1024"], cache_mb=args.rowcache_mb,
+                         rounds=args.rowcache_rounds)
+    if "million" in args.sections:
+        st = steps("moons", MILLION, [256])
+        for t in [None if v == "all" else int(v) for v in args.million_threads]:
+            cell("moons", MILLION, "nystroem256", t, st["256"])
+
+    meta = {
+        "machine": machine_info(),
+        "config": {k: v for k, v in config_info().items() if k != "openmp_runtimes"},
+        "available_memory_bytes": available,
+        "load_average_start": load_start,
+        "load_average_end": load_average(),
+        "elapsed_s": time.time() - started,
+        "args": {k: v for k, v in vars(args).items() if k != "cell"},
+    }
+    old = []
+    if not args.fresh and os.path.exists(args.out):
+        with open(args.out) as fh:
+            old = json.load(fh).get("records", [])
+    key = lambda r: (r["dataset"], r["n"], r["method"], r["threads"], r["rounds"], r["flip"])  # noqa: E731
+    merged = {key(r): r for r in old}
+    merged.update({key(r): r for r in records})
+    os.makedirs(os.path.dirname(args.out), exist_ok=True)
+    with open(args.out, "w") as fh:
+        json.dump({"meta": meta, "records": sorted(merged.values(), key=lambda r: (
+            r["dataset"], r["n"], r["method"], r["threads"]))}, fh, indent=1)
+    print(f"wrote {args.out} ({time.time() - started:.0f} s)")
+
+
+def show(rec):
+    head = f"{rec['dataset']:>8} n={rec['n']:>7} {rec['method']:>15} t={rec['threads']}"
+    if rec["status"] != "ok":
+        print(f"{head}  {rec['status']}: {rec.get('reason', rec.get('stderr', ''))[-300:]}",
+              flush=True)
+        return
+    line = (f"{head}  fit {rec['fit_s']:8.1f} s  acc {rec['test_accuracy']:.4f}  "
+            f"peak {rec['peak_rss_mb']:7.0f} MB (before fit {rec['rss_before_fit_mb']:.0f})")
+    if "pass_over_X_s" in rec:
+        line += f"  pass over X {rec['pass_over_X_s'] * 1e3:.2f} ms"
+    if "round_median_s" in rec:
+        line += (f"  round {rec['round_median_s'] * 1e3:8.2f} ms (mean "
+                 f"{rec['round_mean_s'] * 1e3:.2f})  {rec['storage'].get('storage')}"
+                 f"{' packed' if rec['storage'].get('materialised') else ''}")
+    print(line, flush=True)
+
+
+if __name__ == "__main__":
+    main()
