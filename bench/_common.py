@@ -129,3 +129,67 @@ def load_dataset(name, seed, positive_rate=None):
         data = {"moons": datasets.load_moons, "digits10": datasets.load_digits}[name](
             random_state=seed)
     return data, float(resolve_gamma(DEFAULT_GAMMA.get(name, "scale"), data.X_train))
+
+
+def run_cell_bench(argv, *, doc, script, stem, jobs, markdown, extra=None, options=(),
+                   before=None):
+    """The driver the cell benchmarks share (bench_multiclass, class_cap_sweep,
+    multiclass_probes).
+
+    Options: --seeds N (0..N-1), --jobs (worker processes), --cache (poisoned labels),
+    --out, --from-json (only rewrite the markdown), plus ``options`` (``(flags, kwargs)``
+    for ``add_argument``). ``jobs(seeds, cache)`` lists ``(label, function, args)``; each
+    function returns a list of records. ``before(args)`` may return the path of a JSON to
+    rewrite the markdown from instead of running. Writes ``<out>/<stem>.json`` (with
+    ``extra``) and ``<out>/<stem>.md`` from ``markdown(records, seeds, machine, command,
+    seconds)``.
+    """
+    import argparse
+    import json
+    import sys
+    import time
+    from concurrent.futures import ProcessPoolExecutor
+
+    here = os.path.dirname(os.path.abspath(__file__))
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--seeds", type=int, default=5, help="seeds 0..N-1 (default 5)")
+    parser.add_argument("--jobs", type=int, default=2, help="worker processes (default 2)")
+    parser.add_argument("--cache", default=os.path.join(here, ".cache"),
+                        help="directory for the poisoned labels ('' = no cache)")
+    parser.add_argument("--out", default=os.path.join(here, "results"))
+    parser.add_argument("--from-json", metavar="PATH",
+                        help="only rewrite the markdown from an earlier run's JSON")
+    for flags, kwargs in options:
+        parser.add_argument(*flags, **kwargs)
+    args = parser.parse_args(argv)
+    md_path = os.path.join(args.out, f"{stem}.md")
+    from_json = args.from_json or (before(args) if before is not None else None)
+    if from_json:
+        with open(from_json) as fh:
+            run = json.load(fh)
+        text = markdown(run["records"], run["seeds"], run["machine"], run["command"],
+                        run["seconds"])
+        with open(md_path, "w") as fh:
+            fh.write(text)
+        print(text)
+        return
+    seeds = list(range(args.seeds))
+    host = f"{machine_line(machine_info())}; load average {load_average()} at the start"
+    command = (f"python bench/{script} " + " ".join(argv or sys.argv[1:])).strip()
+    start = time.perf_counter()
+    records = []
+    with ProcessPoolExecutor(max_workers=args.jobs) as pool:
+        futures = [(label, pool.submit(fn, *fn_args))
+                   for label, fn, fn_args in jobs(seeds, args.cache or None)]
+        for label, fut in futures:
+            records += fut.result()
+            print(f"done {label} ({time.perf_counter() - start:.0f} s)", flush=True)
+    seconds = time.perf_counter() - start
+    os.makedirs(args.out, exist_ok=True)
+    with open(os.path.join(args.out, f"{stem}.json"), "w") as fh:
+        json.dump({"command": command, "seconds": seconds, "machine": host, "seeds": seeds,
+                   **(extra or {}), "records": records}, fh, indent=1)
+    text = markdown(records, seeds, host, command, seconds)
+    with open(md_path, "w") as fh:
+        fh.write(text)
+    print(text)

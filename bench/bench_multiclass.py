@@ -31,11 +31,8 @@ import os
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
-import argparse  # noqa: E402
-import json  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
-from concurrent.futures import ProcessPoolExecutor  # noqa: E402
 
 import numpy as np  # noqa: E402
 
@@ -45,14 +42,12 @@ sys.path.insert(0, os.path.dirname(HERE))  # run from a checkout without install
 
 from _common import (  # noqa: E402
     class_scores,
-    load_average,
     load_dataset,
-    machine_info,
-    machine_line,
     mean_std,
     minority_class,
     pm,
     poisoned_labels,
+    run_cell_bench,
 )
 
 C = 10.0
@@ -268,45 +263,12 @@ def markdown(records, seeds, host, command, seconds):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, default=5, help="seeds 0..N-1 (default 5)")
-    parser.add_argument("--jobs", type=int, default=2, help="worker processes (default 2)")
-    parser.add_argument("--cache", default=os.path.join(HERE, ".cache"),
-                        help="directory for the poisoned labels ('' = no cache)")
-    parser.add_argument("--out", default=os.path.join(HERE, "results"))
-    parser.add_argument("--from-json", metavar="PATH",
-                        help="only rewrite the markdown from an earlier run's JSON")
-    args = parser.parse_args(argv)
-    if args.from_json:
-        with open(args.from_json) as fh:
-            run = json.load(fh)
-        text = markdown(run["records"], run["seeds"], run["machine"], run["command"],
-                        run["seconds"])
-        with open(os.path.join(args.out, "multiclass.md"), "w") as fh:
-            fh.write(text)
-        print(text)
-        return
-    seeds = list(range(args.seeds))
-    host = f"{machine_line(machine_info())}; load average {load_average()} at the start"
-    command = ("python bench/bench_multiclass.py " + " ".join(argv or sys.argv[1:])).strip()
-    start = time.perf_counter()
     # the digits cells are the long ones and come first, so the two workers end together
-    cells = [(s, seed) for s in SETTINGS for seed in seeds]
-    records = []
-    with ProcessPoolExecutor(max_workers=args.jobs) as pool:
-        futures = [pool.submit(run_cell, s, seed, args.cache or None) for s, seed in cells]
-        for (s, seed), fut in zip(cells, futures):
-            records += fut.result()
-            print(f"done {s} seed {seed} ({time.perf_counter() - start:.0f} s)", flush=True)
-    seconds = time.perf_counter() - start
-    os.makedirs(args.out, exist_ok=True)
-    with open(os.path.join(args.out, "multiclass.json"), "w") as fh:
-        json.dump({"command": command, "seconds": seconds, "machine": host, "seeds": seeds,
-                   "C": C, "settings": SETTINGS, "records": records}, fh, indent=1)
-    text = markdown(records, seeds, host, command, seconds)
-    with open(os.path.join(args.out, "multiclass.md"), "w") as fh:
-        fh.write(text)
-    print(text)
+    run_cell_bench(
+        argv, doc=__doc__, script="bench_multiclass.py", stem="multiclass",
+        jobs=lambda seeds, cache: [(f"{s} seed {seed}", run_cell, (s, seed, cache))
+                                   for s in SETTINGS for seed in seeds],
+        markdown=markdown, extra={"C": C, "settings": SETTINGS})
 
 
 if __name__ == "__main__":

@@ -30,12 +30,10 @@ import os
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
-import argparse  # noqa: E402
 import json  # noqa: E402
 import math  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
-from concurrent.futures import ProcessPoolExecutor  # noqa: E402
 
 import numpy as np  # noqa: E402
 
@@ -45,14 +43,12 @@ sys.path.insert(0, os.path.dirname(HERE))  # run from a checkout without install
 
 from _common import (  # noqa: E402
     class_scores,
-    load_average,
     load_dataset,
-    machine_info,
-    machine_line,
     mean_std,
     minority_class,
     pm,
     poisoned_labels,
+    run_cell_bench,
 )
 
 C = 10.0
@@ -344,63 +340,38 @@ def markdown(records, seeds, host, command, seconds):
     return "\n".join(lines)
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, default=5, help="seeds 0..N-1 (default 5)")
-    parser.add_argument("--jobs", type=int, default=2, help="worker processes (default 2)")
-    parser.add_argument("--cache", default=os.path.join(HERE, ".cache"),
-                        help="directory for the poisoned labels ('' = no cache)")
-    parser.add_argument("--out", default=os.path.join(HERE, "results"))
-    parser.add_argument("--from-json", metavar="PATH",
-                        help="only rewrite the markdown from an earlier run's JSON")
-    parser.add_argument("--only-relabel", action="store_true",
-                        help="run probe 5 only and merge it into the existing JSON")
-    args = parser.parse_args(argv)
-    if args.only_relabel:
-        path = os.path.join(args.out, "multiclass_probes.json")
-        with open(path) as fh:
-            run = json.load(fh)
-        run["records"] = [r for r in run["records"] if r["probe"] != "relabel"]
-        for seed in run["seeds"]:
-            run["records"] += probe_relabel(seed, args.cache or None)
-        with open(path, "w") as fh:
-            json.dump(run, fh, indent=1)
-        args.from_json = path
-    if args.from_json:
-        with open(args.from_json) as fh:
-            run = json.load(fh)
-        text = markdown(run["records"], run["seeds"], run["machine"], run["command"],
-                        run["seconds"])
-        with open(os.path.join(args.out, "multiclass_probes.md"), "w") as fh:
-            fh.write(text)
-        print(text)
-        return
-    seeds = list(range(args.seeds))
-    host = f"{machine_line(machine_info())}; load average {load_average()} at the start"
-    command = ("python bench/multiclass_probes.py " + " ".join(argv or sys.argv[1:])).strip()
-    start = time.perf_counter()
+def _jobs(seeds, cache):
     jobs = [(fn, a, b) for fn in (probe_rule, probe_budget)
             for a, b in (("none", 0.0), ("topk_sv", 0.25))]
     jobs += [(probe_box, a, b) for a, b in (("none", 0.0), ("alfa_tilt", 0.1))]
-    records = []
-    with ProcessPoolExecutor(max_workers=args.jobs) as pool:
-        futures = [(job, seed, pool.submit(job[0], job[1], job[2], seed, args.cache or None))
-                   for job in jobs for seed in seeds]
-        futures += [((fn, "", 0.0), seed, pool.submit(fn, seed, args.cache or None))
-                    for fn in (probe_svc, probe_relabel) for seed in seeds]
-        for job, seed, fut in futures:
-            records += fut.result()
-            print(f"done {job[0].__name__} {job[1]} seed {seed} "
-                  f"({time.perf_counter() - start:.0f} s)", flush=True)
-    seconds = time.perf_counter() - start
-    os.makedirs(args.out, exist_ok=True)
-    with open(os.path.join(args.out, "multiclass_probes.json"), "w") as fh:
-        json.dump({"command": command, "seconds": seconds, "machine": host, "seeds": seeds,
-                   "records": records}, fh, indent=1)
-    text = markdown(records, seeds, host, command, seconds)
-    with open(os.path.join(args.out, "multiclass_probes.md"), "w") as fh:
-        fh.write(text)
-    print(text)
+    out = [(f"{fn.__name__} {a} seed {seed}", fn, (a, b, seed, cache))
+           for fn, a, b in jobs for seed in seeds]
+    out += [(f"{fn.__name__} seed {seed}", fn, (seed, cache))
+            for fn in (probe_svc, probe_relabel) for seed in seeds]
+    return out
+
+
+def _only_relabel(args):
+    """--only-relabel: rerun probe 5 into the existing JSON, then rewrite the markdown."""
+    if not args.only_relabel:
+        return None
+    path = os.path.join(args.out, "multiclass_probes.json")
+    with open(path) as fh:
+        run = json.load(fh)
+    run["records"] = [r for r in run["records"] if r["probe"] != "relabel"]
+    for seed in run["seeds"]:
+        run["records"] += probe_relabel(seed, args.cache or None)
+    with open(path, "w") as fh:
+        json.dump(run, fh, indent=1)
+    return path
+
+
+def main(argv=None):
+    run_cell_bench(
+        argv, doc=__doc__, script="multiclass_probes.py", stem="multiclass_probes",
+        jobs=_jobs, markdown=markdown, before=_only_relabel,
+        options=[(("--only-relabel",), dict(
+            action="store_true", help="run probe 5 only and merge it into the existing JSON"))])
 
 
 if __name__ == "__main__":
