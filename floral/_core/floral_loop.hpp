@@ -103,9 +103,11 @@ struct LoopResult {
 // The validation side: decision values at m points, accuracy against their classes.
 template <class EvalOp>
 struct Evaluation {
-    EvalOp* op = nullptr;
-    const std::int32_t* classes = nullptr;  // class indices of the m points
-    index_t m = 0;
+    Evaluation(EvalOp* op_, const std::int32_t* classes_)
+        : op(op_), classes(classes_), m(op_ != nullptr ? op_->m() : 0) {}
+    EvalOp* op;
+    const std::int32_t* classes;  // class indices of the m points
+    index_t m;
 };
 
 // Intercept from the KKT conditions on the free set (LIBSVM's calculate_rho with b = -rho).
@@ -477,11 +479,8 @@ inline void run_floral_gram(GramCache& cache, CrossKernel* eval, const std::int3
                             const double* lam0, const index_t* class_cap, const LoopParams& p,
                             round_callback cb, void* ctx, LoopResult& res) {
     GramOperator op(cache);
-    Evaluation<CrossKernel> ev;
-    ev.op = eval;
-    ev.classes = y_eval;
-    ev.m = eval != nullptr ? eval->m() : 0;
-    run_floral(op, ev, y, n_classes, C, lam0, class_cap, p, cb, ctx, res);
+    run_floral(op, Evaluation<CrossKernel>(eval, y_eval), y, n_classes, C, lam0, class_cap, p,
+               cb, ctx, res);
 }
 
 inline double gram_lambda_max(GramCache& cache, index_t max_iter, double rtol,
@@ -497,11 +496,8 @@ inline void run_floral_features(FeatureOperator& op, FeatureOperator* eval,
                                 index_t n_classes, const double* C, const double* lam0,
                                 const index_t* class_cap, const LoopParams& p,
                                 round_callback cb, void* ctx, LoopResult& res) {
-    Evaluation<FeatureOperator> ev;
-    ev.op = eval;
-    ev.classes = y_eval;
-    ev.m = eval != nullptr ? eval->m() : 0;
-    run_floral(op, ev, y, n_classes, C, lam0, class_cap, p, cb, ctx, res);
+    run_floral(op, Evaluation<FeatureOperator>(eval, y_eval), y, n_classes, C, lam0, class_cap,
+               p, cb, ctx, res);
 }
 
 inline double features_lambda_max(FeatureOperator& op, index_t max_iter, double rtol,
