@@ -230,6 +230,17 @@ cdef str _layout(GramCache& cache):
     return "packed" if cache.is_packed() else ("square" if cache.square() else "rows")
 
 
+def _update_args(f, index_t m, cols, delta, index_t n):
+    """(a copy of f, cols, delta) checked for an add_columns of the test helpers: f has m
+    entries, cols index the n training points."""
+    f = np.array(_as_1d(f, m, np.float64, "f"), copy=True)
+    cols = np.ascontiguousarray(cols, dtype=np.int64).reshape(-1)
+    delta = _as_1d(delta, cols.shape[0], np.float64, "delta")
+    if cols.shape[0] and (np.min(cols) < 0 or np.max(cols) >= n):
+        raise IndexError("cols out of range")
+    return f, cols, delta
+
+
 cdef class GramRows:
     """Kernel rows of a training set under a byte budget (float32 storage).
 
@@ -352,11 +363,10 @@ cdef class GramRows:
 
     def add_columns(self, f, cols, delta):
         """Returns f + K[:, cols] @ delta, computed by the incremental update."""
-        cdef double[::1] fv = np.array(_as_1d(f, self.n, np.float64, "f"), copy=True)
-        cdef const index_t[::1] cv = np.ascontiguousarray(cols, dtype=np.int64).reshape(-1)
-        cdef const double[::1] dv = _as_1d(delta, cv.shape[0], np.float64, "delta")
-        if cv.shape[0] and (np.min(cv) < 0 or np.max(cv) >= self.n):
-            raise IndexError("cols out of range")
+        f_arr, cols_arr, delta_arr = _update_args(f, self.n, cols, delta, self.n)
+        cdef double[::1] fv = f_arr
+        cdef const index_t[::1] cv = cols_arr
+        cdef const double[::1] dv = delta_arr
         if not cv.shape[0]:
             return np.asarray(fv)
         cdef GramOperator* op = new GramOperator(self.cache[0])
@@ -411,11 +421,10 @@ cdef class FeatureRows:
 
     def add_columns(self, f, cols, delta):
         """Returns f + Xt @ (X[cols].T @ delta), the incremental update (updates w)."""
-        cdef double[::1] fv = np.array(_as_1d(f, self.m, np.float64, "f"), copy=True)
-        cdef const index_t[::1] cv = np.ascontiguousarray(cols, dtype=np.int64).reshape(-1)
-        cdef const double[::1] dv = _as_1d(delta, cv.shape[0], np.float64, "delta")
-        if cv.shape[0] and (np.min(cv) < 0 or np.max(cv) >= self.n):
-            raise IndexError("cols out of range")
+        f_arr, cols_arr, delta_arr = _update_args(f, self.m, cols, delta, self.n)
+        cdef double[::1] fv = f_arr
+        cdef const index_t[::1] cv = cols_arr
+        cdef const double[::1] dv = delta_arr
         if cv.shape[0]:
             with nogil:
                 self.op.add_columns(&cv[0], &dv[0], cv.shape[0], &fv[0])
