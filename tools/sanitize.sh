@@ -68,8 +68,10 @@ export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 deselect=(--deselect tests/test_core.py::test_failed_allocation_is_memory_error)
 set +e
 # shellcheck disable=SC2086  # FLORAL_PYTEST_ARGS: extra pytest arguments, word-split
+# --rootdir: the run directory sits under $TMPDIR, and an unrelated setup.py or ini file
+# higher up would otherwise become pytest's root and break the node ids above
 (cd "$work/run" && LD_PRELOAD="$libasan" "$py" -m pytest -p no:cacheprovider -q -ra \
-    "${deselect[@]}" ${FLORAL_PYTEST_ARGS:-} tests) 2>&1 | tee "$work/pytest.log"
+    --rootdir "$work/run" "${deselect[@]}" ${FLORAL_PYTEST_ARGS:-} tests) 2>&1 | tee "$work/pytest.log"
 status=${PIPESTATUS[0]}
 set -e
 if grep -qE 'ERROR: AddressSanitizer|runtime error:' "$work/pytest.log"; then
