@@ -336,7 +336,11 @@ def test_validation_values_and_accuracy_follow_each_round(moons, stored):
     res = _core.floral_fit(X, y, np.full(n, 10.0), np.zeros(n), n_rounds=40, **kw)
     assert res["cache"]["eval_stored"] is stored
     Kv = kernel_reference(Xv, X, "rbf", 1.0).astype(np.float32).astype(float)
-    np.testing.assert_allclose(res["f_eval"][0], Kv @ res["coef"], rtol=1e-6, atol=1e-6)
+    # the validation values are summed eight rows at a time in float (evaluation.hpp), and
+    # 40 rounds of updates without a refresh accumulate that rounding
+    expected = Kv @ res["coef"]
+    np.testing.assert_allclose(res["f_eval"][0], expected, rtol=1e-5,
+                               atol=1e-5 * np.abs(expected).max())
     ref = floral_game_reference(gram32(X), (y > 0).astype(int), np.full(n, 10.0), n_classes=2,
                                 n_rounds=40, learning_rate=0.02, flip_budget=12, K_eval=Kv,
                                 y_eval=(yv > 0).astype(int))
