@@ -367,9 +367,10 @@ class FloralSVC(BaseKernelSVC):
             Per-sample weights; sample i gets the box constraint ``C * sample_weight[i]``.
         X_val : array-like of shape (n_val, n_features), default=None
             A **trusted** validation set (its labels are assumed clean). The core records
-            its accuracy every ``eval_every`` rounds (``history_["val_accuracy"]``) and
+            its accuracy and balanced accuracy every ``eval_every`` rounds
+            (``history_["val_accuracy"]``, ``history_["val_balanced_accuracy"]``) and
             ``selection="best"`` (the default when it is given) keeps the ``n_best``
-            rounds that score highest on it.
+            rounds that score highest on it by ``scoring``.
         y_val : array-like of shape (n_val,), default=None
             Labels of ``X_val``, among the training classes.
 
