@@ -22,6 +22,11 @@ getrusage after the fit; the JSON also has the RSS before the fit, with the data
 * ``linear`` (section "linear"): FloralSVC(kernel="linear") on X itself, the feature-space
   path at d = 768, with the time of one pass over X (X @ w, same threads, median of 11)
   measured in the same child for the round-time ratio.
+* ``average`` (section "average", sizes --average-sizes): test accuracy of the average of
+  the last --average-tail rounds' models (c and b averaged, DESIGN.md's selection="average")
+  and of the last round, for exact, nystroem256 and nystroem1024 with the same attacker seed;
+  core-level fits, not timed. The last round's accuracy swings by 0.1-0.2 with the
+  attacker's draw, so the averaged model is the one to compare.
 * ``rowcache`` (section "rowcache", sizes --rowcache-sizes): exact FloralSVC with an
   explicit cache_size (--rowcache-mb, default 200 MB) below the packed triangle, so every
   round recomputes kernel rows through the row cache -- the parallel recomputation, 1 vs all
@@ -49,7 +54,7 @@ Usage:
   python bench/bench_scale.py                             # the full grid
   python bench/bench_scale.py --sections exact nystroem --datasets moons --sizes 10000 20000
   python bench/bench_scale.py --sections million          # n = 1,000,000, moons, m = 256
-Sections: exact, nystroem, svc, linsvc, linear, rowcache, million. Writes bench/results/scale.json (merged
+Sections: exact, nystroem, svc, linsvc, linear, rowcache, average, million. Writes bench/results/scale.json (merged
 with an existing file cell by cell unless --fresh) and prints a table. Timings, never
 assertions.
 """
@@ -64,7 +69,7 @@ import time
 import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-SECTIONS = ("exact", "nystroem", "svc", "linsvc", "linear", "rowcache", "million")
+SECTIONS = ("exact", "nystroem", "svc", "linsvc", "linear", "rowcache", "average", "million")
 C = 10.0
 N_TEST = 10_000
 MILLION = 1_000_000
@@ -148,6 +153,54 @@ def step_cell(spec):
     return {"steps": out}
 
 
+def average_cell(spec):
+    """Test accuracy of the average of the last `tail` rounds' models (DESIGN.md's
+    selection="average": c and b averaged), for the exact kernel and the Nystroem features,
+    with the same attacker seed. Core-level fits (not timed); the last round's accuracy swings
+    by 0.1-0.2 with the attacker's draw, so this is the comparison that means something."""
+    from floral import _core
+
+    X, y, Xt, yt, gamma = make_data(spec["dataset"], spec["n"])
+    n, tail, rounds = X.shape[0], spec["tail"], spec["rounds"]
+    k = int(round(spec["flip"] * n))
+    out = {}
+    for name in spec["models"]:
+        if name == "exact":
+            A, At, kw = X, Xt, dict(kernel="rbf", gamma=gamma, storage="gram",
+                                    cache_size=4.0 * n * n / 2**20)
+            step = spec["steps"]["1024"]
+        else:
+            m = int(name[8:])
+            front = nystroem_front(gamma, m).fit(X)
+            A, At, kw = front.transform(X), front.transform(Xt), dict(kernel="linear",
+                                                                      storage="features")
+            step = spec["steps"][str(m)]
+        acc = {"c": np.zeros(n), "b": 0.0, "count": 0}
+
+        def callback(reason, rnd, lam, ytr, b, objective):
+            if reason == _core.EVAL and rnd > rounds - tail:
+                acc["c"] += ytr * lam
+                acc["b"] += b
+                acc["count"] += 1
+            return 0
+
+        res = _core.floral_fit(A, y.astype(np.int8), np.full(n, C), np.zeros(n),
+                               n_rounds=rounds, learning_rate=step, flip_budget=k, seed=0,
+                               callback=callback, **kw)
+        c, b = acc["c"] / acc["count"], acc["b"] / acc["count"]
+        last_c = res["yt"] * res["lam"]
+        def score(coef, intercept):
+            sv = np.flatnonzero(coef)
+            if kw["kernel"] == "linear":
+                dec = At @ (A[sv].T @ coef[sv]) + intercept
+            else:
+                dec = _core.decision_function(At, A[sv], coef[sv], intercept, kernel="rbf",
+                                              gamma=gamma)
+            return float(np.mean(np.where(dec > 0, 1, -1) == yt))
+        out[name] = {"average": score(c, b), "last": score(last_c, res["b"])}
+    return {"accuracy": out}
+
+
 def fit_cell(spec):
     import warnings
 
@@ -225,7 +278,8 @@ def fit_cell(spec):
 
 def child_main(spec_json):
     spec = json.loads(spec_json)
-    rec = step_cell(spec) if spec["method"] == "step" else fit_cell(spec)
+    run = {"step": step_cell, "average": average_cell}.get(spec["method"], fit_cell)
+    rec = run(spec)
     print("RESULT " + json.dumps(rec), flush=True)
 
 
@@ -286,6 +340,8 @@ def main():
                         help="use FloralSVC's default learning_rate instead of 1/lambda_max")
     parser.add_argument("--cap", type=float, default=900.0, help="seconds per cell")
     parser.add_argument("--million-threads", nargs="+", default=["all"])
+    parser.add_argument("--average-sizes", type=int, nargs="+", default=[20_000])
+    parser.add_argument("--average-tail", type=int, default=100)
     parser.add_argument("--rowcache-sizes", type=int, nargs="+", default=[20_000, 40_000])
     parser.add_argument("--rowcache-mb", type=float, default=200.0)
     parser.add_argument("--rowcache-rounds", type=int, default=10)
@@ -296,7 +352,7 @@ def main():
         child_main(args.cell)
         return
 
-    sys.path.insert(0, HERE)
+    sys.path.insert(0, HERE)  # bench/_common.py
     from _common import load_average, machine_info
 
     from floral import _memory
@@ -336,7 +392,7 @@ def main():
             steps_cache[key] = {**steps_cache.get(key, {}), **res["steps"]}
         return steps_cache[key]
 
-    grid = [s for s in args.sections if s not in ("million", "rowcache")]
+    grid = [s for s in args.sections if s not in ("million", "rowcache", "average")]
     for dataset in args.datasets if grid else []:
         for n in args.sizes:
             ms = [1024] + ([256] if "nystroem" in grid else [])
@@ -345,9 +401,9 @@ def main():
                 packed = _memory.packed_gram_bytes(n)
                 skip = None
                 if available is not None and packed > _memory.AUTO_SHARE * available:
-                    skip = (f"the packed triangle ({packed / 1e9:.1f} GB) exceeds half the "
-                            f"available memory ({available / 1e9:.1f} GB): the row cache's "
-                            "rounds would take well over the cap")
+                    skip = (f"the packed triangle ({packed / 1e9:.1f} GB) exceeds half of the "
+                            f"{available / 1e9:.1f} GB available: the row cache's rounds "
+                            "would take well over the cap")
                 elif exact_estimate(dataset, n) > args.cap:
                     skip = f"expected ~{exact_estimate(dataset, n):.0f} s > cap {args.cap:.0f} s"
                 for t in threads:
@@ -373,6 +429,19 @@ def main():
                 for t in threads:
                     cell(dataset, n, "rowcache", t, st["1024"], cache_mb=args.rowcache_mb,
                          rounds=args.rowcache_rounds)
+    if "average" in args.sections:
+        for dataset in args.datasets:
+            for n in args.average_sizes:
+                st = steps(dataset, n, [256, 1024])
+                rec = {"dataset": dataset, "n": n, "method": "average", "threads": None,
+                       "rounds": args.rounds, "flip": args.flip, "tail": args.average_tail}
+                rec.update(run_child(dict(dataset=dataset, n=n, method="average", rounds=args.rounds,
+                                          flip=args.flip, tail=args.average_tail, steps=st,
+                                          models=["exact", "nystroem256", "nystroem1024"]),
+                                     args.cap + 300))
+                records.append(rec)
+                print(f"{dataset:>8} n={n:>7} average of the last {args.average_tail} rounds: "
+                      f"{rec.get('accuracy', rec)}", flush=True)
     if "million" in args.sections:
         st = steps("moons", MILLION, [256])
         for t in [None if v == "all" else int(v) for v in args.million_threads]:
