@@ -29,10 +29,13 @@ class BaseKernelSVC(ClassifierMixin, BaseEstimator):
 
     _parameter_constraints = dict(SVC_PARAMS)
 
-    def _model_attributes(self, X, support, dual_coef, intercept):
+    def _model_attributes(self, X, support, dual_coef, intercept, support_vectors=None):
         """The fitted attributes of the expansion over the training rows ``support``, as a
-        dict (FloralSVC keeps several models and swaps them in)."""
+        dict (FloralSVC keeps several models and swaps them in). ``support_vectors``, when
+        given, is ``X[support]`` already gathered (models that share a support share it)."""
         support = np.asarray(support, dtype=np.int32)
+        if support_vectors is None:
+            support_vectors = X[support]
         intercept = np.atleast_1d(np.asarray(intercept, dtype=np.float64)).copy()
         dual = np.asarray(dual_coef, dtype=np.float64).reshape(intercept.size, support.size)
         # a support vector belongs to the class its coefficient argues for: the sign with
@@ -40,14 +43,14 @@ class BaseKernelSVC(ClassifierMixin, BaseEstimator):
         owner = (dual[0] > 0).astype(np.intp) if dual.shape[0] == 1 else np.argmax(dual, axis=0)
         model = {
             "support_": support,
-            "support_vectors_": X[support],
+            "support_vectors_": support_vectors,
             "dual_coef_": dual,
             "intercept_": intercept,
             "n_support_": np.bincount(owner, minlength=self.classes_.size).astype(np.int32),
         }
         if self.kernel == "linear":
             # the expansion collapses to one weight vector per problem, as SVC's coef_
-            model["coef_"] = dual @ X[support]
+            model["coef_"] = dual @ support_vectors
         return model
 
     def _set_model(self, X, support, dual_coef, intercept, gamma):

@@ -186,9 +186,11 @@ class FloralSVC(BaseKernelSVC):
         is unused: the core works on X and w = X^T c, O(n d) per round (see "Large data"
         in the README).
     tol : float, default=1e-5
-        Dual variables above ``tol`` count as support vectors (for the attacker, for
-        ``support_`` and for the history); coefficients of the returned model at most
-        ``tol`` in magnitude are dropped.
+        Dual variables above ``tol`` count as support vectors for the attacker (only they
+        are candidates) and for ``history_["n_sv"]``. The returned model keeps every
+        nonzero coefficient: it is exactly the model the rounds computed and the
+        validation set scored (with the automatic step at large n, dual variables of the
+        first rounds are ~1e-6, so dropping those below ``tol`` would change the model).
     n_jobs : int, default=None
         OpenMP threads; None or -1 uses all cores. Results are identical for any value.
     random_state : int, RandomState instance or None, default=None
@@ -379,7 +381,11 @@ class FloralSVC(BaseKernelSVC):
         self : FloralSVC
         """
         check_data(X, y)
+        X_given = X
         X, y = validate_data(self, X, y, dtype=np.float64, order="C")
+        # a converted copy (float32 features, a list) is ours to keep as the support vectors
+        X_private = not np.may_share_memory(X, X_given)
+        del X_given
         classes, y_idx = encode_labels(y)
         y_idx = y_idx.astype(np.int32)
         n_classes = classes.size
@@ -438,14 +444,14 @@ class FloralSVC(BaseKernelSVC):
         last = dict(coef=res["coef"], b=res["b"], rounds=[res["round"]],
                     flipped=res["labels"] != y_idx)
         kept, note = self._kept_model(selection, res, last, y_idx)
-        self._last_model = self._attributes(X, last, n_problems)
-        self._best_model = None
+        best = None
         if res["best"]:
             top = res["best"][0]
-            self._best_model = self._attributes(X, dict(
-                coef=top["coef"], b=top["b"], rounds=[top["round"]],
-                flipped=top["labels"] != y_idx), n_problems)
-        vars(self).update(self._attributes(X, kept, n_problems))
+            best = dict(coef=top["coef"], b=top["b"], rounds=[top["round"]],
+                        flipped=top["labels"] != y_idx)
+        kept, last, best = self._attributes(X, [kept, last, best], n_problems, X_private)
+        self._last_model, self._best_model = last, best
+        vars(self).update(kept)
         self.best_round_ = int(res["best"][0]["round"]) if res["best"] else self.n_rounds_
         self._warn_if_diverged()
         if exc is not None:
@@ -537,15 +543,33 @@ class FloralSVC(BaseKernelSVC):
                 f"the average of rounds {first} to {self.n_rounds_}"
         return last, f"round {self.n_rounds_}"
 
-    def _attributes(self, X, model, n_problems):
-        """The fitted attributes describing one (possibly averaged) classifier."""
-        coef = np.asarray(model["coef"], dtype=np.float64).reshape(n_problems, -1)
-        support = np.flatnonzero(np.max(np.abs(coef), axis=0) > self.tol)
-        return {
-            **self._model_attributes(X, support, coef[:, support], model["b"]),
-            "flipped_": np.flatnonzero(model["flipped"]),
-            "kept_rounds_": np.asarray(model["rounds"], dtype=np.int64),
-        }
+    def _attributes(self, X, models, n_problems, X_private=False):
+        """The fitted attributes describing each (possibly averaged) classifier of
+        ``models`` (None stays None). The support vectors are gathered from X once, for the
+        union of the supports, and a model whose support is that union shares the array:
+        the returned model and the last round usually have the same support, and at large
+        n a copy of X[support] per kept model would double the model's memory. When every
+        training point is a support vector and X is fit's own converted copy, X itself is
+        that array (at n = 1,000,000 Nystroem features, 2 GB not copied again)."""
+        coefs = [None if m is None else
+                 np.asarray(m["coef"], dtype=np.float64).reshape(n_problems, -1)
+                 for m in models]
+        supports = [None if c is None else np.flatnonzero(np.any(c != 0.0, axis=0))
+                    for c in coefs]
+        union = np.unique(np.concatenate([s for s in supports if s is not None]))
+        pool = X if X_private and union.size == X.shape[0] else X[union]
+        out = []
+        for model, coef, support in zip(models, coefs, supports):
+            if model is None:
+                out.append(None)
+                continue
+            sv = pool if support.size == union.size else pool[np.searchsorted(union, support)]
+            out.append({
+                **self._model_attributes(X, support, coef[:, support], model["b"], sv),
+                "flipped_": np.flatnonzero(model["flipped"]),
+                "kept_rounds_": np.asarray(model["rounds"], dtype=np.int64),
+            })
+        return out
 
     def _history(self, res, has_val):
         h = res["history"]
@@ -585,7 +609,7 @@ class FloralSVC(BaseKernelSVC):
         Whatever ``selection`` kept, this gives the paper's "Last" model beside it.
         """
         check_is_fitted(self)
-        return self._with_model(self._last_model)
+        return self._with_model("_last_model")
 
     def best_round(self):
         """A copy of this fitted estimator that predicts with the single round that scored
@@ -595,11 +619,12 @@ class FloralSVC(BaseKernelSVC):
         check_is_fitted(self)
         if self._best_model is None:
             raise ValueError("best_round() needs a fit with a validation set (X_val, y_val)")
-        return self._with_model(self._best_model)
+        return self._with_model("_best_model")
 
-    def _with_model(self, model):
+    def _with_model(self, name):
+        # one deepcopy, so arrays the models share stay shared in the copy
         other = copy.deepcopy(self)
-        vars(other).update(copy.deepcopy(model))
+        vars(other).update(getattr(other, name))
         return other
 
 

@@ -71,7 +71,8 @@ def test_no_attacker_is_projected_gradient_svm(moons):
                                      n_rounds=40, learning_rate=0.01)
     coef = np.zeros(n)
     coef[clf.support_] = clf.dual_coef_.ravel()
-    np.testing.assert_allclose(coef, np.where(lam > clf.tol, (2 * y - 1) * lam, 0), atol=1e-6)
+    np.testing.assert_allclose(coef, (2 * y - 1) * lam, atol=1e-6)
+    np.testing.assert_array_equal(clf.support_, np.flatnonzero(coef))
     assert clf.intercept_[0] == pytest.approx(b, abs=1e-6)
     assert clf.flipped_.size == 0
 
@@ -112,7 +113,7 @@ def test_sample_weight_scales_c(moons):
                                learning_rate=0.05)
     coef = np.zeros(n)
     coef[clf.support_] = clf.dual_coef_.ravel()
-    np.testing.assert_allclose(np.abs(coef), np.where(lam > clf.tol, lam, 0), atol=1e-6)
+    np.testing.assert_allclose(np.abs(coef), lam, atol=1e-6)
     assert not np.isin(clf.support_, np.flatnonzero(w == 0)).any()
 
 
@@ -158,8 +159,7 @@ def test_selection_best_averages_the_most_accurate_rounds(moons):
         bs.append(one.intercept_[0])
     c = np.zeros(n)
     c[clf.support_] = clf.dual_coef_[0]
-    np.testing.assert_allclose(c, np.where(np.abs(np.mean(coefs, 0)) > clf.tol,
-                                           np.mean(coefs, 0), 0), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(c, np.mean(coefs, 0), rtol=1e-12, atol=1e-12)
     assert clf.intercept_[0] == pytest.approx(np.mean(bs), rel=1e-12)
     last = clf.last_round()
     np.testing.assert_array_equal(last.kept_rounds_, [120])
@@ -181,6 +181,56 @@ def test_n_best_one_is_the_best_round_bit_for_bit(moons):
     np.testing.assert_array_equal(clf.support_, one.support_)
     np.testing.assert_array_equal(clf.flipped_, one.flipped_)
     assert clf.score(Xv, yv) == pytest.approx(np.nanmax(clf.history_["val_accuracy"]))
+
+
+def test_the_returned_model_is_the_one_the_validation_set_scored(moons):
+    # With a tiny step every dual variable stays below tol (as the automatic step leaves
+    # them in the first rounds at n ~ 10^5): the model must keep them all, or it is not
+    # the model the rounds computed (it was once a constant, then an inverted classifier).
+    X, y = moons
+    Xv, yv = _val()
+    clf = FloralSVC(C=10, gamma=1.0, learning_rate=1e-8, n_rounds=6, n_best=1,
+                    random_state=0).fit(X, y, X_val=Xv, y_val=yv)
+    assert np.max(np.abs(clf.dual_coef_)) < clf.tol
+    assert clf.support_.size == X.shape[0]
+    assert clf.score(Xv, yv) == pytest.approx(np.nanmax(clf.history_["val_accuracy"]))
+    assert clf.score(Xv, yv) > 0.8
+
+
+def test_kept_models_gather_their_support_vectors_from_one_array(moons):
+    X, y = moons
+    Xv, yv = _val()
+    kw = dict(C=10, gamma=1.0, learning_rate=0.01, random_state=1, n_rounds=60)
+    for kernel in ("rbf", "linear"):
+        clf = FloralSVC(kernel=kernel, **kw).fit(X, y, X_val=Xv, y_val=yv)
+        models = [clf, clf.last_round(), clf.best_round()]
+        for m in models:
+            np.testing.assert_array_equal(m.support_vectors_, X[m.support_])
+            if kernel == "linear":
+                np.testing.assert_allclose(m.coef_, m.dual_coef_ @ X[m.support_], rtol=1e-12)
+        # the union of the supports is gathered once; a model whose support is the union
+        # uses that array itself (the copy last_round() returns keeps the sharing)
+        union = np.unique(np.concatenate([m.support_ for m in models]))
+        for m in models:
+            if m.support_.size == union.size:
+                assert np.shares_memory(m.support_vectors_, m._last_model["support_vectors_"]) \
+                    or not np.array_equal(m._last_model["support_"], union)
+    assert not np.shares_memory(clf.support_vectors_, X)
+
+
+def test_support_vectors_never_alias_the_callers_array(moons):
+    X, y = moons
+    kw = dict(C=10, gamma=1.0, learning_rate=0.01, random_state=1, n_rounds=40)
+    for given in (X, X.astype(np.float32), X.tolist(), np.asfortranarray(X)):
+        before = np.array(given, copy=True)
+        clf = FloralSVC(**kw).fit(given, y)
+        expect = np.asarray(given, dtype=np.float64)[clf.support_]
+        np.testing.assert_array_equal(clf.support_vectors_, expect)
+        assert clf.support_vectors_.dtype == np.float64
+        if isinstance(given, np.ndarray):
+            assert not np.shares_memory(clf.support_vectors_, given)
+            clf.support_vectors_[:] = 0.0  # the model's array is its own
+            np.testing.assert_array_equal(given, before)
 
 
 def test_scoring_ranks_rounds_by_balanced_or_plain_accuracy():
