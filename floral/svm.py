@@ -548,16 +548,16 @@ class FloralSVC(BaseKernelSVC):
         ``models`` (None stays None). The support vectors are gathered from X once, for the
         union of the supports, and a model whose support is that union shares the array:
         the returned model and the last round usually have the same support, and at large
-        n a copy of X[support] per kept model would double the model's memory. When every
-        training point is a support vector and X is fit's own converted copy, X itself is
-        that array (at n = 1,000,000 Nystroem features, 2 GB not copied again)."""
+        n a copy of X[support] per kept model would double the model's memory. When X is
+        fit's own converted copy (float32 features, a list), the rows are gathered into it
+        in place (at n = 1,000,000 Nystroem features, 2 GB not copied again)."""
         coefs = [None if m is None else
                  np.asarray(m["coef"], dtype=np.float64).reshape(n_problems, -1)
                  for m in models]
         supports = [None if c is None else np.flatnonzero(np.any(c != 0.0, axis=0))
                     for c in coefs]
         union = np.unique(np.concatenate([s for s in supports if s is not None]))
-        pool = X if X_private and union.size == X.shape[0] else X[union]
+        pool = _compact_rows(X, union) if X_private else X[union]
         out = []
         for model, coef, support in zip(models, coefs, supports):
             if model is None:
@@ -626,6 +626,19 @@ class FloralSVC(BaseKernelSVC):
         other = copy.deepcopy(self)
         vars(other).update(getattr(other, name))
         return other
+
+
+def _compact_rows(X, rows, block=4096):
+    """``X[rows]`` gathered into ``X``'s own first rows, in place, and returned as a view
+    (for fit's private copy of X: at n = 1,000,000 another n x d copy is gigabytes).
+    ``rows`` is sorted and unique, so rows[i] >= i: a block reads only rows at or after
+    its own first row, none of which an earlier block has written."""
+    if rows.size == X.shape[0]:
+        return X
+    for a in range(0, rows.size, block):
+        b = min(a + block, rows.size)
+        X[a:b] = X[rows[a:b]]
+    return X[:rows.size]
 
 
 def _core_labels(y_idx, n_classes):

@@ -1,4 +1,5 @@
 """FloralSVC: behaviour, parameter validation and scikit-learn compatibility."""
+import itertools
 import os
 import pickle
 import signal
@@ -197,6 +198,21 @@ def test_the_returned_model_is_the_one_the_validation_set_scored(moons):
     assert clf.score(Xv, yv) > 0.8
 
 
+@pytest.mark.parametrize("n", [1, 5, 4096, 9000])
+def test_compact_rows_gathers_in_place(n):
+    from floral.svm import _compact_rows
+
+    rng = np.random.default_rng(n)
+    X = rng.normal(size=(n, 3))
+    for rows in (np.arange(n), np.unique(rng.integers(0, n, size=max(1, n // 2)))):
+        expect = X[rows].copy()
+        for block in (1, 7, 4096):
+            Xc = X.copy()
+            out = _compact_rows(Xc, rows, block=block)
+            np.testing.assert_array_equal(out, expect)
+            assert np.shares_memory(out, Xc)
+
+
 def test_kept_models_gather_their_support_vectors_from_one_array(moons):
     X, y = moons
     Xv, yv = _val()
@@ -221,9 +237,10 @@ def test_kept_models_gather_their_support_vectors_from_one_array(moons):
 def test_support_vectors_never_alias_the_callers_array(moons):
     X, y = moons
     kw = dict(C=10, gamma=1.0, learning_rate=0.01, random_state=1, n_rounds=40)
-    for given in (X, X.astype(np.float32), X.tolist(), np.asfortranarray(X)):
+    for given, selection in itertools.product(
+            (X, X.astype(np.float32), X.tolist(), np.asfortranarray(X)), ("auto", "last")):
         before = np.array(given, copy=True)
-        clf = FloralSVC(**kw).fit(given, y)
+        clf = FloralSVC(selection=selection, **kw).fit(given, y)
         expect = np.asarray(given, dtype=np.float64)[clf.support_]
         np.testing.assert_array_equal(clf.support_vectors_, expect)
         assert clf.support_vectors_.dtype == np.float64
