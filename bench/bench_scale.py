@@ -515,13 +515,14 @@ def markdown(records):
                        f"{r['test_accuracy']:.4f} | {note} |")
         out.append("")
     pairs = {}
-    for r in ok:
+    for r in ok:  # 1 vs all threads only between cells run with the same step
         if "round_median_s" in r and r["method"] != "rowcache":
-            pairs.setdefault((r["dataset"], r["n"], r["method"]), {})[r["threads"]] = r
+            step = "auto" if r.get("learning_rate") in (None, "auto") else "explicit"
+            pairs.setdefault((r["dataset"], r["n"], r["method"], step), {})[r["threads"]] = r
     out += ["## Threads: FLORAL loop time, 1 thread / all threads", "",
             "| dataset | n | method | loop 1 thread (s) | loop all (s) | speed-up |",
             "| --- | ---: | --- | ---: | ---: | ---: |"]
-    for (dataset, n, method), by in sorted(pairs.items()):
+    for (dataset, n, method, _), by in sorted(pairs.items()):
         if 1 in by and len(by) > 1:
             one, many = by[1], by[max(by)]
             out.append(f"| {dataset} | {n:,} | {method} | {one['loop_s']:.1f} | "
