@@ -383,8 +383,7 @@ class FloralSVC(BaseKernelSVC):
         check_data(X, y)
         X_given = X
         X, y = validate_data(self, X, y, dtype=np.float64, order="C")
-        # a converted copy (float32 features, a list) is ours to keep as the support vectors
-        X_private = not np.may_share_memory(X, X_given)
+        X_private = _is_converted_copy(X, X_given)
         del X_given
         classes, y_idx = encode_labels(y)
         y_idx = y_idx.astype(np.int32)
@@ -626,6 +625,16 @@ class FloralSVC(BaseKernelSVC):
         other = copy.deepcopy(self)
         vars(other).update(getattr(other, name))
         return other
+
+
+def _is_converted_copy(X, given):
+    """Whether validate_data's ``X`` is a copy fit may keep as the support vectors:
+    converted from an array (float32 features, another order) or from nested lists.
+    Anything else that exposes memory (a DataFrame's block) counts as the caller's, and
+    a list is not converted a second time just to ask."""
+    if isinstance(given, np.ndarray):
+        return not np.may_share_memory(X, given)
+    return isinstance(given, (list, tuple))
 
 
 def _compact_rows(X, rows, block=4096):

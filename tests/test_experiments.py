@@ -560,9 +560,12 @@ def _interrupt(args, cwd, wait, group):
                             start_new_session=True)
     deadline = time.monotonic() + 60
     while proc.poll() is None and time.monotonic() < deadline:
-        with open(f"/proc/{proc.pid}/maps") as maps:
-            if "floral/_core/_lib" in maps.read():
-                break
+        try:
+            with open(f"/proc/{proc.pid}/maps") as maps:
+                if "floral/_core/_lib" in maps.read():
+                    break
+        except OSError:  # it ended between poll() and open(): the assert below says so
+            break
         time.sleep(0.005)
     time.sleep(wait)
     assert proc.poll() is None, f"`floral {' '.join(map(str, args))}` ended before the SIGINT"
