@@ -8,8 +8,10 @@ subcommand with exit status 130.
 """
 import argparse
 import os
+import signal
 import sys
 import tempfile
+import threading
 
 from ._version import __version__
 
@@ -449,19 +451,57 @@ def build_parser():
     return parser
 
 
+class _SigintRecord:
+    """While active, remember whether SIGINT arrived; otherwise behave as Python's default
+    handler (raise KeyboardInterrupt where the interpreter next checks for signals).
+
+    The KeyboardInterrupt does not always reach ``main``: a Ctrl-C landing while a compiled
+    extension initialises (scikit-learn's KD-tree module, during the imports at the start of
+    ``floral demo``) comes out as that module's ValueError. Whatever escapes after a SIGINT
+    is its consequence, so ``main`` reports it as the interrupt. Installed only over the
+    default handler in the main thread: a SIGINT the parent set to be ignored (``nohup``,
+    ``&`` in a script) stays ignored, and an embedding application's handler is kept."""
+
+    def __init__(self):
+        self.received = False
+        self._installed = False
+
+    def _handle(self, signum, frame):
+        self.received = True
+        raise KeyboardInterrupt
+
+    def __enter__(self):
+        if (threading.current_thread() is threading.main_thread()
+                and signal.getsignal(signal.SIGINT) is signal.default_int_handler):
+            signal.signal(signal.SIGINT, self._handle)
+            self._installed = True
+        return self
+
+    def __exit__(self, *exc_info):
+        if self._installed:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+        return False
+
+
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
-    try:
-        parser = build_parser()
-        args = parser.parse_args(argv)
-        args.argv = argv  # recorded in results.json by `floral run`
-        return int(args.func(args) or 0)
-    except CLIError as exc:
-        sys.stderr.write(f"floral: error: {exc}\n")
-        return 2
-    except KeyboardInterrupt:
-        sys.stderr.write("floral: interrupted\n")
-        return 130
+    with _SigintRecord() as sigint:
+        try:
+            parser = build_parser()
+            args = parser.parse_args(argv)
+            args.argv = argv  # recorded in results.json by `floral run`
+            return int(args.func(args) or 0)
+        except CLIError as exc:
+            sys.stderr.write(f"floral: error: {exc}\n")
+            return 2
+        except KeyboardInterrupt:
+            sys.stderr.write("floral: interrupted\n")
+            return 130
+        except BaseException:
+            if not sigint.received:
+                raise
+            sys.stderr.write("floral: interrupted\n")
+            return 130
 
 
 if __name__ == "__main__":

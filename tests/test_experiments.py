@@ -609,6 +609,46 @@ def test_cli_ctrl_c_exits_130_and_leaves_no_process(tmp_path, args, wait, group)
     assert not left
 
 
+def _self_interrupt_mangled(args):
+    """What a Ctrl-C during a compiled module's initialisation looks like: the interrupt
+    arrives, and what escapes is an unrelated exception."""
+    import signal
+    import time
+
+    try:
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(5)  # the KeyboardInterrupt is raised here, at the next check for signals
+    except KeyboardInterrupt:
+        raise ValueError("'T{d:val:q:i1:q:i2:}' is not a valid PEP 3118 buffer format "
+                         "string") from None
+    return 0
+
+
+@pytest.mark.skipif(os.name == "nt", reason="os.kill(pid, SIGINT) terminates on Windows")
+def test_cli_reports_an_exception_caused_by_ctrl_c_as_the_interrupt(monkeypatch, capsys):
+    import signal
+
+    from floral import cli
+
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    monkeypatch.setattr(cli, "_cmd_show_config", _self_interrupt_mangled)
+    assert cli.main(["show-config"]) == 130
+    err = capsys.readouterr().err
+    assert err.strip() == "floral: interrupted"
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # restored
+
+
+def test_cli_does_not_hide_an_exception_without_ctrl_c(monkeypatch):
+    from floral import cli
+
+    def broken(args):
+        raise ValueError("a bug, not the user's doing")
+
+    monkeypatch.setattr(cli, "_cmd_show_config", broken)
+    with pytest.raises(ValueError, match="a bug"):
+        cli.main(["show-config"])
+
+
 # --- dask --------------------------------------------------------------------------------------
 
 def test_grid_on_a_dask_local_cluster():
