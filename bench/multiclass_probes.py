@@ -21,6 +21,9 @@ labels from the same cache), C = 10 unless varied, the runner's gamma:
 5. **Whom the attacker relabels** under alfa-tilt at 10% positives, with the default cap
    and without: how many of its relabellings hit alfa-tilt's flipped points.
 
+Fits with a validation set rank rounds by validation accuracy (``scoring="accuracy"``), as
+when these probes were run, before balanced accuracy became FloralSVC's default.
+
 Writes bench/results/multiclass_probes.{json,md}.
 Usage: python bench/multiclass_probes.py [--seeds 5] [--jobs 2] [--cache bench/.cache]
 """
@@ -72,7 +75,7 @@ def probe_box(attack, budget, seed, cache_dir):
             for val in (False, True):
                 kw = dict(X_val=data.X_val, y_val=data.y_val) if val else {}
                 clf = FloralSVC(C=c, gamma=gamma, class_weight=cw, random_state=seed,
-                                n_jobs=1).fit(data.X_train, y, **kw)
+                                scoring="accuracy", n_jobs=1).fit(data.X_train, y, **kw)
                 out.append(dict(probe="box", attack=attack, budget=budget, seed=seed, C=c,
                                 class_weight=cw, val=val,
                                 reach=float(np.abs(clf.last_round().dual_coef_).max()),
@@ -92,7 +95,7 @@ def probe_budget(attack, budget, seed, cache_dir):
         for val in (False, True):
             kw = dict(X_val=data.X_val, y_val=data.y_val) if val else {}
             clf = FloralSVC(C=C, gamma=gamma, flip_budget=k, random_state=seed,
-                            n_jobs=1).fit(data.X_train, y, **kw)
+                            scoring="accuracy", n_jobs=1).fit(data.X_train, y, **kw)
             out.append(dict(probe="budget", attack=attack, budget=budget, seed=seed,
                             flip_budget=k, val=val,
                             **class_scores(data.y_test, clf.predict(data.X_test), minority)))
