@@ -50,7 +50,7 @@ class BaseKernelSVC(ClassifierMixin, BaseEstimator):
         }
         if self.kernel == "linear":
             # the expansion collapses to one weight vector per problem, as SVC's coef_
-            model["coef_"] = dual @ support_vectors
+            model["coef_"] = _expansion_weights(dual, support_vectors)
         return model
 
     def _set_model(self, X, support, dual_coef, intercept, gamma):
@@ -104,3 +104,15 @@ class BaseKernelSVC(ClassifierMixin, BaseEstimator):
         if dec.ndim == 1:
             return self.classes_[(dec > 0).astype(np.intp)]
         return self.classes_[np.argmax(dec, axis=1)]
+
+
+def _expansion_weights(dual, support_vectors, block_bytes=1 << 20):
+    """``dual @ support_vectors`` in float64, one block of support vectors (about 1 MB as
+    float64) at a time: float32 support vectors (the linear kernel on float32 features)
+    are widened a block at a time rather than copied whole, and the sums are the same for
+    either dtype."""
+    w = np.zeros((dual.shape[0], support_vectors.shape[1]))
+    block = max(64, block_bytes // (8 * max(1, support_vectors.shape[1])))
+    for a in range(0, support_vectors.shape[0], block):
+        w += dual[:, a:a + block] @ np.asarray(support_vectors[a:a + block], dtype=np.float64)
+    return w

@@ -205,7 +205,7 @@ class FloralSVC(BaseKernelSVC):
     support_ : ndarray of shape (n_SV,)
         Training indices with a nonzero coefficient in the returned model.
     support_vectors_ : ndarray of shape (n_SV, n_features)
-        The support vectors.
+        The support vectors (float32 when float32 ``X`` was used as it is, see ``fit``).
     dual_coef_ : ndarray of shape (n_problems, n_SV)
         Coefficients :math:`c_i` of the support vectors (averaged over the kept rounds);
         one row for two classes, one row per class (its one-vs-rest problem) otherwise.
@@ -361,7 +361,11 @@ class FloralSVC(BaseKernelSVC):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
-            Training points.
+            Training points. With ``kernel="linear"`` in feature space (n_samples at
+            least twice n_features, e.g. behind ``Nystroem``), a float32 array is used as
+            it is: no float64 copy, about half the time per round, and the same model as
+            for ``X.astype(np.float64)`` (products and sums are float64; ``X_val`` is then
+            read in float32 too). Anything else is converted to float64.
         y : array-like of shape (n_samples,)
             Training labels, two or more classes of any type. They may already be
             poisoned: that is the setting FLORAL defends.
@@ -382,9 +386,11 @@ class FloralSVC(BaseKernelSVC):
         """
         check_data(X, y)
         X_given = X
-        X, y = validate_data(self, X, y, dtype=np.float64, order="C")
+        # the linear kernel in feature space reads float32 features as they are; every
+        # other path needs float64 (converted below once the storage is known)
+        dtypes = [np.float64, np.float32] if self.kernel == "linear" else np.float64
+        X, y = validate_data(self, X, y, dtype=dtypes, order="C")
         X_private = _is_converted_copy(X, X_given)
-        del X_given
         classes, y_idx = encode_labels(y)
         y_idx = y_idx.astype(np.int32)
         n_classes = classes.size
@@ -407,6 +413,11 @@ class FloralSVC(BaseKernelSVC):
                              'y_val=...)')
         kernel_params = dict(kernel=self.kernel, gamma=gamma, degree=int(self.degree),
                              coef0=float(self.coef0))
+        storage = self._kernel_storage(X, kernel_params, k)
+        if X.dtype != np.float64 and storage["storage"] != "features":
+            X = X.astype(np.float64)
+            X_private = _is_converted_copy(X, X_given)
+        del X_given
         y_core = _core_labels(y_idx, n_classes)
         lam0 = self._initial_dual(X, y_idx, n_classes, C_vec, sample_weight, gamma)
         seed = core_seed(self.random_state)
@@ -427,7 +438,7 @@ class FloralSVC(BaseKernelSVC):
             y_eval=None if val is None else _core_labels(val[1], n_classes),
             eval_cache_size=_EVAL_CACHE_MB, average_from=average_from,
             n_best=int(self.n_best) if val is not None else 0, scoring=self.scoring,
-            **self._kernel_storage(X, kernel_params, k),
+            **storage,
         )
         exc = res["exception"]
         if exc is not None and not isinstance(exc, KeyboardInterrupt):

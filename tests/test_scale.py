@@ -321,3 +321,92 @@ def test_feature_path_plays_the_one_vs_rest_game_with_validation_like_the_gram_p
     np.testing.assert_allclose(feat["f_eval"], (feat["coef"] @ X) @ Xv.T, rtol=1e-9, atol=1e-9)
     np.testing.assert_array_equal(feat["history"]["accuracy"], gram["history"]["accuracy"])
     assert [r["round"] for r in feat["best"]] == [r["round"] for r in gram["best"]]
+
+
+# --- float32 features --------------------------------------------------------------------
+
+def test_float32_feature_operator_matches_float64_bit_for_bit_and_numpy():
+    # float widens to double exactly and every sum has a written-out order, so storing
+    # the features as float32 changes nothing but the bytes read
+    rng = np.random.default_rng(7)
+    for n, d in ((2500, 40), (1030, 9), (300, 1)):
+        X32 = rng.normal(size=(n, d)).astype(np.float32)
+        X = X32.astype(np.float64)
+        Xt32 = rng.normal(size=(77, d)).astype(np.float32)
+        for targets32 in (None, Xt32):
+            op32 = _core.FeatureRows(X32, targets32)
+            op64 = _core.FeatureRows(X, None if targets32 is None else targets32.astype(float))
+            assert op32.dtype == np.float32 and op64.dtype == np.float64
+            T = X if targets32 is None else targets32.astype(np.float64)
+            c = rng.normal(size=n)
+            c[::3] = 0.0
+            f = op32.matvec(c)
+            np.testing.assert_array_equal(f, op64.matvec(c))
+            np.testing.assert_array_equal(op32.w, op64.w)
+            np.testing.assert_allclose(f, T @ (X.T @ c), rtol=1e-12, atol=1e-10)
+            cols = rng.choice(n, min(n, 1100), replace=False)
+            delta = rng.normal(size=cols.size)
+            np.testing.assert_array_equal(op32.add_columns(f, cols, delta),
+                                          op64.add_columns(f, cols, delta))
+            np.testing.assert_array_equal(op32.w, op64.w)
+
+
+@pytest.mark.parametrize("centers", [2, 3])
+def test_float32_features_fit_the_float64_model(centers):
+    from sklearn.datasets import make_blobs
+
+    X, y = make_blobs(900, centers=centers, n_features=12, cluster_std=3.0, random_state=3)
+    X32 = X.astype(np.float32)
+    X64 = X32.astype(np.float64)
+    Xv, yv = X32[:150], y[:150]
+    for kw32, kw64 in (({}, {}),
+                       (dict(X_val=Xv, y_val=yv), dict(X_val=Xv.astype(np.float64), y_val=yv))):
+        a = FloralSVC(kernel="linear", n_rounds=120, random_state=0).fit(X32, y, **kw32)
+        b = FloralSVC(kernel="linear", n_rounds=120, random_state=0).fit(X64, y, **kw64)
+        assert a._storage["storage"] == "features"
+        assert a.support_vectors_.dtype == np.float32
+        np.testing.assert_array_equal(a.support_, b.support_)
+        np.testing.assert_array_equal(a.dual_coef_, b.dual_coef_)
+        np.testing.assert_array_equal(a.intercept_, b.intercept_)
+        np.testing.assert_array_equal(a.coef_, b.coef_)
+        np.testing.assert_array_equal(a.decision_function(X32), b.decision_function(X64))
+        np.testing.assert_array_equal(a.last_round().dual_coef_, b.last_round().dual_coef_)
+        # float64 validation points are read in float32, like the training points
+        c = FloralSVC(kernel="linear", n_rounds=120, random_state=0).fit(
+            X32, y, X_val=Xv.astype(np.float64) if kw32 else None,
+            y_val=yv if kw32 else None)
+        np.testing.assert_array_equal(c.dual_coef_, a.dual_coef_)
+
+
+def test_float32_features_are_not_copied_to_float64():
+    import tracemalloc
+
+    X, y = make_moons(20000, noise=0.3, random_state=0)
+    F = np.ascontiguousarray(np.repeat(X, 32, axis=1), dtype=np.float32)
+    F += np.random.default_rng(0).normal(scale=0.1, size=F.shape).astype(np.float32)
+    before = F.copy()
+    tracemalloc.start()
+    try:
+        clf = FloralSVC(kernel="linear", n_rounds=5, random_state=0).fit(F, y)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert clf._storage["storage"] == "features"
+    # a float64 copy alone would be 2 F.nbytes; here the support vectors are gathered
+    # (float32, at most F.nbytes), the last round's own subset of them may be another
+    # gather, and coef_ is summed from them ~1 MB at a time
+    assert peak < 2 * F.nbytes, (peak, F.nbytes)
+    np.testing.assert_array_equal(F, before)  # the caller's features are not touched
+    assert not np.may_share_memory(clf.support_vectors_, F)
+
+
+def test_float32_input_on_the_gram_path_is_converted():
+    # n < 2 d: the linear kernel runs on the Gram matrix, which the core builds from
+    # float64 rows; the support vectors are then float64 as for any other kernel
+    rng = np.random.default_rng(2)
+    X32 = rng.normal(size=(120, 80)).astype(np.float32)
+    y = (X32[:, 0] > 0).astype(int)
+    a = FloralSVC(kernel="linear", n_rounds=40, random_state=0).fit(X32, y)
+    b = FloralSVC(kernel="linear", n_rounds=40, random_state=0).fit(X32.astype(np.float64), y)
+    assert a._storage["storage"] == "gram" and a.support_vectors_.dtype == np.float64
+    np.testing.assert_array_equal(a.dual_coef_, b.dual_coef_)

@@ -86,9 +86,9 @@ cdef extern from "operator.hpp" namespace "floral":
                          double* f) except + nogil
 
 cdef extern from "features.hpp" namespace "floral":
-    cdef cppclass FeatureOperator:
-        FeatureOperator(const double* X, index_t n, index_t d, const double* Xt, index_t m,
-                        int n_threads) except + nogil
+    cdef cppclass BasicFeatureOperator[T]:
+        BasicFeatureOperator(const T* X, index_t n, index_t d, const T* Xt, index_t m,
+                             int n_threads) except + nogil
         index_t n()
         index_t m()
         index_t d()
@@ -96,6 +96,9 @@ cdef extern from "features.hpp" namespace "floral":
         void matvec(const double* c, double* out) except + nogil
         void add_columns(const index_t* cols, const double* delta, index_t k,
                          double* f) except + nogil
+
+ctypedef BasicFeatureOperator[double] FeatureOperator
+ctypedef BasicFeatureOperator[float] FeatureOperator32
 
 cdef extern from "evaluation.hpp" namespace "floral":
     cdef cppclass CrossKernel:
@@ -146,13 +149,13 @@ cdef extern from "floral_loop.hpp" namespace "floral":
     double gram_lambda_max(GramCache& cache, index_t max_iter, double rtol,
                            index_t* iterations) except + nogil
     void dense_decision_values(GramCache& cache, const double* coef, double* out) except + nogil
-    void run_floral_features(FeatureOperator& op, FeatureOperator* ev, const int32_t* y_eval,
-                             const int32_t* y, index_t n_classes, const double* C,
-                             const double* lam0, const index_t* class_cap,
-                             const LoopParams& p, round_callback cb, void* ctx,
-                             LoopResult& res) except + nogil
-    double features_lambda_max(FeatureOperator& op, index_t max_iter, double rtol,
-                               index_t* iterations) except + nogil
+    void run_floral_features[T](BasicFeatureOperator[T]& op, BasicFeatureOperator[T]* ev,
+                                const int32_t* y_eval, const int32_t* y, index_t n_classes,
+                                const double* C, const double* lam0, const index_t* class_cap,
+                                const LoopParams& p, round_callback cb, void* ctx,
+                                LoopResult& res) except + nogil
+    double features_lambda_max[T](BasicFeatureOperator[T]& op, index_t max_iter, double rtol,
+                                  index_t* iterations) except + nogil
 
 cdef extern from "decision.hpp" namespace "floral":
     void c_decision_function "floral::decision_function"(
@@ -200,8 +203,10 @@ cdef KernelSpec _spec(str kernel, double gamma, int degree, double coef0) except
     return s
 
 
-def _as_2d(X, name):
-    X = np.ascontiguousarray(X, dtype=np.float64)
+def _as_2d(X, name, keep_float32=False):
+    # float32 stays float32 only where the caller handles both (feature storage)
+    as_float32 = keep_float32 and getattr(X, "dtype", None) == np.float32
+    X = np.ascontiguousarray(X, dtype=np.float32 if as_float32 else np.float64)
     if X.ndim != 2:
         raise ValueError(f"{name} must be 2-D, got shape {X.shape}")
     if X.shape[0] == 0 or X.shape[1] == 0:
@@ -383,32 +388,53 @@ cdef class FeatureRows:
     """The linear kernel K = Xt X^T in feature space (features.hpp's FeatureOperator).
 
     ``X`` (n x d) are the training points whose coefficients the products take, ``Xt``
-    (m x d, default ``X``) the points the products are evaluated at. Used by tests; the
-    estimator builds its own.
+    (m x d, default ``X``) the points the products are evaluated at; float32 ``X`` is
+    stored as float32 (``Xt`` is then converted to float32), anything else as float64.
+    Used by tests; the estimator builds its own.
     """
     cdef FeatureOperator* op
+    cdef FeatureOperator32* op32
     cdef object X, Xt
     cdef readonly index_t n, m, d
 
     def __cinit__(self, X, Xt=None, n_jobs=None):
-        self.X = _as_2d(X, "X")
-        self.Xt = self.X if Xt is None else _as_2d(Xt, "Xt")
+        self.X = _as_2d(X, "X", keep_float32=True)
+        self.Xt = self.X if Xt is None else np.ascontiguousarray(_as_2d(Xt, "Xt"),
+                                                                 dtype=self.X.dtype)
         if self.Xt.shape[1] != self.X.shape[1]:
             raise ValueError(f"Xt must have {self.X.shape[1]} columns, got {self.Xt.shape[1]}")
-        cdef const double[:, ::1] Xv = self.X
-        cdef const double[:, ::1] Tv = self.Xt
-        self.n, self.d, self.m = Xv.shape[0], Xv.shape[1], Tv.shape[0]
-        self.op = new FeatureOperator(&Xv[0, 0], self.n, self.d, &Tv[0, 0], self.m,
-                                      _threads(n_jobs))
+        self.n, self.d, self.m = self.X.shape[0], self.X.shape[1], self.Xt.shape[0]
+        cdef const double[:, ::1] Xv
+        cdef const double[:, ::1] Tv
+        cdef const float[:, ::1] Xf
+        cdef const float[:, ::1] Tf
+        if self.X.dtype == np.float32:
+            Xf = self.X
+            Tf = self.Xt
+            self.op32 = new FeatureOperator32(&Xf[0, 0], self.n, self.d, &Tf[0, 0], self.m,
+                                              _threads(n_jobs))
+        else:
+            Xv = self.X
+            Tv = self.Xt
+            self.op = new FeatureOperator(&Xv[0, 0], self.n, self.d, &Tv[0, 0], self.m,
+                                          _threads(n_jobs))
 
     def __dealloc__(self):
         if self.op != NULL:
             del self.op
+        if self.op32 != NULL:
+            del self.op32
+
+    @property
+    def dtype(self):
+        """The dtype the features are stored in."""
+        return self.X.dtype
 
     @property
     def w(self):
         """X^T c as kept by the last products."""
-        return np.array(<const double[:self.d]> self.op.w(), copy=True)
+        cdef const double* w = self.op.w() if self.op != NULL else self.op32.w()
+        return np.array(<const double[:self.d]> w, copy=True)
 
     def matvec(self, coef):
         """Xt @ (X.T @ coef), from scratch (sets w)."""
@@ -416,7 +442,10 @@ cdef class FeatureRows:
         out = np.empty(self.m, dtype=np.float64)
         cdef double[::1] ov = out
         with nogil:
-            self.op.matvec(&c[0], &ov[0])
+            if self.op != NULL:
+                self.op.matvec(&c[0], &ov[0])
+            else:
+                self.op32.matvec(&c[0], &ov[0])
         return out
 
     def add_columns(self, f, cols, delta):
@@ -427,7 +456,10 @@ cdef class FeatureRows:
         cdef const double[::1] dv = delta_arr
         if cv.shape[0]:
             with nogil:
-                self.op.add_columns(&cv[0], &dv[0], cv.shape[0], &fv[0])
+                if self.op != NULL:
+                    self.op.add_columns(&cv[0], &dv[0], cv.shape[0], &fv[0])
+                else:
+                    self.op32.add_columns(&cv[0], &dv[0], cv.shape[0], &fv[0])
         return np.asarray(fv)
 
 
@@ -623,13 +655,19 @@ def floral_fit(X, y, C, lam0, *, index_t n_classes=2, str kernel="rbf", double g
     ``storage="gram"`` keeps the kernel matrix (packed triangle, square or row cache, by
     ``cache_size``); ``storage="features"`` (``kernel="linear"`` only) works on X itself,
     keeping w = X^T c instead of any n x n storage (features.hpp), for the training and
-    the validation points alike.
+    the validation points alike; there float32 ``X`` is used as it is (no float64 copy;
+    products and sums are float64) and ``X_eval`` is converted to ``X``'s dtype.
 
     ``callback(reason, round, objective, accuracy) -> flags`` is called about every 0.2 s
     and after the last round; returning STOP ends the loop. An exception raised inside it
     stops the loop and is returned as ``result["exception"]`` with the state reached.
     """
-    X = _as_2d(X, "X")
+    if storage not in ("gram", "features"):
+        raise ValueError(f"storage must be 'gram' or 'features', got {storage!r}")
+    if storage == "features" and kernel != "linear":
+        raise ValueError(f"storage='features' needs kernel='linear', got {kernel!r}")
+    X = _as_2d(X, "X", keep_float32=storage == "features")
+    cdef bint f32 = X.dtype == np.float32
     cdef index_t n = X.shape[0], d = X.shape[1]
     if n_classes < 2:
         raise ValueError(f"n_classes must be >= 2, got {n_classes}")
@@ -677,27 +715,27 @@ def floral_fit(X, y, C, lam0, *, index_t n_classes=2, str kernel="rbf", double g
         if np.any(cap_arr < 0):
             raise ValueError("class_cap must be >= 0")
     cdef const index_t[::1] capv = cap_arr
-    if storage not in ("gram", "features"):
-        raise ValueError(f"storage must be 'gram' or 'features', got {storage!r}")
-    if storage == "features" and kernel != "linear":
-        raise ValueError(f"storage='features' needs kernel='linear', got {kernel!r}")
     cdef int nt = _threads(n_jobs)
 
     cdef index_t m = 0
     cdef const double[:, ::1] Xev
+    cdef const float[:, ::1] Xevf
     cdef const int32_t[::1] yev
     cdef CrossKernel* ev = NULL
     cdef cbool store_eval = True
     cdef const int32_t* yev_ptr = NULL
     if X_eval is not None:
-        X_eval = _as_2d(X_eval, "X_eval")
+        X_eval = np.ascontiguousarray(_as_2d(X_eval, "X_eval"), dtype=X.dtype)
         if X_eval.shape[1] != d:
             raise ValueError(f"X_eval must have {d} columns, got {X_eval.shape[1]}")
         m = X_eval.shape[0]
         y_eval_arr = _as_labels(y_eval, m, n_classes)
         yev = y_eval_arr
         yev_ptr = &yev[0]
-        Xev = X_eval
+        if f32:
+            Xevf = X_eval
+        else:
+            Xev = X_eval
         store_eval = 4.0 * n * m <= eval_cache_size * 1024.0 * 1024.0
     elif n_best > 0:
         raise ValueError("n_best > 0 needs X_eval and y_eval")
@@ -722,7 +760,12 @@ def floral_fit(X, y, C, lam0, *, index_t n_classes=2, str kernel="rbf", double g
     cdef _LoopContext ctx = _LoopContext()
     ctx.callback = callback
     ctx.exception = None
-    cdef const double[:, ::1] Xv = X
+    cdef const double[:, ::1] Xv
+    cdef const float[:, ::1] Xf
+    if f32:
+        Xf = X
+    else:
+        Xv = X
     cdef double budget = cache_size * 1024.0 * 1024.0
     cdef GramCache* cache = NULL
     cdef FeatureOperator* features = NULL
@@ -730,16 +773,26 @@ def floral_fit(X, y, C, lam0, *, index_t n_classes=2, str kernel="rbf", double g
     cdef double lmax = float("nan")
     cdef index_t power_iters = 0
     cdef FeatureOperator* ev_features = NULL
+    cdef FeatureOperator32* features32 = NULL
+    cdef FeatureOperator32* ev_features32 = NULL
     w = None
     try:
-        if storage == "features":
+        if storage == "features" and f32:
+            with nogil:
+                features32 = new FeatureOperator32(&Xf[0, 0], n, d, &Xf[0, 0], n, nt)
+                if m > 0:
+                    ev_features32 = new FeatureOperator32(&Xf[0, 0], n, d, &Xevf[0, 0], m, nt)
+                if auto_step:
+                    lmax = features_lambda_max[float](features32[0], power_max_iter,
+                                                      power_rtol, &power_iters)
+        elif storage == "features":
             with nogil:
                 features = new FeatureOperator(&Xv[0, 0], n, d, &Xv[0, 0], n, nt)
                 if m > 0:
                     ev_features = new FeatureOperator(&Xv[0, 0], n, d, &Xev[0, 0], m, nt)
                 if auto_step:
-                    lmax = features_lambda_max(features[0], power_max_iter, power_rtol,
-                                               &power_iters)
+                    lmax = features_lambda_max[double](features[0], power_max_iter,
+                                                       power_rtol, &power_iters)
         else:
             with _blas_single_thread(d):
                 with nogil:
@@ -755,12 +808,21 @@ def floral_fit(X, y, C, lam0, *, index_t n_classes=2, str kernel="rbf", double g
                 raise ValueError(f"the kernel matrix has no positive eigenvalue "
                                  f"(power iteration gave {lmax}); pass a float learning_rate")
             p.learning_rate = step_scale / lmax
-        if storage == "features":
+        if storage == "features" and f32:
             with nogil:
-                run_floral_features(features[0], ev_features, yev_ptr, &yv[0], n_classes,
-                                    &Cv[0], &lv[0], &capv[0], p, _trampoline, <void*>ctx, res)
+                run_floral_features[float](features32[0], ev_features32, yev_ptr, &yv[0],
+                                           n_classes, &Cv[0], &lv[0], &capv[0], p,
+                                           _trampoline, <void*>ctx, res)
+            if P == 1:  # with several problems the operator's w mixes them
+                w = np.array(<const double[:d]> features32.w(), copy=True)
+        elif storage == "features":
+            with nogil:
+                run_floral_features[double](features[0], ev_features, yev_ptr, &yv[0],
+                                            n_classes, &Cv[0], &lv[0], &capv[0], p,
+                                            _trampoline, <void*>ctx, res)
             if P == 1:  # with several problems the operator's w mixes them
                 w = np.array(<const double[:d]> features.w(), copy=True)
+        if storage == "features":
             stats = {"storage": "features", "hits": 0, "misses": 0, "rows_computed": 0,
                      "materialised": False, "layout": None, "capacity": 0, "row_slots": 0,
                      "eval_stored": None}
@@ -784,6 +846,10 @@ def floral_fit(X, y, C, lam0, *, index_t n_classes=2, str kernel="rbf", double g
             del features
         if ev_features != NULL:
             del ev_features
+        if features32 != NULL:
+            del features32
+        if ev_features32 != NULL:
+            del ev_features32
 
     h = res.history
     last = _model(res.last, P, n)

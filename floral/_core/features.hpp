@@ -12,7 +12,13 @@
 // Every sum has an order fixed by the data: X^T c is summed in blocks of FEATURE_ROW_BLOCK
 // rows (each block's rows with nonzero coefficients in groups of eight), the blocks'
 // partials added in block order; each <Xt_i, v> is one thread's loop. So results
-// are bitwise identical for any thread count. Everything is float64.
+// are bitwise identical for any thread count.
+//
+// The features are stored as T (double, or float for float32 input: at n = 1,000,000
+// Nystroem features a float64 copy of float32 features is 2 GB, and a round is two passes
+// over X, so half the bytes is close to half the time). Every product and sum is double:
+// a float widens to double exactly, so float features give the float64 path's numbers
+// for the same values, up to the order the compiler vectorises a reduction in.
 #pragma once
 
 #include <algorithm>
@@ -28,14 +34,25 @@ constexpr index_t FEATURE_CHUNK = 256;
 
 // out[i] = <A_i, v> (accumulate: out[i] += <A_i, v>) for rows i0 <= i < i1 of A
 // (row-major, d columns).
-FLORAL_HOT inline void row_dots(const double* A, index_t i0, index_t i1, index_t d,
+//
+// Each dot product is summed in eight fixed lanes (term k into lane k mod 8, the last
+// d mod 8 terms too), then the lanes pairwise: an order written out rather than left to
+// the vectoriser, so float and double features give bitwise the same sums (a vectorised
+// reduction's order depends on how many values of the type fit a register). Every term
+// is a multiply-add into its lane, which an FMA build fuses in both instantiations alike;
+// a sequential tail (t += a v) was fused in one and not the other.
+template <typename T>
+FLORAL_HOT inline void row_dots(const T* A, index_t i0, index_t i1, index_t d,
                                 const double* v, double* out, bool accumulate) {
     for (index_t i = i0; i < i1; ++i) {
-        const double* a = A + i * d;
-        double s = 0.0;
-        FLORAL_SIMD_REDUCTION(s)
-        for (index_t k = 0; k < d; ++k) s += a[k] * v[k];
-        out[i] = accumulate ? out[i] + s : s;
+        const T* a = A + i * d;
+        double s[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
+        index_t k = 0;
+        for (; k + 8 <= d; k += 8)
+            for (int l = 0; l < 8; ++l) s[l] += static_cast<double>(a[k + l]) * v[k + l];
+        for (index_t l = 0; k + l < d; ++l) s[l] += static_cast<double>(a[k + l]) * v[k + l];
+        const double t = ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
+        out[i] = accumulate ? out[i] + t : t;
     }
 }
 
@@ -45,7 +62,8 @@ FLORAL_HOT inline void row_dots(const double* A, index_t i0, index_t i1, index_t
 // few one at a time. One load and store of part per eight rows keeps the loop bound by
 // reading X (measured: one accumulator per row ran at half the bandwidth of a dot pass).
 // idx: scratch for r1 - r0 indices.
-FLORAL_HOT inline void block_sum(const double* X, index_t d, const index_t* rows,
+template <typename T>
+FLORAL_HOT inline void block_sum(const T* X, index_t d, const index_t* rows,
                                  const double* coef, index_t r0, index_t r1, index_t* idx,
                                  double* part) {
     index_t m = 0;
@@ -55,27 +73,30 @@ FLORAL_HOT inline void block_sum(const double* X, index_t d, const index_t* rows
     auto row = [&](index_t r) { return X + (rows != nullptr ? rows[r] : r) * d; };
     index_t g = 0;
     for (; g + 8 <= m; g += 8) {
-        const double *x0 = row(idx[g]), *x1 = row(idx[g + 1]), *x2 = row(idx[g + 2]),
-                     *x3 = row(idx[g + 3]), *x4 = row(idx[g + 4]), *x5 = row(idx[g + 5]),
-                     *x6 = row(idx[g + 6]), *x7 = row(idx[g + 7]);
+        const T *x0 = row(idx[g]), *x1 = row(idx[g + 1]), *x2 = row(idx[g + 2]),
+             *x3 = row(idx[g + 3]), *x4 = row(idx[g + 4]), *x5 = row(idx[g + 5]),
+             *x6 = row(idx[g + 6]), *x7 = row(idx[g + 7]);
         const double c0 = coef[idx[g]], c1 = coef[idx[g + 1]], c2 = coef[idx[g + 2]],
                      c3 = coef[idx[g + 3]], c4 = coef[idx[g + 4]], c5 = coef[idx[g + 5]],
                      c6 = coef[idx[g + 6]], c7 = coef[idx[g + 7]];
         for (index_t k = 0; k < d; ++k)
-            part[k] += ((c0 * x0[k] + c1 * x1[k]) + (c2 * x2[k] + c3 * x3[k])) +
-                       ((c4 * x4[k] + c5 * x5[k]) + (c6 * x6[k] + c7 * x7[k]));
+            part[k] += ((c0 * static_cast<double>(x0[k]) + c1 * static_cast<double>(x1[k])) +
+                        (c2 * static_cast<double>(x2[k]) + c3 * static_cast<double>(x3[k]))) +
+                       ((c4 * static_cast<double>(x4[k]) + c5 * static_cast<double>(x5[k])) +
+                        (c6 * static_cast<double>(x6[k]) + c7 * static_cast<double>(x7[k])));
     }
     for (; g < m; ++g) {
-        const double* x = row(idx[g]);
+        const T* x = row(idx[g]);
         const double c = coef[idx[g]];
-        for (index_t k = 0; k < d; ++k) part[k] += c * x[k];
+        for (index_t k = 0; k < d; ++k) part[k] += c * static_cast<double>(x[k]);
     }
 }
 
-class FeatureOperator {
+template <typename T>
+class BasicFeatureOperator {
   public:
-    FeatureOperator(const double* X, index_t n, index_t d, const double* Xt, index_t m,
-                    int n_threads)
+    BasicFeatureOperator(const T* X, index_t n, index_t d, const T* Xt, index_t m,
+                         int n_threads)
         : X_(X), Xt_(Xt), n_(n), m_(m), d_(d), n_threads_(resolve_threads(n_threads)) {
         w_.assign(static_cast<size_t>(d), 0.0);
         dw_.assign(static_cast<size_t>(d), 0.0);
@@ -148,12 +169,15 @@ class FeatureOperator {
         }
     }
 
-    const double* X_;
-    const double* Xt_;
+    const T* X_;
+    const T* Xt_;
     index_t n_, m_, d_;
     int n_threads_;
     std::vector<double> w_, dw_, parts_;
     std::vector<index_t> idx_;
 };
+
+using FeatureOperator = BasicFeatureOperator<double>;
+using FeatureOperator32 = BasicFeatureOperator<float>;
 
 }  // namespace floral

@@ -491,16 +491,18 @@ inline double gram_lambda_max(GramCache& cache, index_t max_iter, double rtol,
 
 // The linear kernel in feature space; the validation side is a FeatureOperator from the
 // training points to the validation points.
-inline void run_floral_features(FeatureOperator& op, FeatureOperator* eval,
+template <typename T>
+inline void run_floral_features(BasicFeatureOperator<T>& op, BasicFeatureOperator<T>* eval,
                                 const std::int32_t* y_eval, const std::int32_t* y,
                                 index_t n_classes, const double* C, const double* lam0,
                                 const index_t* class_cap, const LoopParams& p,
                                 round_callback cb, void* ctx, LoopResult& res) {
-    run_floral(op, Evaluation<FeatureOperator>(eval, y_eval), y, n_classes, C, lam0, class_cap,
-               p, cb, ctx, res);
+    run_floral(op, Evaluation<BasicFeatureOperator<T>>(eval, y_eval), y, n_classes, C, lam0,
+               class_cap, p, cb, ctx, res);
 }
 
-inline double features_lambda_max(FeatureOperator& op, index_t max_iter, double rtol,
+template <typename T>
+inline double features_lambda_max(BasicFeatureOperator<T>& op, index_t max_iter, double rtol,
                                   index_t* iterations) {
     return lambda_max(op, max_iter, rtol, iterations);
 }
