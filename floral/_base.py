@@ -32,7 +32,9 @@ class BaseKernelSVC(ClassifierMixin, BaseEstimator):
     def _model_attributes(self, X, support, dual_coef, intercept, support_vectors=None):
         """The fitted attributes of the expansion over the training rows ``support``, as a
         dict (FloralSVC keeps several models and swaps them in). ``support_vectors``, when
-        given, is ``X[support]`` already gathered (models that share a support share it)."""
+        given, is ``X[support]`` already gathered (models that share a support share it),
+        or FloralSVC's stand-in that gathers them on request (it has ``shape`` and row
+        slicing, which is all coef_ needs)."""
         support = np.asarray(support, dtype=np.int32)
         if support_vectors is None:
             support_vectors = X[support]

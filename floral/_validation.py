@@ -196,8 +196,9 @@ def encode_binary_labels(y, *, param="y", hint=None):
 
 
 # Above this many entries X.var() is taken in row chunks: NumPy's var materialises X - mean,
-# a second copy of X (2 GB for the features of a million points).
-_VAR_CHUNK_ENTRIES = 2**24
+# a second copy of X (2 GB for the features of a million points). A chunk and its square
+# are two temporaries of this many values (16 MB as float64).
+_VAR_CHUNK_ENTRIES = 2**20
 
 
 def _variance(X):

@@ -401,7 +401,8 @@ class FloralSVC(BaseKernelSVC):
                                              ensure_non_negative=True)
         class_w = compute_class_weight(self.class_weight, classes=classes, y=y)
         C_vec = float(self.C) * sample_weight * class_w[y_idx]
-        gamma = resolve_gamma(self.gamma, X)
+        # the linear kernel has no gamma, and "scale" would read all of X once more
+        gamma = 1.0 if self.kernel == "linear" else resolve_gamma(self.gamma, X)
         k = resolve_budget(self.flip_budget, n, param="flip_budget")
         caps = self._class_caps(k, np.bincount(y_idx, minlength=n_classes), n)
         val = self._check_val(X_val, y_val)
@@ -568,12 +569,23 @@ class FloralSVC(BaseKernelSVC):
                     for c in coefs]
         union = np.unique(np.concatenate([s for s in supports if s is not None]))
         pool = _compact_rows(X, union) if X_private else X[union]
+        # the returned model (first) holds the pool itself when its support is the union,
+        # as the average of the rounds usually does; the other models then take their
+        # rows of it only when last_round()/best_round() asks (most fits never do, and at
+        # n = 1,000,000 each gather is up to another n x d). Otherwise everything is
+        # gathered now and the pool is let go.
+        lazy = supports[0].size == union.size
         out = []
         for model, coef, support in zip(models, coefs, supports):
             if model is None:
                 out.append(None)
                 continue
-            sv = pool if support.size == union.size else pool[np.searchsorted(union, support)]
+            if support.size == union.size:
+                sv = pool
+            elif lazy:
+                sv = _RowsOf(pool, np.searchsorted(union, support))
+            else:
+                sv = pool[np.searchsorted(union, support)]
             out.append({
                 **self._model_attributes(X, support, coef[:, support], model["b"], sv),
                 "flipped_": np.flatnonzero(model["flipped"]),
@@ -634,8 +646,32 @@ class FloralSVC(BaseKernelSVC):
     def _with_model(self, name):
         # one deepcopy, so arrays the models share stay shared in the copy
         other = copy.deepcopy(self)
-        vars(other).update(getattr(other, name))
+        model = dict(getattr(other, name))
+        if isinstance(model["support_vectors_"], _RowsOf):
+            model["support_vectors_"] = model["support_vectors_"].gather()
+        vars(other).update(model)
         return other
+
+
+class _RowsOf:
+    """Rows ``index`` of the 2-D array ``pool``, gathered on request (``gather()``); blocks
+    of them by slicing, which is all ``_expansion_weights`` needs for coef_."""
+
+    __slots__ = ("pool", "index")
+
+    def __init__(self, pool, index):
+        self.pool = pool
+        self.index = index
+
+    @property
+    def shape(self):
+        return (self.index.size, self.pool.shape[1])
+
+    def __getitem__(self, rows):
+        return self.pool[self.index[rows]]
+
+    def gather(self):
+        return self.pool[self.index]
 
 
 def _is_converted_copy(X, given):
