@@ -630,6 +630,52 @@ cdef dict _model(const RoundModel& r, index_t P, index_t n):
     }
 
 
+ctypedef fused feature_t:
+    float
+    double
+
+
+cdef double _auto_step(double lmax, double step_scale) except -1.0:
+    if not (lmax > 0 and np.isfinite(lmax)):
+        raise ValueError(f"the kernel matrix has no positive eigenvalue "
+                         f"(power iteration gave {lmax}); pass a float learning_rate")
+    return step_scale / lmax
+
+
+cdef tuple _features_loop(const feature_t[:, ::1] X, const feature_t[:, ::1] X_eval, index_t m,
+                          int nt, bint auto_step, double step_scale, index_t power_max_iter,
+                          double power_rtol, LoopParams& p, const int32_t* y_eval,
+                          const int32_t* y, index_t n_classes, const double* C,
+                          const double* lam0, const index_t* class_cap, _LoopContext ctx,
+                          LoopResult& res, bint keep_w):
+    """floral_fit's loop in feature space, for features stored as feature_t (X_eval is
+    read only when m > 0): (lambda_max, power iterations, w = X^T c or None)."""
+    cdef index_t n = X.shape[0], d = X.shape[1]
+    cdef BasicFeatureOperator[feature_t]* op = NULL
+    cdef BasicFeatureOperator[feature_t]* ev = NULL
+    cdef double lmax = float("nan")
+    cdef index_t iters = 0
+    w = None
+    try:
+        with nogil:
+            op = new BasicFeatureOperator[feature_t](&X[0, 0], n, d, &X[0, 0], n, nt)
+            if m > 0:
+                ev = new BasicFeatureOperator[feature_t](&X[0, 0], n, d, &X_eval[0, 0], m, nt)
+            if auto_step:
+                lmax = features_lambda_max(op[0], power_max_iter, power_rtol, &iters)
+        if auto_step:
+            p.learning_rate = _auto_step(lmax, step_scale)
+        with nogil:
+            run_floral_features(op[0], ev, y_eval, y, n_classes, C, lam0, class_cap, p,
+                                _trampoline, <void*>ctx, res)
+        if keep_w:
+            w = np.array(<const double[:d]> op.w(), copy=True)
+    finally:
+        del op
+        del ev
+    return lmax, iters, w
+
+
 def floral_fit(X, y, C, lam0, *, index_t n_classes=2, str kernel="rbf", double gamma=1.0,
                int degree=3, double coef0=0.0, index_t n_rounds=500, learning_rate=1e-3,
                double step_scale=1.0, double lr_decay=1.0, index_t lr_decay_every=100,
@@ -719,7 +765,6 @@ def floral_fit(X, y, C, lam0, *, index_t n_classes=2, str kernel="rbf", double g
 
     cdef index_t m = 0
     cdef const double[:, ::1] Xev
-    cdef const float[:, ::1] Xevf
     cdef const int32_t[::1] yev
     cdef CrossKernel* ev = NULL
     cdef cbool store_eval = True
@@ -732,10 +777,6 @@ def floral_fit(X, y, C, lam0, *, index_t n_classes=2, str kernel="rbf", double g
         y_eval_arr = _as_labels(y_eval, m, n_classes)
         yev = y_eval_arr
         yev_ptr = &yev[0]
-        if f32:
-            Xevf = X_eval
-        else:
-            Xev = X_eval
         store_eval = 4.0 * n * m <= eval_cache_size * 1024.0 * 1024.0
     elif n_best > 0:
         raise ValueError("n_best > 0 needs X_eval and y_eval")
@@ -761,39 +802,31 @@ def floral_fit(X, y, C, lam0, *, index_t n_classes=2, str kernel="rbf", double g
     ctx.callback = callback
     ctx.exception = None
     cdef const double[:, ::1] Xv
-    cdef const float[:, ::1] Xf
-    if f32:
-        Xf = X
-    else:
-        Xv = X
     cdef double budget = cache_size * 1024.0 * 1024.0
     cdef GramCache* cache = NULL
-    cdef FeatureOperator* features = NULL
     cdef LoopResult res
     cdef double lmax = float("nan")
     cdef index_t power_iters = 0
-    cdef FeatureOperator* ev_features = NULL
-    cdef FeatureOperator32* features32 = NULL
-    cdef FeatureOperator32* ev_features32 = NULL
     w = None
-    try:
-        if storage == "features" and f32:
-            with nogil:
-                features32 = new FeatureOperator32(&Xf[0, 0], n, d, &Xf[0, 0], n, nt)
-                if m > 0:
-                    ev_features32 = new FeatureOperator32(&Xf[0, 0], n, d, &Xevf[0, 0], m, nt)
-                if auto_step:
-                    lmax = features_lambda_max[float](features32[0], power_max_iter,
-                                                      power_rtol, &power_iters)
-        elif storage == "features":
-            with nogil:
-                features = new FeatureOperator(&Xv[0, 0], n, d, &Xv[0, 0], n, nt)
-                if m > 0:
-                    ev_features = new FeatureOperator(&Xv[0, 0], n, d, &Xev[0, 0], m, nt)
-                if auto_step:
-                    lmax = features_lambda_max[double](features[0], power_max_iter,
-                                                       power_rtol, &power_iters)
+    if storage == "features":
+        Xe = X if X_eval is None else X_eval
+        # with several problems the operator's w mixes them (P == 1: keep w)
+        if f32:
+            lmax, power_iters, w = _features_loop[float](
+                X, Xe, m, nt, auto_step, step_scale, power_max_iter, power_rtol, p, yev_ptr,
+                &yv[0], n_classes, &Cv[0], &lv[0], &capv[0], ctx, res, P == 1)
         else:
+            lmax, power_iters, w = _features_loop[double](
+                X, Xe, m, nt, auto_step, step_scale, power_max_iter, power_rtol, p, yev_ptr,
+                &yv[0], n_classes, &Cv[0], &lv[0], &capv[0], ctx, res, P == 1)
+        stats = {"storage": "features", "hits": 0, "misses": 0, "rows_computed": 0,
+                 "materialised": False, "layout": None, "capacity": 0, "row_slots": 0,
+                 "eval_stored": None}
+    else:
+        Xv = X
+        if m > 0:
+            Xev = X_eval
+        try:
             with _blas_single_thread(d):
                 with nogil:
                     cache = new GramCache(&Xv[0, 0], n, d, spec, budget, nt, _gemm)
@@ -803,30 +836,8 @@ def floral_fit(X, y, C, lam0, *, index_t n_classes=2, str kernel="rbf", double g
                     if auto_step:
                         lmax = gram_lambda_max(cache[0], power_max_iter, power_rtol,
                                                &power_iters)
-        if auto_step:
-            if not (lmax > 0 and np.isfinite(lmax)):
-                raise ValueError(f"the kernel matrix has no positive eigenvalue "
-                                 f"(power iteration gave {lmax}); pass a float learning_rate")
-            p.learning_rate = step_scale / lmax
-        if storage == "features" and f32:
-            with nogil:
-                run_floral_features[float](features32[0], ev_features32, yev_ptr, &yv[0],
-                                           n_classes, &Cv[0], &lv[0], &capv[0], p,
-                                           _trampoline, <void*>ctx, res)
-            if P == 1:  # with several problems the operator's w mixes them
-                w = np.array(<const double[:d]> features32.w(), copy=True)
-        elif storage == "features":
-            with nogil:
-                run_floral_features[double](features[0], ev_features, yev_ptr, &yv[0],
-                                            n_classes, &Cv[0], &lv[0], &capv[0], p,
-                                            _trampoline, <void*>ctx, res)
-            if P == 1:  # with several problems the operator's w mixes them
-                w = np.array(<const double[:d]> features.w(), copy=True)
-        if storage == "features":
-            stats = {"storage": "features", "hits": 0, "misses": 0, "rows_computed": 0,
-                     "materialised": False, "layout": None, "capacity": 0, "row_slots": 0,
-                     "eval_stored": None}
-        else:
+            if auto_step:
+                p.learning_rate = _auto_step(lmax, step_scale)
             with _blas_single_thread(d):
                 with nogil:
                     run_floral_gram(cache[0], ev, yev_ptr, &yv[0], n_classes, &Cv[0], &lv[0],
@@ -837,19 +848,9 @@ def floral_fit(X, y, C, lam0, *, index_t n_classes=2, str kernel="rbf", double g
                      "materialised": bool(cache.materialised()), "layout": _layout(cache[0]),
                      "capacity": int(cache.capacity()), "row_slots": int(cache.row_slots()),
                      "eval_stored": bool(ev.stored()) if ev != NULL else None}
-    finally:
-        if cache != NULL:
+        finally:
             del cache
-        if ev != NULL:
             del ev
-        if features != NULL:
-            del features
-        if ev_features != NULL:
-            del ev_features
-        if features32 != NULL:
-            del features32
-        if ev_features32 != NULL:
-            del ev_features32
 
     h = res.history
     last = _model(res.last, P, n)

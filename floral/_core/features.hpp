@@ -16,9 +16,9 @@
 //
 // The features are stored as T (double, or float for float32 input: at n = 1,000,000
 // Nystroem features a float64 copy of float32 features is 2 GB, and a round is two passes
-// over X, so half the bytes is close to half the time). Every product and sum is double:
-// a float widens to double exactly, so float features give the float64 path's numbers
-// for the same values, up to the order the compiler vectorises a reduction in.
+// over X, so half the bytes is close to half the time). Every product and sum is double,
+// a float widens to double exactly, and every sum's order is written out (row_dots), so
+// float features give the float64 path's numbers bit for bit for the same values.
 #pragma once
 
 #include <algorithm>
