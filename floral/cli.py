@@ -494,11 +494,8 @@ def main(argv=None):
         except CLIError as exc:
             sys.stderr.write(f"floral: error: {exc}\n")
             return 2
-        except KeyboardInterrupt:
-            sys.stderr.write("floral: interrupted\n")
-            return 130
-        except BaseException:
-            if not sigint.received:
+        except BaseException as exc:
+            if not (isinstance(exc, KeyboardInterrupt) or sigint.received):
                 raise
             sys.stderr.write("floral: interrupted\n")
             return 130
