@@ -131,6 +131,18 @@ def load_dataset(name, seed, positive_rate=None):
     return data, float(resolve_gamma(DEFAULT_GAMMA.get(name, "scale"), data.X_train))
 
 
+_THREAD_LIMITS = None
+
+
+def _one_thread():
+    """Worker initializer of run_cell_bench: one BLAS and OpenMP thread per fit, since the
+    workers are the parallelism (the limit holds for the worker's lifetime)."""
+    global _THREAD_LIMITS
+    from threadpoolctl import threadpool_limits
+
+    _THREAD_LIMITS = threadpool_limits(limits=1)
+
+
 def run_cell_bench(argv, *, doc, script, stem, jobs, markdown, extra=None, options=(),
                    before=None):
     """The driver the cell benchmarks share (bench_multiclass, class_cap_sweep,
@@ -178,7 +190,7 @@ def run_cell_bench(argv, *, doc, script, stem, jobs, markdown, extra=None, optio
     command = (f"python bench/{script} " + " ".join(argv or sys.argv[1:])).strip()
     start = time.perf_counter()
     records = []
-    with ProcessPoolExecutor(max_workers=args.jobs) as pool:
+    with ProcessPoolExecutor(max_workers=args.jobs, initializer=_one_thread) as pool:
         futures = [(label, pool.submit(fn, *fn_args))
                    for label, fn, fn_args in jobs(seeds, args.cache or None)]
         for label, fut in futures:

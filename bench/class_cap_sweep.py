@@ -27,15 +27,10 @@ Usage: python bench/class_cap_sweep.py [--seeds 5] [--jobs 2] [--cache bench/.ca
 Accuracies are reported, never asserted.
 """
 import os
+import sys
+import time
 
-# one thread per fit: the workers are the parallelism (set before NumPy loads its BLAS)
-for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ.setdefault(_var, "1")
-
-import sys  # noqa: E402
-import time  # noqa: E402
-
-import numpy as np  # noqa: E402
+import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
