@@ -417,7 +417,7 @@ class FloralSVC(BaseKernelSVC):
         storage = self._kernel_storage(X, kernel_params, k)
         if X.dtype != np.float64 and storage["storage"] != "features":
             X = X.astype(np.float64)
-            X_private = _is_converted_copy(X, X_given)
+            X_private = True  # fit's own copy, whatever X came from
         del X_given
         y_core = _core_labels(y_idx, n_classes)
         lam0 = self._initial_dual(X, y_idx, n_classes, C_vec, sample_weight, gamma)
