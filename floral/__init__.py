@@ -4,8 +4,9 @@ FLORAL (Flipping Labels for Adversarial Learning; Bal, Cevher & Muehlebach, ICLR
 trains a kernel SVM as the leader of a Stackelberg game against an attacker that flips the
 labels of the most influential support vectors. The package also ships the label-flip
 attacks used to evaluate defenses (``floral.attacks``), the baseline defenses the paper
-compares with (``floral.defenses``), datasets (``floral.datasets``) and an experiment runner
-(``floral.experiments``).
+compares with (``floral.defenses``), datasets (``floral.datasets``), an experiment runner
+(``floral.experiments``) and a label audit that flags the training labels the robust model
+contradicts (``floral.audit``).
 
 The estimator and the compiled core are imported on first use, so ``import floral`` stays
 cheap and the pure-Python modules import even where the extension is being rebuilt.
@@ -18,7 +19,7 @@ _LAZY = {
     "FloralSVC": "floral.svm",
     "show_config": "floral._config",
 }
-_SUBMODULES = {"attacks", "defenses", "datasets", "experiments", "plotting", "svm", "cli"}
+_SUBMODULES = {"attacks", "audit", "defenses", "datasets", "experiments", "plotting", "svm", "cli"}
 
 __all__ = ["FloralSVC", "show_config", "__version__", *sorted(_SUBMODULES)]
 
