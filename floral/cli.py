@@ -1,4 +1,5 @@
-"""The ``floral`` command line: ``floral demo``, ``floral run``, ``floral attack``.
+"""The ``floral`` command line: ``floral demo``, ``floral run``, ``floral attack``,
+``floral audit``.
 
 Every user error is reported as ``floral: error: argument OPTION: ...`` with exit status 2
 and no traceback (argparse's convention), before any work is done: options are checked
@@ -424,6 +425,143 @@ def _cmd_run(args):
     return 0
 
 
+# --- floral audit --------------------------------------------------------------------
+
+def _add_audit(sub):
+    p = sub.add_parser(
+        "audit", help="find the training labels that look flipped",
+        description="Fit FloralSVC on a labelled file and list the rows whose given label "
+                    "the robust model contradicts by more than --threshold margin units "
+                    "(floral.audit.find_flipped_labels), most suspicious first: row index "
+                    "(0-based, in the file's order), given label, suggested label, score. "
+                    "Reads .npz (arrays X and y) or .csv (a header row; --label names the "
+                    "label column). A trusted file (--val, same format and columns) makes "
+                    "the audit much sharper under heavy poisoning. The SVM defaults are "
+                    "SVC's C=1 and gamma='scale', as for `floral attack`.",
+    )
+    p.add_argument("data", help="training data, .npz or .csv")
+    p.add_argument("--label", default=None, help="label column of .csv files")
+    p.add_argument("--val", default=None,
+                   help="trusted validation file (same format, labels among the training "
+                        "labels)")
+    p.add_argument("--out", default=None,
+                   help="write the flagged rows to this .csv (the directory must exist); "
+                        "without it they are printed")
+    p.add_argument("--threshold", type=_checked("--threshold", _audit_constraint("threshold")),
+                   default=None, help="flag scores above this (default 0.5, half a margin)")
+    p.add_argument("--C", type=_checked("--C", _constraint("C")), default=1.0, dest="C",
+                   help="SVM C (default 1.0, SVC's)")
+    p.add_argument("--kernel", type=_checked("--kernel", _constraint("KERNEL"), str),
+                   default="rbf", help="SVM kernel: rbf, linear, poly or sigmoid (default rbf)")
+    p.add_argument("--gamma", type=_checked("--gamma", _constraint("GAMMA"), _gamma),
+                   default="scale",
+                   help="kernel gamma: a float > 0, 'scale' or 'auto' (default 'scale')")
+    p.add_argument("--seed", type=_checked("--seed", _constraint("SEED")), default=None,
+                   help="random_state of FloralSVC's attacker, an int >= 0 (default: "
+                        "unseeded)")
+    p.add_argument("--quiet", action="store_true", help="no progress lines")
+    p.set_defaults(func=_cmd_audit)
+
+
+def _audit_constraint(name):
+    from .audit import _AUDIT_PARAMS
+
+    return _AUDIT_PARAMS[name]
+
+
+def _same_file(a, b):
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return os.path.abspath(a) == os.path.abspath(b)
+
+
+def _check_audit_output(path, inputs):
+    if os.path.splitext(path)[1].lower() != ".csv":
+        raise CLIError(f"must be a .csv file, got {path}", "--out")
+    if os.path.isdir(path):
+        raise CLIError(f"{path} is a directory", "--out")
+    for given in inputs:
+        if given is not None and os.path.exists(path) and _same_file(path, given):
+            raise CLIError(f"{path} is an input file; write the audit elsewhere", "--out")
+    _writable_dir(os.path.dirname(os.path.abspath(path)), "--out")
+
+
+def _audit_rows(audit, y):
+    yield ["index", "given_label", "suggested_label", "score"]
+    for i in audit.indices:
+        yield [int(i), y[i], audit.suggested_labels[i], f"{audit.scores[i]:.6g}"]
+
+
+def _write_rows_atomically(path, rows):
+    """A CSV written beside ``path`` and renamed over it: a reader (or a crash) never sees
+    half a file, and an old file stays whole until the new one is complete."""
+    import csv
+
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=".floral-", suffix=".csv", dir=folder)
+    try:
+        with os.fdopen(fd, "w", newline="") as fh:
+            csv.writer(fh).writerows(rows)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def _cmd_audit(args):
+    import csv
+    import time
+
+    import numpy as np
+
+    from .audit import DEFAULT_THRESHOLD, find_flipped_labels
+    from .svm import FloralSVC
+
+    if args.out is not None:
+        _check_audit_output(args.out, [args.data, args.val])
+    X, y, _ = _read(args.data, args.label, "data")
+    classes = np.unique(y)
+    if classes.size < 2:
+        raise CLIError(f"{args.data} has 1 class ({classes[0]!r}); an audit needs two or "
+                       "more", "data")
+    val = {}
+    if args.val is not None:
+        X_val, y_val, _ = _read(args.val, args.label, "--val")
+        if X_val.shape[1] != X.shape[1]:
+            raise CLIError(f"{args.val} has {X_val.shape[1]} features, {args.data} has "
+                           f"{X.shape[1]}", "--val")
+        unknown = np.setdiff1d(np.unique(y_val), classes)
+        if unknown.size:
+            raise CLIError(f"{args.val} has labels {unknown.tolist()} that {args.data} "
+                           f"does not have ({classes.tolist()})", "--val")
+        val = dict(X_val=X_val, y_val=y_val)
+
+    threshold = DEFAULT_THRESHOLD if args.threshold is None else args.threshold
+    model = FloralSVC(C=args.C, kernel=args.kernel, gamma=args.gamma,
+                      verbose=0 if args.quiet else 1)
+    start = time.perf_counter()
+    audit = find_flipped_labels(X, y, estimator=model, threshold=threshold,
+                                random_state=args.seed, **val)
+    n, k = y.shape[0], audit.indices.shape[0]
+    summary = (f"audit: flagged {k} of {n} labels ({k / n:.1%}) at score > {threshold:g}"
+               f"{' with the trusted --val set' if val else ''} "
+               f"({time.perf_counter() - start:.1f} s)")
+    rows = _audit_rows(audit, y)
+    if args.out is None:
+        csv.writer(sys.stdout, lineterminator="\n").writerows(rows)
+        print(summary, file=sys.stderr)
+        return 0
+    try:
+        _write_rows_atomically(args.out, rows)
+    except OSError as exc:
+        raise CLIError(f"cannot write {args.out}: {exc.strerror or exc}", "--out") from None
+    print(summary)
+    print(f"wrote {args.out}")
+    return 0
+
+
 # --- floral show-config ---------------------------------------------------------------
 
 def _add_show_config(sub):
@@ -446,7 +584,7 @@ def build_parser():
     parser.add_argument("--version", action="version", version=f"floral {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
-    for add in (_add_demo, _add_run, _add_attack, _add_show_config):
+    for add in (_add_demo, _add_run, _add_attack, _add_audit, _add_show_config):
         add(sub)
     return parser
 
