@@ -204,15 +204,17 @@ def files(tmp_path):
     return tmp_path, X, names[y_bad], X_val, names[y_val]
 
 
-def test_cli_writes_the_flagged_rows(files):
+def test_cli_writes_the_flagged_rows(files, capsys, monkeypatch):
+    from floral.cli import main
+
     tmp_path, X, labels, X_val, y_val = files
-    proc = subprocess.run(
-        [sys.executable, "-m", "floral", "audit", "train.csv", "--label", "label",
-         "--val", "val.csv", "--C", "10", "--seed", "0", "--out", "issues.csv"],
-        cwd=tmp_path, capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 0, proc.stderr
-    assert "flagged 2 of 80 labels" in proc.stdout and "wrote issues.csv" in proc.stdout
-    assert "[FloralSVC]" in proc.stderr  # progress
+    monkeypatch.chdir(tmp_path)
+    code = main(["audit", "train.csv", "--label", "label", "--val", "val.csv", "--C", "10",
+                 "--seed", "0", "--out", "issues.csv"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert "flagged 2 of 80 labels" in out and "wrote issues.csv" in out
+    assert "[FloralSVC]" in err  # progress
     rows = [line.split(",") for line in (tmp_path / "issues.csv").read_text().splitlines()]
     assert rows[0] == ["index", "given_label", "suggested_label", "score"]
     expected = find_flipped_labels(X, labels, X_val=X_val, y_val=y_val,
@@ -226,6 +228,15 @@ def test_cli_writes_the_flagged_rows(files):
     scores = [float(r[3]) for r in rows[1:]]
     assert scores == sorted(scores, reverse=True)
     assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".floral-")]
+
+
+def test_the_real_command_reports_a_missing_label_column(files):
+    proc = subprocess.run([sys.executable, "-m", "floral", "audit", "train.csv", "--label",
+                           "nope"], cwd=files[0], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines()[-1].startswith(
+        "floral: error: argument --label: train.csv has no column 'nope'")
+    assert "Traceback" not in proc.stderr
 
 
 @pytest.mark.parametrize("argv, option", [
