@@ -23,8 +23,8 @@ __all__ = ["find_flipped_labels", "LabelAudit"]
 # The default rule: the robust model puts the point half a margin (its decision values
 # are in margin units, the SVM's margin at 1) on the side of another class. On clean
 # labels a threshold of 0 flags every point the model gets wrong, Bayes error included
-# (3-7% of clean Moon, digits 1-vs-7, breast cancer, wine and iris); 0.5 flags at most 2%
-# there (bench/README.md, "Label audit").
+# (several percent of the clean benchmark sets); 0.5 keeps that under 2% there
+# (bench/README.md, "Label audit").
 DEFAULT_THRESHOLD = 0.5
 
 _AUDIT_PARAMS = {
@@ -104,18 +104,17 @@ def find_flipped_labels(X, y, *, X_val=None, y_val=None, estimator=None,
 
     which is the binary score when :math:`f_{+} = f = -f_{-}`. :math:`s_i > 0` means the
     model disagrees with the given label; the point is flagged when
-    :math:`s_i >` ``threshold``. The default 0.5 (half the SVM margin) leaves points the
-    model only just gets wrong alone: clean data has such points wherever classes
-    overlap, and flagging every disagreement (``threshold=0``) marks 3-7% of clean
-    benchmark sets; at 0.5 the rate is at most about 2% (bench/README.md, "Label
-    audit"). Flips of points near the boundary (the top-k support-vector attack) score
-    lower than flips of confidently classified points (alfa-tilt), so ``threshold=0``
-    recovers more of them at that price.
+    :math:`s_i >` ``threshold``. The default 0.5 (half the SVM margin) leaves alone the
+    points the model only just gets wrong: clean data has such points wherever classes
+    overlap, and flagging every disagreement (``threshold=0``) marks several percent of
+    clean benchmark sets, 0.5 under 2% (bench/README.md, "Label audit"). Flips of points
+    near the boundary (the top-k support-vector attack) score lower than flips of
+    confidently classified points (alfa-tilt), so a lower threshold recovers more of them
+    at that price.
 
     Give the trusted validation set if there is one: FloralSVC then keeps the rounds
     that score best on it, and the scores separate flips far better under heavy
-    poisoning (alfa-tilt at 25%: AUROC about 0.97 with it, 0.76 without, in the
-    benchmark).
+    poisoning (bench/README.md).
 
     Parameters
     ----------
