@@ -1,0 +1,425 @@
+"""Which labels were flipped: floral's label audit against cleanlab and the defenses' filters.
+
+For every data set, seed and poisoning setting the flipped training indices are known, so
+each detector's per-point scores and flags are checked against them:
+
+- AUROC of the scores (higher = more likely flipped) against the flipped mask;
+- precision and recall of the detector's own flags, and the fraction of points flagged
+  (on clean labels every flag is a false alarm).
+
+Data sets (C = 10 everywhere; gamma 1 on Moon, SVC's "scale" on the training split
+elsewhere): Moon (``load_moons``: 500 train / 500 trusted validation), digits 1-vs-7
+(``load_digits_1v7``), breast cancer (``load_breast_cancer``), and two more bundled with
+scikit-learn, split as the floral loaders split (30% test, unused here; 20% validation;
+standardised on the training split): wine cultivar 0 vs 1 (130 samples) and iris
+versicolor vs virginica (100 samples, the two overlapping species).
+
+Settings: clean; alfa-tilt, top-k SV (candidate_factor 2, as ``floral demo``) and random
+flips at 10% and 25%. Each attack runs once per seed and setting (the attack SVM has the
+data set's C and gamma) and every detector sees the same labels.
+
+Detectors:
+
+- ``audit_val``: ``floral.audit.find_flipped_labels`` with ``FloralSVC(C, gamma)`` and the
+  trusted validation split (its default rule, score > 0.5);
+- ``audit_noval``: the same without the validation split;
+- ``svc``: the same score from a plain SVC (C, gamma) fitted on the given labels, same
+  rule: what a user would try first;
+- ``cleanlab``: ``cleanlab.filter.find_label_issues`` on 5-fold out-of-fold probabilities
+  of a sigmoid-calibrated SVC (C, gamma), as bench_robustness.py runs it; the scores are
+  1 - ``cleanlab.rank.get_label_quality_scores`` (self-confidence) on the same
+  probabilities;
+- ``sanitize``: ``floral.defenses.sanitize_labels`` (k = 20, eta = 0.75): flags = the
+  relabelled points, score = the fraction of the 20 nearest neighbours carrying another
+  label (the quantity it thresholds);
+- ``klid``: ``floral.defenses.klid_weights`` (the data set's gamma): score = 1 - weight,
+  flags = weight below the midpoint of its curve (K-LID ratio above 1);
+- ``curie``: ``floral.defenses.curie_filter`` (its defaults): flags = removed points,
+  score = its z-score (unscored points rank lowest).
+
+Writes bench/results/audit.json (every record) and bench/results/audit.md; ``--from-json``
+rebuilds the markdown. Sequential (one process): the machine is shared.
+
+Usage: python bench/bench_audit.py [--seeds 10]
+Needs ``pip install cleanlab`` (the ``bench`` extra). Numbers, never assertions.
+"""
+import argparse
+import json
+import os
+import shlex
+import sys
+import time
+import warnings
+
+import numpy as np
+from sklearn import datasets as skdatasets
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.metrics import roc_auc_score
+from sklearn.model_selection import StratifiedKFold, cross_val_predict, train_test_split
+from sklearn.neighbors import NearestNeighbors
+from sklearn.preprocessing import StandardScaler
+from sklearn.svm import SVC
+from sklearn.utils import Bunch
+
+from _common import load_average, machine_info, machine_line, mean_std
+from floral import FloralSVC, attacks
+from floral.audit import find_flipped_labels
+from floral.datasets import load_breast_cancer, load_digits_1v7, load_moons
+from floral.defenses import curie_filter, klid_weights, sanitize_labels
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+C = 10.0
+
+
+def _bundled_pair(load, a, b, name):
+    """Two classes of a scikit-learn bundled set, split 50 / 20 / 30 (train / val / test)
+    stratified and standardised on the training split, as floral's loaders do."""
+
+    def loader(random_state=0):
+        bunch = load()
+        keep = np.isin(bunch.target, (a, b))
+        X, y = bunch.data[keep], bunch.target[keep].astype(np.int64)
+        n_test, n_val = round(0.3 * y.size), round(0.2 * y.size)
+        X_rest, _, y_rest, _ = train_test_split(X, y, test_size=n_test, stratify=y,
+                                                random_state=random_state)
+        X_tr, X_val, y_tr, y_val = train_test_split(X_rest, y_rest, test_size=n_val,
+                                                    stratify=y_rest,
+                                                    random_state=random_state)
+        scaler = StandardScaler().fit(X_tr)
+        return Bunch(X_train=scaler.transform(X_tr), y_train=y_tr,
+                     X_val=scaler.transform(X_val), y_val=y_val, name=name)
+
+    return loader
+
+
+# name -> (loader, gamma, display name)
+DATASETS = {
+    "moons": (load_moons, 1.0, "Moon"),
+    "digits_1v7": (load_digits_1v7, "scale", "digits 1-vs-7"),
+    "breast_cancer": (load_breast_cancer, "scale", "breast cancer"),
+    "wine_0v1": (_bundled_pair(skdatasets.load_wine, 0, 1, "wine_0v1"), "scale",
+                 "wine 0-vs-1"),
+    "iris_1v2": (_bundled_pair(skdatasets.load_iris, 1, 2, "iris_1v2"), "scale",
+                 "iris versicolor-vs-virginica"),
+}
+SETTINGS = [("clean", None, 0.0),
+            ("alfa-tilt 10%", "alfa_tilt", 0.10), ("alfa-tilt 25%", "alfa_tilt", 0.25),
+            ("top-k SV 10%", "topk_sv", 0.10), ("top-k SV 25%", "topk_sv", 0.25),
+            ("random 10%", "random", 0.10), ("random 25%", "random", 0.25)]
+TARGET_SETTINGS = ["alfa-tilt 10%", "alfa-tilt 25%", "top-k SV 10%", "top-k SV 25%"]
+ATTACK_PARAMS = {"topk_sv": {"candidate_factor": 2.0}}
+DETECTORS = [
+    ("audit_val", "**floral audit, X_val**"),
+    ("audit_noval", "floral audit, no X_val"),
+    ("svc", "SVC margin (same rule)"),
+    ("cleanlab", "cleanlab"),
+    ("sanitize", "label sanitization"),
+    ("klid", "K-LID"),
+    ("curie", "Curie"),
+]
+
+
+def scale_gamma(X):
+    return 1.0 / (X.shape[1] * X.var())
+
+
+def poisoned(X, y, attack, budget, gamma, seed):
+    if attack is None:
+        return np.array(y, copy=True)
+    params = dict(ATTACK_PARAMS.get(attack, {}))
+    if attack != "random":
+        params.update(C=C, gamma=float(gamma))
+    return attacks.get(attack)(X, y, budget, **params, random_state=seed)
+
+
+# --- detectors: each returns (scores, flags) -------------------------------------------
+
+def det_audit(X, y, Xv, yv, gamma, seed, use_val):
+    est = FloralSVC(C=C, gamma=gamma, n_jobs=1)
+    kw = dict(X_val=Xv, y_val=yv) if use_val else {}
+    audit = find_flipped_labels(X, y, estimator=est, random_state=seed, **kw)
+    return np.asarray(audit.scores), audit.mask
+
+
+def det_svc(X, y, gamma, seed):
+    audit = find_flipped_labels(X, y, estimator=SVC(C=C, gamma=gamma))
+    return np.asarray(audit.scores), audit.mask
+
+
+def det_cleanlab(X, y, gamma, seed):
+    from cleanlab.filter import find_label_issues
+    from cleanlab.rank import get_label_quality_scores
+
+    _, y_enc = np.unique(y, return_inverse=True)
+    calibrated = CalibratedClassifierCV(SVC(C=C, gamma=gamma), method="sigmoid", cv=3)
+    folds = StratifiedKFold(5, shuffle=True, random_state=seed)
+    proba = cross_val_predict(calibrated, X, y_enc, cv=folds, method="predict_proba")
+    # n_jobs=1: the machine is shared, and cleanlab's pool buys nothing at this size
+    flags = find_label_issues(y_enc, proba, n_jobs=1)
+    return 1.0 - get_label_quality_scores(y_enc, proba), flags
+
+
+def det_sanitize(X, y, gamma, seed, k=20):
+    flags = sanitize_labels(X, y, k=k) != y
+    nbr = NearestNeighbors(n_neighbors=k).fit(X).kneighbors(return_distance=False)
+    return np.mean(y[nbr] != y[:, None], axis=1), flags
+
+
+def det_klid(X, y, gamma, seed):
+    w = klid_weights(X, y, gamma=gamma)
+    # the curve's midpoint, (1 + min_weight) / 2, sits at ratio = weight_center = 1
+    return 1.0 - w, w < (1.0 + 0.1) / 2
+
+
+def det_curie(X, y, gamma, seed):
+    keep, z = curie_filter(X, y, return_scores=True)
+    return np.where(np.isnan(z), -np.inf, z), ~keep
+
+
+def metrics(scores, flags, flipped):
+    n_flag = int(flags.sum())
+    hit = int((flags & flipped).sum())
+    out = dict(flag_rate=n_flag / flipped.size, n_flagged=n_flag, n_true_flagged=hit)
+    if flipped.any():
+        # Curie's unscored points (-inf) rank below every scored one
+        ok = np.isfinite(scores)
+        low = scores[ok].min() - 1.0 if ok.any() else 0.0
+        out["auroc"] = float(roc_auc_score(flipped, np.where(ok, scores, low)))
+        out["recall"] = hit / int(flipped.sum())
+        out["precision"] = hit / n_flag if n_flag else float("nan")
+    return out
+
+
+def run_cell(dataset, seed):
+    loader, gamma, _ = DATASETS[dataset]
+    d = loader(random_state=seed)
+    X, Xv, yv = d.X_train, d.X_val, d.y_val
+    g = scale_gamma(X) if gamma == "scale" else float(gamma)
+    records = []
+    for setting, attack, budget in SETTINGS:
+        y = poisoned(X, d.y_train, attack, budget, g, seed)
+        flipped = y != d.y_train
+        runs = {
+            "audit_val": lambda y=y: det_audit(X, y, Xv, yv, g, seed, True),
+            "audit_noval": lambda y=y: det_audit(X, y, Xv, yv, g, seed, False),
+            "svc": lambda y=y: det_svc(X, y, g, seed),
+            "cleanlab": lambda y=y: det_cleanlab(X, y, g, seed),
+            "sanitize": lambda y=y: det_sanitize(X, y, g, seed),
+            "klid": lambda y=y: det_klid(X, y, g, seed),
+            "curie": lambda y=y: det_curie(X, y, g, seed),
+        }
+        for name, run in runs.items():
+            start = time.perf_counter()
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                scores, flags = run()
+            seconds = time.perf_counter() - start
+            records.append(dict(dataset=dataset, seed=seed, setting=setting,
+                                detector=name, n=int(y.size), n_flipped=int(flipped.sum()),
+                                seconds=seconds,
+                                **metrics(np.asarray(scores, float), np.asarray(flags, bool),
+                                          flipped)))
+    return records
+
+
+# --- tables -------------------------------------------------------------------------------
+
+def _values(records, key, **match):
+    vals = [r[key] for r in records
+            if all(r[k] == v for k, v in match.items()) and key in r]
+    return [v for v in vals if v == v]  # precision is NaN when nothing was flagged
+
+
+def _mean(records, key, **match):
+    vals = _values(records, key, **match)
+    return float(np.mean(vals)) if vals else float("nan")
+
+
+def _cell(records, key, **match):
+    vals = _values(records, key, **match)
+    if not vals:
+        return "–"
+    mean, std = mean_std(vals)
+    return f"{mean:.3f} ± {std:.3f}"
+
+
+def auroc_table(records):
+    head = "| data | setting | " + " | ".join(lbl for _, lbl in DETECTORS) + " |"
+    lines = [head, "|" + " --- |" * (2 + len(DETECTORS))]
+    for ds, (_, _, disp) in DATASETS.items():
+        for setting, attack, _ in SETTINGS:
+            if attack is None:
+                continue
+            cells = [_cell(records, "auroc", dataset=ds, setting=setting, detector=d)
+                     for d, _ in DETECTORS]
+            lines.append(f"| {disp} | {setting} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def pr_table(records):
+    head = "| data | setting | " + " | ".join(lbl for _, lbl in DETECTORS) + " |"
+    lines = [head, "|" + " --- |" * (2 + len(DETECTORS))]
+    for ds, (_, _, disp) in DATASETS.items():
+        for setting, attack, _ in SETTINGS:
+            if attack is None:
+                continue
+            cells = []
+            for d, _ in DETECTORS:
+                p = _mean(records, "precision", dataset=ds, setting=setting, detector=d)
+                r = _mean(records, "recall", dataset=ds, setting=setting, detector=d)
+                cells.append(("–" if p != p else f"{p:.2f}") + f" / {r:.2f}")
+            lines.append(f"| {disp} | {setting} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def clean_table(records):
+    head = "| data | n train | " + " | ".join(lbl for _, lbl in DETECTORS) + " |"
+    lines = [head, "|" + " --- |" * (2 + len(DETECTORS))]
+    for ds, (_, _, disp) in DATASETS.items():
+        n = _mean(records, "n", dataset=ds, setting="clean", detector="audit_val")
+        rates = [_mean(records, "flag_rate", dataset=ds, setting="clean", detector=d)
+                 for d, _ in DETECTORS]
+        cells = [f"{100 * r:.1f}%" for r in rates]
+        lines.append(f"| {disp} | {n:.0f} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def time_table(records):
+    lines = ["| detector | mean seconds per call | max |", "| --- | --- | --- |"]
+    for d, lbl in DETECTORS:
+        vals = _values(records, "seconds", detector=d)
+        lines.append(f"| {lbl} | {np.mean(vals):.3f} | {np.max(vals):.3f} |")
+    return lines
+
+
+def targets(records):
+    out = {}
+    cells = []
+    for ds in DATASETS:
+        for setting in TARGET_SETTINGS:
+            a = _mean(records, "auroc", dataset=ds, setting=setting, detector="audit_val")
+            cl = _mean(records, "auroc", dataset=ds, setting=setting, detector="cleanlab")
+            cells.append(dict(dataset=ds, setting=setting, audit=a, cleanlab=cl))
+    worst = min(cells, key=lambda c: c["audit"])
+    out["auroc_min"] = dict(value=worst["audit"], where=[worst["dataset"], worst["setting"]],
+                            met=bool(all(c["audit"] >= 0.90 for c in cells)),
+                            below=[[c["dataset"], c["setting"], round(c["audit"], 3)]
+                                   for c in cells if c["audit"] < 0.90])
+    mean_audit = float(np.mean([c["audit"] for c in cells]))
+    mean_cl = float(np.mean([c["cleanlab"] for c in cells]))
+    out["auroc_vs_cleanlab"] = dict(audit=mean_audit, cleanlab=mean_cl,
+                                    gain=mean_audit - mean_cl,
+                                    met=bool(mean_audit >= mean_cl + 0.20))
+    rates = {ds: _mean(records, "flag_rate", dataset=ds, setting="clean",
+                       detector="audit_val") for ds in DATASETS}
+    cl_rates = {ds: _mean(records, "flag_rate", dataset=ds, setting="clean",
+                          detector="cleanlab") for ds in DATASETS}
+    out["clean_flag_rate"] = dict(audit=rates, cleanlab=cl_rates,
+                                  met=bool(all(v <= 0.02 for v in rates.values())))
+    # the no-validation audit, against the same targets, for the record
+    na = [_mean(records, "auroc", dataset=c["dataset"], setting=c["setting"],
+                detector="audit_noval") for c in cells]
+    out["noval"] = dict(auroc_min=float(min(na)), auroc_mean=float(np.mean(na)),
+                        clean_flag_rate={ds: _mean(records, "flag_rate", dataset=ds,
+                                                   setting="clean", detector="audit_noval")
+                                         for ds in DATASETS})
+    return out
+
+
+def markdown(payload):
+    records = payload["records"]
+    t = payload["targets"]
+    verdict = {True: "**met**", False: "**missed**"}
+    seeds = payload["seeds"]
+    lines = [
+        "# Label audit: which labels were flipped",
+        "",
+        f"Generated by `{payload['command']}` ({payload['elapsed_s'] / 60:.1f} min, one "
+        f"process, {seeds} seeds). {payload['host']}. The machine was shared with other "
+        "jobs, so times are indicative only.",
+        "",
+        "C = 10; gamma 1 on Moon, \"scale\" on the training split elsewhere. The audit is "
+        "`find_flipped_labels` with `FloralSVC(C, gamma)` and its default rule (score > "
+        "0.5); cleanlab's scores are 1 - self-confidence of 5-fold out-of-fold calibrated "
+        "SVC probabilities, its flags `find_label_issues`. bench/bench_audit.py's "
+        "docstring defines every detector. Mean ± sample std over seeds.",
+        "",
+        "## Targets",
+        "",
+        f"- AUROC >= 0.90 under alfa-tilt and top-k SV at 10% and 25% on every data set "
+        f"(audit with X_val): {verdict[t['auroc_min']['met']]}; lowest cell "
+        f"{t['auroc_min']['value']:.3f} ({', '.join(t['auroc_min']['where'])})"
+        + (f"; below 0.90: {t['auroc_min']['below']}" if t['auroc_min']['below'] else "")
+        + ".",
+        f"- AUROC >= cleanlab's + 0.20 on average over those cells: "
+        f"{verdict[t['auroc_vs_cleanlab']['met']]}; audit "
+        f"{t['auroc_vs_cleanlab']['audit']:.3f}, cleanlab "
+        f"{t['auroc_vs_cleanlab']['cleanlab']:.3f} (+{t['auroc_vs_cleanlab']['gain']:.3f}).",
+        f"- Clean labels, flagged at the default rule <= 2% on every data set: "
+        f"{verdict[t['clean_flag_rate']['met']]}; "
+        + ", ".join(f"{DATASETS[ds][2]} {100 * v:.1f}% (cleanlab "
+                    f"{100 * t['clean_flag_rate']['cleanlab'][ds]:.1f}%)"
+                    for ds, v in t["clean_flag_rate"]["audit"].items()) + ".",
+        f"- Without X_val (not a target): lowest AUROC over the same cells "
+        f"{t['noval']['auroc_min']:.3f}, mean {t['noval']['auroc_mean']:.3f}; clean flag "
+        "rates " + ", ".join(f"{DATASETS[ds][2]} {100 * v:.1f}%"
+                             for ds, v in t["noval"]["clean_flag_rate"].items()) + ".",
+        "",
+        "## AUROC of the scores against the flipped labels",
+        "",
+        *auroc_table(records),
+        "",
+        "## Precision / recall of each detector's own flags (means over seeds)",
+        "",
+        "Precision is averaged over the seeds where the detector flagged anything.",
+        "",
+        *pr_table(records),
+        "",
+        "## Clean labels: fraction flagged (every flag is a false alarm)",
+        "",
+        *clean_table(records),
+        "",
+        "## Run time",
+        "",
+        *time_table(records),
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--seeds", type=int, default=10)
+    parser.add_argument("--datasets", nargs="+", default=list(DATASETS))
+    parser.add_argument("--from-json", action="store_true")
+    parser.add_argument("--out", default=os.path.join(HERE, "results"))
+    args = parser.parse_args(argv)
+    json_path = os.path.join(args.out, "audit.json")
+    if args.from_json:
+        with open(json_path) as fh:
+            payload = json.load(fh)
+    else:
+        info = machine_info()
+        host = f"{machine_line(info)}; load average {load_average()} at the start"
+        start = time.perf_counter()
+        records = []
+        for seed in range(args.seeds):
+            for ds in args.datasets:
+                records += run_cell(ds, seed)
+                print(f"seed {seed} {ds}: {time.perf_counter() - start:.0f} s", flush=True)
+        payload = dict(command="python bench/bench_audit.py " + shlex.join(argv or sys.argv[1:]),
+                       seeds=args.seeds, host=host, machine_info=info,
+                       load_average_end=load_average(), C=C,
+                       elapsed_s=time.perf_counter() - start, records=records)
+        payload["targets"] = targets(records)
+        os.makedirs(args.out, exist_ok=True)
+        with open(json_path, "w") as fh:
+            json.dump(payload, fh, indent=1)
+    text = markdown(payload)
+    with open(os.path.join(args.out, "audit.md"), "w") as fh:
+        fh.write(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
