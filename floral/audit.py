@@ -38,7 +38,8 @@ _AUDIT_PARAMS = {
 }
 
 
-@dataclass(frozen=True, repr=False)
+# eq=False: a generated == would compare arrays, whose truth value is ambiguous
+@dataclass(frozen=True, repr=False, eq=False)
 class LabelAudit:
     """What :func:`find_flipped_labels` returns.
 
