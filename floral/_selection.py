@@ -162,7 +162,8 @@ def check_fitted_model(est, X, y, X_val, y_val, sample_weight_val, sample_weight
     y_idx = np.searchsorted(classes, np.asarray(y).reshape(-1))
     if np.unique(pred).size == 1:
         warn_caller(
-            f"FloralSVC predicts the single class {classes[pred[0]]!r} for every training "
+            f"FloralSVC predicts the single class {classes[pred[0]].tolist()!r} for every "
+            "training "
             f"point ({_budget_note(est)}): the model is a constant. flip_budget is the "
             "attacker's strength per round inside the game, not the share of poisoned "
             "labels; large budgets let the attacker relabel most support vectors every "
@@ -179,19 +180,21 @@ def check_fitted_model(est, X, y, X_val, y_val, sample_weight_val, sample_weight
     score = _score(est.scoring, true, got, w)
     constant = _constant_score(est.scoring, true, w, classes.size)
     if score <= constant + 1e-12:
+        hint = (" flip_budget is the attacker's strength per round, not the expected "
+                "poisoning rate: try a smaller one, or pass a validation set so that "
+                'flip_budget="auto" chooses it.')
+        if val is not None:
+            hint = f" Is the validation set in X's feature space?{_PIPELINE_HINT}"
         warn_caller(
             f"FloralSVC scores {score:.3f} ({est.scoring}) on the {where}, no better than "
-            f"a constant classifier ({constant:.3f}); {_budget_note(est)}. flip_budget is "
-            "the attacker's strength per round, not the expected poisoning rate: try a "
-            "smaller one, or pass a validation set so that flip_budget=\"auto\" chooses "
-            "it.",
+            f"a constant classifier ({constant:.3f}); {_budget_note(est)}.{hint}",
             DegenerateModelWarning)
     elif val is not None:
         best = score
         if est.search_results_ is not None:
             best = max(best, float(np.max(est.search_results_["val_score"])))
         column = est.history_.get("val_" + est.scoring)
-        if column is not None and w is None and np.any(np.isfinite(column)):
+        if column is not None and np.any(np.isfinite(column)):
             best = max(best, float(np.nanmax(column)))
         if w is None:
             m_eff = float(true.size)
@@ -203,21 +206,19 @@ def check_fitted_model(est, X, y, X_val, y_val, sample_weight_val, sample_weight
             warn_caller(
                 f"The best validation score of this fit, {best:.3f} ({est.scoring}), is "
                 f"within {CHANCE_SE:g} standard errors of a constant classifier's "
-                f"({constant:.3f}) on {true.size} validation points. Either the validation "
-                "set is not in X's feature space (in a Pipeline, route it through the "
-                'transformers: Pipeline(..., transform_input=["X_val"]) with '
-                "set_fit_request(X_val=True, y_val=True)), or it is too small to tell a "
-                "model from chance.",
+                f"({constant:.3f}) on {true.size} validation points: either the validation "
+                "set is too small to tell a model from chance, or it is not in X's feature "
+                f"space.{_PIPELINE_HINT}",
                 DegenerateModelWarning)
     user_set = [name for name, is_set in (
         ("C", float(est.C) != 1.0), ("class_weight", est.class_weight is not None),
         ("sample_weight", sample_weight is not None)) if is_set]
-    if user_set and est._box_reach < 1.0 - 1e-6:
+    if user_set and not np.any(est.history_["n_bound"]):
         warn_caller(
-            f"{' and '.join(user_set)} changed nothing: no dual variable of the returned "
-            "model, its last round or its best round reached its bound C * weight (the "
-            f"largest reached {est._box_reach:.3g} of its bound), so any larger bound gives "
-            "the same model. Inside the game the attacker relabels the points with the "
+            f"{' and '.join(user_set)} changed nothing: in no round did a dual variable "
+            "reach its bound C * weight (in the returned model the largest reached "
+            f"{est._box_reach:.3g} of its bound), so any larger bound gives the same "
+            "model. Inside the game the attacker relabels the points with the "
             "largest dual variables before they reach the box; with flip_budget=0 (or a "
             "validation set, where the search includes the plain SVM) these parameters act "
             "as in SVC.",
@@ -236,8 +237,14 @@ def box_reach(C_vec, models, n_problems):
     return reach
 
 
+_PIPELINE_HINT = (" In a Pipeline, route it through the transformers: "
+                  'Pipeline(..., transform_input=["X_val"]) with '
+                  "FloralSVC().set_fit_request(X_val=True, y_val=True) under "
+                  "sklearn.set_config(enable_metadata_routing=True).")
+
+
 def _budget_note(est):
-    return f"flip_budget={est.flip_budget!r} played as {est._n_flips} flips per round"
+    return f"flip_budget_={est.flip_budget_!r} ({est._n_flips} flips per round)"
 
 
 def _constant_score(scoring, y_true, sample_weight, n_classes):
