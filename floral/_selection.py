@@ -14,7 +14,10 @@ runs in two stages so that it costs a few fits, not a grid of them:
 2. the budget: the game at each of ``BUDGETS`` at that width.
 
 The candidate with the best validation score is returned (ties go to the smaller budget,
-then to the width nearer "scale"): on clean data that is usually the plain SVM, under
+then to the width nearer "scale"), except that a game (budget > 0) must beat the best plain
+SVM by more than one standard error of the score: its rounds were selected on the same
+validation points (the best ``n_best`` of ``n_rounds``), so its score is optimistic, the
+plain SVM's is not. On clean data that is usually the plain SVM, under
 attack the game. An explicit value of either parameter is used as given and not searched.
 """
 import math
@@ -121,6 +124,14 @@ def fit_search(est, X, y, sample_weight, X_val, y_val, sample_weight_val):
         return (-row[3], float(row[0]), abs(math.log(row[2])))
 
     win = min(range(len(rows)), key=lambda i: key(rows[i]))
+    if search_budget and rows[win][0] > 0:
+        # A game's score is optimistic: its rounds were selected on these same points
+        # (the best n_best of n_rounds), the plain SVM's were not. The game must beat the
+        # best plain SVM by more than one standard error of a validation score.
+        plain = min((i for i, r in enumerate(rows) if r[0] == 0), key=lambda i: key(rows[i]))
+        if rows[plain][3] >= rows[win][3] - _standard_error(rows[win][3], y_val,
+                                                            sample_weight_val):
+            win = plain
     _adopt(est, rows[win][5])
     est.search_results_ = {
         "flip_budget": np.array([r[0] for r in rows], dtype=np.float64),
@@ -133,19 +144,33 @@ def fit_search(est, X, y, sample_weight, X_val, y_val, sample_weight_val):
     return est
 
 
+def _standard_error(score, y_val, sample_weight_val):
+    """sqrt(s (1 - s) / m) with m the effective number of validation points."""
+    if sample_weight_val is None:
+        m = float(np.shape(y_val)[0])
+    else:
+        w = np.asarray(sample_weight_val, dtype=np.float64)
+        m = float(w.sum() ** 2 / max(np.square(w).sum(), 1e-300))
+    return math.sqrt(max(score * (1.0 - score), 0.0) / max(m, 1.0))
+
+
 def _adopt(est, cand):
     """Give ``est`` the fitted state of ``cand`` (its parameters stay ``est``'s own)."""
     params = est.get_params(deep=False)
     vars(est).update({k: v for k, v in vars(cand).items() if k not in params})
 
 
-def _predict_codes(est, X, chunk=65536):
-    """Class indices ``est`` predicts for X, a block of rows at a time (at n = 1,000,000
-    float32 features a float64 copy of all of X would double fit's memory)."""
+def _predict_codes(est, X, block_bytes=1 << 17):
+    """Class indices ``est`` predicts for X, about ``block_bytes`` of float64 rows at a time
+    (prediction converts to float64: at n = 1,000,000 float32 features a copy of all of X
+    would double fit's memory)."""
     from sklearn.utils import _safe_indexing
     from sklearn.utils.validation import _num_samples
 
     n = _num_samples(X)
+    chunk = max(256, block_bytes // (8 * est.n_features_in_))
+    if n <= chunk:
+        return np.searchsorted(est.classes_, est.predict(X))
     parts = [est.predict(_safe_indexing(X, slice(a, min(a + chunk, n))))
              for a in range(0, n, chunk)]
     return np.searchsorted(est.classes_, np.concatenate(parts))

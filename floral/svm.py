@@ -98,8 +98,11 @@ class FloralSVC(BaseKernelSVC):
     {1/3, 1, 3}`` ("scale" as SVC resolves it) with the plain SVM, then the flip budget
     among {0, 0.05, 0.1} of the training set at that width, keeping the candidate with the
     best validation score (by ``scoring``; ties go to the smaller budget, then to the width
-    nearer "scale"). Budget 0 is the SVM optimum on the given labels (libsvm's solution,
-    refined by a few rounds of the core), so on clean data the choice falls back to SVC.
+    nearer "scale"). A game's score is optimistic (its rounds were selected on the same
+    points), so it must beat the plain SVM by more than one standard error of the score,
+    :math:`\sqrt{s(1-s)/m}`, to be chosen. Budget 0 is the SVM optimum on the given
+    labels (libsvm's solution, refined by a few rounds of the core), so on clean data the
+    choice falls back to SVC.
     The candidates and their scores are ``search_results_``, the chosen values
     ``flip_budget_`` and ``gamma_``. Without a validation set nothing is searched (there
     is nothing trustworthy to score on): "auto" plays a budget of 0.05 and "auto_scale"
@@ -277,11 +280,11 @@ class FloralSVC(BaseKernelSVC):
         only; NaN otherwise).
     history_ : dict of ndarray
         Per round: ``round``, ``objective`` (summed over problems), ``n_sv``, ``n_free``,
-        ``n_bound`` (dual variables at their bound ``C_i``), ``n_changed``, ``mu`` (the first problem's projection multiplier), ``eta``,
-        ``ascent`` (problems whose step raised their objective), ``seconds`` (since the
-        start of the loop) and, with a validation set, ``val_accuracy`` and
-        ``val_balanced_accuracy`` (NaN in rounds that were not evaluated; weighted by
-        ``sample_weight_val``).
+        ``n_bound`` (dual variables at their bound ``C_i``), ``n_changed``, ``mu`` (the
+        first problem's projection multiplier), ``eta``, ``ascent`` (problems whose step
+        raised their objective), ``seconds`` (since the start of the loop) and, with a
+        validation set, ``val_accuracy`` and ``val_balanced_accuracy`` (NaN in rounds that
+        were not evaluated; weighted by ``sample_weight_val``).
     n_rounds_ : int
         Rounds actually run (fewer than ``n_rounds`` after an interruption).
     n_features_in_ : int

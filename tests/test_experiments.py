@@ -130,7 +130,7 @@ def test_records_match_fits_done_by_hand(grid, seed, attack, budget):
     assert rec["svm"]["best_balanced_accuracy"] == pytest.approx(np.mean(recall), abs=1e-12)
     assert rec["svm"]["best_minority_recall"] == pytest.approx(recall[0], abs=1e-12)
 
-    clf = FloralSVC(C=C, gamma=GAMMA, n_rounds=40, random_state=seed)
+    clf = FloralSVC(C=C, gamma=GAMMA, flip_budget=0.05, n_rounds=40, random_state=seed)
     clf.fit(data.X_train, y_bad, X_val=data.X_val, y_val=data.y_val)
     assert rec["floral"]["model_accuracy"] == clf.score(data.X_test, data.y_test)
     assert rec["floral"]["model_val_accuracy"] == clf.score(data.X_val, data.y_val)

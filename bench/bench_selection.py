@@ -1,0 +1,125 @@
+"""What choosing the game on the trusted set costs: FloralSVC's search against one fit.
+
+make_moons(noise=0.2) with n training points (standardised), 500 trusted validation
+points, 10% of the training labels flipped at random. Three fits per repeat, each timed:
+
+- one default fit without a validation set (``FloralSVC()``: budget 0.05, gamma "scale");
+- the same game with the validation set (``FloralSVC(flip_budget=0.05, gamma="scale")``,
+  nothing searched);
+- the default with the validation set (``flip_budget="auto"``, ``gamma="auto_scale"``: the
+  search).
+
+The ratio reported is search / fixed game with the validation set (both score the same
+validation points every round), per repeat, median over repeats; the per-candidate times
+come from ``search_results_["fit_time"]``. Writes bench/results/selection.json and .md.
+
+Usage: python bench/bench_selection.py [--sizes 1000 20000] [--repeats 3 1]
+"""
+import argparse
+import json
+import os
+import time
+
+import numpy as np
+from sklearn.datasets import make_moons
+from sklearn.model_selection import train_test_split
+from sklearn.preprocessing import StandardScaler
+
+from _common import load_average, machine_info, machine_line
+from floral import FloralSVC, attacks
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+N_VAL, N_TEST, FLIP = 500, 5000, 0.10
+
+
+def data(n, seed):
+    X, y = make_moons(n + N_VAL + N_TEST, noise=0.2, random_state=seed)
+    X, Xt, y, yt = train_test_split(X, y, test_size=N_TEST, stratify=y, random_state=seed)
+    X, Xv, y, yv = train_test_split(X, y, test_size=N_VAL, stratify=y, random_state=seed)
+    sc = StandardScaler().fit(X)
+    y = attacks.random_flip(y, FLIP, random_state=seed)
+    return sc.transform(X), y, sc.transform(Xv), yv, sc.transform(Xt), yt
+
+
+def timed(est, *args, **kw):
+    start = time.perf_counter()
+    est.fit(*args, **kw)
+    return time.perf_counter() - start
+
+
+def run(n, seed):
+    X, y, Xv, yv, Xt, yt = data(n, seed)
+    default = FloralSVC(random_state=seed)
+    t_default = timed(default, X, y)
+    fixed = FloralSVC(flip_budget=0.05, gamma="scale", random_state=seed)
+    t_fixed = timed(fixed, X, y, X_val=Xv, y_val=yv)
+    search = FloralSVC(random_state=seed)
+    t_search = timed(search, X, y, X_val=Xv, y_val=yv)
+    res = search.search_results_
+    return dict(n=n, seed=seed, default_seconds=t_default, fixed_val_seconds=t_fixed,
+                search_seconds=t_search, ratio=t_search / t_fixed,
+                ratio_to_default=t_search / t_default,
+                candidates=[dict(flip_budget=float(b), gamma_factor=float(f),
+                                 val_score=float(s), seconds=float(t))
+                            for b, f, s, t in zip(res["flip_budget"], res["gamma_factor"],
+                                                  res["val_score"], res["fit_time"])],
+                chosen=dict(flip_budget=float(search.flip_budget_), gamma=float(search.gamma_)),
+                accuracy=dict(default=float(default.score(Xt, yt)),
+                              fixed_val=float(fixed.score(Xt, yt)),
+                              search=float(search.score(Xt, yt))),
+                load=load_average())
+
+
+def markdown(records, info):
+    lines = [f"Machine: {machine_line(info)} (shared with other jobs; timings noisy).", "",
+             "| n | repeats | default fit (s) | fixed game + X_val (s) | search (s) | "
+             "search / fixed (median) | search / default (median) | chosen (budget, gamma) "
+             "| test acc default / fixed / search |",
+             "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |"]
+    for n in sorted({r["n"] for r in records}):
+        rs = [r for r in records if r["n"] == n]
+        def med(key, rs=rs):
+            return float(np.median([r[key] for r in rs]))
+        chosen = ", ".join(f"({r['chosen']['flip_budget']:g}, {r['chosen']['gamma']:.3g})"
+                           for r in rs)
+        acc = "; ".join(f"{r['accuracy']['default']:.3f} / {r['accuracy']['fixed_val']:.3f} / "
+                        f"{r['accuracy']['search']:.3f}" for r in rs)
+        lines.append(f"| {n:,} | {len(rs)} | {med('default_seconds'):.2f} | "
+                     f"{med('fixed_val_seconds'):.2f} | {med('search_seconds'):.2f} | "
+                     f"{med('ratio'):.2f} | {med('ratio_to_default'):.2f} | {chosen} | {acc} |")
+    lines += ["", "Per candidate (first repeat): budget, gamma factor, seconds.", ""]
+    for n in sorted({r["n"] for r in records}):
+        r = [r for r in records if r["n"] == n][0]
+        parts = [f"({c['flip_budget']:g}, x{c['gamma_factor']:.2g}, {c['seconds']:.2f} s)"
+                 for c in r["candidates"]]
+        lines.append(f"- n = {n:,}: " + ", ".join(parts))
+    return "\n".join(lines) + "\n"
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sizes", type=int, nargs="+", default=[1000, 20000])
+    ap.add_argument("--repeats", type=int, nargs="+", default=[3, 1],
+                    help="repeats per size (the last value repeats for further sizes)")
+    args = ap.parse_args()
+    records = []
+    for i, n in enumerate(args.sizes):
+        reps = args.repeats[min(i, len(args.repeats) - 1)]
+        for seed in range(reps):
+            rec = run(n, seed)
+            print(f"n={n} seed={seed}: default {rec['default_seconds']:.2f} s, fixed+val "
+                  f"{rec['fixed_val_seconds']:.2f} s, search {rec['search_seconds']:.2f} s "
+                  f"(x{rec['ratio']:.2f})", flush=True)
+            records.append(rec)
+    info = machine_info()
+    os.makedirs(os.path.join(HERE, "results"), exist_ok=True)
+    with open(os.path.join(HERE, "results", "selection.json"), "w") as fh:
+        json.dump({"machine": info, "records": records}, fh, indent=1)
+    md = markdown(records, info)
+    with open(os.path.join(HERE, "results", "selection.md"), "w") as fh:
+        fh.write(md)
+    print(md)
+
+
+if __name__ == "__main__":
+    main()
