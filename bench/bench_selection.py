@@ -14,6 +14,7 @@ validation points every round), per repeat, median over repeats; the per-candida
 come from ``search_results_["fit_time"]``. Writes bench/results/selection.json and .md.
 
 Usage: python bench/bench_selection.py [--sizes 1000 20000] [--repeats 3 1]
+(records of sizes not run this time are kept from an earlier results/selection.json)
 """
 import argparse
 import json
@@ -113,7 +114,13 @@ def main():
             records.append(rec)
     info = machine_info()
     os.makedirs(os.path.join(HERE, "results"), exist_ok=True)
-    with open(os.path.join(HERE, "results", "selection.json"), "w") as fh:
+    path = os.path.join(HERE, "results", "selection.json")
+    if os.path.exists(path):
+        # sizes run separately (n = 20,000 takes long on a shared machine) share one table
+        with open(path) as fh:
+            kept = [r for r in json.load(fh)["records"] if r["n"] not in args.sizes]
+        records = kept + records
+    with open(path, "w") as fh:
         json.dump({"machine": info, "records": records}, fh, indent=1)
     md = markdown(records, info)
     with open(os.path.join(HERE, "results", "selection.md"), "w") as fh:
