@@ -9,6 +9,10 @@ points, 10% of the training labels flipped at random. Three fits per repeat, eac
 - the default with the validation set (``flip_budget="auto"``, ``gamma="auto_scale"``: the
   search).
 
+With ``--digits-seeds N`` it also fits the default FloralSVC with the validation split on
+scikit-learn's ten digits (``floral.datasets.load_digits``: 899 / 359 / 539, clean
+labels) beside ``SVC()``: the multi-class search's accuracy (issue 19, item 5).
+
 The ratio reported is search / fixed game with the validation set (both score the same
 validation points every round), per repeat, median over repeats; the per-candidate times
 come from ``search_results_["fit_time"]``. Writes bench/results/selection.json and .md.
@@ -71,7 +75,32 @@ def run(n, seed):
                 load=load_average())
 
 
-def markdown(records, info):
+def run_digits(seed):
+    from sklearn.svm import SVC
+
+    from floral.datasets import load_digits
+
+    d = load_digits(random_state=seed)
+    est = FloralSVC(random_state=seed).fit(d.X_train, d.y_train, X_val=d.X_val,
+                                           y_val=d.y_val)
+    svc = SVC().fit(d.X_train, d.y_train)
+    return dict(seed=seed, floral=float(est.score(d.X_test, d.y_test)),
+                svc=float(svc.score(d.X_test, d.y_test)), flip_budget=float(est.flip_budget_),
+                gamma=float(est.gamma_))
+
+
+def digits_lines(digits):
+    if not digits:
+        return []
+    f = np.mean([r["floral"] for r in digits])
+    s = np.mean([r["svc"] for r in digits])
+    per = ", ".join(f"seed {r['seed']}: {r['floral']:.3f} vs {r['svc']:.3f} (budget "
+                    f"{r['flip_budget']:g})" for r in digits)
+    return ["", f"Ten digits, clean labels, {len(digits)} seeds: default FloralSVC with X_val "
+            f"{f:.3f}, SVC() {s:.3f} ({100 * (f - s):+.1f} points); {per}."]
+
+
+def markdown(records, info, digits=()):
     lines = [f"Machine: {machine_line(info)} (shared with other jobs; timings noisy).", "",
              "| n | repeats | default fit (s) | fixed game + X_val (s) | search (s) | "
              "search / fixed (median) | search / default (median) | chosen (budget, gamma) "
@@ -94,15 +123,18 @@ def markdown(records, info):
         parts = [f"({c['flip_budget']:g}, x{c['gamma_factor']:.2g}, {c['seconds']:.2f} s)"
                  for c in r["candidates"]]
         lines.append(f"- n = {n:,}: " + ", ".join(parts))
+    lines += digits_lines(digits)
     return "\n".join(lines) + "\n"
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--sizes", type=int, nargs="+", default=[1000, 20000])
+    ap.add_argument("--sizes", type=int, nargs="*", default=[1000, 20000])
     ap.add_argument("--repeats", type=int, nargs="+", default=[3, 1],
                     help="repeats per size (the last value repeats for further sizes)")
+    ap.add_argument("--digits-seeds", type=int, default=0)
     args = ap.parse_args()
+    digits = [run_digits(s) for s in range(args.digits_seeds)]
     records = []
     for i, n in enumerate(args.sizes):
         reps = args.repeats[min(i, len(args.repeats) - 1)]
@@ -118,11 +150,12 @@ def main():
     if os.path.exists(path):
         # sizes run separately (n = 20,000 takes long on a shared machine) share one table
         with open(path) as fh:
-            kept = [r for r in json.load(fh)["records"] if r["n"] not in args.sizes]
-        records = kept + records
+            old = json.load(fh)
+        records = [r for r in old["records"] if r["n"] not in args.sizes] + records
+        digits = digits or old.get("digits", [])
     with open(path, "w") as fh:
-        json.dump({"machine": info, "records": records}, fh, indent=1)
-    md = markdown(records, info)
+        json.dump({"machine": info, "records": records, "digits": digits}, fh, indent=1)
+    md = markdown(records, info, digits)
     with open(os.path.join(HERE, "results", "selection.md"), "w") as fh:
         fh.write(md)
     print(md)
