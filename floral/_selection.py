@@ -103,7 +103,13 @@ def fit_search(est, X, y, sample_weight, X_val, y_val, sample_weight_val):
             raise
         seconds = time.perf_counter() - start
         score = _score(est.scoring, y_val, cand.predict(X_val), sample_weight_val)
-        rows.append((budget, gamma, factor, score, seconds, cand))
+        rows.append([budget, gamma, factor, score, seconds, cand])
+        # only the best candidate and the best plain SVM can be returned: let the others'
+        # models go (at large n each holds its support vectors)
+        keep = {_best(rows), _best([r if r[0] == 0 else None for r in rows])}
+        for i, r in enumerate(rows):
+            if i not in keep:
+                r[5] = None
         return score
 
     first_budget = 0.0 if search_budget else fixed_budget
@@ -120,15 +126,12 @@ def fit_search(est, X, y, sample_weight, X_val, y_val, sample_weight_val):
             if not any(r[0] == budget and r[1] == gamma for r in rows):
                 run(budget, gamma, factor)
 
-    def key(row):
-        return (-row[3], float(row[0]), abs(math.log(row[2])))
-
-    win = min(range(len(rows)), key=lambda i: key(rows[i]))
+    win = _best(rows)
     if search_budget and rows[win][0] > 0:
         # A game's score is optimistic: its rounds were selected on these same points
         # (the best n_best of n_rounds), the plain SVM's were not. The game must beat the
         # best plain SVM by more than one standard error of a validation score.
-        plain = min((i for i, r in enumerate(rows) if r[0] == 0), key=lambda i: key(rows[i]))
+        plain = _best([r if r[0] == 0 else None for r in rows])
         if rows[plain][3] >= rows[win][3] - _standard_error(rows[win][3], y_val,
                                                             sample_weight_val):
             win = plain
@@ -142,6 +145,14 @@ def fit_search(est, X, y, sample_weight, X_val, y_val, sample_weight_val):
         "chosen": np.arange(len(rows)) == win,
     }
     return est
+
+
+def _best(rows):
+    """Index of the best row (None entries skipped; None when there is none): highest
+    score, then the smaller budget, then the width nearer "scale"."""
+    ranked = [(-r[3], float(r[0]), abs(math.log(r[2])), i) for i, r in enumerate(rows)
+              if r is not None]
+    return min(ranked)[3] if ranked else None
 
 
 def _standard_error(score, y_val, sample_weight_val):
