@@ -366,3 +366,26 @@ def test_calibrating_on_the_trusted_set(moons):
     # the frozen model was not refitted: calibration keeps its ranking
     order = np.argsort(clf.decision_function(Xv))
     assert np.all(np.diff(proba[order, 1]) >= -1e-12)
+
+
+# --- the core's new outputs against NumPy -----------------------------------------------------
+
+def test_core_counts_duals_at_their_bound_and_weights_validation_scores(moons):
+    from floral import _core
+
+    X, y, Xv, yv = moons
+    n = y.size
+    C = np.where(np.arange(n) % 2 == 0, 0.05, 0.2)  # per-sample bounds, some binding
+    w = np.random.default_rng(3).uniform(0.0, 2.0, yv.size)
+    res = _core.floral_fit(X, (2 * y - 1).astype(np.int8), C, np.zeros(n), gamma=1.0,
+                           n_rounds=30, learning_rate=None, step_scale=0.5, flip_budget=6,
+                           seed=1, X_eval=Xv, y_eval=(2 * yv - 1).astype(np.int8),
+                           w_eval=w, n_best=1, scoring="balanced_accuracy")
+    lam = res["lam"]
+    assert res["history"]["n_bound"][-1] == np.count_nonzero(lam >= C) > 0
+    # the last round's weighted scores, from its decision values at the validation points
+    pred = (np.ravel(res["f_eval"]) + res["b"] > 0).astype(int)
+    assert res["history"]["accuracy"][-1] == pytest.approx(
+        np.sum(w * (pred == yv)) / np.sum(w), rel=1e-12)
+    assert res["history"]["balanced_accuracy"][-1] == pytest.approx(
+        balanced_accuracy_score(yv, pred, sample_weight=w), rel=1e-12)
