@@ -436,6 +436,8 @@ class FloralSVC(BaseKernelSVC):
             poisoned: that is the setting FLORAL defends.
         sample_weight : array-like of shape (n_samples,), default=None
             Per-sample weights; sample i gets the box constraint ``C * sample_weight[i]``.
+            Like ``C`` it changes nothing when no dual variable reaches its bound in the
+            game (``fit`` then warns); it acts as in SVC for the plain-SVM candidate.
         X_val : array-like of shape (n_val, n_features), default=None
             A **trusted** validation set (its labels are assumed clean). The core records
             its accuracy and balanced accuracy every ``eval_every`` rounds
