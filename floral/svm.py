@@ -49,11 +49,11 @@ _EVAL_CACHE_MB = 256.0
 # relabelling touches two problems), and init="svc" starts far below 0 where the
 # attacker's moves can push the objective above it without any instability.
 _ASCENT_WINDOW = 50
+_ASCENT_FRACTION = 0.4
 # init="svc" (and the search's budget-0 candidate, which must be the SVM optimum): libsvm's
 # default stopping tolerance 1e-3 leaves decision values ~3e-3 off the optimum on Moon;
 # 1e-5 brings them within ~2e-5 at a few more iterations.
 _SVC_INIT_TOL = 1e-5
-_ASCENT_FRACTION = 0.4
 
 
 class FloralSVC(BaseKernelSVC):
