@@ -107,7 +107,8 @@ class FloralSVC(BaseKernelSVC):
     ``flip_budget_`` and ``gamma_``. Without a validation set nothing is searched (there
     is nothing trustworthy to score on): "auto" plays a budget of 0.05 and "auto_scale"
     is "scale". An explicit value of either parameter is used as given and not searched.
-    The search costs about two to three default fits (bench/README.md).
+    The search costs about two to three fits of one game with the validation set
+    (bench/README.md): the plain SVMs are cheap, the two games cost one fit each.
 
     **More than two classes.** With :math:`K > 2` classes FLORAL plays :math:`K`
     one-vs-rest dual problems (problem :math:`p`: class :math:`p` against the rest) against
