@@ -19,7 +19,8 @@ _LAZY = {
     "FloralSVC": "floral.svm",
     "show_config": "floral._config",
 }
-_SUBMODULES = {"attacks", "audit", "defenses", "datasets", "experiments", "plotting", "svm", "cli"}
+_SUBMODULES = {"attacks", "audit", "defenses", "datasets", "exceptions", "experiments",
+               "model_selection", "plotting", "svm", "cli"}
 
 __all__ = ["FloralSVC", "show_config", "__version__", *sorted(_SUBMODULES)]
 

@@ -12,7 +12,7 @@ from sklearn.utils import compute_class_weight
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
-from . import _core, _memory
+from . import _core, _memory, _selection
 from ._base import BaseKernelSVC
 from ._validation import (
     BUDGET,
@@ -50,6 +50,10 @@ _EVAL_CACHE_MB = 256.0
 # attacker's moves can push the objective above it without any instability.
 _ASCENT_WINDOW = 50
 _ASCENT_FRACTION = 0.4
+# init="svc" (and the search's budget-0 candidate, which must be the SVM optimum): libsvm's
+# default stopping tolerance 1e-3 leaves decision values ~3e-3 off the optimum on Moon;
+# 1e-5 brings them within ~2e-5 at a few more iterations.
+_SVC_INIT_TOL = 1e-5
 
 
 class FloralSVC(BaseKernelSVC):
@@ -87,6 +91,25 @@ class FloralSVC(BaseKernelSVC):
       attacker's final choice among its candidates decides it;
     - ``"auto"`` (default): ``"best"`` when a validation set is given, else ``"average"``.
 
+    **Choosing the game** (``flip_budget="auto"``, ``gamma="auto_scale"``, the defaults).
+    How strong an attacker to train against, and the kernel width, decide what the game
+    returns, and the training labels cannot tell either (they may be poisoned). Given the
+    trusted set, ``fit`` chooses both on it: first the width among ``gamma_scale *
+    {1/3, 1, 3}`` ("scale" as SVC resolves it) with the plain SVM, then the flip budget
+    among {0, 0.05, 0.1} of the training set at that width, keeping the candidate with the
+    best validation score (by ``scoring``; ties go to the smaller budget, then to the width
+    nearer "scale"). A game's score is optimistic (its rounds were selected on the same
+    points), so it must beat the plain SVM by more than one standard error of the score,
+    :math:`\sqrt{s(1-s)/m}`, to be chosen. Budget 0 is the SVM optimum on the given
+    labels (libsvm's solution, refined by a few rounds of the core), so on clean data the
+    choice falls back to SVC.
+    The candidates and their scores are ``search_results_``, the chosen values
+    ``flip_budget_`` and ``gamma_``. Without a validation set nothing is searched (there
+    is nothing trustworthy to score on): "auto" plays a budget of 0.05 and "auto_scale"
+    is "scale". An explicit value of either parameter is used as given and not searched.
+    The search costs about two to three fits of one game with the validation set
+    (bench/README.md): the plain SVMs are cheap, the two games cost one fit each.
+
     **More than two classes.** With :math:`K > 2` classes FLORAL plays :math:`K`
     one-vs-rest dual problems (problem :math:`p`: class :math:`p` against the rest) against
     one shared attacker. A point's dual weight is :math:`\sum_p \lambda_{p,i}`; the
@@ -111,20 +134,34 @@ class FloralSVC(BaseKernelSVC):
     Parameters
     ----------
     C : float, default=1.0
-        Box constraint of the dual (regularisation strength is 1/C), as in SVC.
+        Box constraint of the dual (regularisation strength is 1/C), as in SVC. Inside
+        the game (``flip_budget > 0``) it often cannot matter: the attacker relabels the
+        points with the largest dual variables, and within ``n_rounds`` projected-gradient
+        steps the duals may never reach the box, so every larger C gives the same model
+        (``fit`` then warns with ``IneffectiveParameterWarning``). It acts as in SVC for
+        the budget-0 candidate of the search and with ``flip_budget=0, init="svc"``.
     kernel : {"rbf", "linear", "poly", "sigmoid"}, default="rbf"
         Kernel, with scikit-learn's formulas.
-    gamma : {"scale", "auto"} or float, default="scale"
-        Kernel coefficient, resolved exactly as SVC does: "scale" is
-        ``1 / (n_features * X.var())``, "auto" is ``1 / n_features``.
+    gamma : {"auto_scale", "scale", "auto"} or float, default="auto_scale"
+        Kernel coefficient. "scale" is ``1 / (n_features * X.var())`` and "auto" is
+        ``1 / n_features``, exactly as in SVC; "auto_scale" is "scale" without a validation
+        set and, with one, the best of "scale" times {1/3, 1, 3} on it (see "Choosing the
+        game"). Unused by the linear kernel.
     degree : int, default=3
         Degree of the "poly" kernel.
     coef0 : float, default=0.0
         Independent term of the "poly" and "sigmoid" kernels.
-    flip_budget : int or float, default=0.05
-        Labels the attacker flips per round: an int is a count, a float in (0, 1) a
-        fraction of the training set (rounded half up). 0 disables the attacker, leaving
-        a plain projected-gradient SVM.
+    flip_budget : "auto", int or float, default="auto"
+        The attacker's strength **per round inside the game**: labels it flips each round
+        (an int is a count, a float in (0, 1) a fraction of the training set, rounded half
+        up), always relative to the labels given to ``fit``. It is *not* the share of your
+        labels you expect to be poisoned: the attacker re-chooses among the support vectors
+        with the largest dual weights every round, so a budget near the poisoning rate
+        (0.25 against 25% flips) lets it relabel most support vectors each round and the
+        model collapses to one class (``fit`` warns). Useful values are small, about 0.01
+        to 0.1. "auto" chooses among 0, 0.05 and 0.1 on the validation set when one is
+        given and plays 0.05 without (see "Choosing the game"). 0 disables the attacker,
+        leaving a plain projected-gradient SVM.
     candidate_factor : float, default=2.0
         The attacker picks ``flip_budget`` points uniformly among the top
         ``ceil(candidate_factor * flip_budget)`` support vectors; 1.0 is the deterministic
@@ -135,7 +172,9 @@ class FloralSVC(BaseKernelSVC):
         the paper's attacker.
     class_weight : dict, "balanced" or None, default=None
         As in SVC: class ``c``'s samples get the box constraint ``C * class_weight[c]``;
-        "balanced" uses ``n / (n_classes * n_c)``.
+        "balanced" uses ``n / (n_classes * n_c)``. Like ``C`` and ``sample_weight``
+        it only scales the box, so it changes nothing when no dual variable reaches it
+        (``fit`` warns).
     n_rounds : int, default=500
         Rounds of the game (projected-gradient steps).
     learning_rate : "auto" or float, default="auto"
@@ -224,6 +263,17 @@ class FloralSVC(BaseKernelSVC):
     best_round_ : int
         The round with the highest validation accuracy (earliest on ties); the last round
         when ``fit`` had no validation set.
+    flip_budget_ : int or float
+        The flip budget the returned model was trained with (the search's choice, or the
+        value played: 0.05 for "auto" without a validation set).
+    gamma_ : float
+        The kernel coefficient of the returned model, resolved (1.0 for the linear
+        kernel, which has none).
+    search_results_ : dict of ndarray or None
+        With a search (see "Choosing the game"), one entry per candidate fitted, in the
+        order fitted: ``flip_budget``, ``gamma``, ``gamma_factor`` (of "scale"),
+        ``val_score`` (by ``scoring``, weighted by ``sample_weight_val``), ``fit_time``
+        (seconds) and ``chosen`` (True for the returned model). None without a search.
     learning_rate_ : float
         The initial step size used.
     lambda_max_ : float
@@ -231,10 +281,11 @@ class FloralSVC(BaseKernelSVC):
         only; NaN otherwise).
     history_ : dict of ndarray
         Per round: ``round``, ``objective`` (summed over problems), ``n_sv``, ``n_free``,
-        ``n_changed``, ``mu`` (the first problem's projection multiplier), ``eta``,
-        ``ascent`` (problems whose step raised their objective), ``seconds`` (since the
-        start of the loop) and, with a validation set, ``val_accuracy`` and
-        ``val_balanced_accuracy`` (NaN in rounds that were not evaluated).
+        ``n_bound`` (dual variables at their bound ``C_i``), ``n_changed``, ``mu`` (the
+        first problem's projection multiplier), ``eta``, ``ascent`` (problems whose step
+        raised their objective), ``seconds`` (since the start of the loop) and, with a
+        validation set, ``val_accuracy`` and ``val_balanced_accuracy`` (NaN in rounds that
+        were not evaluated; weighted by ``sample_weight_val``).
     n_rounds_ : int
         Rounds actually run (fewer than ``n_rounds`` after an interruption).
     n_features_in_ : int
@@ -253,10 +304,21 @@ class FloralSVC(BaseKernelSVC):
     ``RuntimeWarning`` and re-raises the ``KeyboardInterrupt``, so a loop of fits stops
     at the first Ctrl-C and a caller that catches it keeps a usable estimator.
 
-    Probabilities: like scikit-learn 1.9's SVC, FloralSVC has no ``probability=True``;
-    calibrate a fitted model on held-out data with
-    ``CalibratedClassifierCV(FrozenEstimator(clf))`` (or ``CalibratedClassifierCV(
-    FloralSVC(...), cv=5)`` to fit and calibrate in folds).
+    Probabilities: like scikit-learn 1.9's SVC, FloralSVC has no ``probability=True``.
+    Calibrate a fitted model on the **trusted** labels only,
+    ``CalibratedClassifierCV(FrozenEstimator(clf)).fit(X_val, y_val)``: calibrating in
+    folds of the training set (``CalibratedClassifierCV(FloralSVC(), cv=5)``) fits the
+    probabilities to poisoned labels.
+
+    Tuning other parameters: scikit-learn's cross-validation scores on folds of the
+    (possibly poisoned) training labels. Score on the trusted set instead with
+    :func:`floral.model_selection.trusted_split`, which builds a ``PredefinedSplit``.
+
+    Pipelines: ``X_val`` must go through the same transformers as ``X``. With metadata
+    routing on (``sklearn.set_config(enable_metadata_routing=True)``),
+    ``Pipeline(steps, transform_input=["X_val"])`` and
+    ``FloralSVC().set_fit_request(X_val=True, y_val=True)`` transform it (scikit-learn
+    1.6 or later); README "Pipelines" has the recipe.
 
     References
     ----------
@@ -269,7 +331,9 @@ class FloralSVC(BaseKernelSVC):
     >>> from floral import FloralSVC
     >>> X, y = make_moons(300, noise=0.2, random_state=0)
     >>> X_val, y_val = make_moons(100, noise=0.2, random_state=1)
-    >>> clf = FloralSVC(C=10, gamma=1.0, random_state=0).fit(X, y, X_val=X_val, y_val=y_val)
+    >>> clf = FloralSVC(random_state=0).fit(X, y, X_val=X_val, y_val=y_val)
+    >>> clf.flip_budget_ in (0.0, 0.05, 0.1)   # the game chosen on the validation set
+    True
     >>> clf.kept_rounds_.size        # the 5 best rounds on the validation set
     5
     >>> clf.score(X_val, y_val) > 0.9
@@ -278,7 +342,9 @@ class FloralSVC(BaseKernelSVC):
 
     _parameter_constraints = {
         **BaseKernelSVC._parameter_constraints,
-        "flip_budget": BUDGET,
+        "gamma": [StrOptions({"auto_scale", "scale", "auto"}),
+                  Interval(Real, 0.0, None, closed="neither")],
+        "flip_budget": [StrOptions({"auto"}), *BUDGET],
         "candidate_factor": CANDIDATE_FACTOR,
         "class_cap": [Interval(Real, 1.0, None, closed="left"), None],
         "class_weight": [dict, StrOptions({"balanced"}), None],
@@ -304,10 +370,10 @@ class FloralSVC(BaseKernelSVC):
         self,
         C=1.0,
         kernel="rbf",
-        gamma="scale",
+        gamma="auto_scale",
         degree=3,
         coef0=0.0,
-        flip_budget=0.05,
+        flip_budget="auto",
         candidate_factor=2.0,
         class_cap=2.0,
         class_weight=None,
@@ -355,7 +421,7 @@ class FloralSVC(BaseKernelSVC):
         self.verbose = verbose
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y, sample_weight=None, X_val=None, y_val=None):
+    def fit(self, X, y, sample_weight=None, *, X_val=None, y_val=None, sample_weight_val=None):
         """Run the FLORAL game on (X, y) and keep the model ``selection`` asks for.
 
         Parameters
@@ -371,19 +437,54 @@ class FloralSVC(BaseKernelSVC):
             poisoned: that is the setting FLORAL defends.
         sample_weight : array-like of shape (n_samples,), default=None
             Per-sample weights; sample i gets the box constraint ``C * sample_weight[i]``.
+            Like ``C`` it changes nothing when no dual variable reaches its bound in the
+            game (``fit`` then warns); it acts as in SVC for the plain-SVM candidate.
         X_val : array-like of shape (n_val, n_features), default=None
             A **trusted** validation set (its labels are assumed clean). The core records
             its accuracy and balanced accuracy every ``eval_every`` rounds
             (``history_["val_accuracy"]``, ``history_["val_balanced_accuracy"]``) and
             ``selection="best"`` (the default when it is given) keeps the ``n_best``
             rounds that score highest on it by ``scoring``.
+            With the defaults ``flip_budget="auto"`` and ``gamma="auto_scale"`` it also
+            chooses the game (see "Choosing the game" above; ``search_results_``).
+            Keyword-only, so that a Pipeline routes it (``transform_input=["X_val"]``).
         y_val : array-like of shape (n_val,), default=None
             Labels of ``X_val``, among the training classes.
+        sample_weight_val : array-like of shape (n_val,), default=None
+            Weights of the validation points in every validation score (the rounds'
+            ranking, the game's choice and the warnings), as in
+            ``HistGradientBoostingClassifier.fit``.
 
         Returns
         -------
         self : FloralSVC
+
+        Warns
+        -----
+        DegenerateModelWarning
+            The returned model predicts one class on the training points, or scores no
+            better than a constant classifier on the validation set (without one: on the
+            training labels), or the best validation score of the fit is within a few
+            standard errors of chance (a validation set outside X's feature space, or too
+            small).
+        IneffectiveParameterWarning
+            ``C`` (other than the default), ``class_weight`` or ``sample_weight`` was set
+            but no dual variable of the returned model reached its bound, so they changed
+            nothing.
         """
+        search_budget, search_width = _selection.searched(self, X_val is not None)
+        if search_budget or search_width:
+            _selection.fit_search(self, X, y, sample_weight, X_val, y_val, sample_weight_val)
+        else:
+            self.search_results_ = None
+            self._fit_game(X, y, sample_weight, X_val, y_val, sample_weight_val)
+        _selection.check_fitted_model(self, X, y, X_val, y_val, sample_weight_val,
+                                      sample_weight)
+        return self
+
+    def _fit_game(self, X, y, sample_weight, X_val, y_val, sample_weight_val):
+        """One game with this estimator's flip_budget and gamma ("auto" values as
+        played without a search); fit without the search and its checks."""
         check_data(X, y)
         X_given = X
         # the linear kernel in feature space reads float32 features as they are; every
@@ -402,10 +503,12 @@ class FloralSVC(BaseKernelSVC):
         class_w = compute_class_weight(self.class_weight, classes=classes, y=y)
         C_vec = float(self.C) * sample_weight * class_w[y_idx]
         # the linear kernel has no gamma, and "scale" would read all of X once more
-        gamma = 1.0 if self.kernel == "linear" else resolve_gamma(self.gamma, X)
-        k = resolve_budget(self.flip_budget, n, param="flip_budget")
+        gamma = (1.0 if self.kernel == "linear"
+                 else resolve_gamma(_selection.resolved_gamma(self.gamma), X))
+        flip_budget = _selection.resolved_budget(self.flip_budget)
+        k = resolve_budget(flip_budget, n, param="flip_budget")
         caps = self._class_caps(k, np.bincount(y_idx, minlength=n_classes), n)
-        val = self._check_val(X_val, y_val)
+        val = self._check_val(X_val, y_val, sample_weight_val)
         selection = self.selection
         if selection == "auto":
             selection = "best" if val is not None else "average"
@@ -437,6 +540,7 @@ class FloralSVC(BaseKernelSVC):
             refresh=int(self.refresh), tol=float(self.tol), eval_every=int(self.eval_every),
             seed=seed, n_jobs=self.n_jobs, callback=monitor, X_eval=None if val is None else val[0],
             y_eval=None if val is None else _core_labels(val[1], n_classes),
+            w_eval=None if val is None else val[2],
             eval_cache_size=_EVAL_CACHE_MB, average_from=average_from,
             n_best=int(self.n_best) if val is not None else 0, scoring=self.scoring,
             **storage,
@@ -447,6 +551,9 @@ class FloralSVC(BaseKernelSVC):
         monitor.close(res["rounds_run"])
 
         self._gamma = gamma
+        self.gamma_ = gamma
+        self.flip_budget_ = flip_budget
+        self._n_flips = k
         self._storage = res["cache"]  # which kernel storage ran, and its cache counters
         self.n_rounds_ = res["rounds_run"]
         self.learning_rate_ = res["learning_rate"]
@@ -460,6 +567,7 @@ class FloralSVC(BaseKernelSVC):
             top = res["best"][0]
             best = dict(coef=top["coef"], b=top["b"], rounds=[top["round"]],
                         flipped=top["labels"] != y_idx)
+        self._box_reach = _selection.box_reach(C_vec, [kept, last, best], n_problems)
         kept, last, best = self._attributes(X, [kept, last, best], n_problems, X_private)
         self._last_model, self._best_model = last, best
         vars(self).update(kept)
@@ -480,8 +588,13 @@ class FloralSVC(BaseKernelSVC):
         # 1e-9 absorbs rounding in the product so an exact share is not rounded up
         return np.minimum(np.ceil(share - 1e-9), k).astype(np.int64)
 
-    def _check_val(self, X_val, y_val):
+    def _check_val(self, X_val, y_val, sample_weight_val=None):
+        """(X_val as float64, y_val as class indices, sample_weight_val or None), or None
+        without a validation set."""
         if X_val is None and y_val is None:
+            if sample_weight_val is not None:
+                raise ValueError("sample_weight_val needs a validation set: fit(X, y, "
+                                 "X_val=..., y_val=..., sample_weight_val=...)")
             return None
         if X_val is None or y_val is None:
             missing = "X_val" if X_val is None else "y_val"
@@ -498,7 +611,13 @@ class FloralSVC(BaseKernelSVC):
                 f"y_val labels {unknown.tolist()} are not among the training classes "
                 f"{self.classes_.tolist()}"
             )
-        return X_val, np.searchsorted(self.classes_, y_val).astype(np.int32)
+        if sample_weight_val is not None:
+            sample_weight_val = _check_sample_weight(sample_weight_val, X_val,
+                                                     dtype=np.float64, ensure_non_negative=True)
+            if not sample_weight_val.sum() > 0:
+                raise ValueError("sample_weight_val must have a positive sum")
+        return (X_val, np.searchsorted(self.classes_, y_val).astype(np.int32),
+                sample_weight_val)
 
     def _initial_dual(self, X, y_idx, n_classes, C_vec, sample_weight, gamma):
         n = X.shape[0]
@@ -511,7 +630,7 @@ class FloralSVC(BaseKernelSVC):
         for p in range(n_problems):
             target = y_idx == (1 if n_problems == 1 else p)
             svc = SVC(C=float(self.C), kernel=self.kernel, gamma=gamma, degree=self.degree,
-                      coef0=self.coef0,
+                      coef0=self.coef0, tol=_SVC_INIT_TOL,
                       cache_size=200 if self.cache_size == "auto" else self.cache_size)
             svc.fit(X, np.where(target, 1, -1), sample_weight=C_vec / float(self.C))
             lam[p, svc.support_] = np.abs(svc.dual_coef_.ravel())
@@ -597,8 +716,8 @@ class FloralSVC(BaseKernelSVC):
         h = res["history"]
         rounds = np.arange(1, res["rounds_run"] + 1)
         history = {"round": rounds}
-        for key in ("objective", "n_sv", "n_free", "n_changed", "mu", "eta", "ascent",
-                    "seconds"):
+        for key in ("objective", "n_sv", "n_free", "n_bound", "n_changed", "mu", "eta",
+                    "ascent", "seconds"):
             history[key] = h[key][: rounds.size]
         if has_val:
             history["val_accuracy"] = h["accuracy"][: rounds.size]

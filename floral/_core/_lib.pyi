@@ -48,6 +48,7 @@ class _History(TypedDict):
     n_free: NDArray[np.int64]
     n_changed: NDArray[np.int64]
     ascent: NDArray[np.int64]
+    n_bound: NDArray[np.int64]
 
 class _RoundModel(TypedDict):
     # coef is (n,) for one problem, (n_classes, n) for one-vs-rest
@@ -184,6 +185,7 @@ def floral_fit(
     dense_fraction: float = 0.5,
     X_eval: ArrayLike | None = None,
     y_eval: ArrayLike | None = None,
+    w_eval: ArrayLike | None = None,
     eval_cache_size: float = 256.0,
     average_from: int = 0,
     n_best: int = 0,

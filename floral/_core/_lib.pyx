@@ -123,9 +123,10 @@ cdef extern from "floral_loop.hpp" namespace "floral":
         double dense_fraction, heartbeat
         index_t average_from, n_best
         cbool balanced
+        const double* eval_weight
     cdef cppclass LoopHistory:
         vector[double] objective, mu, eta, seconds, accuracy, balanced_accuracy
-        vector[index_t] n_sv, n_free, n_changed, ascent
+        vector[index_t] n_sv, n_free, n_changed, ascent, n_bound
     cdef cppclass RoundModel:
         vector[double] coef
         vector[double] b
@@ -682,7 +683,7 @@ def floral_fit(X, y, C, lam0, *, index_t n_classes=2, str kernel="rbf", double g
                index_t flip_budget=0, double candidate_factor=2.0, class_cap=None,
                index_t refresh=50, double tol=1e-5, index_t eval_every=1, uint64_t seed=0,
                double cache_size=1024.0, n_jobs=None, callback=None,
-               double dense_fraction=0.5, X_eval=None, y_eval=None,
+               double dense_fraction=0.5, X_eval=None, y_eval=None, w_eval=None,
                double eval_cache_size=256.0, index_t average_from=0, index_t n_best=0,
                str scoring="accuracy", index_t power_max_iter=200, double power_rtol=1e-7,
                str storage="gram"):
@@ -695,7 +696,8 @@ def floral_fit(X, y, C, lam0, *, index_t n_classes=2, str kernel="rbf", double g
     the points of each given class relabelled per round. With ``X_eval``/``y_eval``
     (labels coded like y) the loop keeps validation decision values, records accuracy and
     balanced accuracy every ``eval_every`` rounds and keeps the ``n_best`` rounds with the
-    highest ``scoring`` ("accuracy" or "balanced_accuracy"); rounds from ``average_from``
+    highest ``scoring`` ("accuracy" or "balanced_accuracy"; weighted by ``w_eval``, m
+    non-negative floats, when given); rounds from ``average_from``
     (1-based, 0 = none) are averaged.
 
     ``storage="gram"`` keeps the kernel matrix (packed triangle, square or row cache, by
@@ -769,6 +771,8 @@ def floral_fit(X, y, C, lam0, *, index_t n_classes=2, str kernel="rbf", double g
     cdef CrossKernel* ev = NULL
     cdef cbool store_eval = True
     cdef const int32_t* yev_ptr = NULL
+    cdef const double[::1] wev
+    cdef const double* wev_ptr = NULL
     if X_eval is not None:
         X_eval = np.ascontiguousarray(_as_2d(X_eval, "X_eval"), dtype=X.dtype)
         if X_eval.shape[1] != d:
@@ -777,6 +781,12 @@ def floral_fit(X, y, C, lam0, *, index_t n_classes=2, str kernel="rbf", double g
         y_eval_arr = _as_labels(y_eval, m, n_classes)
         yev = y_eval_arr
         yev_ptr = &yev[0]
+        if w_eval is not None:
+            w_eval_arr = _as_1d(w_eval, m, np.float64, "w_eval")
+            if not np.all(np.isfinite(w_eval_arr)) or np.any(w_eval_arr < 0):
+                raise ValueError("w_eval must be finite and >= 0")
+            wev = w_eval_arr
+            wev_ptr = &wev[0]
         store_eval = 4.0 * n * m <= eval_cache_size * 1024.0 * 1024.0
     elif n_best > 0:
         raise ValueError("n_best > 0 needs X_eval and y_eval")
@@ -797,6 +807,7 @@ def floral_fit(X, y, C, lam0, *, index_t n_classes=2, str kernel="rbf", double g
     p.average_from = average_from
     p.n_best = n_best
     p.balanced = scoring == "balanced_accuracy"
+    p.eval_weight = wev_ptr
 
     cdef _LoopContext ctx = _LoopContext()
     ctx.callback = callback
@@ -883,6 +894,7 @@ def floral_fit(X, y, C, lam0, *, index_t n_classes=2, str kernel="rbf", double g
             "n_free": np.asarray(h.n_free, dtype=np.int64),
             "n_changed": np.asarray(h.n_changed, dtype=np.int64),
             "ascent": np.asarray(h.ascent, dtype=np.int64),
+            "n_bound": np.asarray(h.n_bound, dtype=np.int64),
         },
         "average": None,
         "best": [_model(res.best[i], P, n) for i in range(res.best.size())],

@@ -69,11 +69,12 @@ struct LoopParams {
     index_t average_from = 0;     // first round (1-based) of the running average; 0 = none
     index_t n_best = 0;           // validation-best rounds to keep (needs an evaluator)
     bool balanced = false;        // rank rounds by balanced accuracy instead of accuracy
+    const double* eval_weight = nullptr;  // weights of the m validation points; null = 1
 };
 
 struct LoopHistory {
     std::vector<double> objective, mu, eta, seconds, accuracy, balanced_accuracy;
-    std::vector<index_t> n_sv, n_free, n_changed, ascent;
+    std::vector<index_t> n_sv, n_free, n_changed, ascent, n_bound;
 };
 
 // One classifier: coef (n_problems x n, problem-major) and intercepts (n_problems).
@@ -210,14 +211,23 @@ void run_floral(Op& op, Evaluation<EvalOp> ev, const std::int32_t* y, index_t n_
         vec->reserve(static_cast<size_t>(p.n_rounds));
     // validation points per class, and whether they are all equal (then balanced accuracy
     // is the accuracy, computed the same way so that the two rank rounds identically)
-    std::vector<index_t> val_count(static_cast<size_t>(n_classes), 0), val_correct(val_count);
-    for (index_t j = 0; j < m; ++j) ++val_count[static_cast<size_t>(ev.classes[j])];
-    index_t present = 0, first_count = -1;
+    // (weighted by eval_weight; sums of unit weights are exact, so unweighted scores are
+    // the counts' ratios)
+    const double* wv = p.eval_weight;
+    std::vector<double> val_count(static_cast<size_t>(n_classes), 0.0), val_correct(val_count);
+    double val_total = 0.0;
+    for (index_t j = 0; j < m; ++j) {
+        const double w = wv != nullptr ? wv[j] : 1.0;
+        val_count[static_cast<size_t>(ev.classes[j])] += w;
+        val_total += w;
+    }
+    index_t present = 0;
+    double first_count = -1.0;
     bool equal_counts = true;
-    for (index_t c : val_count) {
-        if (c == 0) continue;
+    for (double c : val_count) {
+        if (c == 0.0) continue;
         ++present;
-        if (first_count < 0) first_count = c;
+        if (first_count < 0.0) first_count = c;
         equal_counts &= c == first_count;
     }
 
@@ -242,7 +252,7 @@ void run_floral(Op& op, Evaluation<EvalOp> ev, const std::int32_t* y, index_t n_
         const double eta = p.learning_rate * std::pow(p.lr_decay, static_cast<double>(t / p.lr_decay_every));
         const bool refresh = p.refresh > 0 && t % p.refresh == 0;
         double objective = 0.0, mu0 = 0.0;
-        index_t n_changed = 0, n_free = 0, ascent = 0;
+        index_t n_changed = 0, n_free = 0, ascent = 0, n_bound = 0;
         for (index_t q = 0; q < P; ++q) {
             double* lq = &lam[q * n];
             double* cq = &c[q * n];
@@ -279,6 +289,7 @@ void run_floral(Op& op, Evaluation<EvalOp> ev, const std::int32_t* y, index_t n_
                 quad += cq[i] * fq[i];
                 lin += lq[i];
                 n_free += lq[i] > 0.0 && lq[i] < C[i];
+                n_bound += lq[i] >= C[i] && C[i] > 0.0;
             }
             const double before = 0.5 * quad0 - lin0, after = 0.5 * quad - lin;
             objective += after;
@@ -293,23 +304,24 @@ void run_floral(Op& op, Evaluation<EvalOp> ev, const std::int32_t* y, index_t n_
 
         double accuracy = std::numeric_limits<double>::quiet_NaN(), balanced = accuracy;
         if (m > 0 && (t % p.eval_every == 0 || t == p.n_rounds)) {
-            std::fill(val_correct.begin(), val_correct.end(), 0);
-            index_t correct = 0;
+            std::fill(val_correct.begin(), val_correct.end(), 0.0);
+            double correct = 0.0;
             for (index_t j = 0; j < m; ++j) {
                 const std::int32_t cls = ev.classes[j];
-                const bool hit = predict_class(&fe[j], m, b.data(), P) == cls;
-                correct += hit;
-                val_correct[static_cast<size_t>(cls)] += hit;
+                if (predict_class(&fe[j], m, b.data(), P) != cls) continue;
+                const double w = wv != nullptr ? wv[j] : 1.0;
+                correct += w;
+                val_correct[static_cast<size_t>(cls)] += w;
             }
-            accuracy = static_cast<double>(correct) / static_cast<double>(m);
+            accuracy = correct / val_total;
             if (equal_counts) {
                 balanced = accuracy;
             } else {
                 double recall = 0.0;
                 for (index_t c = 0; c < n_classes; ++c)
-                    if (val_count[static_cast<size_t>(c)] > 0)
-                        recall += static_cast<double>(val_correct[static_cast<size_t>(c)]) /
-                                  static_cast<double>(val_count[static_cast<size_t>(c)]);
+                    if (val_count[static_cast<size_t>(c)] > 0.0)
+                        recall += val_correct[static_cast<size_t>(c)] /
+                                  val_count[static_cast<size_t>(c)];
                 balanced = recall / static_cast<double>(present);
             }
         }
@@ -321,6 +333,7 @@ void run_floral(Op& op, Evaluation<EvalOp> ev, const std::int32_t* y, index_t n_
         h.n_free.push_back(n_free);
         h.n_changed.push_back(n_changed);
         h.ascent.push_back(ascent);
+        h.n_bound.push_back(n_bound);
         h.accuracy.push_back(accuracy);
         h.balanced_accuracy.push_back(balanced);
         h.seconds.push_back(elapsed());

@@ -1,0 +1,165 @@
+"""What choosing the game on the trusted set costs: FloralSVC's search against one fit.
+
+make_moons(noise=0.2) with n training points (standardised), 500 trusted validation
+points, 10% of the training labels flipped at random. Three fits per repeat, each timed:
+
+- one default fit without a validation set (``FloralSVC()``: budget 0.05, gamma "scale");
+- the same game with the validation set (``FloralSVC(flip_budget=0.05, gamma="scale")``,
+  nothing searched);
+- the default with the validation set (``flip_budget="auto"``, ``gamma="auto_scale"``: the
+  search).
+
+With ``--digits-seeds N`` it also fits the default FloralSVC with the validation split on
+scikit-learn's ten digits (``floral.datasets.load_digits``: 899 / 359 / 539, clean
+labels) beside ``SVC()``: the multi-class search's accuracy (issue 19, item 5).
+
+The ratio reported is search / fixed game with the validation set (both score the same
+validation points every round), per repeat, median over repeats; the per-candidate times
+come from ``search_results_["fit_time"]``. Writes bench/results/selection.json and .md.
+
+Usage: python bench/bench_selection.py [--sizes 1000 20000] [--repeats 3 1]
+(records of sizes not run this time are kept from an earlier results/selection.json)
+"""
+import argparse
+import json
+import os
+import time
+
+import numpy as np
+from sklearn.datasets import make_moons
+from sklearn.model_selection import train_test_split
+from sklearn.preprocessing import StandardScaler
+
+from _common import load_average, machine_info, machine_line
+from floral import FloralSVC, attacks
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+N_VAL, N_TEST, FLIP = 500, 5000, 0.10
+
+
+def data(n, seed):
+    X, y = make_moons(n + N_VAL + N_TEST, noise=0.2, random_state=seed)
+    X, Xt, y, yt = train_test_split(X, y, test_size=N_TEST, stratify=y, random_state=seed)
+    X, Xv, y, yv = train_test_split(X, y, test_size=N_VAL, stratify=y, random_state=seed)
+    sc = StandardScaler().fit(X)
+    y = attacks.random_flip(y, FLIP, random_state=seed)
+    return sc.transform(X), y, sc.transform(Xv), yv, sc.transform(Xt), yt
+
+
+def timed(est, *args, **kw):
+    start = time.perf_counter()
+    est.fit(*args, **kw)
+    return time.perf_counter() - start
+
+
+def run(n, seed):
+    X, y, Xv, yv, Xt, yt = data(n, seed)
+    default = FloralSVC(random_state=seed)
+    t_default = timed(default, X, y)
+    fixed = FloralSVC(flip_budget=0.05, gamma="scale", random_state=seed)
+    t_fixed = timed(fixed, X, y, X_val=Xv, y_val=yv)
+    search = FloralSVC(random_state=seed)
+    t_search = timed(search, X, y, X_val=Xv, y_val=yv)
+    res = search.search_results_
+    return dict(n=n, seed=seed, default_seconds=t_default, fixed_val_seconds=t_fixed,
+                search_seconds=t_search, ratio=t_search / t_fixed,
+                ratio_to_default=t_search / t_default,
+                candidates=[dict(flip_budget=float(b), gamma_factor=float(f),
+                                 val_score=float(s), seconds=float(t))
+                            for b, f, s, t in zip(res["flip_budget"], res["gamma_factor"],
+                                                  res["val_score"], res["fit_time"])],
+                chosen=dict(flip_budget=float(search.flip_budget_), gamma=float(search.gamma_)),
+                accuracy=dict(default=float(default.score(Xt, yt)),
+                              fixed_val=float(fixed.score(Xt, yt)),
+                              search=float(search.score(Xt, yt))),
+                load=load_average())
+
+
+def run_digits(seed):
+    from sklearn.svm import SVC
+
+    from floral.datasets import load_digits
+
+    d = load_digits(random_state=seed)
+    est = FloralSVC(random_state=seed).fit(d.X_train, d.y_train, X_val=d.X_val,
+                                           y_val=d.y_val)
+    svc = SVC().fit(d.X_train, d.y_train)
+    return dict(seed=seed, floral=float(est.score(d.X_test, d.y_test)),
+                svc=float(svc.score(d.X_test, d.y_test)), flip_budget=float(est.flip_budget_),
+                gamma=float(est.gamma_))
+
+
+def digits_lines(digits):
+    if not digits:
+        return []
+    f = np.mean([r["floral"] for r in digits])
+    s = np.mean([r["svc"] for r in digits])
+    per = ", ".join(f"seed {r['seed']}: {r['floral']:.3f} vs {r['svc']:.3f} (budget "
+                    f"{r['flip_budget']:g})" for r in digits)
+    return ["", f"Ten digits, clean labels, {len(digits)} seeds: default FloralSVC with X_val "
+            f"{f:.3f}, SVC() {s:.3f} ({100 * (f - s):+.1f} points); {per}."]
+
+
+def markdown(records, info, digits=()):
+    lines = [f"Machine: {machine_line(info)} (shared with other jobs; timings noisy).", "",
+             "| n | repeats | default fit (s) | fixed game + X_val (s) | search (s) | "
+             "search / fixed (median) | search / default (median) | chosen (budget, gamma) "
+             "| test acc default / fixed / search |",
+             "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |"]
+    for n in sorted({r["n"] for r in records}):
+        rs = [r for r in records if r["n"] == n]
+        def med(key, rs=rs):
+            return float(np.median([r[key] for r in rs]))
+        chosen = ", ".join(f"({r['chosen']['flip_budget']:g}, {r['chosen']['gamma']:.3g})"
+                           for r in rs)
+        acc = "; ".join(f"{r['accuracy']['default']:.3f} / {r['accuracy']['fixed_val']:.3f} / "
+                        f"{r['accuracy']['search']:.3f}" for r in rs)
+        lines.append(f"| {n:,} | {len(rs)} | {med('default_seconds'):.2f} | "
+                     f"{med('fixed_val_seconds'):.2f} | {med('search_seconds'):.2f} | "
+                     f"{med('ratio'):.2f} | {med('ratio_to_default'):.2f} | {chosen} | {acc} |")
+    lines += ["", "Per candidate (first repeat): budget, gamma factor, seconds.", ""]
+    for n in sorted({r["n"] for r in records}):
+        r = [r for r in records if r["n"] == n][0]
+        parts = [f"({c['flip_budget']:g}, x{c['gamma_factor']:.2g}, {c['seconds']:.2f} s)"
+                 for c in r["candidates"]]
+        lines.append(f"- n = {n:,}: " + ", ".join(parts))
+    lines += digits_lines(digits)
+    return "\n".join(lines) + "\n"
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sizes", type=int, nargs="*", default=[1000, 20000])
+    ap.add_argument("--repeats", type=int, nargs="+", default=[3, 1],
+                    help="repeats per size (the last value repeats for further sizes)")
+    ap.add_argument("--digits-seeds", type=int, default=0)
+    args = ap.parse_args()
+    digits = [run_digits(s) for s in range(args.digits_seeds)]
+    records = []
+    for i, n in enumerate(args.sizes):
+        reps = args.repeats[min(i, len(args.repeats) - 1)]
+        for seed in range(reps):
+            rec = run(n, seed)
+            print(f"n={n} seed={seed}: default {rec['default_seconds']:.2f} s, fixed+val "
+                  f"{rec['fixed_val_seconds']:.2f} s, search {rec['search_seconds']:.2f} s "
+                  f"(x{rec['ratio']:.2f})", flush=True)
+            records.append(rec)
+    info = machine_info()
+    os.makedirs(os.path.join(HERE, "results"), exist_ok=True)
+    path = os.path.join(HERE, "results", "selection.json")
+    if os.path.exists(path):
+        # sizes run separately (n = 20,000 takes long on a shared machine) share one table
+        with open(path) as fh:
+            old = json.load(fh)
+        records = [r for r in old["records"] if r["n"] not in args.sizes] + records
+        digits = digits or old.get("digits", [])
+    with open(path, "w") as fh:
+        json.dump({"machine": info, "records": records, "digits": digits}, fh, indent=1)
+    md = markdown(records, info, digits)
+    with open(os.path.join(HERE, "results", "selection.md"), "w") as fh:
+        fh.write(md)
+    print(md)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,293 @@
+"""FloralSVC's game chosen on the trusted validation set, and the checks that keep a
+degenerate model from being returned silently.
+
+**The search** (``flip_budget="auto"`` and ``gamma="auto_scale"``, the defaults, with a
+validation set). FLORAL's threat model has a small clean set; the strength of the attacker
+the model trains against and the kernel width are the two choices that decide what the game
+returns, and neither can be read off the (possibly poisoned) training labels. The search
+runs in two stages so that it costs a few fits, not a grid of them:
+
+1. the kernel width: the SVM without attacker (budget 0, solved exactly by libsvm and
+   refined by a few rounds of the core, so it is the SVM optimum on the given labels) at
+   ``gamma_scale * WIDTH_FACTORS``; the width with the best validation score wins (an
+   explicit ``flip_budget`` plays that budget at each width instead);
+2. the budget: the game at each of ``BUDGETS`` at that width.
+
+The candidate with the best validation score is returned (ties go to the smaller budget,
+then to the width nearer "scale"), except that a game (budget > 0) must beat the best plain
+SVM by more than one standard error of the score: its rounds were selected on the same
+validation points (the best ``n_best`` of ``n_rounds``), so its score is optimistic, the
+plain SVM's is not. On clean data that is usually the plain SVM, under
+attack the game. An explicit value of either parameter is used as given and not searched.
+"""
+import math
+import time
+
+import numpy as np
+from sklearn.base import clone
+from sklearn.metrics import accuracy_score, balanced_accuracy_score
+
+from ._validation import resolve_gamma, warn_caller
+from .exceptions import DegenerateModelWarning, IneffectiveParameterWarning
+
+__all__ = ["BUDGETS", "DEFAULT_BUDGET", "WIDTH_FACTORS", "searched", "fit_search",
+           "check_fitted_model", "box_reach"]
+
+# flip_budget="auto": the budgets tried with a validation set (0 is the SVM), and the one
+# played without (the paper's 5% per round).
+BUDGETS = (0.0, 0.05, 0.1)
+DEFAULT_BUDGET = 0.05
+# gamma="auto_scale": the widths tried with a validation set, as factors of "scale".
+WIDTH_FACTORS = (1.0 / 3.0, 1.0, 3.0)
+# The budget-0 candidate starts at libsvm's solution; these rounds of the core refine it
+# (a projected-gradient step from the optimum stays there) and give it a history.
+ZERO_BUDGET_ROUNDS = 10
+# A validation score within this many standard errors of a constant classifier's is "at
+# chance": the validation set cannot tell the model from a constant.
+CHANCE_SE = 3.0
+
+
+def resolved_budget(flip_budget):
+    """flip_budget without a search: "auto" plays DEFAULT_BUDGET."""
+    return DEFAULT_BUDGET if flip_budget == "auto" else flip_budget
+
+
+def resolved_gamma(gamma):
+    """gamma without a search: "auto_scale" is "scale"."""
+    return "scale" if gamma == "auto_scale" else gamma
+
+
+def searched(est, has_val):
+    """(search the budget, search the width) for ``est``'s parameters."""
+    if not has_val:
+        return False, False
+    width = est.gamma == "auto_scale" and est.kernel != "linear"
+    return est.flip_budget == "auto", width
+
+
+def _score(scoring, y_true, y_pred, sample_weight):
+    metric = balanced_accuracy_score if scoring == "balanced_accuracy" else accuracy_score
+    return float(metric(y_true, y_pred, sample_weight=sample_weight))
+
+
+def fit_search(est, X, y, sample_weight, X_val, y_val, sample_weight_val):
+    """Fit ``est``'s candidates (clones with explicit flip_budget and gamma), set the
+    winner's fitted attributes on ``est`` and ``search_results_``; returns ``est``."""
+    from sklearn.utils.validation import check_array
+
+    search_budget, search_width = searched(est, True)
+    fixed_budget = None if search_budget else est.flip_budget
+    if search_width:
+        # "scale" on the training points as fit sees them (float64, or the features as
+        # given: the variance is the same)
+        gamma_scale = resolve_gamma("scale", check_array(X, dtype=np.float64))
+        widths = [f * gamma_scale for f in WIDTH_FACTORS]
+        factors = list(WIDTH_FACTORS)
+    else:
+        widths, factors = [resolved_gamma(est.gamma)], [1.0]
+    rows = []  # (budget, gamma, factor, score, seconds, fitted clone)
+
+    def run(budget, gamma, factor):
+        params = dict(flip_budget=budget, gamma=gamma)
+        if budget == 0:
+            params.update(init="svc", n_rounds=min(int(est.n_rounds), ZERO_BUDGET_ROUNDS))
+        cand = clone(est).set_params(**params)
+        start = time.perf_counter()
+        try:
+            cand._fit_game(X, y, sample_weight, X_val, y_val, sample_weight_val)
+        except KeyboardInterrupt:
+            # as a fit without search: keep the interrupted candidate's rounds so far
+            if hasattr(cand, "n_rounds_"):
+                _adopt(est, cand)
+                est.search_results_ = None
+            raise
+        seconds = time.perf_counter() - start
+        score = _score(est.scoring, y_val, cand.predict(X_val), sample_weight_val)
+        rows.append([budget, gamma, factor, score, seconds, cand])
+        # only the best candidate and the best plain SVM can be returned: let the others'
+        # models go (at large n each holds its support vectors)
+        keep = {_best(rows), _best([r if r[0] == 0 else None for r in rows])}
+        for i, r in enumerate(rows):
+            if i not in keep:
+                r[5] = None
+        return score
+
+    first_budget = 0.0 if search_budget else fixed_budget
+    if len(widths) > 1:
+        scores = [run(first_budget, g, f) for g, f in zip(widths, factors)]
+        best = max(range(len(widths)), key=lambda i: (scores[i], -abs(math.log(factors[i]))))
+        gamma, factor = widths[best], factors[best]
+    else:
+        gamma, factor = widths[0], factors[0]
+        if not search_budget:
+            run(first_budget, gamma, factor)
+    if search_budget:
+        for budget in BUDGETS:
+            if not any(r[0] == budget and r[1] == gamma for r in rows):
+                run(budget, gamma, factor)
+
+    win = _best(rows)
+    if search_budget and rows[win][0] > 0:
+        # A game's score is optimistic: its rounds were selected on these same points
+        # (the best n_best of n_rounds), the plain SVM's were not. The game must beat the
+        # best plain SVM by more than one standard error of a validation score.
+        plain = _best([r if r[0] == 0 else None for r in rows])
+        if rows[plain][3] >= rows[win][3] - _standard_error(rows[win][3], y_val,
+                                                            sample_weight_val):
+            win = plain
+    _adopt(est, rows[win][5])
+    est.search_results_ = {
+        "flip_budget": np.array([r[0] for r in rows], dtype=np.float64),
+        "gamma": np.array([r[1] for r in rows], dtype=object),
+        "gamma_factor": np.array([r[2] for r in rows], dtype=np.float64),
+        "val_score": np.array([r[3] for r in rows]),
+        "fit_time": np.array([r[4] for r in rows]),
+        "chosen": np.arange(len(rows)) == win,
+    }
+    return est
+
+
+def _best(rows):
+    """Index of the best row (None entries skipped; None when there is none): highest
+    score, then the smaller budget, then the width nearer "scale"."""
+    ranked = [(-r[3], float(r[0]), abs(math.log(r[2])), i) for i, r in enumerate(rows)
+              if r is not None]
+    return min(ranked)[3] if ranked else None
+
+
+def _standard_error(score, y_val, sample_weight_val):
+    """sqrt(s (1 - s) / m) with m the effective number of validation points."""
+    if sample_weight_val is None:
+        m = float(np.shape(y_val)[0])
+    else:
+        w = np.asarray(sample_weight_val, dtype=np.float64)
+        m = float(w.sum() ** 2 / max(np.square(w).sum(), 1e-300))
+    return math.sqrt(max(score * (1.0 - score), 0.0) / max(m, 1.0))
+
+
+def _adopt(est, cand):
+    """Give ``est`` the fitted state of ``cand`` (its parameters stay ``est``'s own)."""
+    params = est.get_params(deep=False)
+    vars(est).update({k: v for k, v in vars(cand).items() if k not in params})
+
+
+def _predict_codes(est, X, block_bytes=1 << 17):
+    """Class indices ``est`` predicts for X, about ``block_bytes`` of float64 rows at a time
+    (prediction converts to float64: at n = 1,000,000 float32 features a copy of all of X
+    would double fit's memory)."""
+    from sklearn.utils import _safe_indexing
+    from sklearn.utils.validation import _num_samples
+
+    n = _num_samples(X)
+    chunk = max(256, block_bytes // (8 * est.n_features_in_))
+    if n <= chunk:
+        return np.searchsorted(est.classes_, est.predict(X))
+    parts = [est.predict(_safe_indexing(X, slice(a, min(a + chunk, n))))
+             for a in range(0, n, chunk)]
+    return np.searchsorted(est.classes_, np.concatenate(parts))
+
+
+def check_fitted_model(est, X, y, X_val, y_val, sample_weight_val, sample_weight):
+    """Warn (DegenerateModelWarning) when the fitted ``est`` predicts one class on its
+    training points, scores no better than a constant classifier on the validation set
+    (without one: on the training labels), or when the best validation score of the whole
+    fit is at chance; warn (IneffectiveParameterWarning) when C and the weights were set
+    but could not have changed the model."""
+    classes = est.classes_
+    pred = _predict_codes(est, X)
+    y_idx = np.searchsorted(classes, np.asarray(y).reshape(-1))
+    if np.unique(pred).size == 1:
+        warn_caller(
+            f"FloralSVC predicts the single class {classes[pred[0]].tolist()!r} for every "
+            "training "
+            f"point ({_budget_note(est)}): the model is a constant. flip_budget is the "
+            "attacker's strength per round inside the game, not the share of poisoned "
+            "labels; large budgets let the attacker relabel most support vectors every "
+            "round. Pass a validation set (X_val, y_val) so that flip_budget=\"auto\" "
+            "chooses it, or use a smaller flip_budget.",
+            DegenerateModelWarning)
+    val = est._check_val(X_val, y_val, sample_weight_val)
+    if val is not None:
+        X_v, true, w = val
+        got = _predict_codes(est, X_v)
+        where = "validation set"
+    else:
+        where, true, w, got = "training labels", y_idx, None, pred
+    score = _score(est.scoring, true, got, w)
+    constant = _constant_score(est.scoring, true, w, classes.size)
+    if score <= constant + 1e-12:
+        hint = (" flip_budget is the attacker's strength per round, not the expected "
+                "poisoning rate: try a smaller one, or pass a validation set so that "
+                'flip_budget="auto" chooses it.')
+        if val is not None:
+            hint = f" Is the validation set in X's feature space?{_PIPELINE_HINT}"
+        warn_caller(
+            f"FloralSVC scores {score:.3f} ({est.scoring}) on the {where}, no better than "
+            f"a constant classifier ({constant:.3f}); {_budget_note(est)}.{hint}",
+            DegenerateModelWarning)
+    elif val is not None:
+        best = score
+        if est.search_results_ is not None:
+            best = max(best, float(np.max(est.search_results_["val_score"])))
+        column = est.history_.get("val_" + est.scoring)
+        if column is not None and np.any(np.isfinite(column)):
+            best = max(best, float(np.nanmax(column)))
+        if w is None:
+            m_eff = float(true.size)
+        else:
+            m_eff = float(w.sum() ** 2 / np.square(w).sum())
+        p = min(max(constant, 1e-3), 1 - 1e-3)
+        margin = CHANCE_SE * math.sqrt(p * (1 - p) / max(m_eff, 1.0))
+        if best <= constant + margin:
+            warn_caller(
+                f"The best validation score of this fit, {best:.3f} ({est.scoring}), is "
+                f"within {CHANCE_SE:g} standard errors of a constant classifier's "
+                f"({constant:.3f}) on {true.size} validation points: either the validation "
+                "set is too small to tell a model from chance, or it is not in X's feature "
+                f"space.{_PIPELINE_HINT}",
+                DegenerateModelWarning)
+    user_set = [name for name, is_set in (
+        ("C", float(est.C) != 1.0), ("class_weight", est.class_weight is not None),
+        ("sample_weight", sample_weight is not None)) if is_set]
+    if user_set and not np.any(est.history_["n_bound"]):
+        warn_caller(
+            f"{' and '.join(user_set)} changed nothing: in no round did a dual variable "
+            "reach its bound C * weight (in the returned model the largest reached "
+            f"{est._box_reach:.3g} of its bound), so any larger bound gives the same "
+            "model. Inside the game the attacker relabels the points with the "
+            "largest dual variables before they reach the box; with flip_budget=0 (or a "
+            "validation set, where the search includes the plain SVM) these parameters act "
+            "as in SVC.",
+            IneffectiveParameterWarning)
+
+
+def box_reach(C_vec, models, n_problems):
+    """The largest |c_i| / C_i over the coefficients of ``models`` (None skipped)."""
+    reach = 0.0
+    bound = np.maximum(C_vec, 1e-300)
+    for model in models:
+        if model is None:
+            continue
+        coef = np.asarray(model["coef"], dtype=np.float64).reshape(n_problems, -1)
+        reach = max(reach, float(np.max(np.abs(coef) / bound)))
+    return reach
+
+
+_PIPELINE_HINT = (" In a Pipeline, route it through the transformers: "
+                  'Pipeline(..., transform_input=["X_val"]) with '
+                  "FloralSVC().set_fit_request(X_val=True, y_val=True) under "
+                  "sklearn.set_config(enable_metadata_routing=True).")
+
+
+def _budget_note(est):
+    return f"flip_budget_={est.flip_budget_!r} ({est._n_flips} flips per round)"
+
+
+def _constant_score(scoring, y_true, sample_weight, n_classes):
+    """The best score of a classifier that always predicts one class."""
+    if scoring == "balanced_accuracy":
+        present = np.unique(y_true).size
+        return 1.0 / present
+    w = np.ones(y_true.size) if sample_weight is None else np.asarray(sample_weight, float)
+    share = np.bincount(y_true, weights=w, minlength=n_classes) / max(w.sum(), 1e-300)
+    return float(share.max())
