@@ -25,7 +25,9 @@ from ._validation import (
     RANDOM_STATE,
     check_data,
     core_seed,
+    densify,
     encode_labels,
+    is_sparse,
     resolve_budget,
     resolve_gamma,
     warn_caller,
@@ -360,18 +362,27 @@ class FloralSVC(BaseKernelSVC):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
             Training points. With ``kernel="linear"`` in feature space (n_samples at
             least twice n_features, e.g. behind ``Nystroem``), a float32 array is used as
             it is: no float64 copy, about half the time per round, and the same model as
             for ``X.astype(np.float64)`` (products and sums are float64; ``X_val`` is then
             read in float32 too). Anything else is converted to float64.
+
+            A scipy.sparse ``X`` (CSR, CSC, COO, ... matrix or array; TF-IDF features)
+            with ``kernel="linear"`` is used as CSR rows (other formats are converted
+            once), whatever n_features is: a round costs O(nnz), no dense n_samples x
+            n_features array is formed, and the model is bitwise the one the same values
+            give as a dense array (``support_vectors_`` is then sparse, ``coef_`` dense).
+            The other kernels read dense rows: a sparse ``X`` is converted to a dense
+            float64 array when that takes at most 1 GB, and refused with a
+            ``ValueError`` beyond (use the linear kernel, or ``Nystroem`` features).
         y : array-like of shape (n_samples,)
             Training labels, two or more classes of any type. They may already be
             poisoned: that is the setting FLORAL defends.
         sample_weight : array-like of shape (n_samples,), default=None
             Per-sample weights; sample i gets the box constraint ``C * sample_weight[i]``.
-        X_val : array-like of shape (n_val, n_features), default=None
+        X_val : {array-like, sparse matrix} of shape (n_val, n_features), default=None
             A **trusted** validation set (its labels are assumed clean). The core records
             its accuracy and balanced accuracy every ``eval_every`` rounds
             (``history_["val_accuracy"]``, ``history_["val_balanced_accuracy"]``) and
@@ -385,12 +396,18 @@ class FloralSVC(BaseKernelSVC):
         self : FloralSVC
         """
         check_data(X, y)
+        # sparse X: the linear kernel runs on its CSR rows (never densified); the other
+        # kernels read dense rows, so a sparse X is converted up to a size limit
+        sparse = is_sparse(X)
+        if sparse and self.kernel != "linear":
+            X = densify(X, kernel=self.kernel)
         X_given = X
         # the linear kernel in feature space reads float32 features as they are; every
         # other path needs float64 (converted below once the storage is known)
         dtypes = [np.float64, np.float32] if self.kernel == "linear" else np.float64
-        X, y = validate_data(self, X, y, dtype=dtypes, order="C")
-        X_private = _is_converted_copy(X, X_given)
+        X, y = validate_data(self, X, y, dtype=dtypes, order="C", accept_sparse="csr")
+        sparse = is_sparse(X)
+        X_private = not sparse and _is_converted_copy(X, X_given)
         classes, y_idx = encode_labels(y)
         y_idx = y_idx.astype(np.int32)
         n_classes = classes.size
@@ -405,7 +422,7 @@ class FloralSVC(BaseKernelSVC):
         gamma = 1.0 if self.kernel == "linear" else resolve_gamma(self.gamma, X)
         k = resolve_budget(self.flip_budget, n, param="flip_budget")
         caps = self._class_caps(k, np.bincount(y_idx, minlength=n_classes), n)
-        val = self._check_val(X_val, y_val)
+        val = self._check_val(X_val, y_val, training_sparse=sparse)
         selection = self.selection
         if selection == "auto":
             selection = "best" if val is not None else "average"
@@ -480,7 +497,7 @@ class FloralSVC(BaseKernelSVC):
         # 1e-9 absorbs rounding in the product so an exact share is not rounded up
         return np.minimum(np.ceil(share - 1e-9), k).astype(np.int64)
 
-    def _check_val(self, X_val, y_val):
+    def _check_val(self, X_val, y_val, training_sparse=False):
         if X_val is None and y_val is None:
             return None
         if X_val is None or y_val is None:
@@ -490,8 +507,11 @@ class FloralSVC(BaseKernelSVC):
         width = np.shape(X_val)[1]
         if width != self.n_features_in_:
             raise ValueError(f"X_val has {width} features, but X has {self.n_features_in_}")
+        if is_sparse(X_val) and not training_sparse:
+            # the validation rows go where the training rows went: dense storage
+            X_val = densify(X_val, X_name="X_val", kernel=self.kernel)
         X_val, y_val = validate_data(self, X_val, y_val, dtype=np.float64, order="C",
-                                     reset=False)
+                                     reset=False, accept_sparse="csr")
         unknown = np.setdiff1d(np.unique(y_val), self.classes_)
         if unknown.size:
             raise ValueError(
@@ -524,7 +544,8 @@ class FloralSVC(BaseKernelSVC):
         is small against n, else the Gram matrix with cache_size resolved ("auto": see
         floral._memory); warns once when "auto" cannot materialise."""
         n, d = X.shape
-        if self.kernel == "linear" and _memory.use_features(n, d):
+        if self.kernel == "linear" and (is_sparse(X) or _memory.use_features(n, d)):
+            # sparse X: O(nnz) per round on its CSR rows, whatever d is against n
             return {"storage": "features", "cache_size": 1.0}
         if self.cache_size != "auto":
             return {"storage": "gram", "cache_size": float(self.cache_size)}
