@@ -281,9 +281,11 @@ def is_sparse(X):
     return sp.issparse(X)
 
 
-def densify(X, *, X_name="X", kernel="rbf", limit_mb=SPARSE_DENSE_MB):
+def densify(X, *, X_name="X", kernel="rbf", limit_mb=None):
     """A sparse ``X`` as a dense float64 array for a kernel evaluated on dense rows, or a
-    ValueError naming ``X_name`` when that array would exceed ``limit_mb``."""
+    ValueError naming ``X_name`` when that array would exceed ``limit_mb`` (default
+    SPARSE_DENSE_MB)."""
+    limit_mb = SPARSE_DENSE_MB if limit_mb is None else limit_mb
     n, d = X.shape
     mb = 8.0 * n * d / 2**20
     if mb > limit_mb:
