@@ -163,6 +163,7 @@ cdef extern from "sparse_features.hpp" namespace "floral":
                                 index_t d, const T* t_data, const I* t_indices,
                                 const I* t_indptr, index_t m, int n_threads) except + nogil
         const double* w()
+        void share_from(BasicCsrFeatureOperator[T, I]* src) nogil
     void run_floral_csr[T, I](BasicCsrFeatureOperator[T, I]& op,
                               BasicCsrFeatureOperator[T, I]* ev, const int32_t* y_eval,
                               const int32_t* y, index_t n_classes, const double* C,
@@ -762,6 +763,7 @@ cdef tuple _csr_loop(const feature_t[::1] data, const csr_index_t[::1] indices,
             if m > 0:
                 ev = new BasicCsrFeatureOperator[feature_t, csr_index_t](
                     dp, ip, &indptr[0], n, d, edp, eip, &e_indptr[0], m, nt)
+                ev.share_from(op)  # X^T over the changed rows is computed once
             if auto_step:
                 lmax = csr_lambda_max(op[0], power_max_iter, power_rtol, &iters)
         if auto_step:

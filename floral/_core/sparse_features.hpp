@@ -22,6 +22,7 @@
 #pragma once
 
 #include <algorithm>
+#include <cstring>
 #include <vector>
 
 #include "common.hpp"
@@ -55,16 +56,21 @@ FLORAL_HOT inline void csr_row_dots(CsrView<T, I> A, index_t i0, index_t i1, con
     }
 }
 
-// Scratch of one thread for csr_block_sum: the values of up to eight rows, feature-major
-// (tmp[8 k + slot]), which features they touch, and the nonzero coefficients of a block.
+// Scratch of one thread for csr_block_sum: the features a group of eight rows touches, in
+// order of first touch (touched[q]; pos[k] = q, -1 when untouched), their values
+// (vals[8 q + slot], zero where a row lacks the feature), and the nonzero coefficients of
+// a block. Compact, so the scatter stays in cache: pos is 4 bytes per feature where a
+// d x 8 table would be 64.
 struct CsrScratch {
-    std::vector<double> tmp;
-    std::vector<unsigned char> mark;
+    std::vector<double> vals;
+    std::vector<std::int32_t> pos;
     std::vector<index_t> touched, idx;
-    void reserve(index_t d) {
-        tmp.assign(static_cast<size_t>(8 * d), 0.0);
-        mark.assign(static_cast<size_t>(d), 0);
-        touched.reserve(static_cast<size_t>(d));
+    bool empty() const { return pos.empty(); }
+    void reserve(index_t d, index_t max_row_nnz) {
+        const size_t cap = static_cast<size_t>(std::min<index_t>(d, 8 * max_row_nnz));
+        vals.assign(8 * std::max<size_t>(cap, 1), 0.0);
+        pos.assign(static_cast<size_t>(d), -1);
+        touched.resize(std::max<size_t>(cap, 1));
         idx.resize(static_cast<size_t>(FEATURE_ROW_BLOCK));
     }
 };
@@ -80,32 +86,36 @@ FLORAL_HOT inline void csr_block_sum(CsrView<T, I> X, index_t d, const index_t* 
         if (coef[r] != 0.0) idx[m++] = r;
     std::fill(part, part + d, 0.0);
     auto row = [&](index_t r) { return rows != nullptr ? rows[r] : r; };
-    double* tmp = sc.tmp.data();
-    unsigned char* mark = sc.mark.data();
+    double* vals = sc.vals.data();
+    std::int32_t* pos = sc.pos.data();
+    index_t* touched = sc.touched.data();
     index_t g = 0;
     for (; g + 8 <= m; g += 8) {
-        sc.touched.clear();
+        std::int32_t nt = 0;
         for (int s = 0; s < 8; ++s) {
             const index_t i = row(idx[g + s]);
             const index_t p1 = static_cast<index_t>(X.indptr[i + 1]);
             for (index_t p = static_cast<index_t>(X.indptr[i]); p < p1; ++p) {
                 const index_t k = static_cast<index_t>(X.indices[p]);
-                if (!mark[k]) {
-                    mark[k] = 1;
-                    sc.touched.push_back(k);
+                std::int32_t q = pos[k];
+                if (q < 0) {
+                    q = nt++;
+                    pos[k] = q;
+                    touched[q] = k;
+                    std::fill(vals + 8 * q, vals + 8 * q + 8, 0.0);
                 }
-                tmp[8 * k + s] = static_cast<double>(X.data[p]);
+                vals[8 * q + s] = static_cast<double>(X.data[p]);
             }
         }
         const double c0 = coef[idx[g]], c1 = coef[idx[g + 1]], c2 = coef[idx[g + 2]],
                      c3 = coef[idx[g + 3]], c4 = coef[idx[g + 4]], c5 = coef[idx[g + 5]],
                      c6 = coef[idx[g + 6]], c7 = coef[idx[g + 7]];
-        for (const index_t k : sc.touched) {
-            double* t = tmp + 8 * k;
+        for (std::int32_t q = 0; q < nt; ++q) {
+            const double* t = vals + 8 * q;
+            const index_t k = touched[q];
             part[k] += ((c0 * t[0] + c1 * t[1]) + (c2 * t[2] + c3 * t[3])) +
                        ((c4 * t[4] + c5 * t[5]) + (c6 * t[6] + c7 * t[7]));
-            std::fill(t, t + 8, 0.0);
-            mark[k] = 0;
+            pos[k] = -1;
         }
     }
     for (; g < m; ++g) {
@@ -128,7 +138,10 @@ class BasicCsrFeatureOperator {
         w_.assign(static_cast<size_t>(d), 0.0);
         dw_.assign(static_cast<size_t>(d), 0.0);
         scratch_.resize(static_cast<size_t>(n_threads_));
-        scratch_[0].reserve(d);  // the others on the first parallel sum that needs them
+        for (index_t i = 0; i < n; ++i)
+            max_row_nnz_ = std::max<index_t>(max_row_nnz_,
+                                             static_cast<index_t>(indptr[i + 1] - indptr[i]));
+        scratch_[0].reserve(d, max_row_nnz_);  // the others on the first parallel sum
         nnz_t_ = static_cast<index_t>(t_indptr[m]);
     }
 
@@ -138,20 +151,58 @@ class BasicCsrFeatureOperator {
     const double* w() const { return w_.data(); }
 
     void matvec(const double* c, double* out) {
-        weighted_sum(nullptr, c, n_, w_.data());
+        if (src_ != nullptr && src_->last_is(nullptr, c, n_)) {
+            std::copy(src_->w_.begin(), src_->w_.end(), w_.begin());
+        } else {
+            weighted_sum(nullptr, c, n_, w_.data());
+            remember(nullptr, c, n_);
+        }
         apply(w_.data(), out, false);
     }
 
     void add_columns(const index_t* cols, const double* delta, index_t k, double* f) {
         if (k == 0) return;
-        weighted_sum(cols, delta, k, dw_.data());
+        if (src_ != nullptr && src_->last_is(cols, delta, k)) {
+            std::copy(src_->dw_.begin(), src_->dw_.end(), dw_.begin());
+        } else {
+            weighted_sum(cols, delta, k, dw_.data());
+            remember(cols, delta, k);
+        }
         for (index_t j = 0; j < d_; ++j) w_[static_cast<size_t>(j)] += dw_[static_cast<size_t>(j)];
         apply(dw_.data(), f, true);
+    }
+
+    // The validation side: run_floral updates it with the same coefficients as the
+    // training side, and X^T over them -- the costly half of a product -- does not depend
+    // on the target rows. Given the training operator (same X) as source, a product whose
+    // inputs equal the source's last ones (compared value by value) takes its w or dw.
+    void share_from(BasicCsrFeatureOperator* src) {
+        src_ = src;
+        src->remember_inputs_ = true;
     }
 
     bool prefer_dense(index_t, double) const { return false; }
 
   private:
+    // The inputs of the last X^T product, kept only when another operator shares it.
+    void remember(const index_t* cols, const double* coef, index_t k) {
+        if (!remember_inputs_) return;
+        last_dense_ = cols == nullptr;
+        if (cols != nullptr) last_cols_.assign(cols, cols + k);
+        else last_cols_.clear();
+        last_coef_.assign(coef, coef + k);
+        has_last_ = true;
+    }
+
+    bool last_is(const index_t* cols, const double* coef, index_t k) const {
+        if (!has_last_ || last_dense_ != (cols == nullptr) ||
+            last_coef_.size() != static_cast<size_t>(k))
+            return false;
+        if (cols != nullptr && !std::equal(cols, cols + k, last_cols_.begin())) return false;
+        // bitwise: +0.0 and -0.0 count as different, so equal inputs give equal sums
+        return std::memcmp(coef, last_coef_.data(), static_cast<size_t>(k) * sizeof(double)) == 0;
+    }
+
     void apply(const double* v, double* out, bool accumulate) {
         const index_t m = m_, nchunks = (m + FEATURE_ROW_BLOCK - 1) / FEATURE_ROW_BLOCK;
         const CsrView<T, I> A = Xt_;
@@ -177,7 +228,8 @@ class BasicCsrFeatureOperator {
         const bool par = work + static_cast<double>(nb * d) >= PARALLEL_MIN_WORK && nb > 1;
         const int nt = par ? static_cast<int>(std::min<index_t>(n_threads_, nb)) : 1;
         for (int t = 0; t < nt; ++t)
-            if (scratch_[static_cast<size_t>(t)].tmp.empty()) scratch_[static_cast<size_t>(t)].reserve(d);
+            if (scratch_[static_cast<size_t>(t)].empty())
+                scratch_[static_cast<size_t>(t)].reserve(d, max_row_nnz_);
         double* parts = parts_.data();
         const CsrView<T, I> X = X_;
 #pragma omp parallel num_threads(nt) if (par)
@@ -202,10 +254,14 @@ class BasicCsrFeatureOperator {
     }
 
     CsrView<T, I> X_, Xt_;
-    index_t n_, m_, d_, nnz_t_ = 0;
+    index_t n_, m_, d_, nnz_t_ = 0, max_row_nnz_ = 0;
     int n_threads_;
     std::vector<double> w_, dw_, parts_;
     std::vector<CsrScratch> scratch_;
+    BasicCsrFeatureOperator* src_ = nullptr;
+    bool remember_inputs_ = false, has_last_ = false, last_dense_ = false;
+    std::vector<index_t> last_cols_;
+    std::vector<double> last_coef_;
 };
 
 // Entry points for the Cython layer (floral_loop.hpp's run_floral and lambda_max on the
