@@ -356,6 +356,11 @@ class FloralSVC(BaseKernelSVC):
         self.random_state = random_state
         self.verbose = verbose
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True  # scipy.sparse X: see fit
+        return tags
+
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None, X_val=None, y_val=None):
         """Run the FLORAL game on (X, y) and keep the model ``selection`` asks for.
