@@ -123,14 +123,18 @@ def _expansion_weights(dual, support_vectors, block_bytes=1 << 20):
     float64) at a time: float32 support vectors (the linear kernel on float32 features)
     are widened a block at a time rather than copied whole, and the sums are the same for
     either dtype."""
+    # sparse support vectors (a sparse fit): one product with the transposed view, no
+    # row slice copied; over FloralSVC's stand-in, the coefficients are spread over its
+    # pool's rows instead of gathering the rows
+    if sp.issparse(support_vectors):
+        return np.asarray((support_vectors.T @ dual.T).T)
+    pool = getattr(support_vectors, "pool", None)
+    if sp.issparse(pool):
+        spread = np.zeros((dual.shape[0], pool.shape[0]))
+        spread[:, support_vectors.index] = dual
+        return np.asarray((pool.T @ spread.T).T)
     w = np.zeros((dual.shape[0], support_vectors.shape[1]))
     block = max(64, block_bytes // (8 * max(1, support_vectors.shape[1])))
-    if sp.issparse(support_vectors) or sp.issparse(getattr(support_vectors, "pool", None)):
-        block = 1 << 16  # sparse rows are never widened; a block is a cheap row slice
     for a in range(0, support_vectors.shape[0], block):
-        rows = support_vectors[a:a + block]
-        if sp.issparse(rows):  # sparse support vectors (a sparse fit): w stays dense
-            w += np.asarray((rows.T @ dual[:, a:a + block].T).T)
-        else:
-            w += dual[:, a:a + block] @ np.asarray(rows, dtype=np.float64)
+        w += dual[:, a:a + block] @ np.asarray(support_vectors[a:a + block], dtype=np.float64)
     return w

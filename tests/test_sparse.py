@@ -66,6 +66,10 @@ def test_sparse_linear_fit_is_the_dense_fit(n_classes):
     np.testing.assert_allclose(s.decision_function(Xv), d.decision_function(Xv.toarray()),
                                rtol=1e-12, atol=1e-12)
     np.testing.assert_array_equal(s.predict(Xv), d.predict(Xv.toarray()))
+    for pick in ("last_round", "best_round"):  # the other kept models, over sparse rows
+        a, b = getattr(s, pick)(), getattr(d, pick)()
+        np.testing.assert_array_equal(a.dual_coef_, b.dual_coef_)
+        np.testing.assert_allclose(a.coef_, b.coef_, rtol=1e-12, atol=1e-14)
     # the decision function is X w + b with the dense coef_, whatever X's format
     np.testing.assert_allclose(s.decision_function(Xv.toarray()), s.decision_function(Xv),
                                rtol=1e-12, atol=1e-12)
