@@ -6,6 +6,7 @@ This class owns the attributes that describe it and evaluates it in the compiled
 tiles of test points with OpenMP; subclasses only fit.
 """
 import numpy as np
+import scipy.sparse as sp
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
@@ -69,7 +70,7 @@ class BaseKernelSVC(ClassifierMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
 
         Returns
         -------
@@ -77,13 +78,22 @@ class BaseKernelSVC(ClassifierMixin, BaseEstimator):
         """
         check_is_fitted(self)
         check_data(X)
-        X = validate_data(self, X, dtype=np.float64, order="C", reset=False)
+        X = validate_data(self, X, dtype=np.float64, order="C", reset=False,
+                          accept_sparse="csr")
         one = self.dual_coef_.shape[0] == 1
         if self.kernel == "linear":
-            dec = X @ self.coef_.T + self.intercept_
+            dec = np.asarray(X @ self.coef_.T) + self.intercept_
             return dec[:, 0] if one else dec
         coef = self.dual_coef_[0] if one else self.dual_coef_
         b = float(self.intercept_[0]) if one else self.intercept_
+        if not sp.issparse(X):
+            return self._kernel_decision(X, coef, b)
+        # the other kernels read dense rows: a block of rows at a time (about 64 MB)
+        block = max(1, (64 << 20) // (8 * X.shape[1]))
+        return np.concatenate([self._kernel_decision(X[a:a + block].toarray(), coef, b)
+                               for a in range(0, X.shape[0], block)])
+
+    def _kernel_decision(self, X, coef, b):
         return _core.decision_function(
             X, self.support_vectors_, coef, b, kernel=self.kernel, gamma=self._gamma,
             degree=int(self.degree), coef0=float(self.coef0),
@@ -96,7 +106,7 @@ class BaseKernelSVC(ClassifierMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
 
         Returns
         -------
@@ -113,6 +123,16 @@ def _expansion_weights(dual, support_vectors, block_bytes=1 << 20):
     float64) at a time: float32 support vectors (the linear kernel on float32 features)
     are widened a block at a time rather than copied whole, and the sums are the same for
     either dtype."""
+    # sparse support vectors (a sparse fit): one product with the transposed view, no
+    # row slice copied; over FloralSVC's stand-in, the coefficients are spread over its
+    # pool's rows instead of gathering the rows
+    if sp.issparse(support_vectors):
+        return np.asarray((support_vectors.T @ dual.T).T)
+    pool = getattr(support_vectors, "pool", None)
+    if sp.issparse(pool):
+        spread = np.zeros((dual.shape[0], pool.shape[0]))
+        spread[:, support_vectors.index] = dual
+        return np.asarray((pool.T @ spread.T).T)
     w = np.zeros((dual.shape[0], support_vectors.shape[1]))
     block = max(64, block_bytes // (8 * max(1, support_vectors.shape[1])))
     for a in range(0, support_vectors.shape[0], block):

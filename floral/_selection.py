@@ -27,7 +27,7 @@ import numpy as np
 from sklearn.base import clone
 from sklearn.metrics import accuracy_score, balanced_accuracy_score
 
-from ._validation import resolve_gamma, warn_caller
+from ._validation import is_sparse, resolve_gamma, warn_caller
 from .exceptions import DegenerateModelWarning, IneffectiveParameterWarning
 
 __all__ = ["BUDGETS", "DEFAULT_BUDGET", "WIDTH_FACTORS", "searched", "fit_search",
@@ -80,7 +80,8 @@ def fit_search(est, X, y, sample_weight, X_val, y_val, sample_weight_val):
     if search_width:
         # "scale" on the training points as fit sees them (float64, or the features as
         # given: the variance is the same)
-        gamma_scale = resolve_gamma("scale", check_array(X, dtype=np.float64))
+        gamma_scale = resolve_gamma("scale", check_array(X, dtype=np.float64,
+                                                         accept_sparse=("csr", "csc")))
         widths = [f * gamma_scale for f in WIDTH_FACTORS]
         factors = list(WIDTH_FACTORS)
     else:
@@ -206,7 +207,7 @@ def check_fitted_model(est, X, y, X_val, y_val, sample_weight_val, sample_weight
             "round. Pass a validation set (X_val, y_val) so that flip_budget=\"auto\" "
             "chooses it, or use a smaller flip_budget.",
             DegenerateModelWarning)
-    val = est._check_val(X_val, y_val, sample_weight_val)
+    val = est._check_val(X_val, y_val, sample_weight_val, training_sparse=is_sparse(X))
     if val is not None:
         X_v, true, w = val
         got = _predict_codes(est, X_v)

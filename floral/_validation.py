@@ -202,6 +202,10 @@ _VAR_CHUNK_ENTRIES = 2**20
 
 
 def _variance(X):
+    if hasattr(X, "multiply") and hasattr(X, "nnz"):
+        # scipy.sparse: E[x^2] - E[x]^2 over all n * d entries, as SVC computes it
+        # (X.size would count the stored values only)
+        return float(X.multiply(X).mean() - X.mean() ** 2)
     if X.size <= _VAR_CHUNK_ENTRIES:
         return float(X.var())
     mean = X.mean()
@@ -263,3 +267,32 @@ def warn_caller(message, category):
             frame.f_code.co_filename).startswith(internal):
         frame, level = frame.f_back, level + 1
     warnings.warn(message, category, stacklevel=level)
+
+
+# A sparse X for a kernel other than the linear one is converted to dense rows up to this
+# size; beyond it fit refuses (the linear kernel, or Nystroem features, scale instead).
+SPARSE_DENSE_MB = 1024.0
+
+
+def is_sparse(X):
+    """Whether X is a scipy.sparse matrix or array (any format)."""
+    import scipy.sparse as sp
+
+    return sp.issparse(X)
+
+
+def densify(X, *, X_name="X", kernel="rbf", limit_mb=None):
+    """A sparse ``X`` as a dense float64 array for a kernel evaluated on dense rows, or a
+    ValueError naming ``X_name`` when that array would exceed ``limit_mb`` (default
+    SPARSE_DENSE_MB)."""
+    limit_mb = SPARSE_DENSE_MB if limit_mb is None else limit_mb
+    n, d = X.shape
+    mb = 8.0 * n * d / 2**20
+    if mb > limit_mb:
+        raise ValueError(
+            f"{X_name} is sparse ({n} x {d}, {X.nnz} stored values) and kernel={kernel!r} "
+            f"reads dense rows: as a dense float64 array it would take {mb:.0f} MB, more "
+            f"than the {limit_mb:.0f} MB floral converts. Use kernel='linear', which works "
+            "on the sparse rows, or map X to dense features first, e.g. "
+            "make_pipeline(Nystroem(n_components=1000), FloralSVC(kernel='linear')).")
+    return X.toarray().astype(np.float64, copy=False)

@@ -56,23 +56,29 @@ from ._validation import (
     encode_binary_labels,
     encode_labels,
     gram,
+    is_sparse,
     kernel_params,
     resolve_budget,
     resolve_gamma,
 )
 
 __all__ = ["random_flip", "topk_sv_flip", "alfa", "alfa_tilt", "lfa", "get", "available",
-           "supports_multiclass", "canonical_name"]
+           "supports_multiclass", "supports_sparse", "canonical_name"]
 
 # What every attack on (X, y) takes: the data, the budget, the SVM and random_state.
-_COMMON = {"X": ["array-like"], "y": ["array-like"], "budget": BUDGET, **SVC_PARAMS,
-           "random_state": RANDOM_STATE}
+_COMMON = {"X": ["array-like", "sparse matrix"], "y": ["array-like"], "budget": BUDGET,
+           **SVC_PARAMS, "random_state": RANDOM_STATE}
 
 
 # --- data ----------------------------------------------------------------------------------
 
 def _check_data(X, y, budget, attack):
     """Validated (X as float64, y as an array, classes, y in {-1, +1}, resolved budget)."""
+    if is_sparse(X):
+        raise TypeError(
+            f"The {attack} attack needs a dense X: it solves its problems on the kernel "
+            "matrix of dense rows. The attacks random and topk_sv accept a sparse X; "
+            "for this one pass X.toarray() where that fits in memory.")
     check_data(X, y)
     X, y = check_X_y(X, y, dtype=np.float64, y_numeric=False)
     others = " and ".join(n for n in _REGISTRY if n in _MULTICLASS)
@@ -181,7 +187,7 @@ def random_flip(y, budget, *, random_state=None):
 def _random_flip_xy(X, y, budget, *, random_state=None):
     """:func:`random_flip` with the common ``(X, y, budget)`` signature of :func:`get`."""
     check_data(X, y)
-    X, y = check_X_y(X, y, dtype=None, y_numeric=False)
+    X, y = check_X_y(X, y, dtype=None, y_numeric=False, accept_sparse=True)
     return random_flip(y, budget, random_state=random_state)
 
 
@@ -221,8 +227,10 @@ def topk_sv_flip(X, y, budget, *, C=1.0, kernel="rbf", gamma="scale", degree=3, 
 
     Parameters
     ----------
-    X : array-like of shape (n_samples, n_features)
-        Training inputs.
+    X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        Training inputs; a sparse X gives the same kernel matrix (and flips) as its
+        dense twin, without a dense copy of X (the n x n kernel matrix is formed either
+        way).
     y : array-like of shape (n_samples,)
         Labels of two or more classes.
     budget : int or float
@@ -251,7 +259,8 @@ def topk_sv_flip(X, y, budget, *, C=1.0, kernel="rbf", gamma="scale", degree=3, 
     20
     """
     check_data(X, y)
-    X, y = check_X_y(X, y, dtype=np.float64, y_numeric=False)
+    # sparse X: the kernel matrix comes from the sparse rows (pairwise_kernels)
+    X, y = check_X_y(X, y, dtype=np.float64, y_numeric=False, accept_sparse="csr")
     classes, codes = encode_labels(y, need="flipping labels needs at least two")
     k = resolve_budget(budget, y.shape[0])
     if k == 0:
@@ -645,6 +654,8 @@ _REGISTRY = {
 _ALIASES = {"random_flip": "random", "topk_sv_flip": "topk_sv", "topk": "topk_sv"}
 # The attacks that take K > 2 classes; the others are defined for two classes.
 _MULTICLASS = frozenset({"random", "topk_sv"})
+# The attacks that take a scipy.sparse X; the others solve on dense rows and refuse it.
+_SPARSE = frozenset({"random", "topk_sv"})
 
 
 def available():
@@ -675,6 +686,25 @@ def supports_multiclass(name):
     supported : bool
     """
     return canonical_name(name) in _MULTICLASS
+
+
+@validate_params({"name": [str]}, prefer_skip_nested_validation=True)
+def supports_sparse(name):
+    """Whether the attack called ``name`` takes a scipy.sparse ``X``.
+
+    ``random`` and ``topk_sv`` do (TF-IDF features, for instance); ``alfa``,
+    ``alfa_tilt`` and ``lfa`` raise ``TypeError`` on one.
+
+    Parameters
+    ----------
+    name : str
+        An attack name as :func:`get` accepts it.
+
+    Returns
+    -------
+    supported : bool
+    """
+    return canonical_name(name) in _SPARSE
 
 
 @validate_params({"name": [str]}, prefer_skip_nested_validation=True)

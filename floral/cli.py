@@ -108,7 +108,8 @@ def _read(path, label, option):
     try:
         X, y, table = read_labelled(path, label, label_option="--label")
         check_data(X, y)
-        X, y = check_X_y(X, y, dtype=np.float64, y_numeric=False)
+        # a sparse .npz stays sparse (CSR): random, topk_sv and FloralSVC take it
+        X, y = check_X_y(X, y, dtype=np.float64, y_numeric=False, accept_sparse="csr")
         check_targets(y)
     except (OSError, ValueError, TypeError) as exc:
         text = str(exc)
@@ -237,6 +238,11 @@ def _cmd_attack(args):
     if classes.size < 2:
         raise CLIError(f"{args.data} has 1 class ({classes[0]!r}); flipping labels needs "
                        "two", "data")
+    if hasattr(X, "tocsr") and not attacks.supports_sparse(args.attack):
+        sparse_ok = [a for a in attacks.available() if attacks.supports_sparse(a)]
+        raise CLIError(f"{args.attack} needs dense features and {args.data} holds a sparse "
+                       f"matrix; the attacks {', '.join(sparse_ok)} take sparse data",
+                       "--attack")
     try:
         resolve_budget(args.budget, y.shape[0])
     except ValueError as exc:

@@ -22,6 +22,8 @@ Every loader returns a :class:`sklearn.utils.Bunch` with the same fields:
 :func:`load_embeddings`  your own features (e.g. RoBERTa embeddings of IMDB reviews, as in
                          the paper) from .npz or .csv
 :func:`make_large`       synthetic Moon-like data of any size and dimension, for scale tests
+:func:`make_text_corpus` a synthetic labelled text corpus (Zipf words, class-dependent
+                         frequencies), as counts or text, for the sparse TF-IDF path
 =======================  ================================================================
 
 :func:`read_labelled` is the .npz / .csv reader behind :func:`load_embeddings` and the
@@ -33,6 +35,7 @@ import zipfile
 from numbers import Integral, Real
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn import datasets as _skdatasets
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import StandardScaler
@@ -43,7 +46,7 @@ from ._validation import NON_NEGATIVE, RANDOM_STATE, check_data, encode_binary_l
 
 __all__ = ["load_moons", "load_digits_1v7", "load_breast_cancer", "load_embeddings",
            "make_large", "read_labelled", "write_labelled", "load_digits",
-           "load_imbalanced_moons"]
+           "load_imbalanced_moons", "make_text_corpus"]
 
 _SPLIT_KEYS = ("X_train", "y_train", "X_val", "y_val", "X_test", "y_test")
 
@@ -75,7 +78,9 @@ def _scaled(splits, scale):
     """Standardise the splits with training statistics; returns (splits, scaler)."""
     if not scale:
         return splits, None
-    scaler = StandardScaler().fit(splits["X_train"])
+    # sparse features (TF-IDF) are scaled without centring, which would densify them
+    scaler = StandardScaler(with_mean=not sp.issparse(splits["X_train"])).fit(
+        splits["X_train"])
     out = dict(splits)
     for key in ("X_train", "X_val", "X_test"):
         out[key] = scaler.transform(splits[key])
@@ -336,6 +341,94 @@ def make_large(n_samples=10_000, n_features=2, *, noise=0.2, test_size=0.2, val_
                         source=f"moons in {n_features}-D ({n_samples} points, noise={noise})")
 
 
+@validate_params({"n_documents": [Interval(Integral, 2, None, closed="left")],
+                  "n_terms": [Interval(Integral, 2, None, closed="left")],
+                  "n_classes": [Interval(Integral, 2, None, closed="left")],
+                  "document_length": [Interval(Real, 1, None, closed="left")],
+                  "zipf_exponent": [Interval(Real, 0, None, closed="left")],
+                  "informative_fraction": [Interval(Real, 0, 1, closed="both")],
+                  "class_sep": NON_NEGATIVE, "as_text": ["boolean"],
+                  "random_state": RANDOM_STATE}, prefer_skip_nested_validation=True)
+def make_text_corpus(n_documents=2000, n_terms=5000, *, n_classes=2, document_length=150,
+                     zipf_exponent=1.07, informative_fraction=0.1, class_sep=1.0,
+                     as_text=False, random_state=None):
+    r"""A synthetic labelled text corpus: Zipf-distributed words with class-dependent
+    frequencies, a stand-in for review sentiment data where no corpus can be downloaded.
+
+    Term :math:`t` (rank :math:`t = 0, 1, \ldots`) has base frequency
+    :math:`\propto (t + 1)^{-a}` (Zipf's law, ``zipf_exponent`` :math:`a`). A random
+    ``informative_fraction`` of the terms carries the class: in class :math:`c` the
+    frequency of informative term :math:`t` is multiplied by
+    :math:`e^{s\,u_{ct}}` with :math:`u_{ct}` uniform in :math:`[-1, 1]` and
+    :math:`s` = ``class_sep`` (0: the classes share one distribution). Each document draws
+    its class uniformly, a length from a Poisson law of mean ``document_length`` (at least
+    one word) and its words independently from its class's distribution.
+
+    Parameters
+    ----------
+    n_documents : int, default=2000
+        Documents, >= 2.
+    n_terms : int, default=5000
+        Vocabulary size, >= 2.
+    n_classes : int, default=2
+        Classes, >= 2.
+    document_length : float, default=150
+        Mean words per document (about 100 distinct terms per document with a
+        50,000-term vocabulary; TF-IDF + LinearSVC then scores about 0.86 on 20,000
+        documents at the other defaults).
+    zipf_exponent : float, default=1.07
+        Exponent of the base frequencies.
+    informative_fraction : float in [0, 1], default=0.1
+        Share of the vocabulary whose frequency depends on the class.
+    class_sep : float, default=1.0
+        Largest log-frequency shift of an informative term.
+    as_text : bool, default=False
+        Return documents as strings of words ``"w<rank>"`` separated by spaces (for
+        ``TfidfVectorizer``) instead of a count matrix.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the vocabulary, the classes and the words.
+
+    Returns
+    -------
+    X : scipy.sparse.csr_matrix of shape (n_documents, n_terms), or list of str
+        Word counts (float64), or the documents as text with ``as_text=True``.
+    y : ndarray of shape (n_documents,)
+        Class of each document, 0 .. n_classes - 1.
+
+    Examples
+    --------
+    >>> from floral.datasets import make_text_corpus
+    >>> X, y = make_text_corpus(200, 1000, random_state=0)
+    >>> X.shape, sorted(set(y.tolist()))
+    ((200, 1000), [0, 1])
+    >>> docs, _ = make_text_corpus(3, 50, document_length=4, as_text=True, random_state=0)
+    >>> all(w.startswith("w") for d in docs for w in d.split())
+    True
+    """
+    rng = check_random_state(random_state)
+    n, d = int(n_documents), int(n_terms)
+    base = -zipf_exponent * np.log(np.arange(1, d + 1, dtype=np.float64))
+    informative = rng.random_sample(d) < informative_fraction
+    y = rng.randint(0, int(n_classes), size=n)
+    lengths = np.maximum(1, rng.poisson(document_length, size=n))
+    doc = np.repeat(np.arange(n), lengths)
+    words = np.empty(doc.size, dtype=np.int64)
+    for c in range(int(n_classes)):
+        logp = base + np.where(informative, class_sep * rng.uniform(-1, 1, size=d), 0.0)
+        cdf = np.cumsum(np.exp(logp - logp.max()))
+        mine = y[doc] == c
+        # inverse transform sampling: one uniform per word, one sorted search each
+        u = rng.random_sample(int(mine.sum())) * cdf[-1]
+        words[mine] = np.minimum(np.searchsorted(cdf, u, side="right"), d - 1)
+    if as_text:
+        bounds = np.concatenate([[0], np.cumsum(lengths)])
+        names = np.char.add("w", np.arange(d).astype(str))
+        return [" ".join(names[words[a:b]]) for a, b in zip(bounds[:-1], bounds[1:])], y
+    X = sp.csr_matrix((np.ones(doc.size), (doc, words)), shape=(n, d))
+    X.sum_duplicates()
+    return X, y
+
+
 # --- files -------------------------------------------------------------------------------------
 
 def _load_npz(path):
@@ -366,6 +459,23 @@ def _load_npz(path):
     if problem is not None:
         raise ValueError(f"cannot read {path}: {problem}")
     return arrays
+
+
+def _sparse_npz(path, arrays):
+    """The sparse X of an .npz in scipy.sparse.save_npz's layout (arrays data, format,
+    shape, ...) with labels in an extra array y; None for any other .npz."""
+    if not all(k in arrays for k in ("data", "format", "shape")):
+        return None
+    try:
+        X = sp.load_npz(path)
+    except (KeyError, ValueError, OSError) as exc:
+        raise ValueError(f"cannot read {path} as a scipy.sparse matrix: {exc}") from None
+    if "y" not in arrays:
+        raise ValueError(
+            f"{path} holds a sparse matrix (scipy.sparse.save_npz) but no labels: save "
+            "them in the same file as an array 'y', e.g. "
+            "floral.datasets.write_labelled(path, X, y) with a sparse X")
+    return X
 
 
 def _check_file(path):
@@ -416,6 +526,9 @@ def read_labelled(path, label=None, *, label_option="label=..."):
     path, suffix = _check_file(path)
     if suffix == ".npz":
         arrays = _load_npz(path)
+        X_sparse = _sparse_npz(path, arrays)
+        if X_sparse is not None:
+            return X_sparse, arrays["y"], None
         missing = [k for k in ("X", "y") if k not in arrays]
         if missing:
             raise ValueError(f"{path} has no array {missing[0]!r} (it has {sorted(arrays)})")
@@ -456,11 +569,18 @@ def write_labelled(path, X, y, table=None):
     ----------
     path : str or os.PathLike
         The file to write (replaced if it exists; its directory must exist).
-    X : array-like of shape (n_samples, n_features)
-        Written to an .npz only; a .csv keeps its own feature text.
+    X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        Written to an .npz only; a .csv keeps its own feature text. A sparse X is written
+        in scipy.sparse.save_npz's layout (CSR) with ``y`` as an extra array.
     y : array-like of shape (n_samples,)
     table : tuple (header, rows, label_index) or None, default=None
     """
+    if table is None and sp.issparse(X):
+        # scipy.sparse.save_npz's arrays (scipy.sparse.load_npz reads X back) and y
+        X = sp.csr_matrix(X)
+        np.savez(path, data=X.data, indices=X.indices, indptr=X.indptr,
+                 format=np.array(b"csr"), shape=np.array(X.shape), y=np.asarray(y))
+        return
     if table is None:
         np.savez(path, X=np.asarray(X), y=np.asarray(y))
         return
@@ -479,7 +599,7 @@ def _checked_pair(X, y, path, part=""):
     where = f"{path} ({part})" if part else f"{path}"
     try:
         check_data(X, y)
-        X, y = check_X_y(X, y, dtype=np.float64, y_numeric=False)
+        X, y = check_X_y(X, y, dtype=np.float64, y_numeric=False, accept_sparse="csr")
         if part in ("", "train"):
             encode_binary_labels(y, param=f"y_{part}" if part else "y",
                                  hint="load_embeddings reads two-class data only.")
@@ -505,6 +625,11 @@ def load_embeddings(path, label=None, *, test_size=0.3, val_size=0.2, scale=True
       affects the carved-out validation set.
     * **.csv** with a header row: ``label`` names the label column, every other column is
       a numeric feature; split as an .npz with ``X`` and ``y``.
+    * **sparse .npz**: a scipy.sparse matrix in ``scipy.sparse.save_npz``'s layout with
+      the labels as an extra array ``y`` in the same file (:func:`write_labelled` with a
+      sparse ``X`` writes one; ``scipy.sparse.load_npz`` reads its matrix back). The
+      splits stay sparse (CSR) and ``scale`` divides by the standard deviation without
+      centring, which would make them dense.
 
     Labels may be any two values (text from a .csv stays text).
 

@@ -25,7 +25,9 @@ from ._validation import (
     RANDOM_STATE,
     check_data,
     core_seed,
+    densify,
     encode_labels,
+    is_sparse,
     resolve_budget,
     resolve_gamma,
     warn_caller,
@@ -420,18 +422,32 @@ class FloralSVC(BaseKernelSVC):
         self.random_state = random_state
         self.verbose = verbose
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True  # scipy.sparse X: see fit
+        return tags
+
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None, *, X_val=None, y_val=None, sample_weight_val=None):
         """Run the FLORAL game on (X, y) and keep the model ``selection`` asks for.
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
             Training points. With ``kernel="linear"`` in feature space (n_samples at
             least twice n_features, e.g. behind ``Nystroem``), a float32 array is used as
             it is: no float64 copy, about half the time per round, and the same model as
             for ``X.astype(np.float64)`` (products and sums are float64; ``X_val`` is then
             read in float32 too). Anything else is converted to float64.
+
+            A scipy.sparse ``X`` (CSR, CSC, COO, ... matrix or array; TF-IDF features)
+            with ``kernel="linear"`` is used as CSR rows (other formats are converted
+            once), whatever n_features is: a round costs O(nnz), no dense n_samples x
+            n_features array is formed, and the model is bitwise the one the same values
+            give as a dense array (``support_vectors_`` is then sparse, ``coef_`` dense).
+            The other kernels read dense rows: a sparse ``X`` is converted to a dense
+            float64 array when that takes at most 1 GB, and refused with a
+            ``ValueError`` beyond (use the linear kernel, or ``Nystroem`` features).
         y : array-like of shape (n_samples,)
             Training labels, two or more classes of any type. They may already be
             poisoned: that is the setting FLORAL defends.
@@ -439,7 +455,7 @@ class FloralSVC(BaseKernelSVC):
             Per-sample weights; sample i gets the box constraint ``C * sample_weight[i]``.
             Like ``C`` it changes nothing when no dual variable reaches its bound in the
             game (``fit`` then warns); it acts as in SVC for the plain-SVM candidate.
-        X_val : array-like of shape (n_val, n_features), default=None
+        X_val : {array-like, sparse matrix} of shape (n_val, n_features), default=None
             A **trusted** validation set (its labels are assumed clean). The core records
             its accuracy and balanced accuracy every ``eval_every`` rounds
             (``history_["val_accuracy"]``, ``history_["val_balanced_accuracy"]``) and
@@ -486,12 +502,18 @@ class FloralSVC(BaseKernelSVC):
         """One game with this estimator's flip_budget and gamma ("auto" values as
         played without a search); fit without the search and its checks."""
         check_data(X, y)
+        # sparse X: the linear kernel runs on its CSR rows (never densified); the other
+        # kernels read dense rows, so a sparse X is converted up to a size limit
+        sparse = is_sparse(X)
+        if sparse and self.kernel != "linear":
+            X = densify(X, kernel=self.kernel)
         X_given = X
         # the linear kernel in feature space reads float32 features as they are; every
         # other path needs float64 (converted below once the storage is known)
         dtypes = [np.float64, np.float32] if self.kernel == "linear" else np.float64
-        X, y = validate_data(self, X, y, dtype=dtypes, order="C")
-        X_private = _is_converted_copy(X, X_given)
+        X, y = validate_data(self, X, y, dtype=dtypes, order="C", accept_sparse="csr")
+        sparse = is_sparse(X)
+        X_private = not sparse and _is_converted_copy(X, X_given)
         classes, y_idx = encode_labels(y)
         y_idx = y_idx.astype(np.int32)
         n_classes = classes.size
@@ -508,7 +530,7 @@ class FloralSVC(BaseKernelSVC):
         flip_budget = _selection.resolved_budget(self.flip_budget)
         k = resolve_budget(flip_budget, n, param="flip_budget")
         caps = self._class_caps(k, np.bincount(y_idx, minlength=n_classes), n)
-        val = self._check_val(X_val, y_val, sample_weight_val)
+        val = self._check_val(X_val, y_val, sample_weight_val, training_sparse=sparse)
         selection = self.selection
         if selection == "auto":
             selection = "best" if val is not None else "average"
@@ -588,7 +610,7 @@ class FloralSVC(BaseKernelSVC):
         # 1e-9 absorbs rounding in the product so an exact share is not rounded up
         return np.minimum(np.ceil(share - 1e-9), k).astype(np.int64)
 
-    def _check_val(self, X_val, y_val, sample_weight_val=None):
+    def _check_val(self, X_val, y_val, sample_weight_val=None, training_sparse=False):
         """(X_val as float64, y_val as class indices, sample_weight_val or None), or None
         without a validation set."""
         if X_val is None and y_val is None:
@@ -603,8 +625,11 @@ class FloralSVC(BaseKernelSVC):
         width = np.shape(X_val)[1]
         if width != self.n_features_in_:
             raise ValueError(f"X_val has {width} features, but X has {self.n_features_in_}")
+        if is_sparse(X_val) and not training_sparse:
+            # the validation rows go where the training rows went: dense storage
+            X_val = densify(X_val, X_name="X_val", kernel=self.kernel)
         X_val, y_val = validate_data(self, X_val, y_val, dtype=np.float64, order="C",
-                                     reset=False)
+                                     reset=False, accept_sparse="csr")
         unknown = np.setdiff1d(np.unique(y_val), self.classes_)
         if unknown.size:
             raise ValueError(
@@ -643,7 +668,8 @@ class FloralSVC(BaseKernelSVC):
         is small against n, else the Gram matrix with cache_size resolved ("auto": see
         floral._memory); warns once when "auto" cannot materialise."""
         n, d = X.shape
-        if self.kernel == "linear" and _memory.use_features(n, d):
+        if self.kernel == "linear" and (is_sparse(X) or _memory.use_features(n, d)):
+            # sparse X: O(nnz) per round on its CSR rows, whatever d is against n
             return {"storage": "features", "cache_size": 1.0}
         if self.cache_size != "auto":
             return {"storage": "gram", "cache_size": float(self.cache_size)}

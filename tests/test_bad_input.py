@@ -201,6 +201,12 @@ ROWS += [
         "unknown attack 'x'"),
     Row("attacks.supports_multiclass", "name not a str", "attacks.supports_multiclass(None)",
         TypeError, param("name", "supports_multiclass")),
+    Row("attacks.supports_sparse", "name not a str", "attacks.supports_sparse(None)",
+        TypeError, param("name", "supports_sparse")),
+    Row("attacks.supports_sparse", "unknown name", "attacks.supports_sparse('pgd')",
+        ValueError, "unknown attack 'pgd'"),
+    Row("attacks.alfa", "sparse X", "import scipy.sparse as sp; attacks.alfa(sp.csr_matrix(X), "
+        "y, 3)", TypeError, "The alfa attack needs a dense X"),
 ]
 
 # --- defenses ----------------------------------------------------------------------------
@@ -321,6 +327,14 @@ ROWS += [
         ValueError, param("positive_rate", "load_imbalanced_moons")),
     Row("make_large", "n_samples 5", "make_large(5)", ValueError,
         param("n_samples", "make_large")),
+    Row("make_text_corpus", "one document", "make_text_corpus(1)", ValueError,
+        param("n_documents", "make_text_corpus")),
+    Row("make_text_corpus", "negative class_sep", "make_text_corpus(class_sep=-1.0)",
+        ValueError, param("class_sep", "make_text_corpus")),
+    Row("make_text_corpus", "informative_fraction 2", "make_text_corpus(informative_fraction=2)",
+        ValueError, param("informative_fraction", "make_text_corpus")),
+    Row("make_text_corpus", "n_terms a float", "make_text_corpus(10, 5.0)", TypeError,
+        param("n_terms", "make_text_corpus")),
     Row("make_large", "negative noise", "make_large(noise=-1.0)", ValueError,
         param("noise", "make_large")),
     Row("make_large", "one feature", "make_large(100, 1)", ValueError,
@@ -520,7 +534,7 @@ from sklearn.datasets import make_blobs, make_moons
 from floral import FloralSVC, attacks, show_config
 from floral.datasets import (load_breast_cancer, load_digits, load_digits_1v7,
                              load_embeddings, load_imbalanced_moons, load_moons, make_large,
-                             read_labelled)
+                             make_text_corpus, read_labelled)
 from floral.experiments import Results, make_method, read_csv, read_json
 from floral.plotting import (plot_accuracy_vs_budget, plot_decision_boundary,
                              plot_decision_grid, save_figures)

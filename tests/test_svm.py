@@ -557,6 +557,9 @@ EXPECTED_FAILED_CHECKS = {
         "dynamics; after a fixed number of rounds (short of the optimum, and with an "
         "attacker that counts samples) weights and repetitions give different models."
     ),
+    "check_sample_weight_equivalence_on_sparse_data": (
+        "the same as on dense data: sparse X runs the same rounds (tests/test_sparse.py)"
+    ),
 }
 
 

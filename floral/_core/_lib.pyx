@@ -158,6 +158,22 @@ cdef extern from "floral_loop.hpp" namespace "floral":
     double features_lambda_max[T](BasicFeatureOperator[T]& op, index_t max_iter, double rtol,
                                   index_t* iterations) except + nogil
 
+cdef extern from "sparse_features.hpp" namespace "floral":
+    cdef cppclass BasicCsrFeatureOperator[T, I]:
+        BasicCsrFeatureOperator(const T* data, const I* indices, const I* indptr, index_t n,
+                                index_t d, const T* t_data, const I* t_indices,
+                                const I* t_indptr, index_t m, int n_threads) except + nogil
+        const double* w()
+        void share_from(BasicCsrFeatureOperator[T, I]* src) nogil
+    void run_floral_csr[T, I](BasicCsrFeatureOperator[T, I]& op,
+                              BasicCsrFeatureOperator[T, I]* ev, const int32_t* y_eval,
+                              const int32_t* y, index_t n_classes, const double* C,
+                              const double* lam0, const index_t* class_cap,
+                              const LoopParams& p, round_callback cb, void* ctx,
+                              LoopResult& res) except + nogil
+    double csr_lambda_max[T, I](BasicCsrFeatureOperator[T, I]& op, index_t max_iter,
+                                double rtol, index_t* iterations) except + nogil
+
 cdef extern from "decision.hpp" namespace "floral":
     void c_decision_function "floral::decision_function"(
         const double* Xt, index_t m, const double* SV, index_t n_sv, index_t d,
@@ -677,6 +693,93 @@ cdef tuple _features_loop(const feature_t[:, ::1] X, const feature_t[:, ::1] X_e
     return lmax, iters, w
 
 
+ctypedef fused csr_index_t:
+    int32_t
+    int64_t
+
+
+def _is_sparse(X):
+    return hasattr(X, "tocsr") and hasattr(X, "nnz")
+
+
+def _as_csr(X, name, index_dtype=None, keep_float32=False, n_features=None):
+    """X as a canonical CSR matrix (sorted, unique column indices per row: the order the
+    CSR operator sums in) of float64 (float32 kept with keep_float32), with index arrays
+    of one dtype; a copy wherever X is not already that, so the caller's matrix is never
+    modified. Checks what the C++ reads without bounds: indptr, the index range, and
+    finiteness."""
+    import scipy.sparse as sp
+
+    dtype = np.float32 if keep_float32 and X.dtype == np.float32 else np.float64
+    X = sp.csr_matrix(X, dtype=dtype, copy=False)
+    if X.ndim != 2 or X.shape[0] == 0 or X.shape[1] == 0:
+        raise ValueError(f"{name} must be non-empty and 2-D, got shape {X.shape}")
+    if n_features is not None and X.shape[1] != n_features:
+        raise ValueError(f"{name} must have {n_features} columns, got {X.shape[1]}")
+    if not X.has_canonical_format:
+        X = X.copy()
+        X.sum_duplicates()  # also sorts the indices
+    if index_dtype is None:
+        index_dtype = np.int32 if X.indices.dtype == np.int32 and X.indptr.dtype == np.int32 \
+            else np.int64
+    if X.indices.dtype != index_dtype or X.indptr.dtype != index_dtype:
+        X = sp.csr_matrix((X.data, X.indices.astype(index_dtype),
+                           X.indptr.astype(index_dtype)), shape=X.shape, copy=False)
+    indptr, indices = X.indptr, X.indices
+    if (indptr.shape[0] != X.shape[0] + 1 or indptr[0] != 0 or np.any(np.diff(indptr) < 0)
+            or indptr[X.shape[0]] != indices.shape[0] or X.data.shape[0] != indices.shape[0]):
+        raise ValueError(f"{name} is not a valid CSR matrix (indptr)")
+    if indices.shape[0] and (indices.min() < 0 or indices.max() >= X.shape[1]):
+        raise ValueError(f"{name} has column indices out of range")
+    if not np.all(np.isfinite(X.data)):
+        raise ValueError(f"{name} contains NaN or infinity")
+    return X
+
+
+cdef tuple _csr_loop(const feature_t[::1] data, const csr_index_t[::1] indices,
+                     const csr_index_t[::1] indptr, index_t n, index_t d,
+                     const feature_t[::1] e_data, const csr_index_t[::1] e_indices,
+                     const csr_index_t[::1] e_indptr, index_t m, int nt, bint auto_step,
+                     double step_scale, index_t power_max_iter, double power_rtol,
+                     LoopParams& p, const int32_t* y_eval, const int32_t* y,
+                     index_t n_classes, const double* C, const double* lam0,
+                     const index_t* class_cap, _LoopContext ctx, LoopResult& res,
+                     bint keep_w):
+    """floral_fit's loop on CSR features (sparse_features.hpp), as _features_loop: data,
+    indices, indptr of X and of the validation rows (read only when m > 0)."""
+    cdef BasicCsrFeatureOperator[feature_t, csr_index_t]* op = NULL
+    cdef BasicCsrFeatureOperator[feature_t, csr_index_t]* ev = NULL
+    cdef double lmax = float("nan")
+    cdef index_t iters = 0
+    # a matrix without stored values has empty data/indices; the operator never reads them
+    cdef const feature_t* dp = &data[0] if data.shape[0] else NULL
+    cdef const csr_index_t* ip = &indices[0] if indices.shape[0] else NULL
+    cdef const feature_t* edp = &e_data[0] if e_data.shape[0] else NULL
+    cdef const csr_index_t* eip = &e_indices[0] if e_indices.shape[0] else NULL
+    w = None
+    try:
+        with nogil:
+            op = new BasicCsrFeatureOperator[feature_t, csr_index_t](
+                dp, ip, &indptr[0], n, d, dp, ip, &indptr[0], n, nt)
+            if m > 0:
+                ev = new BasicCsrFeatureOperator[feature_t, csr_index_t](
+                    dp, ip, &indptr[0], n, d, edp, eip, &e_indptr[0], m, nt)
+                ev.share_from(op)  # X^T over the changed rows is computed once
+            if auto_step:
+                lmax = csr_lambda_max(op[0], power_max_iter, power_rtol, &iters)
+        if auto_step:
+            p.learning_rate = _auto_step(lmax, step_scale)
+        with nogil:
+            run_floral_csr(op[0], ev, y_eval, y, n_classes, C, lam0, class_cap, p,
+                           _trampoline, <void*>ctx, res)
+        if keep_w:
+            w = np.array(<const double[:d]> op.w(), copy=True)
+    finally:
+        del op
+        del ev
+    return lmax, iters, w
+
+
 def floral_fit(X, y, C, lam0, *, index_t n_classes=2, str kernel="rbf", double gamma=1.0,
                int degree=3, double coef0=0.0, index_t n_rounds=500, learning_rate=1e-3,
                double step_scale=1.0, double lr_decay=1.0, index_t lr_decay_every=100,
@@ -704,7 +807,9 @@ def floral_fit(X, y, C, lam0, *, index_t n_classes=2, str kernel="rbf", double g
     ``cache_size``); ``storage="features"`` (``kernel="linear"`` only) works on X itself,
     keeping w = X^T c instead of any n x n storage (features.hpp), for the training and
     the validation points alike; there float32 ``X`` is used as it is (no float64 copy;
-    products and sums are float64) and ``X_eval`` is converted to ``X``'s dtype.
+    products and sums are float64) and ``X_eval`` is converted to ``X``'s dtype. A
+    scipy.sparse ``X`` with ``storage="features"`` runs on its CSR rows
+    (sparse_features.hpp; ``X_eval`` is made CSR too), bitwise as the dense twin would.
 
     ``callback(reason, round, objective, accuracy) -> flags`` is called about every 0.2 s
     and after the last round; returning STOP ends the loop. An exception raised inside it
@@ -714,7 +819,12 @@ def floral_fit(X, y, C, lam0, *, index_t n_classes=2, str kernel="rbf", double g
         raise ValueError(f"storage must be 'gram' or 'features', got {storage!r}")
     if storage == "features" and kernel != "linear":
         raise ValueError(f"storage='features' needs kernel='linear', got {kernel!r}")
-    X = _as_2d(X, "X", keep_float32=storage == "features")
+    # sparse X (scipy.sparse, any format) runs the feature space on CSR rows
+    cdef bint csr = storage == "features" and _is_sparse(X)
+    if csr:
+        X = _as_csr(X, "X", keep_float32=True)
+    else:
+        X = _as_2d(X, "X", keep_float32=storage == "features")
     cdef bint f32 = X.dtype == np.float32
     cdef index_t n = X.shape[0], d = X.shape[1]
     if n_classes < 2:
@@ -774,7 +884,11 @@ def floral_fit(X, y, C, lam0, *, index_t n_classes=2, str kernel="rbf", double g
     cdef const double[::1] wev
     cdef const double* wev_ptr = NULL
     if X_eval is not None:
-        X_eval = np.ascontiguousarray(_as_2d(X_eval, "X_eval"), dtype=X.dtype)
+        if csr:
+            X_eval = _as_csr(X_eval, "X_eval", index_dtype=X.indices.dtype,
+                             keep_float32=f32, n_features=d).astype(X.dtype, copy=False)
+        else:
+            X_eval = np.ascontiguousarray(_as_2d(X_eval, "X_eval"), dtype=X.dtype)
         if X_eval.shape[1] != d:
             raise ValueError(f"X_eval must have {d} columns, got {X_eval.shape[1]}")
         m = X_eval.shape[0]
@@ -819,7 +933,32 @@ def floral_fit(X, y, C, lam0, *, index_t n_classes=2, str kernel="rbf", double g
     cdef double lmax = float("nan")
     cdef index_t power_iters = 0
     w = None
-    if storage == "features":
+    if csr:
+        Xe = X if X_eval is None else X_eval
+        if f32 and X.indices.dtype == np.int32:
+            lmax, power_iters, w = _csr_loop[float, int32_t](
+                X.data, X.indices, X.indptr, n, d, Xe.data, Xe.indices, Xe.indptr, m, nt,
+                auto_step, step_scale, power_max_iter, power_rtol, p, yev_ptr, &yv[0],
+                n_classes, &Cv[0], &lv[0], &capv[0], ctx, res, P == 1)
+        elif f32:
+            lmax, power_iters, w = _csr_loop[float, int64_t](
+                X.data, X.indices, X.indptr, n, d, Xe.data, Xe.indices, Xe.indptr, m, nt,
+                auto_step, step_scale, power_max_iter, power_rtol, p, yev_ptr, &yv[0],
+                n_classes, &Cv[0], &lv[0], &capv[0], ctx, res, P == 1)
+        elif X.indices.dtype == np.int32:
+            lmax, power_iters, w = _csr_loop[double, int32_t](
+                X.data, X.indices, X.indptr, n, d, Xe.data, Xe.indices, Xe.indptr, m, nt,
+                auto_step, step_scale, power_max_iter, power_rtol, p, yev_ptr, &yv[0],
+                n_classes, &Cv[0], &lv[0], &capv[0], ctx, res, P == 1)
+        else:
+            lmax, power_iters, w = _csr_loop[double, int64_t](
+                X.data, X.indices, X.indptr, n, d, Xe.data, Xe.indices, Xe.indptr, m, nt,
+                auto_step, step_scale, power_max_iter, power_rtol, p, yev_ptr, &yv[0],
+                n_classes, &Cv[0], &lv[0], &capv[0], ctx, res, P == 1)
+        stats = {"storage": "csr", "hits": 0, "misses": 0, "rows_computed": 0,
+                 "materialised": False, "layout": None, "capacity": 0, "row_slots": 0,
+                 "eval_stored": None}
+    elif storage == "features":
         Xe = X if X_eval is None else X_eval
         # with several problems the operator's w mixes them (P == 1: keep w)
         if f32:

@@ -72,9 +72,18 @@ class _FileData:
         self.path, self.label = path, label
 
     def __call__(self, random_state=None):
+        from .._validation import densify, is_sparse
         from ..datasets import load_embeddings
 
-        return load_embeddings(self.path, self.label, random_state=random_state)
+        data = load_embeddings(self.path, self.label, random_state=random_state)
+        # a sparse .npz (scipy.sparse.save_npz layout): the grid's attacks and defenses
+        # read dense rows (each forms an n x n kernel matrix anyway), so the splits are
+        # made dense here, up to densify's size limit (beyond it a clear error)
+        for key in ("X_train", "X_val", "X_test"):
+            if is_sparse(data[key]):
+                data[key] = densify(data[key], X_name=f"{self.path} ({key})",
+                                    kernel="rbf")
+        return data
 
 
 class _BuiltinData:

@@ -1,0 +1,277 @@
+"""Sparse text: FloralSVC(kernel="linear") on TF-IDF rows against LinearSVC and
+SGDClassifier, clean and under 10% label flips.
+
+Data: floral.datasets.make_text_corpus (Zipf vocabulary, class-dependent word
+frequencies) with ``--n`` training documents, ``--terms`` terms and about 100 distinct
+terms per document, plus a trusted validation split (``--n-val``) and a test split
+(``--n-test``) of the same corpus; TF-IDF (TfidfTransformer) fitted on the training rows.
+
+Measured, in one process on one machine:
+
+* **one pass over the nonzeros**: ``X @ w`` and ``X.T @ v`` with scipy's CSR product
+  (single-threaded), median of 7; the unit of the round time;
+* **round time**: the median over rounds of FloralSVC's per-round wall time
+  (``history_["seconds"]``; it includes the validation set's update every round), with
+  ``n_jobs=1`` so it compares with scipy's single-threaded pass, and with all threads;
+* **fit time and test accuracy**: FloralSVC (``--rounds`` rounds, validation split
+  selects the rounds; C = 1, not tuned: a fit takes minutes here), LinearSVC (``C`` from
+  {0.1, 1, 10} on the validation split) and SGDClassifier (hinge loss, ``alpha`` from
+  {1e-6, 1e-5, 1e-4} on the validation split); the time reported is that of the
+  selected setting's fit;
+* attacks on the training labels: none, 10% random flips, and 10% top-k flips. topk_sv
+  forms the n x n kernel matrix (80 GB at n = 100,000), so the top-k flips here are
+  FLORAL's attacker applied once to floral's own plain SVM: FloralSVC(flip_budget=0)
+  for the same rounds, its dual weights ranked by the core's top-k (largest first, ties
+  by index), the top 10% flipped;
+* **peak memory of a fit**: in a fresh process that loads the CSR matrix from an .npz,
+  the growth of the resident set's peak (``ru_maxrss``) across ``FloralSVC.fit`` against
+  the bytes of the CSR matrix (data + indices + indptr). It counts the core's C++
+  allocations, which tracemalloc does not see.
+
+Writes bench/results/sparse.json and sparse.md. Usage:
+python bench/bench_sparse.py [--n 100000 --terms 50000 --rounds 100]
+"""
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+import scipy.sparse as sp
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _common import machine_info, machine_line  # noqa: E402
+from floral import FloralSVC, _core  # noqa: E402
+from floral.datasets import make_text_corpus  # noqa: E402
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def corpus(n, n_val, n_test, terms, seed):
+    from sklearn.feature_extraction.text import TfidfTransformer
+
+    counts, y = make_text_corpus(n + n_val + n_test, terms, random_state=seed)
+    tfidf = TfidfTransformer().fit(counts[:n])
+    X = tfidf.transform(counts).tocsr()
+    return (X[:n], y[:n], X[n:n + n_val], y[n:n + n_val], X[n + n_val:], y[n + n_val:])
+
+
+def one_pass(X, repeats=7):
+    rng = np.random.default_rng(0)
+    w, v = rng.normal(size=X.shape[1]), rng.normal(size=X.shape[0])
+    t_xw, t_xtv = [], []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        X @ w
+        t_xw.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        X.T @ v
+        t_xtv.append(time.perf_counter() - t)
+    return float(np.median(t_xw)), float(np.median(t_xtv))
+
+
+def floral_fit(X, y, Xv, yv, C, rounds, n_jobs=None):
+    clf = FloralSVC(kernel="linear", C=C, n_rounds=rounds, flip_budget=0.05,
+                    random_state=0, n_jobs=n_jobs)
+    t = time.perf_counter()
+    clf.fit(X, y, X_val=Xv, y_val=yv)
+    return clf, time.perf_counter() - t
+
+
+def tuned(make, grid, X, y, Xv, yv):
+    """The setting of ``grid`` with the best validation accuracy: (model, value, seconds)."""
+    best = None
+    for value in grid:
+        t = time.perf_counter()
+        model = make(value).fit(X, y)
+        seconds = time.perf_counter() - t
+        score = model.score(Xv, yv)
+        if best is None or score > best[0]:
+            best = (score, model, value, seconds)
+    return best[1], best[2], best[3]
+
+
+def topk_flips(X, y, rounds, fraction=0.1):
+    """FLORAL's attacker once, on floral's plain SVM (see the module docstring)."""
+    svm = FloralSVC(kernel="linear", flip_budget=0, n_rounds=rounds, selection="last",
+                    random_state=0).fit(X, y)
+    lam = np.zeros(X.shape[0])
+    lam[svm.support_] = np.abs(svm.dual_coef_[0])
+    k = int(round(fraction * X.shape[0]))
+    flip = _core.topk(lam, k, 0.0)
+    out = y.copy()
+    out[flip] = 1 - out[flip]
+    return out
+
+
+def _status_kib(field):
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    return None
+
+
+def memory_child(path, rounds):
+    """Run in a fresh process: the resident set's peak growth across one fit (KiB), and
+    tracemalloc's peak (NumPy's and Python's allocations; not the core's C++ ones)."""
+    import tracemalloc
+
+    X = sp.load_npz(path + ".X.npz").tocsr()
+    d = np.load(path + ".y.npz")
+    y, Xv, yv = d["y"], sp.load_npz(path + ".Xv.npz").tocsr(), d["yv"]
+    csr_bytes = X.data.nbytes + X.indices.nbytes + X.indptr.nbytes
+    # loading the .npz peaks above what the fit needs: reset the peak (VmHWM) to the
+    # current resident set first (Linux >= 4.0), else ru_maxrss would hide the fit
+    with open("/proc/self/clear_refs", "w") as fh:
+        fh.write("5")
+    before = _status_kib("VmRSS")
+    tracemalloc.start()
+    FloralSVC(kernel="linear", n_rounds=rounds, random_state=0).fit(X, y, X_val=Xv, y_val=yv)
+    traced = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    print(json.dumps({"csr_bytes": csr_bytes, "rss_before_kib": before,
+                      "peak_rss_kib": _status_kib("VmHWM"), "tracemalloc_peak_bytes": traced,
+                      "maxrss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
+
+
+def memory(X, y, Xv, yv, rounds):
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "m")
+        sp.save_npz(path + ".X.npz", X, compressed=False)
+        sp.save_npz(path + ".Xv.npz", Xv, compressed=False)
+        np.savez(path + ".y.npz", y=y, yv=yv)
+        out = subprocess.run([sys.executable, __file__, "--memory-child", path,
+                              "--rounds", str(rounds)], check=True, capture_output=True,
+                             text=True)
+    m = json.loads(out.stdout.strip().splitlines()[-1])
+    growth = (m["peak_rss_kib"] - m["rss_before_kib"]) * 1024
+    return {**m, "peak_growth_bytes": growth, "ratio_to_csr": growth / m["csr_bytes"],
+            "tracemalloc_ratio_to_csr": m["tracemalloc_peak_bytes"] / m["csr_bytes"]}
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=100_000)
+    parser.add_argument("--n-val", type=int, default=5_000)
+    parser.add_argument("--n-test", type=int, default=20_000)
+    parser.add_argument("--terms", type=int, default=50_000)
+    parser.add_argument("--rounds", type=int, default=100)
+    parser.add_argument("--memory-child", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--memory-only", action="store_true",
+                        help="measure the memory of a fit only and update the results")
+    args = parser.parse_args(argv)
+    if args.memory_child:
+        memory_child(args.memory_child, args.rounds)
+        return 0
+    from sklearn.linear_model import SGDClassifier
+    from sklearn.svm import LinearSVC
+
+    t0 = time.perf_counter()
+    X, y, Xv, yv, Xt, yt = corpus(args.n, args.n_val, args.n_test, args.terms, seed=0)
+    gen_seconds = time.perf_counter() - t0
+    nnz_per_row = X.nnz / X.shape[0]
+    csr_mb = (X.data.nbytes + X.indices.nbytes + X.indptr.nbytes) / 2**20
+    print(f"corpus: {X.shape[0]} x {X.shape[1]}, {nnz_per_row:.1f} nonzeros per row, "
+          f"CSR {csr_mb:.0f} MB ({gen_seconds:.0f} s)", flush=True)
+    if args.memory_only:
+        with open(os.path.join(HERE, "results", "sparse.json")) as fh:
+            out = json.load(fh)
+        out["memory"] = memory(X, y, Xv, yv, min(args.rounds, 40))
+        write(out)
+        return 0
+
+    t_xw, t_xtv = one_pass(X)
+    rounds = {}
+    for label, jobs in (("1 thread", 1), ("all threads", None)):
+        clf, _ = floral_fit(X, y, Xv, yv, 1.0, min(args.rounds, 40), n_jobs=jobs)
+        per_round = float(np.median(np.diff(np.concatenate([[0.0],
+                                                             clf.history_["seconds"]]))))
+        rounds[label] = {"round_seconds": per_round, "ratio_to_pass": per_round / t_xw}
+        print(f"round ({label}): {per_round * 1e3:.1f} ms = "
+              f"{per_round / t_xw:.2f} passes (X @ w: {t_xw * 1e3:.1f} ms, "
+              f"X.T @ v: {t_xtv * 1e3:.1f} ms)", flush=True)
+
+    settings = {"clean": y, "random 10%": None, "top-k 10%": None}
+    rng = np.random.default_rng(1)
+    flip = rng.choice(args.n, size=args.n // 10, replace=False)
+    settings["random 10%"] = y.copy()
+    settings["random 10%"][flip] = 1 - settings["random 10%"][flip]
+    t = time.perf_counter()
+    settings["top-k 10%"] = topk_flips(X, y, args.rounds)
+    topk_seconds = time.perf_counter() - t
+
+    rows = []
+    for name, y_train in settings.items():
+        fl, fl_C, fl_s = None, None, None
+        for C in (1.0,):  # one C: each fit is minutes at n = 100,000 (see the README)
+            clf, seconds = floral_fit(X, y_train, Xv, yv, C, args.rounds)
+            if fl is None or clf.score(Xv, yv) > fl.score(Xv, yv):
+                fl, fl_C, fl_s = clf, C, seconds
+        lsvc, l_C, l_s = tuned(lambda c: LinearSVC(C=c), (0.1, 1.0, 10.0), X, y_train, Xv, yv)
+        sgd, s_a, s_s = tuned(lambda a: SGDClassifier(alpha=a, random_state=0),
+                              (1e-6, 1e-5, 1e-4), X, y_train, Xv, yv)
+        row = {"setting": name,
+               "floral": {"test_accuracy": fl.score(Xt, yt), "fit_seconds": fl_s, "C": fl_C},
+               "linearsvc": {"test_accuracy": lsvc.score(Xt, yt), "fit_seconds": l_s,
+                             "C": l_C},
+               "sgd": {"test_accuracy": sgd.score(Xt, yt), "fit_seconds": s_s, "alpha": s_a}}
+        rows.append(row)
+        print(f"{name:<11} FLORAL {row['floral']['test_accuracy']:.4f} ({fl_s:.1f} s, C={fl_C})"
+              f"  LinearSVC {row['linearsvc']['test_accuracy']:.4f} ({l_s:.1f} s, C={l_C})"
+              f"  SGD {row['sgd']['test_accuracy']:.4f} ({s_s:.1f} s, alpha={s_a})",
+              flush=True)
+
+    mem = memory(X, y, Xv, yv, min(args.rounds, 40))
+    out = dict(machine=machine_info(), shared_machine=True, n=args.n, n_val=args.n_val,
+               n_test=args.n_test, terms=args.terms, rounds=args.rounds,
+               nnz_per_row=nnz_per_row, csr_mb=csr_mb, one_pass_seconds={"X@w": t_xw,
+                                                                          "X.T@v": t_xtv},
+               round_time=rounds, topk_attack_seconds=topk_seconds, rows=rows, memory=mem)
+    write(out)
+    return 0
+
+
+def write(out):
+    """bench/results/sparse.json and sparse.md from the results ``out``; prints the md."""
+    info, mem, rows, rounds = out["machine"], out["memory"], out["rows"], out["round_time"]
+    csr_mb, nnz_per_row = out["csr_mb"], out["nnz_per_row"]
+    t_xw, t_xtv = out["one_pass_seconds"]["X@w"], out["one_pass_seconds"]["X.T@v"]
+    os.makedirs(os.path.join(HERE, "results"), exist_ok=True)
+    lines = [
+        "# Sparse text: FloralSVC on TF-IDF rows", "",
+        machine_line(info) + " (shared with other jobs: timings are noisy)", "",
+        f"{out['n']:,} training documents x {out['terms']:,} terms, {nnz_per_row:.1f} nonzeros "
+        f"per row (CSR {csr_mb:.0f} MB); {out['n_val']:,} trusted validation and "
+        f"{out['n_test']:,} test documents; FloralSVC {out['rounds']} rounds.", "",
+        f"One pass over the nonzeros (scipy, 1 thread): X @ w {t_xw * 1e3:.1f} ms, "
+        f"X.T @ v {t_xtv * 1e3:.1f} ms.", "",
+        "| threads | round (ms) | round / pass |", "| --- | --- | --- |",
+        *[f"| {k} | {v['round_seconds'] * 1e3:.1f} | {v['ratio_to_pass']:.2f} |"
+          for k, v in rounds.items()], "",
+        "| training labels | FLORAL acc | FLORAL fit (s) | LinearSVC acc | LinearSVC fit (s) "
+        "| SGD acc | SGD fit (s) |", "| --- | --- | --- | --- | --- | --- | --- |",
+        *[f"| {r['setting']} | {r['floral']['test_accuracy']:.4f} | "
+          f"{r['floral']['fit_seconds']:.1f} | {r['linearsvc']['test_accuracy']:.4f} | "
+          f"{r['linearsvc']['fit_seconds']:.1f} | {r['sgd']['test_accuracy']:.4f} | "
+          f"{r['sgd']['fit_seconds']:.1f} |" for r in rows], "",
+        f"Memory of one fit ({min(out['rounds'], 40)} rounds, validation set), in a process "
+        "that loaded the CSR matrix: peak resident set growth (VmHWM after the fit minus "
+        f"VmRSS before, the peak reset first) {mem['peak_growth_bytes'] / 2**20:.0f} MB = "
+        f"{mem['ratio_to_csr']:.2f} x the CSR matrix; tracemalloc's peak (NumPy and Python "
+        f"allocations) {mem['tracemalloc_peak_bytes'] / 2**20:.0f} MB = "
+        f"{mem['tracemalloc_ratio_to_csr']:.2f} x.", "",
+    ]
+    with open(os.path.join(HERE, "results", "sparse.json"), "w") as fh:
+        json.dump(out, fh, indent=1)
+    with open(os.path.join(HERE, "results", "sparse.md"), "w") as fh:
+        fh.write("\n".join(lines))
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
