@@ -179,6 +179,8 @@ def _predict_codes(est, X, block_bytes=1 << 17):
     from sklearn.utils import _safe_indexing
     from sklearn.utils.validation import _num_samples
 
+    if is_sparse(X) and X.format not in ("csr", "csc"):
+        X = X.tocsr()  # COO/DOK/... rows cannot be sliced
     n = _num_samples(X)
     chunk = max(256, block_bytes // (8 * est.n_features_in_))
     if n <= chunk:

@@ -658,7 +658,9 @@ class FloralSVC(BaseKernelSVC):
                       coef0=self.coef0, tol=_SVC_INIT_TOL,
                       cache_size=200 if self.cache_size == "auto" else self.cache_size)
             svc.fit(X, np.where(target, 1, -1), sample_weight=C_vec / float(self.C))
-            lam[p, svc.support_] = np.abs(svc.dual_coef_.ravel())
+            dual = svc.dual_coef_  # scipy.sparse when SVC was fitted on sparse X
+            dual = dual.toarray() if is_sparse(dual) else dual
+            lam[p, svc.support_] = np.abs(dual.ravel())
         # libsvm stops at its own tolerance; the box must hold exactly for the core
         lam = np.clip(lam, 0.0, C_vec)
         return lam[0] if n_problems == 1 else lam
