@@ -527,6 +527,8 @@ def test_cli_run_without_matplotlib_still_prints_the_table(tmp_path):
 def test_cli_demo_keeps_its_table(tmp_path):
     res = floral_cli("demo", cwd=tmp_path)
     assert res.returncode == 0, res.stderr
+    # the demo plays the paper's C = 10 on purpose: no warning that C changed nothing
+    assert "Warning" not in res.stderr, res.stderr
     lines = res.stdout.splitlines()
     header = next(i for i, ln in enumerate(lines) if ln.startswith("attack"))
     assert lines[header].split() == ["attack", "budget", "SVC", "FLORAL", "last", "round"]
