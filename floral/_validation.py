@@ -263,3 +263,13 @@ def warn_caller(message, category):
             frame.f_code.co_filename).startswith(internal):
         frame, level = frame.f_back, level + 1
     warnings.warn(message, category, stacklevel=level)
+
+
+def check_class_weights(class_weight, weights):
+    """Refuse a class_weight that leaves every sample a weight of 0, as scikit-learn's
+    _check_sample_weight refuses an all-zero sample_weight: the problem is then empty and
+    the fit would silently return a constant model. ``weights`` are the per-sample
+    products sample_weight * class_weight[class]."""
+    if not np.any(weights > 0):
+        raise ValueError(f"class_weight={class_weight!r} gives every sample a weight of 0 "
+                         "(with sample_weight); at least one sample needs a positive weight")

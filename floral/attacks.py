@@ -4,6 +4,10 @@ Every attack takes a training set and a budget and returns poisoned labels::
 
     y_poisoned = attack(X, y, budget, *, ..., random_state=None)
 
+(:func:`random_flip` alone, which never looks at the features, is
+``random_flip(y, budget, *, random_state=None)``; :func:`get` gives it, like every attack,
+with the ``(X, y, budget)`` signature.)
+
 ``y_poisoned`` is a new array with ``y``'s dtype and label values in which exactly
 ``budget`` labels are changed, each to a class other than its own; ``X`` and ``y`` are never
 modified. The budget is an int (a count in ``[0, n_samples]``) or a float in ``[0, 1)`` (a
