@@ -61,6 +61,7 @@ from ._validation import (
     encode_labels,
     gram,
     kernel_params,
+    libsvm_max_iter,
     resolve_budget,
     resolve_gamma,
 )
@@ -116,7 +117,7 @@ def _fit_svm(K, y_signed, C, sample_weight=None, rows=None):
     whole = rows.size == n and np.array_equal(rows, np.arange(n))
     # slicing copies n^2 entries, as much work as a small fit: skip it when nothing is cut
     K_fit = K if whole else K[np.ix_(rows, rows)]
-    svc = SVC(C=C, kernel="precomputed")
+    svc = SVC(C=C, kernel="precomputed", max_iter=libsvm_max_iter(K_fit.shape[0]))
     svc.fit(K_fit, y_signed, sample_weight=sample_weight)
     np.add.at(coef, rows[svc.support_], svc.dual_coef_[0])
     return coef, float(svc.intercept_[0])
@@ -294,7 +295,8 @@ def _multiclass_svm(K, codes, C):
     one-vs-rest-shaped scores on the training points themselves.
     """
     n = codes.size
-    svc = SVC(C=C, kernel="precomputed", decision_function_shape="ovr").fit(K, codes)
+    svc = SVC(C=C, kernel="precomputed", decision_function_shape="ovr",
+              max_iter=libsvm_max_iter(K.shape[0])).fit(K, codes)
     alpha = np.zeros(n)
     alpha[svc.support_] = np.abs(svc.dual_coef_).sum(axis=0)
     scores = svc.decision_function(K)

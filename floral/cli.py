@@ -311,7 +311,7 @@ def _cmd_attack(args):
     from sklearn.svm import SVC
 
     from . import attacks
-    from ._validation import resolve_budget
+    from ._validation import libsvm_max_iter, resolve_budget
     from .datasets import write_labelled
 
     if args.out is not None:
@@ -359,7 +359,8 @@ def _cmd_attack(args):
         for name, labels in (("clean", y), ("poisoned", y_poisoned)):
             try:
                 with np.errstate(all="ignore"):
-                    clf = SVC(C=args.C, kernel=args.kernel, gamma=args.gamma).fit(X, labels)
+                    clf = SVC(C=args.C, kernel=args.kernel, gamma=args.gamma,
+                              max_iter=libsvm_max_iter(X.shape[0])).fit(X, labels)
                     accuracy = clf.score(X_test, y_test)
             except ValueError as exc:
                 raise _attack_failed(exc, args) from None

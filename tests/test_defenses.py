@@ -455,3 +455,32 @@ def test_pandas_string_labels_and_series_weights():
         fitted = est.fit(pd.DataFrame(X), y, sample_weight=w)
         plain = type(est)(**est.get_params()).fit(X, labels.astype(str))
         np.testing.assert_array_equal(fitted.predict(X), plain.predict(X))
+
+
+_BADLY_SCALED = """
+import warnings
+import numpy as np
+from sklearn.exceptions import ConvergenceWarning
+from floral.defenses import CurieSVC
+X = np.array([[1034.0], [-926.0], [-1047.0], [116.0], [1094.0]])
+y = np.array([0, 1, 0, 0, 1])
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    CurieSVC(C=0.001, kernel="poly", gamma=0.1, degree=3, count=3, eps=0.1,
+             min_samples=1).fit(X, y, sample_weight=[3.0, 2.5, 2.6, 2.5, 1.6])
+print(sum("Solver terminated early" in str(w.message) for w in caught
+          if issubclass(w.category, ConvergenceWarning)))
+"""
+
+
+def test_a_badly_scaled_kernel_stops_at_libsvms_iteration_cap():
+    # found by tools/fuzz.py: a poly kernel of 1e3-sized features (values near 1e15) keeps
+    # scikit-learn's libsvm (max_iter=-1) iterating for minutes on five points; the
+    # defenses' SVC stops at LIBSVM's own kind of cap and says so
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-c", _BADLY_SCALED], capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert int(proc.stdout) >= 1

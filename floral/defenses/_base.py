@@ -13,6 +13,7 @@ from .._validation import (
     check_data,
     encode_binary_labels,
     kernel_params,
+    libsvm_max_iter,
     resolve_gamma,
     warn_caller,
 )
@@ -79,10 +80,12 @@ class _DefendedSVC(BaseKernelSVC):
             return
         if K_fit is None:
             svc = SVC(C=float(self.C), kernel=self.kernel, gamma=gamma,
-                      degree=int(self.degree), coef0=float(self.coef0))
+                      degree=int(self.degree), coef0=float(self.coef0),
+                      max_iter=libsvm_max_iter(rows.size))
             svc.fit(X[rows], y_fit, sample_weight=w_fit)
         else:
-            svc = SVC(C=float(self.C), kernel="precomputed")
+            svc = SVC(C=float(self.C), kernel="precomputed",
+                      max_iter=libsvm_max_iter(rows.size))
             svc.fit(K_fit, y_fit, sample_weight=w_fit)
         self._set_model(X, rows[svc.support_], svc.dual_coef_, svc.intercept_, gamma)
 
