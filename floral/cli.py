@@ -511,7 +511,13 @@ def _cmd_run(args):
     except OSError as exc:
         raise CLIError(str(exc), "--dataset") from None
     start = time.perf_counter()
-    results = experiments.run_plan(plan, verbose=not args.quiet)
+    try:
+        results = experiments.run_plan(plan, verbose=not args.quiet)
+    except ValueError as exc:
+        # what planning could not foresee (one cell's poisoned labels, a method on this
+        # data); the library's ValueErrors are about the input, so the user's to fix
+        raise CLIError(f"a cell of the grid failed: {str(exc).splitlines()[0]}",
+                       "--dataset") from None
     elapsed = time.perf_counter() - start
     print(results.table(columns=("best", "last") if args.paper else ("model",)))
     print(f"\n({len(plan)} cells, {len(results)} fits, {elapsed:.1f} s)")

@@ -85,10 +85,18 @@ def _scaled(splits, scale):
     """Standardise the splits with training statistics; returns (splits, scaler)."""
     if not scale:
         return splits, None
-    scaler = StandardScaler().fit(splits["X_train"])
-    out = dict(splits)
-    for key in ("X_train", "X_val", "X_test"):
-        out[key] = scaler.transform(splits[key])
+    with np.errstate(over="ignore", invalid="ignore"):
+        scaler = StandardScaler().fit(splits["X_train"])
+        out = dict(splits)
+        for key in ("X_train", "X_val", "X_test"):
+            out[key] = scaler.transform(splits[key])
+    # features near float64's limit (1e300) overflow the variance: refuse them here rather
+    # than hand NaN to every method, whose errors would blame "Input X contains NaN"
+    if not all(np.all(np.isfinite(out[key])) for key in ("X_train", "X_val", "X_test")):
+        largest = max(float(np.max(np.abs(splits[k]))) for k in ("X_train", "X_val", "X_test"))
+        raise ValueError(f"standardising the features gives non-finite values: they are too "
+                         f"large for float64 arithmetic (|x| up to {largest:.3g}); rescale "
+                         "them, or pass scale=False")
     return out, scaler
 
 

@@ -413,3 +413,20 @@ def test_run_workers_do_not_take_the_terminal_sigint(tmp_path):
     assert proc.returncode == 0, err
     assert "Traceback" not in err and "KeyboardInterrupt" not in err
     assert "random" in out
+
+
+def test_run_on_features_too_large_to_standardise(tmp_path, capsys):
+    # found by tools/fuzz.py: 1e300 features overflow StandardScaler's variance, and the
+    # NaN that followed reached an attack mid-run as "Input X contains NaN" (a traceback)
+    X, y = moons(40)
+    write_csv(tmp_path / "big.csv", X * 1e300, y)
+    with pytest.raises(ValueError, match=r"standardising the features gives non-finite "
+                                         r"values: .* \(\|x\| up to 2.\d+e\+300\)"):
+        load_embeddings(tmp_path / "big.csv", "label")
+    assert load_embeddings(tmp_path / "big.csv", "label", scale=False).X_train.max() > 1e299
+    code, out, err = run(["run", "--dataset", tmp_path / "big.csv", "--label", "label",
+                          "--attack", "alfa-tilt", "--methods", "curie", "--seeds", 1,
+                          "--n-jobs", 1, "--quiet"], capsys)
+    assert code == 2 and "Traceback" not in err
+    assert error_line(err).startswith("floral: error: argument --dataset: ")
+    assert "standardising the features gives non-finite values" in err and out == ""
