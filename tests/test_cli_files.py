@@ -396,14 +396,27 @@ def test_run_workers_do_not_take_the_terminal_sigint(tmp_path):
          "--methods", "svm", "floral", "--rounds", "50", "--seeds", "4", "--n-jobs", "2",
          "--quiet"], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         text=True, start_new_session=True)
-    workers, deadline = [], time.monotonic() + 60
-    while not workers and proc.poll() is None and time.monotonic() < deadline:
+    def working(pid):  # the worker has imported floral's core: it is running a cell
+        try:
+            with open(f"/proc/{pid}/maps") as maps:
+                return "floral/_core/_lib" in maps.read()
+        except OSError:
+            return False
+
+    workers, deadline = [], time.monotonic() + 120
+    while len(workers) < 2 and proc.poll() is None and time.monotonic() < deadline:
         found = subprocess.run(["pgrep", "-g", str(proc.pid), "-f", "LokyProcess"],
                                capture_output=True, text=True).stdout.split()
-        workers = [int(p) for p in found]
+        workers = [int(p) for p in found if working(int(p))]
         time.sleep(0.02)
     assert workers, "no loky worker started"
     for pid in workers:
+        # started with SIGINT blocked (SigBlk, a hex mask with bit signum - 1): a Ctrl-C
+        # can never reach it, at start-up (where it printed "Failed to import the site
+        # module" and a traceback) or later
+        with open(f"/proc/{pid}/status") as status:
+            blocked = int(next(ln for ln in status if ln.startswith("SigBlk:")).split()[1], 16)
+        assert blocked & (1 << (signal.SIGINT - 1)), f"worker {pid} can take SIGINT"
         os.kill(pid, signal.SIGINT)
     try:
         out, err = proc.communicate(timeout=240)
