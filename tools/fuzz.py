@@ -740,7 +740,7 @@ def main(argv=None):
     total = sum(counts.values())
     origin = f"replay of {args.replay}" if args.replay else f"seed {args.seed}"
     print(f"\nfuzz: {origin}, {total} cases in {elapsed:.0f} s ("
-          + ", ".join(f"{k} {v}" for k, v in counts.items())
+          + ", ".join(f"{k} {v}" for k, v in counts.items() if v or k != "probe")
           + f"); {outcomes['ok']} ran, {outcomes['refused']} refused with "
             "ValueError/TypeError")
     print(f"fuzz: crashes {tally['crash']}, hangs {tally['hang']}, silent wrongs "
