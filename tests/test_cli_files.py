@@ -360,6 +360,12 @@ def test_a_memory_error_is_reported_not_raised(tmp_path, capsys, monkeypatch):
     code, _, err = run(["attack", tmp_path / "d.npz", "--attack", "alfa", "--budget", 2],
                        capsys)
     assert code == 2 and error_line(err).startswith("floral: error: out of memory")
+    # and in a grid's cell (alfa_tilt on a file too large for its kernel matrix)
+    monkeypatch.setitem(attacks._REGISTRY, "alfa_tilt", no_memory)
+    code, _, err = run(["run", "--methods", "svm", "--seeds", 1, "--n-jobs", 1, "--budget",
+                        0.1, "--quiet"], capsys)
+    assert code == 2 and error_line(err).startswith("floral: error: out of memory")
+    assert "Traceback" not in err
 
 
 # features near 1e300 overflow every kernel (squared distances, dot products); so does a
@@ -393,7 +399,7 @@ def test_run_workers_do_not_take_the_terminal_sigint(tmp_path):
     alone, a SIGINT must change nothing: the run completes."""
     proc = subprocess.Popen(
         [sys.executable, "-m", "floral", "run", "--attack", "random", "--budget", "0.1",
-         "--methods", "svm", "floral", "--rounds", "50", "--seeds", "4", "--n-jobs", "2",
+         "--methods", "svm", "floral", "--rounds", "300", "--seeds", "4", "--n-jobs", "2",
          "--quiet"], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         text=True, start_new_session=True)
     def working(pid):  # the worker has imported floral's core: it is running a cell
@@ -403,11 +409,15 @@ def test_run_workers_do_not_take_the_terminal_sigint(tmp_path):
         except OSError:
             return False
 
-    workers, deadline = [], time.monotonic() + 120
+    # both workers at work, or one of them for a few seconds (the other may be slow)
+    workers, deadline, first = [], time.monotonic() + 120, None
     while len(workers) < 2 and proc.poll() is None and time.monotonic() < deadline:
         found = subprocess.run(["pgrep", "-g", str(proc.pid), "-f", "LokyProcess"],
                                capture_output=True, text=True).stdout.split()
         workers = [int(p) for p in found if working(int(p))]
+        first = first or (time.monotonic() if workers else None)
+        if first is not None and time.monotonic() - first > 5:
+            break
         time.sleep(0.02)
     assert workers, "no loky worker started"
     for pid in workers:
