@@ -296,3 +296,21 @@ def densify(X, *, X_name="X", kernel="rbf", limit_mb=None):
             "on the sparse rows, or map X to dense features first, e.g. "
             "make_pipeline(Nystroem(n_components=1000), FloralSVC(kernel='linear')).")
     return X.toarray().astype(np.float64, copy=False)
+
+
+def check_class_weights(class_weight, weights):
+    """Refuse a class_weight that leaves every sample a weight of 0, as scikit-learn's
+    _check_sample_weight refuses an all-zero sample_weight: the problem is then empty and
+    the fit would silently return a constant model. ``weights`` are the per-sample
+    products sample_weight * class_weight[class]."""
+    if not np.any(weights > 0):
+        raise ValueError(f"class_weight={class_weight!r} gives every sample a weight of 0 "
+                         "(with sample_weight); at least one sample needs a positive weight")
+
+
+def libsvm_max_iter(n_samples):
+    """The iteration cap of the SVCs floral fits inside its attacks and defenses:
+    LIBSVM's own, max(10^7, 100 n), which scikit-learn's copy drops (max_iter=-1 runs until
+    convergence, which a badly scaled kernel never reaches: minutes at n = 20), at a tenth,
+    and never under 100 n. A fit that reaches it warns (ConvergenceWarning), as LIBSVM does."""
+    return max(10**6, 100 * int(n_samples))

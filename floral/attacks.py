@@ -4,6 +4,10 @@ Every attack takes a training set and a budget and returns poisoned labels::
 
     y_poisoned = attack(X, y, budget, *, ..., random_state=None)
 
+(:func:`random_flip` alone, which never looks at the features, is
+``random_flip(y, budget, *, random_state=None)``; :func:`get` gives it, like every attack,
+with the ``(X, y, budget)`` signature.)
+
 ``y_poisoned`` is a new array with ``y``'s dtype and label values in which exactly
 ``budget`` labels are changed, each to a class other than its own; ``X`` and ``y`` are never
 modified. The budget is an int (a count in ``[0, n_samples]``) or a float in ``[0, 1)`` (a
@@ -58,6 +62,7 @@ from ._validation import (
     gram,
     is_sparse,
     kernel_params,
+    libsvm_max_iter,
     resolve_budget,
     resolve_gamma,
 )
@@ -118,7 +123,7 @@ def _fit_svm(K, y_signed, C, sample_weight=None, rows=None):
     whole = rows.size == n and np.array_equal(rows, np.arange(n))
     # slicing copies n^2 entries, as much work as a small fit: skip it when nothing is cut
     K_fit = K if whole else K[np.ix_(rows, rows)]
-    svc = SVC(C=C, kernel="precomputed")
+    svc = SVC(C=C, kernel="precomputed", max_iter=libsvm_max_iter(K_fit.shape[0]))
     svc.fit(K_fit, y_signed, sample_weight=sample_weight)
     np.add.at(coef, rows[svc.support_], svc.dual_coef_[0])
     return coef, float(svc.intercept_[0])
@@ -299,7 +304,8 @@ def _multiclass_svm(K, codes, C):
     one-vs-rest-shaped scores on the training points themselves.
     """
     n = codes.size
-    svc = SVC(C=C, kernel="precomputed", decision_function_shape="ovr").fit(K, codes)
+    svc = SVC(C=C, kernel="precomputed", decision_function_shape="ovr",
+              max_iter=libsvm_max_iter(K.shape[0])).fit(K, codes)
     alpha = np.zeros(n)
     alpha[svc.support_] = np.abs(svc.dual_coef_).sum(axis=0)
     scores = svc.decision_function(K)

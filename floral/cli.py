@@ -8,11 +8,13 @@ are read and checked, output paths are checked for writability. Ctrl-C stops any
 subcommand with exit status 130.
 """
 import argparse
+import contextlib
 import os
 import signal
 import sys
 import tempfile
 import threading
+import warnings
 
 from ._version import __version__
 
@@ -97,7 +99,47 @@ def _writable_dir(path, option):
             from None
 
 
-def _read(path, label, option):
+def _separator(text):
+    """--sep: one character; "\\t" and "tab" spell a tab."""
+    sep = {"\\t": "\t", "tab": "\t"}.get(text.lower(), text)
+    if len(sep) != 1 or sep in "\"\r\n":
+        raise argparse.ArgumentTypeError(
+            f"must be one character other than a quote or a line break (\\t or tab for "
+            f"a tab), got {text!r}")
+    return sep
+
+
+def _add_csv_options(p):
+    """--label, --sep and --drop: how a .csv file is read."""
+    p.add_argument("--label", default=None, help="label column of .csv files")
+    p.add_argument("--sep", type=_separator, default=",",
+                   help="field separator of .csv files, one character (default ','; "
+                        "\\t or tab for a tab)")
+    p.add_argument("--drop", nargs="+", default=None, metavar="COLUMN",
+                   help="columns of .csv files that are neither features nor the label "
+                        "(IDs, text). A first column without a name, which pandas' "
+                        "DataFrame.to_csv writes for the index, is never a feature")
+
+
+@contextlib.contextmanager
+def _notes():
+    """Say the data readers' warnings about the user's file as `floral: note: ...`."""
+    from .datasets import UnnamedColumnWarning
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", UnnamedColumnWarning)
+        try:
+            yield
+        finally:
+            for message in dict.fromkeys(str(w.message) for w in caught
+                                         if issubclass(w.category, UnnamedColumnWarning)):
+                sys.stderr.write(f"floral: note: {message}\n")
+            for w in caught:
+                if not issubclass(w.category, UnnamedColumnWarning):
+                    warnings.showwarning(w.message, w.category, w.filename, w.lineno)
+
+
+def _read(path, label, option, sep=",", drop=None):
     """(X, y, table) of a data file, checked as an attack checks its input."""
     import numpy as np
     from sklearn.utils.validation import check_X_y
@@ -106,7 +148,9 @@ def _read(path, label, option):
     from .datasets import read_labelled
 
     try:
-        X, y, table = read_labelled(path, label, label_option="--label")
+        with _notes():
+            X, y, table = read_labelled(path, label, sep=sep, drop=drop,
+                                        label_option="--label")
         check_data(X, y)
         # a sparse .npz stays sparse (CSR): random, topk_sv and FloralSVC take it
         X, y = check_X_y(X, y, dtype=np.float64, y_numeric=False, accept_sparse="csr")
@@ -116,6 +160,8 @@ def _read(path, label, option):
         if "name its label column" in text or (label is not None
                                                and f"no column {label!r}" in text):
             option = "--label"
+        elif "to drop" in text or "cannot drop" in text:
+            option = "--drop"
         raise CLIError(text if path in text else f"{path}: {text}", option) from None
     return X, y, table
 
@@ -175,7 +221,9 @@ def _add_attack(sub):
         "attack", help="poison the labels of a dataset file",
         description="Flip training labels with one of floral's attacks. Reads X and y from "
                     ".npz (arrays X and y) or .csv (a header row; --label names the label "
-                    "column, every other column is a feature). The attack's SVM defaults "
+                    "column, every other column but those of --drop is a feature). The "
+                    "output is written to a temporary file that replaces --out once "
+                    "complete, and never over an input. The attack's SVM defaults "
                     "to scikit-learn SVC's C=1 and gamma='scale', which suit any data; "
                     "`floral run` defaults to the paper's C=10 and gamma=1 on Moon, which "
                     "suit only Moon's two standardised features.",
@@ -187,7 +235,7 @@ def _add_attack(sub):
     p.add_argument("--budget", required=True, type=_checked("--budget", _constraint("BUDGET")),
                    help="labels to flip: a count (25) or a fraction of the rows in [0, 1) "
                         "(0.05)")
-    p.add_argument("--label", default=None, help="label column of a .csv file")
+    _add_csv_options(p)
     p.add_argument("--seed", type=_checked("--seed", _constraint("SEED")), default=None,
                    help="random_state of the attack, an int >= 0 (default: unseeded)")
     p.add_argument("--C", type=_checked("--C", _constraint("C")), default=1.0, dest="C",
@@ -200,20 +248,62 @@ def _add_attack(sub):
                         "SVC's)")
     p.add_argument("--out", default=None,
                    help="write X and the poisoned labels here, in the input's format (the "
-                        "directory must exist)")
+                        "directory must exist; not one of the inputs)")
     p.add_argument("--test", default=None,
                    help="test file (same format, labels among the training labels): print "
                         "clean vs poisoned SVC accuracy")
     p.set_defaults(func=_cmd_attack)
 
 
-def _check_attack_output(path, data):
+def _check_not_an_input(out, inputs, option):
+    """Refuse an output that is (a link to, another spelling of) an input file."""
+    from ._files import same_file
+
+    for path in inputs:
+        if path is not None and (same_file(out, path)
+                                 or os.path.abspath(out) == os.path.abspath(path)):
+            raise CLIError(f"{out} is the input file {path}; write the output to another "
+                           "file", option)
+
+
+def _check_attack_output(path, data, test=None):
     suffix = os.path.splitext(data)[1].lower()
     if os.path.splitext(path)[1].lower() != suffix:
         raise CLIError(f"must have the input's format ({suffix}), got {path}", "--out")
     if os.path.isdir(path):
         raise CLIError(f"{path} is a directory", "--out")
+    _check_not_an_input(path, (data, test), "--out")
     _writable_dir(os.path.dirname(os.path.abspath(path)), "--out")
+
+
+# The SVM attacks hold the n x n Gram matrix as float64 (and alfa its 2n x 2n duplicate);
+# refuse before any work when that alone exceeds the memory available now.
+_GRAM_COPIES = {"alfa": 4.0}
+
+
+def _check_attack_memory(attack, n, path):
+    from ._files import human_bytes
+    from ._memory import available_memory
+
+    if attack == "random":
+        return
+    need = 8.0 * n * n * _GRAM_COPIES.get(attack, 1.0)
+    available = available_memory()
+    if available is not None and need > available:
+        raise CLIError(f"{attack} on the {n:,} rows of {path} needs a kernel matrix of "
+                       f"{human_bytes(need)}, more than the {human_bytes(available)} "
+                       "available now; attack a subsample, or use the random attack",
+                       "--attack")
+
+
+def _attack_failed(exc, args):
+    """The CLIError for a ValueError an attack or the --test SVC raised on this data."""
+    text = str(exc).split("\n")[0]
+    if any(w in text for w in ("NaN", "infinity", "too large", "not finite")):
+        text = (f"the kernel matrix of {args.data} is not finite with kernel={args.kernel} "
+                f"and gamma={args.gamma}: the features or gamma are too large for float64 "
+                "(standardise the features, or choose a smaller --gamma)")
+    return CLIError(text, "--attack")
 
 
 def _cmd_attack(args):
@@ -223,12 +313,12 @@ def _cmd_attack(args):
     from sklearn.svm import SVC
 
     from . import attacks
-    from ._validation import resolve_budget
+    from ._validation import libsvm_max_iter, resolve_budget
     from .datasets import write_labelled
 
     if args.out is not None:
-        _check_attack_output(args.out, args.data)
-    X, y, table = _read(args.data, args.label, "data")
+        _check_attack_output(args.out, args.data, args.test)
+    X, y, table = _read(args.data, args.label, "data", args.sep, args.drop)
     classes = np.unique(y)
     if classes.size > 2 and not attacks.supports_multiclass(args.attack):
         multi = [a for a in attacks.available() if attacks.supports_multiclass(a)]
@@ -248,7 +338,7 @@ def _cmd_attack(args):
     except ValueError as exc:
         raise CLIError(str(exc), "--budget") from None
     if args.test is not None:
-        X_test, y_test, _ = _read(args.test, args.label, "--test")
+        X_test, y_test, _ = _read(args.test, args.label, "--test", args.sep, args.drop)
         if X_test.shape[1] != X.shape[1]:
             raise CLIError(f"{args.test} has {X_test.shape[1]} features, {args.data} has "
                            f"{X.shape[1]}", "--test")
@@ -262,15 +352,25 @@ def _cmd_attack(args):
     svm = {"C": args.C, "kernel": args.kernel, "gamma": args.gamma}
     accepted = inspect.signature(attack).parameters
     params = {k: v for k, v in svm.items() if k in accepted}
-    y_poisoned = attack(X, y, args.budget, random_state=args.seed, **params)
+    _check_attack_memory(args.attack, X.shape[0], args.data)
+    try:
+        with np.errstate(all="ignore"):
+            y_poisoned = attack(X, y, args.budget, random_state=args.seed, **params)
+    except ValueError as exc:
+        raise _attack_failed(exc, args) from None
     n_flipped = int(np.count_nonzero(y_poisoned != y))
     print(f"{args.attack}: flipped {n_flipped} of "
           f"{y.shape[0]} labels ({n_flipped / y.shape[0]:.1%})")
 
     if args.test is not None:
         for name, labels in (("clean", y), ("poisoned", y_poisoned)):
-            clf = SVC(C=args.C, kernel=args.kernel, gamma=args.gamma).fit(X, labels)
-            accuracy = clf.score(X_test, y_test)
+            try:
+                with np.errstate(all="ignore"):
+                    clf = SVC(C=args.C, kernel=args.kernel, gamma=args.gamma,
+                              max_iter=libsvm_max_iter(X.shape[0])).fit(X, labels)
+                    accuracy = clf.score(X_test, y_test)
+            except ValueError as exc:
+                raise _attack_failed(exc, args) from None
             print(f"SVC test accuracy, {name + ' labels:':<16} {accuracy:.3f}")
 
     if args.out is not None:
@@ -303,7 +403,7 @@ def _add_run(sub):
                    help="built-in datasets (moons, digits_1v7, breast_cancer, digits10 with "
                         "ten classes, imbalanced_moons with 10%% positives; digits is "
                         "digits_1v7) or .npz/.csv files (default moons)")
-    p.add_argument("--label", default=None, help="label column of .csv datasets")
+    _add_csv_options(p)
     p.add_argument("--attack", nargs="+", default=["alfa_tilt"], metavar="NAME",
                    type=_grid_attack_name,
                    help="attacks: random, topk_sv, alfa, alfa_tilt, lfa, or none for the "
@@ -352,13 +452,22 @@ _RUN_OPTIONS = {"datasets": "--dataset", "attacks": "--attack", "budgets": "--bu
                 "method_params": "--rounds/--epochs"}
 
 
-def _check_run_output(path):
+# what `floral run --out DIR` may write into DIR (figures: any PNG)
+_RUN_OUTPUTS = ("results.csv", "results.json")
+
+
+def _check_run_output(path, datasets=()):
     if os.path.exists(path):
         if not os.path.isdir(path):
             raise CLIError(f"{path} exists and is not a directory", "--out")
         _writable_dir(path, "--out")
     else:
         _writable_dir(os.path.dirname(os.path.abspath(path)), "--out")
+    files = [d for d in datasets if os.path.isfile(d)]
+    for data in files:
+        inside = os.path.join(path, os.path.basename(data))
+        if os.path.basename(data) in _RUN_OUTPUTS or data.lower().endswith(".png"):
+            _check_not_an_input(inside, [data], "--out")
 
 
 def _cmd_run(args):
@@ -381,7 +490,7 @@ def _cmd_run(args):
             raise CLIError(f"{path} is a CSV file: name its label column with --label",
                            "--label")
     if args.out is not None:
-        _check_run_output(args.out)
+        _check_run_output(args.out, args.dataset)
 
     figures = args.out is not None and not args.no_figures
     plot_note = None
@@ -398,17 +507,24 @@ def _cmd_run(args):
         return figures and seed == 0 and data.X_train.shape[1] == 2
 
     try:
-        plan = experiments.plan_grid(
-            args.dataset, args.attack, budgets, methods, args.seeds, args.n_jobs, C=args.C,
-            gamma=args.gamma, method_params=method_params, label=args.label,
-            keep_models=keep,
-        )
+        with _notes():
+            plan = experiments.plan_grid(
+                args.dataset, args.attack, budgets, methods, args.seeds, args.n_jobs,
+                C=args.C, gamma=args.gamma, method_params=method_params, label=args.label,
+                sep=args.sep, drop=args.drop, keep_models=keep,
+            )
     except experiments.PlanError as exc:
         raise CLIError(str(exc), _RUN_OPTIONS.get(exc.param)) from None
     except OSError as exc:
         raise CLIError(str(exc), "--dataset") from None
     start = time.perf_counter()
-    results = experiments.run_plan(plan, verbose=not args.quiet)
+    try:
+        results = experiments.run_plan(plan, verbose=not args.quiet)
+    except ValueError as exc:
+        # what planning could not foresee (one cell's poisoned labels, a method on this
+        # data); the library's ValueErrors are about the input, so the user's to fix
+        raise CLIError(f"a cell of the grid failed: {str(exc).splitlines()[0]}",
+                       "--dataset") from None
     elapsed = time.perf_counter() - start
     print(results.table(columns=("best", "last") if args.paper else ("model",)))
     print(f"\n({len(plan)} cells, {len(results)} fits, {elapsed:.1f} s)")
@@ -637,6 +753,12 @@ def main(argv=None):
             return int(args.func(args) or 0)
         except CLIError as exc:
             sys.stderr.write(f"floral: error: {exc}\n")
+            return 2
+        except MemoryError:
+            # the estimates checked before the work began (file sizes, attack kernels)
+            # cannot foresee every allocation; one that fails is the input's size
+            sys.stderr.write("floral: error: out of memory: the data (or a kernel matrix "
+                             "of it) is too large for this machine; use a subsample\n")
             return 2
         except BaseException as exc:
             if not (isinstance(exc, KeyboardInterrupt) or sigint.received):

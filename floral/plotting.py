@@ -12,6 +12,8 @@ from numbers import Integral
 import numpy as np
 from sklearn.utils._param_validation import HasMethods, Interval, validate_params
 
+from ._files import atomic_output
+
 _RESOLUTION = [Interval(Integral, 2, None, closed="left")]
 
 __all__ = ["plot_decision_boundary", "plot_decision_grid", "plot_accuracy_vs_budget",
@@ -250,7 +252,8 @@ def save_figures(results, out_dir, *, dpi=110):
         for attack in attacks or ["none"]:
             fig = plot_accuracy_vs_budget(results, dataset=dataset, attack=attack)
             path = os.path.join(out_dir, f"accuracy_vs_budget_{dataset}_{attack}.png")
-            fig.savefig(path, dpi=dpi)
+            with atomic_output(path, "wb") as fh:
+                fig.savefig(fh, dpi=dpi, format="png")
             paths.append(path)
     for dataset in dict.fromkeys(k[0] for k in results.models):
         entry = next(v for k, v in results.models.items() if k[0] == dataset)
@@ -258,6 +261,7 @@ def save_figures(results, out_dir, *, dpi=110):
             continue
         fig = plot_decision_grid(results, dataset=dataset)
         path = os.path.join(out_dir, f"decision_boundaries_{dataset}.png")
-        fig.savefig(path, dpi=math.floor(dpi * 0.8))
+        with atomic_output(path, "wb") as fh:
+            fig.savefig(fh, dpi=math.floor(dpi * 0.8), format="png")
         paths.append(path)
     return paths

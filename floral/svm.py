@@ -23,6 +23,7 @@ from ._validation import (
     POSITIVE,
     POSITIVE_INT,
     RANDOM_STATE,
+    check_class_weights,
     check_data,
     core_seed,
     densify,
@@ -523,6 +524,7 @@ class FloralSVC(BaseKernelSVC):
         sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64,
                                              ensure_non_negative=True)
         class_w = compute_class_weight(self.class_weight, classes=classes, y=y)
+        check_class_weights(self.class_weight, sample_weight * class_w[y_idx])
         C_vec = float(self.C) * sample_weight * class_w[y_idx]
         # the linear kernel has no gamma, and "scale" would read all of X once more
         gamma = (1.0 if self.kernel == "linear"
@@ -816,6 +818,14 @@ class _RowsOf:
 
     def __getitem__(self, rows):
         return self.pool[self.index[rows]]
+
+    # persistence (skops.io, pickle's protocols 0 and 1) asks for the state as a dict
+    def __getstate__(self):
+        return {"pool": self.pool, "index": self.index}
+
+    def __setstate__(self, state):
+        self.pool = state["pool"]
+        self.index = state["index"]
 
     def gather(self):
         return self.pool[self.index]

@@ -561,3 +561,52 @@ def test_cli_multiclass_file(tmp_path):
     assert res.returncode == 2 and "Traceback" not in res.stderr
     assert "floral: error: argument --attack: alfa is defined for two classes only and " \
            "three.npz has 3; the attacks random, topk_sv take more" in res.stderr
+
+
+def test_the_readme_gives_each_attack_its_real_signature():
+    import inspect
+    import pathlib
+    import re
+
+    readme = (pathlib.Path(__file__).parents[1] / "README.md").read_text()
+    section = readme[readme.index("## Label-flip attacks"):]
+    rows = re.findall(r"^\| `(\w+)` \| `([^`]+)` \|", section, flags=re.M)
+    assert [name for name, _ in rows] == list(attacks.available())
+    for name, cell in rows:
+        function = cell.split("(")[0]
+        params = list(inspect.signature(getattr(attacks, function)).parameters)
+        # a cell with arguments spells them out; a bare name is attack(X, y, budget, ...)
+        stated = cell[cell.index("(") + 1:-1].split(", ") if "(" in cell else \
+            ["X", "y", "budget"]
+        assert params[:len(stated)] == stated, (name, params)
+        # looked up by name, every attack takes (X, y, budget)
+        assert list(inspect.signature(attacks.get(name)).parameters)[:3] == \
+            ["X", "y", "budget"]
+    assert "random_flip(y, budget, *, random_state=None)" in section
+
+
+_BADLY_SCALED_ALFA = """
+import warnings
+import numpy as np
+from sklearn.exceptions import ConvergenceWarning
+from floral.attacks import alfa
+X = np.array([[974.0], [-389.0], [83.0], [-1069.0], [-2015.0], [957.0], [1148.0], [-1455.0]])
+y = np.array([-1, 1, 1, 1, 1, -1, 1, -1])
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    y_bad = alfa(X, y, 1, C=10.0, kernel="poly", gamma=10.0, degree=1, coef0=-1.0,
+                 max_iter=2, random_state=59)
+print(int((y_bad != y).sum()), sum(issubclass(w.category, ConvergenceWarning) for w in caught))
+"""
+
+
+def test_attack_svms_stop_at_an_iteration_cap():
+    # found by tools/fuzz.py: ALFA's SVMs on a badly scaled kernel ran for minutes at n = 8
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-c", _BADLY_SCALED_ALFA], capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    flipped, warned = map(int, proc.stdout.split())
+    assert flipped == 1 and warned >= 1

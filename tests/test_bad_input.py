@@ -17,6 +17,7 @@ import os
 import re
 import subprocess
 import sys
+import zipfile
 from collections import namedtuple
 
 import numpy as np
@@ -74,6 +75,12 @@ ROWS = param_rows("FloralSVC.fit", "FloralSVC", "FloralSVC({kw}).fit(X, y)", FLO
         "y must be a 1-D array-like of labels"),
     Row("FloralSVC.fit", "string X", "FloralSVC(n_rounds=2).fit(TEXT, y)", ValueError,
         "X must be numeric"),
+    Row("FloralSVC.fit", "class_weight all zero",
+        "FloralSVC(n_rounds=2, class_weight={0: 0, 1: 0}).fit(X, y)", ValueError,
+        r"class_weight=\{0: 0, 1: 0\} gives every sample a weight of 0"),
+    Row("FloralSVC.fit", "class_weight zero where sample_weight is not",
+        "FloralSVC(n_rounds=2, class_weight={0: 0, 1: 1}).fit(X, y, sample_weight=1.0 - y)",
+        ValueError, "class_weight=.* gives every sample a weight of 0"),
     Row("FloralSVC.fit", "one class", "FloralSVC(n_rounds=2).fit(X, np.zeros(60))",
         ValueError, "y has 1 class"),
     Row("FloralSVC.fit", "continuous y", "FloralSVC(n_rounds=2).fit(X, np.linspace(0, 1, 60))",
@@ -257,11 +264,6 @@ for method, call in (("fit", "fit(X, y)"), ("partial_fit", "partial_fit(X, y, cl
     ROWS += param_rows(f"PGDTrainedMLP.{method}", "PGDTrainedMLP",
                        "PGDTrainedMLP({kw})." + call, PGD_PARAMS)
 ROWS += [
-    Row("LabelSanitizedSVC.fit", "k > n - 1", "LabelSanitizedSVC(k=60).fit(X, y)", ValueError,
-        "k=60 neighbours need more than 60 samples, got n_samples=60"),
-    Row("KLIDSVC.fit", "k > n - 1", "KLIDSVC(k=60).fit(X, y)", ValueError,
-        "k=60 neighbours need more than 60 samples"),
-] + [
     Row("sanitize_labels", "k > n - 1", "sanitize_labels(X, y, k=60)", ValueError, "k=60"),
     Row("klid_weights", "k > n - 1", "klid_weights(X, y, k=100)", ValueError, "k=100"),
 ] + [
@@ -311,7 +313,26 @@ for reader in ("load_embeddings", "read_labelled"):
         Row(reader, "csv with a ragged row", f"{reader}('ragged.csv', 'label')", ValueError,
             "ragged.csv, line 3: 2 fields, the header has 3"),
         Row(reader, "csv with text features", f"{reader}('text.csv', 'label')", ValueError,
-            "text.csv: every column but 'label' must be numeric"),
+            "text.csv, line 2, column 'a': the cell is not a number: 'foo'; every column "
+            "but the label 'label' must be numeric"),
+        Row(reader, "csv with an empty cell", f"{reader}('hole.csv', 'label')", ValueError,
+            "hole.csv, line 3, column 'b': the cell is empty"),
+        Row(reader, "csv with an empty label", f"{reader}('nolabel.csv', 'label')",
+            ValueError, r"nolabel.csv, line 2: the label \(column 'label'\) is empty"),
+        Row(reader, "csv with ';' read with ','", f"{reader}('semi.csv', 'label')",
+            ValueError, "semi.csv has no column 'label'.*pass sep=';'"),
+        Row(reader, "sep of two characters", f"{reader}('semi.csv', 'label', sep=';;')",
+            ValueError, "sep must be one character"),
+        Row(reader, "sep not a str", f"{reader}('semi.csv', 'label', sep=0)",
+            ValueError, param("sep", reader)),
+        Row(reader, "drop a missing column", f"{reader}('train.csv', 'label', drop=['id'])",
+            ValueError, "train.csv has no column 'id' to drop"),
+        Row(reader, "drop the label", f"{reader}('train.csv', 'label', drop=['label'])",
+            ValueError, "cannot drop the label column 'label'"),
+        Row(reader, "drop not a list", f"{reader}('train.csv', 'label', drop='a')",
+            ValueError, param("drop", reader)),
+        Row(reader, ".npz declaring a huge shape", f"{reader}('huge.npz')", ValueError,
+            "cannot read huge.npz: array 'X' would take .* more than the .* available now"),
     ]
 ROWS += [
     Row("load_embeddings", "three classes", "load_embeddings('three.npz')", ValueError,
@@ -476,6 +497,25 @@ CLI_ROWS = [
         ("--out of another format", ["--out", "p.csv"],
          "--out: must have the input's format (.npz), got p.csv"),
         ("--out a directory", ["--out", "adir.npz"], "--out: adir.npz is a directory"),
+        ("--out the input", ["--out", "train.npz"],
+         "--out: train.npz is the input file train.npz"),
+        ("--out the --test file", ["--test", "test.npz", "--out", "test.npz"],
+         "--out: test.npz is the input file test.npz"),
+        ("--sep of two characters",
+         ["!", "attack", "train.csv", "--label", "label", "--sep", ";;", "--attack", "random",
+          "--budget", "1"], "--sep: must be one character"),
+        ("--drop a missing column",
+         ["!", "attack", "train.csv", "--label", "label", "--drop", "id", "--attack",
+          "random", "--budget", "1"], "--drop: train.csv has no column 'id' to drop"),
+        ("csv with an empty label",
+         ["!", "attack", "nolabel.csv", "--label", "label", "--attack", "random", "--budget",
+          "1"], "data: nolabel.csv, line 2: the label (column 'label') is empty"),
+        ("csv with an empty cell",
+         ["!", "attack", "hole.csv", "--label", "label", "--attack", "random", "--budget",
+          "1"], "data: hole.csv, line 3, column 'b': the cell is empty"),
+        (".npz declaring a huge shape",
+         ["!", "attack", "huge.npz", "--attack", "random", "--budget", "1"],
+         "data: cannot read huge.npz: array 'X' would take"),
         ("two-class attack on three classes",
          ["!", "attack", "three.npz", "--attack", "alfa", "--budget", "3"],
          "--attack: alfa is defined for two classes only and three.npz has 3"),
@@ -515,6 +555,10 @@ CLI_ROWS = [
         ("--out in a missing directory", ["--out", "no/such/dir"], "--out: "),
         ("--out an existing file", ["--out", "train.npz"],
          "--out: train.npz exists and is not a directory"),
+        ("--sep of two characters", ["--sep", "ab"], "--sep: must be one character"),
+        ("--drop a missing column",
+         ["--dataset", "train.csv", "--label", "label", "--drop", "id"],
+         "--dataset: train.csv has no column 'id' to drop"),
     ]
 ] + [
     CliRow("floral demo", "negative seed", ["demo", "--seed", "-1"],
@@ -591,6 +635,16 @@ def _write_files(d):
     (d / "train.csv").write_text("a,b,label\n0,1,x\n1,0,y\n")
     (d / "ragged.csv").write_text("a,b,label\n0,1,x\n1,y\n")
     (d / "text.csv").write_text("a,b,label\nfoo,1,x\n1,0,y\n")
+    (d / "hole.csv").write_text("a,b,label\n0,1,x\n1,,y\n")
+    (d / "nolabel.csv").write_text("a,b,label\n0,1,\n1,0,y\n")
+    (d / "semi.csv").write_text("a;b;label\n0;1;x\n1;0;y\n")
+    np.savez(d / "test.npz", X=X, y=y)
+    with zipfile.ZipFile(d / "huge.npz", "w") as zf:  # a header declaring 149 TiB, no data
+        with zf.open("X.npy", "w") as fh:
+            np.lib.format.write_array_header_1_0(
+                fh, {"descr": "<f8", "fortran_order": False, "shape": (10**7, 2 * 10**6)})
+        with zf.open("y.npy", "w") as fh:
+            np.lib.format.write_array(fh, np.zeros(3))
     (d / "adir.npz").mkdir()
     split = dict(X_train=np.zeros((20, 2)), y_train=np.arange(20) % 2, y_test=np.arange(5) % 2)
     np.savez(d / "widesplit.npz", **split, X_test=np.zeros((5, 3)))
@@ -684,6 +738,6 @@ def test_rows_cover_every_public_entry_point():
     # what takes no user input: names, constants and classes only built by floral itself
     no_input = {"available", "available_methods", "available_datasets", "FIELDS",
                 "FLORAL_PARAMS", "NN_PARAMS", "DEFAULT_GAMMA", "IMBALANCE_RATIO", "Plan",
-                "PlanError", "write_labelled"}
+                "PlanError", "write_labelled", "UnnamedColumnWarning"}
     assert public - no_input - covered == set()
 

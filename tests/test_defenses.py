@@ -418,8 +418,69 @@ _WEIGHT_EQUIVALENCE = {
 
 # some checks fit one-class data on purpose; the defenses then warn and predict it
 @pytest.mark.filterwarnings("ignore:.*predicts that class everywhere:UserWarning")
-# k=5: the checks fit as few as 10 samples, and a neighbour count must stay below n_samples
-@parametrize_with_checks([LNSVC(), CurieSVC(), LabelSanitizedSVC(k=5), KLIDSVC(k=5)],
+# the checks fit as few as 10 samples, fewer than the default k's neighbours: clipped
+@pytest.mark.filterwarnings("ignore:.*neighbours need more than:UserWarning")
+@parametrize_with_checks([LNSVC(), CurieSVC(), LabelSanitizedSVC(), KLIDSVC()],
                          expected_failed_checks=lambda est: _WEIGHT_EQUIVALENCE)
 def test_sklearn_compatible(estimator, check):
     check(estimator)
+
+
+@pytest.mark.parametrize("cls", [LabelSanitizedSVC, KLIDSVC])
+def test_k_beyond_the_data_is_clipped_with_a_warning(cls, noisy_moons):
+    X, y, _ = noisy_moons
+    X, y = X[:30], y[:30]
+    with pytest.warns(UserWarning, match=f"{cls.__name__}: k=60 neighbours need more than 60 "
+                                         "samples, got n_samples=30; using k=29"):
+        clipped = cls(k=60).fit(X, y)
+    exact = cls(k=29).fit(X, y)
+    np.testing.assert_array_equal(clipped.decision_function(X), exact.decision_function(X))
+    # the functions, which have no default to outgrow, still refuse
+    fn = sanitize_labels if cls is LabelSanitizedSVC else klid_weights
+    with pytest.raises(ValueError, match="k=60 neighbours need more than 60 samples"):
+        fn(X, y, k=60)
+
+
+def test_pandas_string_labels_and_series_weights():
+    pd = pytest.importorskip("pandas")
+    X = np.c_[np.arange(30.0), np.zeros(30)]
+    labels = np.array(["a"] * 30, dtype=object)
+    labels[[5, 15, 25]] = "b"  # isolated: sanitization relabels all three, one class left
+    y = pd.Series(labels, dtype="string")
+    w = pd.Series(np.ones(30), index=np.arange(30)[::-1])
+    with pytest.warns(UserWarning, match="has label 'a'; the fitted classifier predicts"):
+        clf = LabelSanitizedSVC(k=6).fit(X, y, sample_weight=w)
+    assert (clf.predict(X) == "a").all()
+    for est in (LNSVC(), CurieSVC(), KLIDSVC(k=6)):
+        fitted = est.fit(pd.DataFrame(X), y, sample_weight=w)
+        plain = type(est)(**est.get_params()).fit(X, labels.astype(str))
+        np.testing.assert_array_equal(fitted.predict(X), plain.predict(X))
+
+
+_BADLY_SCALED = """
+import warnings
+import numpy as np
+from sklearn.exceptions import ConvergenceWarning
+from floral.defenses import CurieSVC
+X = np.array([[1034.0], [-926.0], [-1047.0], [116.0], [1094.0]])
+y = np.array([0, 1, 0, 0, 1])
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    CurieSVC(C=0.001, kernel="poly", gamma=0.1, degree=3, count=3, eps=0.1,
+             min_samples=1).fit(X, y, sample_weight=[3.0, 2.5, 2.6, 2.5, 1.6])
+print(sum("Solver terminated early" in str(w.message) for w in caught
+          if issubclass(w.category, ConvergenceWarning)))
+"""
+
+
+def test_a_badly_scaled_kernel_stops_at_libsvms_iteration_cap():
+    # found by tools/fuzz.py: a poly kernel of 1e3-sized features (values near 1e15) keeps
+    # scikit-learn's libsvm (max_iter=-1) iterating for minutes on five points; the
+    # defenses' SVC stops at LIBSVM's own kind of cap and says so
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-c", _BADLY_SCALED], capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert int(proc.stdout) >= 1

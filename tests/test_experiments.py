@@ -671,3 +671,19 @@ def test_grid_on_a_dask_local_cluster():
     serial = run_grid("moons", "random", [0, 0.1], ["svm", "floral"], [0, 1],
                       method_params=FAST)
     assert strip_times(res) == strip_times(serial)
+
+
+def test_a_relative_dataset_path_is_read_where_it_was_given(tmp_path, monkeypatch):
+    # a loky executor outlives a grid, and its workers keep the working directory they
+    # started in; the loader must not depend on the working directory at run time
+    from floral.experiments import plan_grid, run_plan
+
+    data = load_moons(0)
+    np.savez(tmp_path / "d.npz", X=np.r_[data.X_train, data.X_val],
+             y=np.r_[data.y_train, data.y_val])
+    monkeypatch.chdir(tmp_path)
+    plan = plan_grid("d.npz", "random", [0.1], ["svm"], seeds=1)
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    res = run_plan(plan)
+    assert len(res) == 1 and res[0]["dataset"] == "d" and res[0]["model_accuracy"] > 0.9

@@ -13,6 +13,7 @@ from .._validation import (
     check_data,
     encode_binary_labels,
     kernel_params,
+    libsvm_max_iter,
     resolve_gamma,
     warn_caller,
 )
@@ -71,17 +72,20 @@ class _DefendedSVC(BaseKernelSVC):
             label = int(present[0]) if present.size else int(np.sign(y_fit.sum()) or 1)
             warn_caller(
                 f"{type(self).__name__}: after the defense every training point with "
-                f"positive weight has label {self.classes_[int(label > 0)].tolist()!r}; "
+                f"positive weight has label "
+                f"{np.asarray(self.classes_[int(label > 0)]).tolist()!r}; "
                 "the fitted classifier predicts that class everywhere.", UserWarning,
             )
             self._set_model(X, [], np.zeros((1, 0)), [float(label)], gamma)
             return
         if K_fit is None:
             svc = SVC(C=float(self.C), kernel=self.kernel, gamma=gamma,
-                      degree=int(self.degree), coef0=float(self.coef0))
+                      degree=int(self.degree), coef0=float(self.coef0),
+                      max_iter=libsvm_max_iter(rows.size))
             svc.fit(X[rows], y_fit, sample_weight=w_fit)
         else:
-            svc = SVC(C=float(self.C), kernel="precomputed")
+            svc = SVC(C=float(self.C), kernel="precomputed",
+                      max_iter=libsvm_max_iter(rows.size))
             svc.fit(K_fit, y_fit, sample_weight=w_fit)
         self._set_model(X, rows[svc.support_], svc.dual_coef_, svc.intercept_, gamma)
 
@@ -98,3 +102,17 @@ def check_neighbours(k, n_samples, param="k"):
     if k > n_samples - 1:
         raise ValueError(f"{param}={k} neighbours need more than {k} samples, got "
                          f"n_samples={n_samples}; use {param} <= {n_samples - 1}")
+
+
+def clipped_neighbours(estimator, n_samples, minimum=1):
+    """An estimator's ``k`` for ``n_samples`` training points: above ``n_samples - 1`` it
+    is clipped there with a warning (a default tuned for hundreds of points must not make
+    a small training set an error); below ``minimum`` after clipping, check_neighbours'
+    error stands."""
+    k = int(estimator.k)
+    if k > n_samples - 1 >= minimum:
+        warn_caller(f"{type(estimator).__name__}: k={k} neighbours need more than {k} "
+                    f"samples, got n_samples={n_samples}; using k={n_samples - 1}",
+                    UserWarning)
+        return n_samples - 1
+    return k

@@ -16,7 +16,7 @@ from .._validation import (
     kernel_params,
     resolve_gamma,
 )
-from ._base import _DefendedSVC, check_neighbours
+from ._base import _DefendedSVC, check_neighbours, clipped_neighbours
 
 __all__ = ["klid_weights", "KLIDSVC"]
 
@@ -237,7 +237,8 @@ class KLIDSVC(_DefendedSVC):
     coef0 : float, default=0.0
         Independent term of the "poly" and "sigmoid" kernels.
     k : int >= 2, default=10
-        Neighbours in each LID estimate, at most ``n_samples - 1``.
+        Neighbours in each LID estimate, at most ``n_samples - 1``: a larger
+        ``k`` is clipped to ``n_samples - 1`` with a ``UserWarning``.
     weight_center : float > 0, default=1.0
         LID ratio that gets the weight halfway between ``min_weight`` and 1.
     weight_slope : float > 0, default=2.0
@@ -301,7 +302,8 @@ class KLIDSVC(_DefendedSVC):
 
     def _defend(self, X, y_signed, sample_weight, params):
         weights, ratio = klid_weights(
-            X, y_signed, k=self.k, kernel=self.kernel, gamma=params.get("gamma", 1.0),
+            X, y_signed, k=clipped_neighbours(self, X.shape[0], minimum=2),
+            kernel=self.kernel, gamma=params.get("gamma", 1.0),
             degree=self.degree, coef0=self.coef0, weight_center=self.weight_center,
             weight_slope=self.weight_slope, min_weight=self.min_weight, return_ratio=True,
         )

@@ -8,7 +8,12 @@ from sklearn.utils._param_validation import Interval, validate_params
 from sklearn.utils.validation import check_X_y
 
 from .._validation import POSITIVE_INT, check_data, encode_binary_labels
-from ._base import _DefendedSVC, check_neighbours, labels_from_signed
+from ._base import (
+    _DefendedSVC,
+    check_neighbours,
+    clipped_neighbours,
+    labels_from_signed,
+)
 
 __all__ = ["sanitize_labels", "LabelSanitizedSVC"]
 
@@ -118,7 +123,8 @@ class LabelSanitizedSVC(_DefendedSVC):
     coef0 : float, default=0.0
         Independent term of the "poly" and "sigmoid" kernels.
     k : int >= 1, default=20
-        Neighbours consulted, at most ``n_samples - 1``.
+        Neighbours consulted, at most ``n_samples - 1``: a larger
+        ``k`` is clipped to ``n_samples - 1`` with a ``UserWarning``.
     eta : float in (0.5, 1], default=0.75
         Minimum agreeing fraction for a relabel.
     max_iter : int >= 1, default=1
@@ -180,7 +186,8 @@ class LabelSanitizedSVC(_DefendedSVC):
         self.max_iter = max_iter
 
     def _defend(self, X, y_signed, sample_weight, params):
-        y_new, n_iter = _sanitize(X, y_signed, self.k, self.eta, self.max_iter)
+        y_new, n_iter = _sanitize(X, y_signed, clipped_neighbours(self, X.shape[0]),
+                                  self.eta, self.max_iter)
         self.relabelled_ = np.flatnonzero(y_new != y_signed)
         self.y_sanitized_ = self.classes_[(y_new > 0).astype(np.intp)]
         self.n_iter_ = n_iter

@@ -4,9 +4,12 @@ Cells run through joblib (in this process with one job, in worker processes othe
 or on any joblib backend such as Dask). Ctrl-C stops the run: no further cell starts and
 joblib terminates its workers, then the KeyboardInterrupt reaches the caller.
 """
+import contextlib
 import copy
 import inspect
+import signal
 import sys
+import threading
 import time
 import warnings
 
@@ -171,6 +174,38 @@ class _Progress:
         self.stream.flush()
 
 
+@contextlib.contextmanager
+def _sigint_blocked():
+    """Block SIGINT in this thread while joblib starts its workers, which inherit the mask.
+
+    A terminal's Ctrl-C goes to the whole process group: a worker that gets it while it
+    starts (importing) or runs a cell prints its own traceback, dozens of lines after the
+    parent has already said it was interrupted. Started with SIGINT blocked, workers never
+    see it; the parent alone handles the Ctrl-C and joblib terminates them. A SIGINT that
+    arrives meanwhile stays pending and is delivered here when the block ends.
+    """
+    block = (hasattr(signal, "pthread_sigmask")
+             and threading.current_thread() is threading.main_thread())
+    if block:
+        # starting a resource tracker unblocks SIGINT in the starting thread when done
+        # (multiprocessing's and loky's own): start them first, so the block holds
+        from multiprocessing import resource_tracker
+
+        resource_tracker.ensure_running()
+        try:
+            from joblib.externals.loky.backend import resource_tracker as loky_tracker
+
+            loky_tracker.ensure_running()
+        except ImportError:  # a joblib without loky: nothing else to start
+            pass
+        previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        if block:
+            signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
 @validate_params({"plan": [Plan], "verbose": ["verbose"]}, prefer_skip_nested_validation=True)
 def run_plan(plan, *, verbose=0):
     """Run the cells of a :class:`Plan` from :func:`plan_grid`.
@@ -194,7 +229,8 @@ def run_plan(plan, *, verbose=0):
         parallel = joblib.Parallel(n_jobs=plan.n_jobs, return_as="generator_unordered")
     except ValueError:  # a backend that cannot stream results: progress at the end only
         parallel = joblib.Parallel(n_jobs=plan.n_jobs)
-    outputs = parallel(joblib.delayed(_run_cell)(c) for c in cells)
+    with _sigint_blocked():
+        outputs = parallel(joblib.delayed(_run_cell)(c) for c in cells)
     out = {}
     try:
         for index, records, kept in outputs:
@@ -217,8 +253,8 @@ def run_plan(plan, *, verbose=0):
 
 @validate_params({**_GRID_PARAMS, "verbose": ["verbose"]}, prefer_skip_nested_validation=True)
 def run_grid(datasets, attacks, budgets, methods, seeds, n_jobs=None, *, C=10.0, gamma=None,
-             method_params=None, attack_params=None, label=None, keep_models=False,
-             verbose=0):
+             method_params=None, attack_params=None, label=None, sep=",", drop=None,
+             keep_models=False, verbose=0):
     """Run every dataset x attack x budget x method x seed and record test accuracies.
 
     Each cell (dataset, seed, attack, budget) loads the data with ``random_state=seed``,
@@ -269,6 +305,10 @@ def run_grid(datasets, attacks, budgets, methods, seeds, n_jobs=None, *, C=10.0,
         ``{"topk_sv": {"candidate_factor": 2.0}}``.
     label : str, default=None
         Label column of .csv datasets.
+    sep : str, default=","
+        Field separator of .csv datasets.
+    drop : list of str, default=None
+        Columns of .csv datasets that are neither features nor the label (IDs).
     keep_models : bool, default=False
         Keep each cell's data, poisoned labels and fitted models (Model) in
         :attr:`Results.models`, for figures.
@@ -311,5 +351,5 @@ def run_grid(datasets, attacks, budgets, methods, seeds, n_jobs=None, *, C=10.0,
     """
     plan = _plan(datasets, attacks, budgets, methods, seeds, n_jobs, C=C, gamma=gamma,
                  method_params=method_params, attack_params=attack_params, label=label,
-                 keep_models=keep_models, caller="run_grid")
+                 sep=sep, drop=drop, keep_models=keep_models, caller="run_grid")
     return run_plan(plan, verbose=verbose)

@@ -68,21 +68,34 @@ class _FixedData:
 class _FileData:
     """A loader for :func:`floral.datasets.load_embeddings`."""
 
-    def __init__(self, path, label):
-        self.path, self.label = path, label
+    def __init__(self, path, label, sep=",", drop=None):
+        self.path, self.label, self.sep, self.drop = path, label, sep, drop
+        # a reused worker (loky keeps its executor between grids) may have another working
+        # directory than the planning process: a relative path is resolved where it was
+        # given, and kept as typed where it means the same file (the messages name it so)
+        self.abspath = os.path.abspath(path)
+        self.noted = False
 
     def __call__(self, random_state=None):
-        from .._validation import densify, is_sparse
-        from ..datasets import load_embeddings
+        import warnings
 
-        data = load_embeddings(self.path, self.label, random_state=random_state)
+        from .._validation import densify, is_sparse
+        from ..datasets import UnnamedColumnWarning, load_embeddings
+
+        with warnings.catch_warnings():
+            # said once, at planning; the flag travels with the loader to the workers
+            if self.noted:
+                warnings.simplefilter("ignore", UnnamedColumnWarning)
+            self.noted = True
+            path = self.path if os.path.abspath(self.path) == self.abspath else self.abspath
+            data = load_embeddings(path, self.label, sep=self.sep, drop=self.drop,
+                                   random_state=random_state)
         # a sparse .npz (scipy.sparse.save_npz layout): the grid's attacks and defenses
         # read dense rows (each forms an n x n kernel matrix anyway), so the splits are
         # made dense here, up to densify's size limit (beyond it a clear error)
         for key in ("X_train", "X_val", "X_test"):
             if is_sparse(data[key]):
-                data[key] = densify(data[key], X_name=f"{self.path} ({key})",
-                                    kernel="rbf")
+                data[key] = densify(data[key], X_name=f"{self.path} ({key})", kernel="rbf")
         return data
 
 
@@ -107,7 +120,7 @@ def _as_list(value, name):
     return items
 
 
-def _dataset_spec(spec, label):
+def _dataset_spec(spec, label, sep=",", drop=None):
     """(name, loader) for a built-in name, a .npz/.csv path, a bunch or a callable."""
     if isinstance(spec, Bunch) or (hasattr(spec, "X_train") and hasattr(spec, "y_test")):
         return str(getattr(spec, "name", "data")), _FixedData(spec)
@@ -120,7 +133,7 @@ def _dataset_spec(spec, label):
         if os.path.splitext(text)[1].lower() in (".npz", ".csv"):
             if not os.path.isfile(text):
                 raise FileNotFoundError(f"no such file: {text}")
-            return os.path.splitext(os.path.basename(text))[0], _FileData(text, label)
+            return os.path.splitext(os.path.basename(text))[0], _FileData(text, label, sep, drop)
         raise PlanError(f"unknown dataset {text!r}; choose from: "
                         f"{', '.join(available_datasets())}, or a .npz / .csv file", "datasets")
     if callable(spec):
@@ -277,13 +290,16 @@ _GRID_PARAMS = {
     "method_params": [dict, None],
     "attack_params": [dict, None],
     "label": [str, None],
+    "sep": [str],
+    "drop": [list, tuple, None],
     "keep_models": ["boolean", callable],
 }
 
 
 @validate_params(_GRID_PARAMS, prefer_skip_nested_validation=True)
 def plan_grid(datasets, attacks, budgets, methods, seeds, n_jobs=None, *, C=10.0, gamma=None,
-              method_params=None, attack_params=None, label=None, keep_models=False):
+              method_params=None, attack_params=None, label=None, sep=",", drop=None,
+              keep_models=False):
     """Check a grid and list its cells without running any: :func:`run_grid` is
     ``run_plan(plan_grid(...))``.
 
@@ -316,14 +332,14 @@ def plan_grid(datasets, attacks, budgets, methods, seeds, n_jobs=None, *, C=10.0
     """
     return _plan(datasets, attacks, budgets, methods, seeds, n_jobs, C=C, gamma=gamma,
                  method_params=method_params, attack_params=attack_params, label=label,
-                 keep_models=keep_models, caller="plan_grid")
+                 sep=sep, drop=drop, keep_models=keep_models, caller="plan_grid")
 
 
 def _plan(datasets, attacks, budgets, methods, seeds, n_jobs, *, C, gamma, method_params,
-          attack_params, label, keep_models, caller):
+          attack_params, label, keep_models, caller, sep=",", drop=None):
     import joblib
 
-    specs = [_dataset_spec(d, label) for d in _as_list(datasets, "datasets")]
+    specs = [_dataset_spec(d, label, sep, drop) for d in _as_list(datasets, "datasets")]
     names = [name for name, _ in specs]
     if len(set(names)) != len(names):
         raise PlanError(f"datasets must have distinct names, got {names}", "datasets")

@@ -9,6 +9,7 @@ import os
 import numpy as np
 from sklearn.utils._param_validation import StrOptions, validate_params
 
+from .._files import atomic_output
 from .._validation import check_option
 from ._methods import available_methods, display_name
 
@@ -92,10 +93,13 @@ class Results(list):
     def to_csv(self, path):
         """Write the records as CSV (a header row, one row per record; None is empty).
 
+        The file is written beside ``path`` and renamed over it once complete, so an
+        interruption never leaves a truncated file.
+
         Floats are written with ``repr``, so :func:`read_csv` gives them back exactly.
         """
         fields = self._fields()
-        with open(path, "w", newline="") as fh:
+        with atomic_output(path, "w", newline="", encoding="utf-8") as fh:
             writer = csv.DictWriter(fh, fieldnames=fields)
             writer.writeheader()
             for rec in self:
@@ -107,7 +111,7 @@ class Results(list):
         """Write ``{"meta": ..., "records": [...]}`` as JSON; :func:`read_json` reads it."""
         # one record per line: compact, and still diff- and grep-friendly
         records = [json.dumps({k: _jsonable(v) for k, v in rec.items()}) for rec in self]
-        with open(path, "w") as fh:
+        with atomic_output(path, "w", encoding="utf-8") as fh:
             fh.write('{"meta": ' + json.dumps(_jsonable_tree(self.meta))
                      + ',\n "records": [\n  ' + ",\n  ".join(records) + "\n]}\n")
 
