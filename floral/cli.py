@@ -562,7 +562,7 @@ def _add_audit(sub):
                     "SVC's C=1 and gamma='scale', as for `floral attack`.",
     )
     p.add_argument("data", help="training data, .npz or .csv")
-    p.add_argument("--label", default=None, help="label column of .csv files")
+    _add_csv_options(p)
     p.add_argument("--val", default=None,
                    help="trusted validation file (same format, labels among the training "
                         "labels)")
@@ -576,8 +576,9 @@ def _add_audit(sub):
     p.add_argument("--kernel", type=_checked("--kernel", _constraint("KERNEL"), str),
                    default="rbf", help="SVM kernel: rbf, linear, poly or sigmoid (default rbf)")
     p.add_argument("--gamma", type=_checked("--gamma", _constraint("GAMMA"), _gamma),
-                   default="scale",
-                   help="kernel gamma: a float > 0, 'scale' or 'auto' (default 'scale')")
+                   default=None,
+                   help="kernel gamma: a float > 0, 'scale' or 'auto' (default: FloralSVC's, "
+                        "'scale', chosen around it on the --val set when one is given)")
     p.add_argument("--seed", type=_checked("--seed", _constraint("SEED")), default=None,
                    help="random_state of FloralSVC's attacker, an int >= 0 (default: "
                         "unseeded)")
@@ -591,21 +592,12 @@ def _audit_constraint(name):
     return _AUDIT_PARAMS[name]
 
 
-def _same_file(a, b):
-    try:
-        return os.path.samefile(a, b)
-    except OSError:
-        return os.path.abspath(a) == os.path.abspath(b)
-
-
 def _check_audit_output(path, inputs):
     if os.path.splitext(path)[1].lower() != ".csv":
         raise CLIError(f"must be a .csv file, got {path}", "--out")
     if os.path.isdir(path):
         raise CLIError(f"{path} is a directory", "--out")
-    for given in inputs:
-        if given is not None and os.path.exists(path) and _same_file(path, given):
-            raise CLIError(f"{path} is an input file; write the audit elsewhere", "--out")
+    _check_not_an_input(path, inputs, "--out")
     _writable_dir(os.path.dirname(os.path.abspath(path)), "--out")
 
 
@@ -613,23 +605,6 @@ def _audit_rows(audit, y):
     yield ["index", "given_label", "suggested_label", "score"]
     for i in audit.indices:
         yield [int(i), y[i], audit.suggested_labels[i], f"{audit.scores[i]:.6g}"]
-
-
-def _write_rows_atomically(path, rows):
-    """A CSV written beside ``path`` and renamed over it: a reader (or a crash) never sees
-    half a file, and an old file stays whole until the new one is complete."""
-    import csv
-
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".floral-", suffix=".csv", dir=folder)
-    try:
-        with os.fdopen(fd, "w", newline="") as fh:
-            csv.writer(fh).writerows(rows)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def _cmd_audit(args):
@@ -643,14 +618,14 @@ def _cmd_audit(args):
 
     if args.out is not None:
         _check_audit_output(args.out, [args.data, args.val])
-    X, y, _ = _read(args.data, args.label, "data")
+    X, y, _ = _read(args.data, args.label, "data", args.sep, args.drop)
     classes = np.unique(y)
     if classes.size < 2:
         raise CLIError(f"{args.data} has 1 class ({classes[0]!r}); an audit needs two or "
                        "more", "data")
     val = {}
     if args.val is not None:
-        X_val, y_val, _ = _read(args.val, args.label, "--val")
+        X_val, y_val, _ = _read(args.val, args.label, "--val", args.sep, args.drop)
         if X_val.shape[1] != X.shape[1]:
             raise CLIError(f"{args.val} has {X_val.shape[1]} features, {args.data} has "
                            f"{X.shape[1]}", "--val")
@@ -661,8 +636,8 @@ def _cmd_audit(args):
         val = dict(X_val=X_val, y_val=y_val)
 
     threshold = DEFAULT_THRESHOLD if args.threshold is None else args.threshold
-    model = FloralSVC(C=args.C, kernel=args.kernel, gamma=args.gamma,
-                      verbose=0 if args.quiet else 1)
+    gamma = {} if args.gamma is None else {"gamma": args.gamma}
+    model = FloralSVC(C=args.C, kernel=args.kernel, verbose=0 if args.quiet else 1, **gamma)
     start = time.perf_counter()
     audit = find_flipped_labels(X, y, estimator=model, threshold=threshold,
                                 random_state=args.seed, **val)
@@ -676,7 +651,10 @@ def _cmd_audit(args):
         print(summary, file=sys.stderr)
         return 0
     try:
-        _write_rows_atomically(args.out, rows)
+        from ._files import atomic_output
+
+        with atomic_output(args.out, "w", newline="") as fh:
+            csv.writer(fh).writerows(rows)
     except OSError as exc:
         raise CLIError(f"cannot write {args.out}: {exc.strerror or exc}", "--out") from None
     print(summary)
