@@ -26,7 +26,9 @@ def _fitted(name, data):
     if name == "FloralSVC with X_val":
         # seed 0: the last round's support is a strict subset of the kept rounds' union, so
         # it is held as rows of the shared pool (svm._RowsOf) until asked for
-        return FloralSVC(n_rounds=60, random_state=0).fit(X, y, X_val=X_val, y_val=y_val)
+        # (the game pinned: with X_val the default would choose the budget and width)
+        return FloralSVC(n_rounds=60, flip_budget=0.05, gamma="scale",
+                         random_state=0).fit(X, y, X_val=X_val, y_val=y_val)
     if name == "PGDTrainedMLP":
         return PGDTrainedMLP(hidden_layer_sizes=(8,), max_iter=5, random_state=0).fit(X, y)
     return {"LNSVC": LNSVC, "CurieSVC": CurieSVC, "LabelSanitizedSVC": LabelSanitizedSVC,
