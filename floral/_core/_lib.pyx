@@ -123,6 +123,7 @@ cdef extern from "floral_loop.hpp" namespace "floral":
         double dense_fraction, heartbeat
         index_t average_from, n_best
         cbool balanced
+        cbool adaptive_threads
     cdef cppclass LoopHistory:
         vector[double] objective, mu, eta, seconds, accuracy, balanced_accuracy
         vector[index_t] n_sv, n_free, n_changed, ascent
@@ -797,6 +798,8 @@ def floral_fit(X, y, C, lam0, *, index_t n_classes=2, str kernel="rbf", double g
     p.average_from = average_from
     p.n_best = n_best
     p.balanced = scoring == "balanced_accuracy"
+    # n_jobs=None: up to all cores, each product on one thread or all by timing
+    p.adaptive_threads = n_jobs is None
 
     cdef _LoopContext ctx = _LoopContext()
     ctx.callback = callback
