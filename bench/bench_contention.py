@@ -19,8 +19,8 @@ is reported. ``--builds name=path ...`` compares builds of floral in the same ru
 path a directory that contains a ``floral`` package, put first on PYTHONPATH), which is
 how before/after tables are made.
 
-Usage: python bench/bench_contention.py [--quick] [--sizes 2000 5000 20000] [--repeats 3]
-           [--builds before=/tmp/old after=.]
+Usage: python bench/bench_contention.py [--quick] [--sizes 2000 5000 20000] [--repeats 2]
+           [--explicit] [--builds before=/tmp/old after=.]
 Writes bench/results/contention.json and .md. Timings, never assertions.
 """
 import argparse
@@ -59,8 +59,8 @@ def worker(n, threads, rounds):
                            refresh=50, cache_size=cache, n_jobs=threads, seed=0)
     s = res["history"]["seconds"]
     steps = np.diff(s)
-    print(json.dumps({"mean_round_s": float(steps.mean()), "median_round_s": float(np.median(steps)),
-                      "file": floral.__file__}))
+    print(json.dumps({"mean_round_s": float(steps.mean()),
+                      "median_round_s": float(np.median(steps)), "file": floral.__file__}))
 
 
 def measure(build, n, threads, rounds, loaded, busy_limit):
@@ -94,6 +94,8 @@ def main():
     parser.add_argument("--repeats", type=int, default=None)
     parser.add_argument("--quick", action="store_true",
                         help="n = 2,000 and 5,000 only, one repeat, fewer rounds")
+    parser.add_argument("--explicit", action="store_true",
+                        help="also n_jobs=-1 (all cores, fixed: what n_jobs=None did before)")
     parser.add_argument("--builds", nargs="+", default=None,
                         help="name=path pairs (default: this checkout as 'current')")
     parser.add_argument("--out", default=os.path.join(HERE, "results", "contention"))
@@ -104,14 +106,14 @@ def main():
         return
 
     sizes = args.sizes or ([2000, 5000] if args.quick else [2000, 5000, 20000])
-    repeats = args.repeats or (1 if args.quick else 3)
+    repeats = args.repeats or (1 if args.quick else 2)
     builds = [b.split("=", 1) for b in (args.builds or [f"current={ROOT}"])]
     busy_limit = 600.0
 
     def rounds_for(n):
         if args.quick:
             return 40 if n <= 5000 else 10
-        return 100 if n <= 5000 else 30
+        return 100 if n <= 5000 else 20
 
     from _common import machine_info
 
@@ -122,10 +124,10 @@ def main():
         for rep in range(repeats):
             for name, path in builds:
                 for loaded in (False, True):
-                    for threads in (1, None):
+                    for threads in (1, None, -1) if args.explicit else (1, None):
                         rec = measure(path, n, threads, rounds_for(n), loaded, busy_limit)
                         key = (name, n, "loaded" if loaded else "idle",
-                               "1" if threads == 1 else "default")
+                               {1: "1", None: "default", -1: "all"}[threads])
                         cells.setdefault(key, []).append(rec)
                         print(f"n={n:>6} rep {rep} {name:>8} {key[2]:>6} {key[3]:>7}: "
                               f"{rec['mean_round_s'] * 1e3:8.2f} ms/round (median "
@@ -142,9 +144,13 @@ def main():
             row = {"build": name, "n": n, "rounds": rounds_for(n)}
             for load in ("idle", "loaded"):
                 one, dflt = med((name, n, load, "1")), med((name, n, load, "default"))
-                row[load] = {"one_thread_s": one, "default_s": dflt, "default_over_one": dflt / one,
-                             "one_thread_median_round_s": med((name, n, load, "1"), "median_round_s"),
-                             "default_median_round_s": med((name, n, load, "default"), "median_round_s")}
+                row[load] = {
+                    "one_thread_s": one, "default_s": dflt, "default_over_one": dflt / one,
+                    "one_thread_median_round_s": med((name, n, load, "1"), "median_round_s"),
+                    "default_median_round_s": med((name, n, load, "default"), "median_round_s"),
+                }
+                if (name, n, load, "all") in cells:
+                    row[load]["all_threads_s"] = med((name, n, load, "all"))
             rows.append(row)
 
     info = machine_info()
@@ -167,8 +173,9 @@ def main():
         f"Median of {repeats} interleaved repeat(s); mean round over rounds 2..end, ms.",
         "",
         "| build | n | rounds | idle 1 thread | idle default | idle 1t/default | "
-        "loaded 1 thread | loaded default | loaded default/1t |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "loaded 1 thread | loaded default | loaded default/1t |"
+        + (" idle n_jobs=-1 | loaded n_jobs=-1 |" if args.explicit else ""),
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|" + ("---:|---:|" if args.explicit else ""),
     ]
     for r in rows:
         i, ld = r["idle"], r["loaded"]
@@ -176,7 +183,9 @@ def main():
             f"| {r['build']} | {r['n']:,} | {r['rounds']} | {i['one_thread_s'] * 1e3:.2f} | "
             f"{i['default_s'] * 1e3:.2f} | {1 / i['default_over_one']:.2f}x | "
             f"{ld['one_thread_s'] * 1e3:.2f} | {ld['default_s'] * 1e3:.2f} | "
-            f"{ld['default_over_one']:.2f}x |")
+            f"{ld['default_over_one']:.2f}x |"
+            + (f" {i['all_threads_s'] * 1e3:.2f} | {ld['all_threads_s'] * 1e3:.2f} |"
+               if args.explicit else ""))
     text = "\n".join(lines) + "\n"
     with open(args.out + ".md", "w") as fh:
         fh.write(text)
