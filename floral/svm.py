@@ -196,12 +196,15 @@ class FloralSVC(BaseKernelSVC):
         in the README).
     tol : float, default=1e-5
         Dual variables above ``tol`` count as support vectors for the attacker (only they
-        are candidates) and for ``history_["n_sv"]``. The returned model keeps every
-        nonzero coefficient: it is exactly the model the rounds computed and the
-        validation set scored (with the automatic step at large n, dual variables of the
-        first rounds are ~1e-6, so dropping those below ``tol`` would change the model).
+        are candidates) and for ``history_["n_sv"]``. It does not prune the returned
+        model (with the automatic step at large n, dual variables of the first rounds
+        are ~1e-6, so dropping those below ``tol`` would change the model); large
+        expansions are compacted with a bound on the change instead (``dual_coef_``).
     n_jobs : int, default=None
-        OpenMP threads; None or -1 uses all cores. Results are identical for any value.
+        OpenMP threads. None: up to all cores, each product with the kernel matrix on one
+        thread or on all by its own timing (one thread below 2^24 kernel entries), which
+        avoids waiting on a descheduled thread when the machine is busy; -1: all cores
+        always. Results are identical for any value.
     random_state : int, RandomState instance or None, default=None
         Seeds the attacker's random choices.
     verbose : int, default=0
@@ -595,8 +598,8 @@ class FloralSVC(BaseKernelSVC):
             betas = iter(betas)
             return [None if m is None else {
                 **self._model_attributes(X, basis, next(betas), m["b"], pool),
-                "flipped_": np.flatnonzero(m["flipped"]),
-                "kept_rounds_": np.asarray(m["rounds"], dtype=np.int64),
+                "flipped_": np.flatnonzero(m["flipped"]).astype(np.int32),
+                "kept_rounds_": np.asarray(m["rounds"], dtype=np.int32),
             } for m in models]
         supports = [None if c is None else np.flatnonzero(np.any(c != 0.0, axis=0))
                     for c in coefs]
@@ -621,8 +624,8 @@ class FloralSVC(BaseKernelSVC):
                 sv = pool[np.searchsorted(union, support)]
             out.append({
                 **self._model_attributes(X, support, coef[:, support], model["b"], sv),
-                "flipped_": np.flatnonzero(model["flipped"]),
-                "kept_rounds_": np.asarray(model["rounds"], dtype=np.int64),
+                "flipped_": np.flatnonzero(model["flipped"]).astype(np.int32),
+                "kept_rounds_": np.asarray(model["rounds"], dtype=np.int32),
             })
         return out
 
@@ -636,8 +639,8 @@ class FloralSVC(BaseKernelSVC):
                      support_vectors_=np.empty((0, X.shape[1]), dtype=X.dtype),
                      dual_coef_=np.empty((coef.shape[0], 0)),
                      n_support_=np.zeros(self.classes_.size, dtype=np.int32),
-                     flipped_=np.flatnonzero(model["flipped"]),
-                     kept_rounds_=np.asarray(model["rounds"], dtype=np.int64))
+                     flipped_=np.flatnonzero(model["flipped"]).astype(np.int32),
+                     kept_rounds_=np.asarray(model["rounds"], dtype=np.int32))
         return attrs
 
     def _history(self, res, has_val):
