@@ -59,6 +59,9 @@ _ASCENT_FRACTION = 0.4
 _COMPACT_TOL = 1e-2
 _COMPACT_MIN_SV = 1000
 _COMPACT_MAX_WORK = 2 ** 29
+# Largest basis tried: the greedy costs O(n_SV basis^2), and where the function needs
+# more points than this (high-dimensional data with a wide kernel) the expansion stays.
+_COMPACT_MAX_BASIS = 512
 
 
 class FloralSVC(BaseKernelSVC):
@@ -760,7 +763,8 @@ def _compact_expansion(X, coefs, kernel, gamma, degree, coef0, block=1024):
     (Cauchy-Schwarz). It stops once every ||e_f|| <= _COMPACT_TOL. Only for kernels that
     are positive semidefinite (rbf, poly), supports of at least _COMPACT_MIN_SV points,
     and while the work fits _COMPACT_MAX_WORK; None when a basis of half the support or
-    less does not reach the tolerance. Returns (sorted training indices S, one
+    less (at most _COMPACT_MAX_BASIS points) does not reach the tolerance, or when the
+    error's decay, extrapolated, shows it would not. Returns (sorted training indices S, one
     (n_problems, |S|) coefficient array per entry of coefs, max_f ||e_f||).
     """
     from scipy.linalg import solve_triangular
@@ -787,17 +791,24 @@ def _compact_expansion(X, coefs, kernel, gamma, degree, coef0, block=1024):
     norm2 = np.einsum("if,if->f", Cs, u0)  # ||h_f||^2
     diag = np.ones(m) if kernel == "rbf" else (gamma * np.einsum("ij,ij->i", Xs, Xs)
                                                 + coef0) ** degree
-    limit = min(m // 2, _COMPACT_MAX_WORK // m)
+    limit = min(m // 2, _COMPACT_MAX_BASIS, _COMPACT_MAX_WORK // m)
     L = np.empty((m, limit))
     Z = np.empty((limit, Cs.shape[1]))
     u, d, err2 = u0.copy(), diag.astype(np.float64), norm2.copy()
     tol2 = _COMPACT_TOL ** 2
     floor = 1e-12 * max(float(diag.max()), 1e-300)
-    pivots = []
+    pivots, trace = [], []
     while not np.all(err2 <= tol2):
         j = len(pivots)
         if j == limit:
             return None
+        trace.append(float(err2.max()))
+        if j >= 64 and j % 32 == 0:
+            # the error's decay over the last half, extrapolated geometrically to the
+            # limit: give up early where even that would not reach the tolerance
+            rate = (trace[j] / trace[j // 2]) ** (1.0 / (j - j // 2))
+            if trace[j] * rate ** (limit - j) > 100.0 * tol2:
+                return None
         gain = np.where(d > floor, np.einsum("if,if->i", u, u) / np.maximum(d, floor), -1.0)
         p = int(np.argmax(gain))
         if gain[p] <= 0.0:
