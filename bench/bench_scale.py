@@ -540,8 +540,8 @@ def peers_markdown(records):
            "| dataset | n | method | fit (s) | FloralSVC fit / this | test accuracy | "
            "support vectors | pickle (bytes) | note |",
            "| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | --- |"]
-    cells = sorted({(r["dataset"], r["n"]) for r in records if r["method"] in PEER_NAMES
-                    and r["method"] != "exact"})
+    cells = sorted({(r["dataset"], r["n"]) for r in records
+                    if r["method"] in ("sklearnex_svc", "thundersvm_svc")})
     for dataset, n in cells:
         by = {r["method"]: r for r in records if r["dataset"] == dataset and r["n"] == n
               and r["method"] in PEER_NAMES and r.get("threads") == max(
