@@ -30,6 +30,14 @@ getrusage after the fit; the JSON also has the RSS before the fit, with the data
   of the rounds) beside the last round's (``last_round()``), for exact, nystroem256 and
   nystroem1024 with the same attacker seed; not timed. The last round's accuracy swings by
   0.1-0.2 with the attacker's draw, so the averaged model is the one to compare.
+* ``peers`` (section "peers"): blobs768 at n = 5,000 and moons at n = 20,000 (--peer-cells),
+  FloralSVC exact (all threads) beside scikit-learn's SVC, scikit-learn-intelex's SVC
+  (``sklearnex.svm.SVC``, oneDAL, all cores; the ``bench`` extra installs it) and
+  ThunderSVM's SVC (``thundersvm``) where they import -- a cell whose library is missing or
+  fails to load is recorded as failed with the error. The table gives each fit time, test
+  accuracy, support vectors and pickle size, FloralSVC's time as a ratio to each peer's, and
+  which is fastest. FloralSVC plays a game of 500 rounds and the SVCs solve one problem, so
+  the times compare what a user waits for, not like work.
 * ``rowcache`` (section "rowcache", sizes --rowcache-sizes): exact FloralSVC with an
   explicit cache_size (--rowcache-mb, default 200 MB) below the packed triangle, so every
   round recomputes kernel rows through the row cache -- the parallel recomputation, 1 vs all
@@ -61,7 +69,8 @@ Usage:
   python bench/bench_scale.py                             # the full grid
   python bench/bench_scale.py --sections exact nystroem --datasets moons --sizes 10000 20000
   python bench/bench_scale.py --sections million          # n = 1,000,000, moons, m = 256
-Sections: exact, nystroem, svc, linsvc, linear, rowcache, average, million. Writes
+  python bench/bench_scale.py --sections peers             # SVC, sklearnex, ThunderSVM
+Sections: exact, nystroem, svc, linsvc, linear, rowcache, average, million, peers. Writes
 bench/results/scale.json (merged with an existing file cell by cell unless --fresh) and
 prints a table. Timings, never assertions.
 """
@@ -76,7 +85,9 @@ import time
 import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-SECTIONS = ("exact", "nystroem", "svc", "linsvc", "linear", "rowcache", "average", "million")
+SECTIONS = ("exact", "nystroem", "svc", "linsvc", "linear", "rowcache", "average", "million",
+            "peers")
+PEER_METHODS = ("exact", "svc", "sklearnex_svc", "thundersvm_svc")
 C = 10.0
 N_TEST = 10_000
 MILLION = 1_000_000
@@ -230,6 +241,14 @@ def fit_cell(spec):
         from sklearn.svm import SVC
 
         est = SVC(C=C, gamma=gamma)
+    elif method == "sklearnex_svc":
+        from sklearnex.svm import SVC
+
+        est = SVC(C=C, gamma=gamma)
+    elif method == "thundersvm_svc":
+        from thundersvm import SVC
+
+        est = SVC(C=C, gamma=gamma, kernel="rbf")
     elif method == "nystroem_linsvc":
         from sklearn.pipeline import make_pipeline
         from sklearn.svm import LinearSVC
@@ -249,6 +268,14 @@ def fit_cell(spec):
         rec["predict_s"] = time.perf_counter() - t0
     rec["warnings"] = sorted({f"{w.category.__name__}: {str(w.message)[:200]}" for w in caught})
     clf = est[-1] if hasattr(est, "steps") else est
+    try:
+        import pickle
+
+        rec["pickle_bytes"] = len(pickle.dumps(est))
+    except Exception as exc:  # a peer's model may not pickle
+        rec["pickle_error"] = repr(exc)[:200]
+    if hasattr(clf, "support_"):
+        rec["n_sv"] = int(np.asarray(clf.support_).size)
     if isinstance(clf, FloralSVC):
         h = clf.history_
         steps = np.diff(h["seconds"])
@@ -339,6 +366,8 @@ def main():
     parser.add_argument("--rowcache-sizes", type=int, nargs="+", default=[20_000, 40_000])
     parser.add_argument("--rowcache-mb", type=float, default=200.0)
     parser.add_argument("--rowcache-rounds", type=int, default=10)
+    parser.add_argument("--peer-cells", nargs="+", default=["blobs768:5000", "moons:20000"],
+                        help="dataset:n cells of the peers section")
     parser.add_argument("--fresh", action="store_true", help="do not merge with --out")
     parser.add_argument("--out", default=os.path.join(HERE, "results", "scale.json"))
     args = parser.parse_args()
@@ -385,7 +414,7 @@ def main():
             steps_cache[key] = {**steps_cache.get(key, {}), **res["steps"]}
         return steps_cache[key]
 
-    grid = [s for s in args.sections if s not in ("million", "rowcache", "average")]
+    grid = [s for s in args.sections if s not in ("million", "rowcache", "average", "peers")]
     for dataset in args.datasets if grid else []:
         for n in args.sizes:
             ms = [1024] + ([256] if "nystroem" in grid else [])
@@ -436,6 +465,11 @@ def main():
                 records.append(rec)
                 print(f"{dataset:>8} n={n:>7} returned model vs last round: "
                       f"{rec.get('accuracy', rec)}", flush=True)
+    if "peers" in args.sections:
+        for spec in args.peer_cells:
+            dataset, n = spec.split(":")
+            for method in PEER_METHODS:
+                cell(dataset, int(n), method, None)
     if "million" in args.sections:
         st = steps("moons", MILLION, [256])
         for t in [None if v == "all" else int(v) for v in args.million_threads]:
@@ -496,6 +530,42 @@ METHOD_NAMES = {
     "svc": "SVC (one fit)",
     "nystroem_linsvc": "Nystroem m=1024 + LinearSVC",
 }
+PEER_NAMES = {"exact": "FloralSVC exact RBF", "svc": "scikit-learn SVC",
+              "sklearnex_svc": "scikit-learn-intelex SVC", "thundersvm_svc": "ThunderSVM SVC"}
+
+
+def peers_markdown(records):
+    """The peers section: per cell, each method's fit, FloralSVC's time over it, fastest."""
+    out = ["## Peers: FloralSVC beside SVC implementations (all threads)", "",
+           "| dataset | n | method | fit (s) | FloralSVC fit / this | test accuracy | "
+           "support vectors | pickle (bytes) | note |",
+           "| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | --- |"]
+    cells = sorted({(r["dataset"], r["n"]) for r in records
+                    if r["method"] in ("sklearnex_svc", "thundersvm_svc")})
+    for dataset, n in cells:
+        by = {r["method"]: r for r in records if r["dataset"] == dataset and r["n"] == n
+              and r["method"] in PEER_NAMES and r.get("threads") == max(
+                  (x["threads"] for x in records if isinstance(x.get("threads"), int)),
+                  default=None)}
+        floral = by.get("exact", {})
+        ok = {m: r for m, r in by.items() if r.get("status") == "ok"}
+        fastest = min(ok, key=lambda m: ok[m]["fit_s"]) if ok else None
+        for method in PEER_NAMES:
+            r = by.get(method)
+            if r is None:
+                continue
+            if r.get("status") != "ok":
+                why = (r.get("reason") or r.get("stderr", "")).strip().splitlines()
+                out.append(f"| {dataset} | {n:,} | {PEER_NAMES[method]} | | | | | | "
+                           f"{r.get('status')}: {why[-1][:120] if why else ''} |")
+                continue
+            ratio = (f"{floral['fit_s'] / r['fit_s']:.2f}" if floral.get("status") == "ok"
+                     else "")
+            out.append(f"| {dataset} | {n:,} | {PEER_NAMES[method]} | {r['fit_s']:.1f} | "
+                       f"{ratio} | {r['test_accuracy']:.4f} | {r.get('n_sv', '')} | "
+                       f"{r.get('pickle_bytes', '')} | "
+                       f"{'fastest' if method == fastest else ''} |")
+    return out + [""]
 
 
 def markdown(records):
@@ -531,6 +601,8 @@ def markdown(records):
         if "round_median_s" in r and r["method"] != "rowcache":
             step = "auto" if r.get("learning_rate") in (None, "auto") else "explicit"
             pairs.setdefault((r["dataset"], r["n"], r["method"], step), {})[r["threads"]] = r
+    if any(r["method"] in ("sklearnex_svc", "thundersvm_svc") for r in records):
+        out += peers_markdown(records)
     out += ["## Threads: FLORAL loop time, 1 thread / all threads", "",
             "| dataset | n | method | loop 1 thread (s) | loop all (s) | speed-up |",
             "| --- | ---: | --- | ---: | ---: | ---: |"]

@@ -57,6 +57,18 @@ _ASCENT_FRACTION = 0.4
 # default stopping tolerance 1e-3 leaves decision values ~3e-3 off the optimum on Moon;
 # 1e-5 brings them within ~2e-5 at a few more iterations.
 _SVC_INIT_TOL = 1e-5
+# Compact models (_compact_expansion): a kernel expansion over at least _COMPACT_MIN_SV
+# training points is replaced by one over a greedy subset whose decision function differs
+# from the full one by at most _COMPACT_TOL * sqrt(K(x, x)) at every x -- a hundredth of
+# the margin (|h| = 1) for the RBF kernel. Smaller expansions are kept exactly (a few tens
+# of kB at most); the work of the reduction (n_SV^2 kernel entries, n_SV x basis floats)
+# is capped by _COMPACT_MAX_WORK entries, beyond which the expansion is kept whole.
+_COMPACT_TOL = 1e-2
+_COMPACT_MIN_SV = 1000
+_COMPACT_MAX_WORK = 2 ** 29
+# Largest basis tried: the greedy costs O(n_SV basis^2), and where the function needs
+# more points than this (high-dimensional data with a wide kernel) the expansion stays.
+_COMPACT_MAX_BASIS = 512
 
 
 class FloralSVC(BaseKernelSVC):
@@ -229,12 +241,15 @@ class FloralSVC(BaseKernelSVC):
         in the README).
     tol : float, default=1e-5
         Dual variables above ``tol`` count as support vectors for the attacker (only they
-        are candidates) and for ``history_["n_sv"]``. The returned model keeps every
-        nonzero coefficient: it is exactly the model the rounds computed and the
-        validation set scored (with the automatic step at large n, dual variables of the
-        first rounds are ~1e-6, so dropping those below ``tol`` would change the model).
+        are candidates) and for ``history_["n_sv"]``. It does not prune the returned
+        model (with the automatic step at large n, dual variables of the first rounds
+        are ~1e-6, so dropping those below ``tol`` would change the model); large
+        expansions are compacted with a bound on the change instead (``dual_coef_``).
     n_jobs : int, default=None
-        OpenMP threads; None or -1 uses all cores. Results are identical for any value.
+        OpenMP threads. None: up to all cores, each product with the kernel matrix on one
+        thread or on all by its own timing (one thread below 2^24 kernel entries), which
+        avoids waiting on a descheduled thread when the machine is busy; -1: all cores
+        always. Results are identical for any value.
     random_state : int, RandomState instance or None, default=None
         Seeds the attacker's random choices.
     verbose : int, default=0
@@ -245,12 +260,21 @@ class FloralSVC(BaseKernelSVC):
     classes_ : ndarray of shape (n_classes,)
         The class labels; with two, ``classes_[1]`` is the positive class.
     support_ : ndarray of shape (n_SV,)
-        Training indices with a nonzero coefficient in the returned model.
+        Training indices of the points the returned model's expansion uses. Empty with
+        ``kernel="linear"``: that model is ``coef_`` and ``intercept_``.
     support_vectors_ : ndarray of shape (n_SV, n_features)
         The support vectors (float32 when float32 ``X`` was used as it is, see ``fit``).
     dual_coef_ : ndarray of shape (n_problems, n_SV)
         Coefficients :math:`c_i` of the support vectors (averaged over the kept rounds);
         one row for two classes, one row per class (its one-vs-rest problem) otherwise.
+        **Compact models**: the game gives almost every training point a small nonzero
+        coefficient. With the RBF or polynomial kernel and 1,000 or more such points, the
+        expansion (and the last and best rounds' beside it) is replaced by its orthogonal
+        projection onto the span of a few points picked greedily (kernel matching pursuit:
+        each pick removes the most of the remaining error), stopped once the error's
+        RKHS norm is at most 0.01: every decision value then moves by at most
+        :math:`0.01 \sqrt{K(x, x)}` (0.01 for RBF, a hundredth of the margin), and the
+        intercepts are unchanged. Smaller expansions are kept exactly.
     intercept_ : ndarray of shape (n_problems,)
         Intercepts :math:`b`, averaged like ``dual_coef_``.
     coef_ : ndarray of shape (n_problems, n_features)
@@ -714,6 +738,21 @@ class FloralSVC(BaseKernelSVC):
         coefs = [None if m is None else
                  np.asarray(m["coef"], dtype=np.float64).reshape(n_problems, -1)
                  for m in models]
+        if self.kernel == "linear":
+            return [None if m is None else self._linear_attributes(X, m, c)
+                    for m, c in zip(models, coefs)]
+        self._compaction_error = 0.0  # RKHS norm of what compaction removed (0: exact)
+        compact = _compact_expansion(X, [c for c in coefs if c is not None], self.kernel,
+                                     self._gamma, int(self.degree), float(self.coef0))
+        if compact is not None:
+            basis, betas, self._compaction_error = compact
+            pool = X[basis]  # shared by the models (pickled once)
+            betas = iter(betas)
+            return [None if m is None else {
+                **self._model_attributes(X, basis, next(betas), m["b"], pool),
+                "flipped_": np.flatnonzero(m["flipped"]).astype(np.int32),
+                "kept_rounds_": np.asarray(m["rounds"], dtype=np.int32),
+            } for m in models]
         supports = [None if c is None else np.flatnonzero(np.any(c != 0.0, axis=0))
                     for c in coefs]
         union = np.unique(np.concatenate([s for s in supports if s is not None]))
@@ -737,10 +776,24 @@ class FloralSVC(BaseKernelSVC):
                 sv = pool[np.searchsorted(union, support)]
             out.append({
                 **self._model_attributes(X, support, coef[:, support], model["b"], sv),
-                "flipped_": np.flatnonzero(model["flipped"]),
-                "kept_rounds_": np.asarray(model["rounds"], dtype=np.int64),
+                "flipped_": np.flatnonzero(model["flipped"]).astype(np.int32),
+                "kept_rounds_": np.asarray(model["rounds"], dtype=np.int32),
             })
         return out
+
+    def _linear_attributes(self, X, model, coef):
+        """A linear-kernel model: coef_ and intercept_, nothing per training point (the
+        expansion collapses to w = sum_i c_i x_i, which is all prediction reads)."""
+        support = np.flatnonzero(np.any(coef != 0.0, axis=0))
+        attrs = self._model_attributes(X, support, coef[:, support], model["b"],
+                                       _RowsOf(X, support))
+        attrs.update(support_=np.empty(0, dtype=np.int32),
+                     support_vectors_=np.empty((0, X.shape[1]), dtype=X.dtype),
+                     dual_coef_=np.empty((coef.shape[0], 0)),
+                     n_support_=np.zeros(self.classes_.size, dtype=np.int32),
+                     flipped_=np.flatnonzero(model["flipped"]).astype(np.int32),
+                     kept_rounds_=np.asarray(model["rounds"], dtype=np.int32))
+        return attrs
 
     def _history(self, res, has_val):
         h = res["history"]
@@ -852,6 +905,98 @@ def _compact_rows(X, rows, block=4096):
         b = min(a + block, rows.size)
         X[a:b] = X[rows[a:b]]
     return X[:rows.size]
+
+
+def _compact_expansion(X, coefs, kernel, gamma, degree, coef0, block=1024):
+    """One small basis for several kernel expansions over the rows of X, or None.
+
+    ``coefs`` is a list of (n_problems, n) coefficient arrays (the returned model, the last
+    and the best round); together they are F functions h_f = sum_i c_fi phi(x_i) in the
+    kernel's feature space. The basis S grows greedily (kernel matching pursuit with
+    re-fitting, done as a pivoted Cholesky factorisation of K): the next point is the one
+    whose direction removes the most of the remaining squared error summed over the
+    functions; each h_f is then replaced by its orthogonal projection onto span phi(S),
+    whose error e_f satisfies |e_f(x)| <= ||e_f|| sqrt(K(x, x)) for every x
+    (Cauchy-Schwarz). It stops once every ||e_f|| <= _COMPACT_TOL. Only for kernels that
+    are positive semidefinite (rbf, poly), supports of at least _COMPACT_MIN_SV points,
+    and while the work fits _COMPACT_MAX_WORK; None when a basis of half the support or
+    less (at most _COMPACT_MAX_BASIS points) does not reach the tolerance, or when the
+    error's decay, extrapolated, shows it would not. Returns (sorted training indices S, one
+    (n_problems, |S|) coefficient array per entry of coefs, max_f ||e_f||).
+    """
+    from scipy.linalg import solve_triangular
+    from sklearn.metrics.pairwise import pairwise_kernels
+
+    if kernel not in ("rbf", "poly") or _COMPACT_TOL <= 0:
+        return None
+    C = np.concatenate(coefs, axis=0)  # (F, n)
+    support = np.flatnonzero(np.any(C != 0.0, axis=0))
+    m = support.size
+    if m < _COMPACT_MIN_SV or m * m > _COMPACT_MAX_WORK:
+        return None
+    params = {"gamma": gamma} if kernel == "rbf" else {"gamma": gamma, "degree": degree,
+                                                       "coef0": coef0}
+
+    def K(A, B):
+        return pairwise_kernels(A, B, metric=kernel, **params)
+
+    Xs = np.asarray(X[support], dtype=np.float64)
+    Cs = C[:, support].T  # (m, F)
+    u0 = np.empty_like(Cs)  # K c at the support
+    for a in range(0, m, block):
+        u0[a:a + block] = K(Xs[a:a + block], Xs) @ Cs
+    norm2 = np.einsum("if,if->f", Cs, u0)  # ||h_f||^2
+    diag = np.ones(m) if kernel == "rbf" else (gamma * np.einsum("ij,ij->i", Xs, Xs)
+                                                + coef0) ** degree
+    limit = min(m // 2, _COMPACT_MAX_BASIS, _COMPACT_MAX_WORK // m)
+    L = np.empty((m, limit))
+    Z = np.empty((limit, Cs.shape[1]))
+    u, d, err2 = u0.copy(), diag.astype(np.float64), norm2.copy()
+    tol2 = _COMPACT_TOL ** 2
+    floor = 1e-12 * max(float(diag.max()), 1e-300)
+    pivots, trace = [], []
+    while not np.all(err2 <= tol2):
+        j = len(pivots)
+        if j == limit:
+            return None
+        trace.append(float(err2.max()))
+        if j >= 64 and j % 32 == 0:
+            # the error's decay over the last half, extrapolated geometrically to the
+            # limit: give up early where even that would not reach the tolerance
+            rate = (trace[j] / trace[j // 2]) ** (1.0 / (j - j // 2))
+            if trace[j] * rate ** (limit - j) > 100.0 * tol2:
+                return None
+        gain = np.where(d > floor, np.einsum("if,if->i", u, u) / np.maximum(d, floor), -1.0)
+        p = int(np.argmax(gain))
+        if gain[p] <= 0.0:
+            return None
+        col = K(Xs[p:p + 1], Xs)[0] - L[:, :j] @ L[p, :j]
+        s = np.sqrt(d[p])
+        L[:, j] = col / s
+        Z[j] = u[p] / s
+        u -= np.outer(L[:, j], Z[j])
+        d -= L[:, j] ** 2
+        d[p] = 0.0
+        err2 -= Z[j] ** 2
+        pivots.append(p)
+    k = len(pivots)
+    # K_SS = L_S L_S^T with L_S lower triangular in pivot order; beta = L_S^-T z
+    beta = solve_triangular(L[pivots, :k].T, Z[:k], lower=False)
+    # the error norm from the coefficients themselves (not the running subtraction)
+    Kss = K(Xs[pivots], Xs[pivots])
+    exact2 = norm2 - 2.0 * np.einsum("kf,kf->f", beta, u0[pivots]) + np.einsum(
+        "kf,kl,lf->f", beta, Kss, beta)
+    error = float(np.sqrt(max(float(exact2.max()), 0.0)))
+    if not error <= 1.01 * _COMPACT_TOL:  # lost to rounding: keep the exact expansion
+        return None
+    order = np.argsort(support[pivots])
+    basis = support[pivots][order]
+    beta = beta[order].T  # (F, k)
+    out, row = [], 0
+    for c in coefs:
+        out.append(beta[row:row + c.shape[0]])
+        row += c.shape[0]
+    return basis, out, error
 
 
 def _core_labels(y_idx, n_classes):

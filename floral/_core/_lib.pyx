@@ -72,6 +72,8 @@ cdef extern from "kernel.hpp" namespace "floral":
         index_t row_slots()
         const CacheStats& stats()
         const float* packed()
+        int max_threads() nogil
+        void set_threads(int t) nogil
         void full_row(index_t i, float* out) nogil
         void fetch(const index_t* rows, index_t count, const float** out) except + nogil
 
@@ -109,6 +111,7 @@ cdef extern from "evaluation.hpp" namespace "floral":
 
 cdef extern from "floral_loop.hpp" namespace "floral":
     int CB_STOP, CB_HEARTBEAT
+    index_t GOVERNED_MIN_WORK
     ctypedef int (*round_callback)(void* ctx, int reason, index_t round, double objective,
                                    double accuracy) noexcept
     cdef cppclass LoopParams:
@@ -124,6 +127,7 @@ cdef extern from "floral_loop.hpp" namespace "floral":
         index_t average_from, n_best
         cbool balanced
         const double* eval_weight
+        cbool adaptive_threads
     cdef cppclass LoopHistory:
         vector[double] objective, mu, eta, seconds, accuracy, balanced_accuracy
         vector[index_t] n_sv, n_free, n_changed, ascent, n_bound
@@ -874,6 +878,7 @@ def floral_fit(X, y, C, lam0, *, index_t n_classes=2, str kernel="rbf", double g
             raise ValueError("class_cap must be >= 0")
     cdef const index_t[::1] capv = cap_arr
     cdef int nt = _threads(n_jobs)
+    cdef bint serial_power = n_jobs is None and n * (n + 1) // 2 < GOVERNED_MIN_WORK
 
     cdef index_t m = 0
     cdef const double[:, ::1] Xev
@@ -922,6 +927,8 @@ def floral_fit(X, y, C, lam0, *, index_t n_classes=2, str kernel="rbf", double g
     p.n_best = n_best
     p.balanced = scoring == "balanced_accuracy"
     p.eval_weight = wev_ptr
+    # n_jobs=None: up to all cores, each product on one thread or all by timing
+    p.adaptive_threads = n_jobs is None
 
     cdef _LoopContext ctx = _LoopContext()
     ctx.callback = callback
@@ -984,8 +991,13 @@ def floral_fit(X, y, C, lam0, *, index_t n_classes=2, str kernel="rbf", double g
                         ev = new CrossKernel(&Xv[0, 0], n, &Xev[0, 0], m, d, spec, store_eval,
                                              nt, _gemm)
                     if auto_step:
+                        # n_jobs=None: the loop's rule for small products (one thread
+                        # below GOVERNED_MIN_WORK entries) holds for the power iteration
+                        if serial_power:
+                            cache.set_threads(1)
                         lmax = gram_lambda_max(cache[0], power_max_iter, power_rtol,
                                                &power_iters)
+                        cache.set_threads(cache.max_threads())
             if auto_step:
                 p.learning_rate = _auto_step(lmax, step_scale)
             with _blas_single_thread(d):

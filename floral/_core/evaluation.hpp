@@ -48,7 +48,7 @@ class CrossKernel {
     CrossKernel(const double* X, index_t n, const double* Xv, index_t m, index_t d,
                 KernelSpec spec, bool store, int n_threads, dgemm_fn gemm)
         : X_(X), n_(n), m_(m), d_(d), kb_(Xv, m, d, spec, gemm), spec_(spec),
-          n_threads_(resolve_threads(n_threads)) {
+          n_threads_(resolve_threads(n_threads)), max_threads_(n_threads_) {
         if (store) {
             data_.resize(static_cast<size_t>(n_ * m_));
             std::vector<index_t> all(static_cast<size_t>(n_));
@@ -61,6 +61,10 @@ class CrossKernel {
     index_t n() const { return n_; }
     index_t m() const { return m_; }
     bool stored() const { return stored_; }
+    // The loop's thread governor lowers the count between calls (never above the count the
+    // object was built with, which sized its per-thread buffers); results do not depend on it.
+    int max_threads() const { return max_threads_; }
+    void set_threads(int t) { n_threads_ = t < 1 ? 1 : (t > max_threads_ ? max_threads_ : t); }
 
     void matvec(const double* c, double* out) {
         cols_.clear();
@@ -162,7 +166,7 @@ class CrossKernel {
     index_t n_, m_, d_;
     KernelBlock kb_;
     KernelSpec spec_;
-    int n_threads_;
+    int n_threads_, max_threads_;
     bool stored_ = false;
     std::vector<float> data_, scratch_;
     std::vector<index_t> cols_;

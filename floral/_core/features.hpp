@@ -97,7 +97,8 @@ class BasicFeatureOperator {
   public:
     BasicFeatureOperator(const T* X, index_t n, index_t d, const T* Xt, index_t m,
                          int n_threads)
-        : X_(X), Xt_(Xt), n_(n), m_(m), d_(d), n_threads_(resolve_threads(n_threads)) {
+        : X_(X), Xt_(Xt), n_(n), m_(m), d_(d), n_threads_(resolve_threads(n_threads)),
+          max_threads_(n_threads_) {
         w_.assign(static_cast<size_t>(d), 0.0);
         dw_.assign(static_cast<size_t>(d), 0.0);
         const index_t nb = (n + FEATURE_ROW_BLOCK - 1) / FEATURE_ROW_BLOCK;
@@ -109,6 +110,10 @@ class BasicFeatureOperator {
     index_t m() const { return m_; }  // target points: entries of out and f
     index_t d() const { return d_; }
     const double* w() const { return w_.data(); }
+    // The loop's thread governor lowers the count between calls (never above the count the
+    // object was built with, which sized its per-thread buffers); results do not depend on it.
+    int max_threads() const { return max_threads_; }
+    void set_threads(int t) { n_threads_ = t < 1 ? 1 : (t > max_threads_ ? max_threads_ : t); }
 
     void matvec(const double* c, double* out) {
         weighted_sum(nullptr, c, n_, w_.data());
@@ -172,7 +177,7 @@ class BasicFeatureOperator {
     const T* X_;
     const T* Xt_;
     index_t n_, m_, d_;
-    int n_threads_;
+    int n_threads_, max_threads_;
     std::vector<double> w_, dw_, parts_;
     std::vector<index_t> idx_;
 };

@@ -32,6 +32,7 @@
 #include <chrono>
 #include <cmath>
 #include <limits>
+#include <type_traits>
 #include <vector>
 
 #include "evaluation.hpp"
@@ -70,6 +71,92 @@ struct LoopParams {
     index_t n_best = 0;           // validation-best rounds to keep (needs an evaluator)
     bool balanced = false;        // rank rounds by balanced accuracy instead of accuracy
     const double* eval_weight = nullptr;  // weights of the m validation points; null = 1
+    bool adaptive_threads = false;  // n_jobs=None: ThreadGovernor picks 1 or all threads
+};
+
+// Work (kernel entries touched) below which a product in the round loop runs on one
+// thread under the governor. Every parallel region ends at a barrier; when another process
+// holds a core, the thread that the OS has descheduled makes that barrier wait for a
+// scheduler time slice (measured: 5-30 ms per region on a loaded 2-core machine), which
+// dwarfs a product of this size (about 5 ms on one core: the dense pass at n ~ 5,800).
+constexpr index_t GOVERNED_MIN_WORK = index_t(1) << 24;
+
+// Whether an operator lets the loop change its thread count (one without it keeps its own).
+template <class Op, class = void>
+struct has_set_threads : std::false_type {};
+template <class Op>
+struct has_set_threads<Op, std::void_t<decltype(std::declval<Op&>().set_threads(1))>>
+    : std::true_type {};
+
+template <class Op>
+int op_max_threads(Op& op) {
+    if constexpr (has_set_threads<Op>::value) return op.max_threads();
+    else return 1;
+}
+template <class Op>
+void op_set_threads(Op* op, int t) {
+    if constexpr (has_set_threads<Op>::value) {
+        if (op != nullptr) op->set_threads(t);
+    }
+}
+
+// Picks, for one kind of product (dense pass or column update), between one thread and all
+// of them by timing the products themselves: seconds per unit of work for each choice, the
+// current one refreshed by every call, the other by occasional probes. A probe of the
+// other choice is made once the time spent since the last one exceeds `patience` times
+// what the last losing probe cost, and patience doubles after each losing probe, so probes
+// cost a bounded, shrinking fraction of the run. When the current choice becomes slower
+// than the other's last measurement (load appeared or went away) the governor switches at
+// once. Which threads compute a product never changes its result (matvec.hpp), so the
+// choice changes only the time.
+class ThreadGovernor {
+  public:
+    explicit ThreadGovernor(int max_threads) : max_t_(max_threads) {}
+
+    // Threads for a call of this much work.
+    int threads(index_t work) {
+        if (max_t_ <= 1 || work < GOVERNED_MIN_WORK) {
+            probing_ = false;
+            return 1;
+        }
+        probing_ = since_probe_ >= patience_ * probe_cost_ && calls_ >= 1;
+        const int use = probing_ ? 1 - cur_ : cur_;
+        return use == 1 ? max_t_ : 1;
+    }
+
+    // Reports the call just made with threads(work).
+    void record(index_t work, double seconds) {
+        if (max_t_ <= 1 || work < GOVERNED_MIN_WORK) return;
+        ++calls_;
+        const double r = seconds / static_cast<double>(work);
+        if (probing_) {
+            const int other = 1 - cur_;
+            rate_[other] = r;
+            since_probe_ = 0.0;
+            if (r < rate_[cur_]) {  // the probe won: switch, and look back soon
+                cur_ = other;
+                patience_ = 4.0;
+                probe_cost_ = 0.0;
+            } else {
+                probe_cost_ = (r - rate_[cur_]) * static_cast<double>(work);
+                patience_ = std::min(1024.0, 2.0 * patience_);
+            }
+            probing_ = false;
+            return;
+        }
+        rate_[cur_] = r;
+        since_probe_ += seconds;
+        if (rate_[1 - cur_] < r) cur_ = 1 - cur_;  // NaN (never measured) compares false
+    }
+
+  private:
+    int max_t_;
+    int cur_ = 0;  // 0: one thread, 1: max_t_; starts on one (cheap to be wrong about)
+    double rate_[2] = {std::numeric_limits<double>::quiet_NaN(),
+                       std::numeric_limits<double>::quiet_NaN()};
+    double since_probe_ = 0.0, probe_cost_ = 0.0, patience_ = 4.0;
+    index_t calls_ = 0;
+    bool probing_ = false;
 };
 
 struct LoopHistory {
@@ -182,6 +269,22 @@ void run_floral(Op& op, Evaluation<EvalOp> ev, const std::int32_t* y, index_t n_
     std::vector<double> weight_sum(P > 1 ? N : 0);
     ProjectionWorkspace pws;
     Rng rng(p.seed);
+    // n_jobs=None: every product's thread count from timing, one governor for dense passes
+    // and one for column updates (their costs per unit of work differ)
+    const int gov_threads = p.adaptive_threads ? op_max_threads(op) : 1;
+    ThreadGovernor governor[2] = {ThreadGovernor(gov_threads), ThreadGovernor(gov_threads)};
+    auto timed = [&](int kind, index_t work, auto&& call) {
+        if (!p.adaptive_threads) {
+            call();
+            return;
+        }
+        const int nt = governor[kind].threads(work);
+        op_set_threads(&op, nt);
+        op_set_threads(ev.op, nt);
+        const auto t0 = clock::now();
+        call();
+        governor[kind].record(work, std::chrono::duration<double>(clock::now() - t0).count());
+    };
 
     for (index_t q = 0; q < P; ++q) {
         bool any_nonzero = false;
@@ -192,8 +295,10 @@ void run_floral(Op& op, Evaluation<EvalOp> ev, const std::int32_t* y, index_t n_
             any_nonzero |= lam[qi] != 0.0;
         }
         if (any_nonzero) {
-            op.matvec(&c[q * n], &f[q * n]);
-            if (m > 0) ev.op->matvec(&c[q * n], &fe[q * m]);
+            timed(0, n * (n + 1) / 2 + m * n, [&]() {
+                op.matvec(&c[q * n], &f[q * n]);
+                if (m > 0) ev.op->matvec(&c[q * n], &fe[q * m]);
+            });
         }
     }
 
@@ -234,17 +339,21 @@ void run_floral(Op& op, Evaluation<EvalOp> ev, const std::int32_t* y, index_t n_
     // f (and the validation values) += K[:, cols] delta for problem q, densely when cheaper.
     auto update = [&](index_t q, bool force_dense) {
         const index_t nc = static_cast<index_t>(changed.size());
-        if (force_dense || op.prefer_dense(nc, p.dense_fraction)) {
-            op.matvec(&c[q * n], &f[q * n]);
-            ++res.dense_passes;
-        } else if (nc > 0) {
-            op.add_columns(changed.data(), delta.data(), nc, &f[q * n]);
-        }
-        if (m > 0) {
-            // m |J| for the update against m n for a fresh product: only refreshes recompute
-            if (force_dense) ev.op->matvec(&c[q * n], &fe[q * m]);
-            else if (nc > 0) ev.op->add_columns(changed.data(), delta.data(), nc, &fe[q * m]);
-        }
+        const bool dense = force_dense || op.prefer_dense(nc, p.dense_fraction);
+        const index_t work = dense ? n * (n + 1) / 2 + m * (force_dense ? n : nc) : nc * (n + m);
+        timed(dense ? 0 : 1, work, [&]() {
+            if (dense) {
+                op.matvec(&c[q * n], &f[q * n]);
+                ++res.dense_passes;
+            } else if (nc > 0) {
+                op.add_columns(changed.data(), delta.data(), nc, &f[q * n]);
+            }
+            if (m > 0) {
+                // m |J| for the update against m n for a fresh product: only refreshes recompute
+                if (force_dense) ev.op->matvec(&c[q * n], &fe[q * m]);
+                else if (nc > 0) ev.op->add_columns(changed.data(), delta.data(), nc, &fe[q * m]);
+            }
+        });
     };
 
     index_t t = 1;
@@ -439,6 +548,8 @@ void run_floral(Op& op, Evaluation<EvalOp> ev, const std::int32_t* y, index_t n_
         }
         labels.swap(labels_new);
     }
+    op_set_threads(&op, op_max_threads(op));
+    op_set_threads(ev.op, op_max_threads(op));
     res.rounds_run = std::min(t, p.n_rounds);
     res.last.coef = c;
     res.last.b = b;

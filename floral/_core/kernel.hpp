@@ -242,7 +242,7 @@ class GramCache {
     GramCache(const double* X, index_t n, index_t d, KernelSpec spec, double budget_bytes,
               int n_threads, dgemm_fn gemm)
         : X_(X), n_(n), d_(d), spec_(spec), kb_(X, n, d, spec, gemm),
-          n_threads_(resolve_threads(n_threads)) {
+          n_threads_(resolve_threads(n_threads)), max_threads_(n_threads_) {
         stride_ = align_up(n_, ROW_ALIGN);
         const double packed_bytes = 4.0 * static_cast<double>(packed_size(n_));
         const double square_bytes = 4.0 * static_cast<double>(stride_) * static_cast<double>(n_);
@@ -301,6 +301,10 @@ class GramCache {
     const float* packed() const { return packed_ ? tri_.data() : nullptr; }
     const KernelBlock& kernel() const { return kb_; }
     int n_threads() const { return n_threads_; }
+    // The loop's thread governor lowers the count between calls (never above the count the
+    // object was built with, which sized its per-thread buffers); results do not depend on it.
+    int max_threads() const { return max_threads_; }
+    void set_threads(int t) { n_threads_ = t < 1 ? 1 : (t > max_threads_ ? max_threads_ : t); }
 
     // Packed storage: the whole row K[i, :] into out (n floats); the part right of the
     // diagonal is column i of the triangle, one float per stored row.
@@ -545,7 +549,7 @@ class GramCache {
     index_t n_, d_;
     KernelSpec spec_;
     KernelBlock kb_;
-    int n_threads_;
+    int n_threads_, max_threads_;
     bool packed_ = false, square_ = false;
     index_t capacity_ = 0, wave_rows_ = 0, stride_ = 0, slots_n_ = 0;
     AlignedFloats tri_;              // packed lower triangle

@@ -58,6 +58,9 @@ class GramOperator {
         return static_cast<double>(m) >= dense_fraction * static_cast<double>(cache_.n());
     }
 
+    int max_threads() const { return cache_.max_threads(); }
+    void set_threads(int t) { cache_.set_threads(t); }
+
     GramCache& cache() { return cache_; }
 
   private:
