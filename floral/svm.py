@@ -797,11 +797,14 @@ class FloralSVC(BaseKernelSVC):
 
     def _history(self, res, has_val):
         h = res["history"]
-        rounds = np.arange(1, res["rounds_run"] + 1)
+        # counts as int32 (n_rounds and n are below 2^31 by the constraints): the history
+        # is most of a compact model's pickle, and counts need no 64 bits
+        rounds = np.arange(1, res["rounds_run"] + 1, dtype=np.int32)
         history = {"round": rounds}
         for key in ("objective", "n_sv", "n_free", "n_bound", "n_changed", "mu", "eta",
                     "ascent", "seconds"):
-            history[key] = h[key][: rounds.size]
+            column = h[key][: rounds.size]
+            history[key] = column.astype(np.int32) if column.dtype.kind == "i" else column
         if has_val:
             history["val_accuracy"] = h["accuracy"][: rounds.size]
             history["val_balanced_accuracy"] = h["balanced_accuracy"][: rounds.size]

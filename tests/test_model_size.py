@@ -42,8 +42,9 @@ def test_compact_model_stays_within_its_bound_of_the_full_one(monkeypatch, kerne
     Xv, yv = X[1100:], y[1100:]
     X, y = X[:1100], y[:1100]
     Xt = X + np.random.default_rng(0).normal(scale=0.3, size=X.shape)  # off the data too
+    # the game pinned (flip_budget): with X_val the default may choose the plain SVM
     kw = dict(kernel=kernel, gamma=gamma, C=10, learning_rate=1e-3, n_rounds=60,
-              random_state=0)
+              flip_budget=0.05, random_state=0)
     compact = FloralSVC(**kw).fit(X, y, X_val=Xv, y_val=yv)
     monkeypatch.setattr(svm, "_COMPACT_TOL", 0.0)  # the expansion the game produced
     full = FloralSVC(**kw).fit(X, y, X_val=Xv, y_val=yv)
@@ -81,7 +82,7 @@ def test_model_size_against_svc_and_linearsvc(monkeypatch):
     X, y = noisy_moons(3000, seed=2)
     X, Xv, y, yv = X[:2400], X[2400:], y[:2400], y[2400:]
     svc = SVC(C=10, gamma=1.0).fit(X, y)
-    kw = dict(C=10, gamma=1.0, n_rounds=150, random_state=0)
+    kw = dict(C=10, gamma=1.0, n_rounds=150, flip_budget=0.05, random_state=0)
     for val in ({}, {"X_val": Xv, "y_val": yv}):
         clf = FloralSVC(**kw).fit(X, y, **val)
         assert clf.support_.size <= 1.5 * svc.support_.size, (clf.support_.size,
@@ -92,6 +93,10 @@ def test_model_size_against_svc_and_linearsvc(monkeypatch):
             full = FloralSVC(**kw).fit(X, y, **val)
         assert full.support_.size > 2 * svc.support_.size  # what compaction removed
         assert np.mean(clf.predict(Xv) != full.predict(Xv)) <= 0.002
+
+    # the default length of run: the history of 500 rounds stays within the bound too
+    clf = FloralSVC(C=10, gamma=1.0, random_state=0).fit(X, y)
+    assert len(pickle.dumps(clf)) <= 1.5 * len(pickle.dumps(svc))
 
     F = Nystroem(gamma=1.0, n_components=256, random_state=0).fit_transform(X)
     lin = LinearSVC(C=1.0).fit(F, y)
