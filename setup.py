@@ -79,8 +79,11 @@ class BuildExt(build_ext):
         if os.environ.get("FLORAL_SANITIZE", "0") not in ("", "0") and ctype != "msvc":
             # tools/sanitize.sh: ASan + UBSan, every report fatal; -O1 keeps the stack traces
             # readable. The interpreter is not instrumented, so the ASan runtime must be
-            # LD_PRELOADed when this build is imported.
-            san = ["-fsanitize=address,undefined", "-fno-sanitize-recover=all"]
+            # LD_PRELOADed when this build is imported. gcc's "undefined" group leaves out
+            # float-cast-overflow (a double out of an integer type's range cast to it), so
+            # it is named on its own.
+            san = ["-fsanitize=address,undefined,float-cast-overflow",
+                   "-fno-sanitize-recover=all"]
             base = [f for f in base if not f.startswith("-O")]
             base += ["-O1", "-g", "-fno-omit-frame-pointer", *san]
         omp = _openmp_flags(self.compiler)

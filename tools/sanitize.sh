@@ -8,8 +8,9 @@
 # install is never touched. Needs python3 with venv, gcc (with libasan and libubsan) and
 # the package index. Extra pytest arguments: FLORAL_PYTEST_ARGS, e.g. "-x -k projection".
 #
-#   FLORAL_SANITIZE=1  setup.py adds -fsanitize=address,undefined -fno-sanitize-recover=all
-#                      -fno-omit-frame-pointer -O1 -g (see BuildExt in setup.py)
+#   FLORAL_SANITIZE=1  setup.py adds -fsanitize=address,undefined,float-cast-overflow
+#                      -fno-sanitize-recover=all -fno-omit-frame-pointer -O1 -g (see
+#                      BuildExt in setup.py; gcc's "undefined" omits float-cast-overflow)
 #   FLORAL_DEBUG=1     the core's own bounds assertions (FLORAL_ASSERT in common.hpp)
 #
 # CPython is not instrumented, so the ASan runtime is LD_PRELOADed (it has to intercept
