@@ -2,6 +2,7 @@
 import copy
 import math
 import sys
+import threading
 import time
 from numbers import Real
 
@@ -17,11 +18,11 @@ from ._base import BaseKernelSVC
 from ._validation import (
     BUDGET,
     CANDIDATE_FACTOR,
+    COUNT,
+    COUNT_OR_ZERO,
     N_JOBS,
     NON_NEGATIVE,
-    NON_NEGATIVE_INT,
     POSITIVE,
-    POSITIVE_INT,
     RANDOM_STATE,
     check_data,
     core_seed,
@@ -50,6 +51,38 @@ _EVAL_CACHE_MB = 256.0
 # attacker's moves can push the objective above it without any instability.
 _ASCENT_WINDOW = 50
 _ASCENT_FRACTION = 0.4
+
+
+# _check_dual_equality: the kept model's |sum(dual_coef_)| / (1 + sum|dual_coef_|) above
+# this warns (every round's projection is exact to 1e-9 of that)
+_EQUALITY_RTOL = 1e-6
+
+# init="svc": libsvm's iteration cap, _SVC_INIT_ITER per training point, at least
+# _SVC_INIT_MIN_ITER
+_SVC_INIT_ITER = 10
+_SVC_INIT_MIN_ITER = 10_000
+
+
+def _interruptible(fn, *args, **kwargs):
+    """fn(*args, **kwargs) in a worker thread, waited for in short slices, so that Ctrl-C
+    raises KeyboardInterrupt here at once even while fn runs C code that releases the GIL
+    and never checks for signals (libsvm). After an interrupt the worker finishes on its
+    own (fn must be bounded) and its result is dropped."""
+    out = {}
+
+    def work():
+        try:
+            out["value"] = fn(*args, **kwargs)
+        except BaseException as exc:  # handed to the caller's thread
+            out["error"] = exc
+
+    worker = threading.Thread(target=work, name="floral-init", daemon=True)
+    worker.start()
+    while worker.is_alive():
+        worker.join(0.05)
+    if "error" in out:
+        raise out["error"]
+    return out["value"]
 
 
 class FloralSVC(BaseKernelSVC):
@@ -193,6 +226,10 @@ class FloralSVC(BaseKernelSVC):
         first rounds are ~1e-6, so dropping those below ``tol`` would change the model).
     n_jobs : int, default=None
         OpenMP threads; None or -1 uses all cores. Results are identical for any value.
+        Values above the CPUs this process may use are clamped to them, values beyond
+        +-32768 are refused, and in a process forked from one that had imported floral
+        (multiprocessing's "fork" start method) the core runs on one thread: OpenMP's
+        thread pool does not survive fork().
     random_state : int, RandomState instance or None, default=None
         Seeds the attacker's random choices.
     verbose : int, default=0
@@ -282,17 +319,17 @@ class FloralSVC(BaseKernelSVC):
         "candidate_factor": CANDIDATE_FACTOR,
         "class_cap": [Interval(Real, 1.0, None, closed="left"), None],
         "class_weight": [dict, StrOptions({"balanced"}), None],
-        "n_rounds": POSITIVE_INT,
+        "n_rounds": COUNT,
         "learning_rate": [StrOptions({"auto"}), *POSITIVE],
         "lr_decay": [Interval(Real, 0.0, 1.0, closed="right")],
-        "lr_decay_every": POSITIVE_INT,
+        "lr_decay_every": COUNT,
         "init": [StrOptions({"zeros", "svc"})],
         "selection": [StrOptions({"auto", "best", "average", "last"})],
-        "n_best": POSITIVE_INT,
+        "n_best": COUNT,
         "scoring": [StrOptions({"accuracy", "balanced_accuracy"})],
         "average_start": [Interval(Real, 0.0, 1.0, closed="both")],
-        "eval_every": POSITIVE_INT,
-        "refresh": NON_NEGATIVE_INT,
+        "eval_every": COUNT,
+        "refresh": COUNT_OR_ZERO,
         "cache_size": [*POSITIVE, StrOptions({"auto"})],
         "tol": NON_NEGATIVE,
         "n_jobs": N_JOBS,
@@ -412,7 +449,7 @@ class FloralSVC(BaseKernelSVC):
         if selection == "best" and val is None:
             raise ValueError('selection="best" needs a validation set: fit(X, y, X_val=..., '
                              'y_val=...)')
-        kernel_params = dict(kernel=self.kernel, gamma=gamma, degree=int(self.degree),
+        kernel_params = dict(kernel=str(self.kernel), gamma=gamma, degree=int(self.degree),
                              coef0=float(self.coef0))
         storage = self._kernel_storage(X, kernel_params, k)
         if X.dtype != np.float64 and storage["storage"] != "features":
@@ -465,6 +502,7 @@ class FloralSVC(BaseKernelSVC):
         vars(self).update(kept)
         self.best_round_ = int(res["best"][0]["round"]) if res["best"] else self.n_rounds_
         self._warn_if_diverged()
+        self._check_dual_equality()
         if exc is not None:
             # the estimator is fitted with the rounds so far; re-raising lets a loop of
             # fits (or a grid of them) stop at the first Ctrl-C
@@ -510,10 +548,14 @@ class FloralSVC(BaseKernelSVC):
         lam = np.zeros((n_problems, n))
         for p in range(n_problems):
             target = y_idx == (1 if n_problems == 1 else p)
+            # libsvm has no iteration cap by default and never checks for Ctrl-C: capped
+            # (the game only needs a start near the SVM optimum; scikit-learn warns when
+            # the cap stops it) and run where an interrupt reaches fit at once
             svc = SVC(C=float(self.C), kernel=self.kernel, gamma=gamma, degree=self.degree,
-                      coef0=self.coef0,
+                      coef0=self.coef0, max_iter=max(_SVC_INIT_MIN_ITER, _SVC_INIT_ITER * n),
                       cache_size=200 if self.cache_size == "auto" else self.cache_size)
-            svc.fit(X, np.where(target, 1, -1), sample_weight=C_vec / float(self.C))
+            _interruptible(svc.fit, X, np.where(target, 1, -1),
+                           sample_weight=C_vec / float(self.C))
             lam[p, svc.support_] = np.abs(svc.dual_coef_.ravel())
         # libsvm stops at its own tolerance; the box must hold exactly for the core
         lam = np.clip(lam, 0.0, C_vec)
@@ -604,6 +646,26 @@ class FloralSVC(BaseKernelSVC):
             history["val_accuracy"] = h["accuracy"][: rounds.size]
             history["val_balanced_accuracy"] = h["balanced_accuracy"][: rounds.size]
         return history
+
+    def _check_dual_equality(self):
+        """Warn when the kept model breaks the dual's equality constraint
+        sum_i y~_i lam_i = 0 (sum of dual_coef_ per problem). Each round's projection holds
+        it to 1e-9 relative; with steps far beyond 2 / lambda_max(K) the projected point's
+        breakpoints round together and it can fail by percents (tests/test_properties.py,
+        test_projection_huge_v_against_narrow_box)."""
+        coef = self.dual_coef_
+        gap = np.abs(coef.sum(axis=1))
+        scale = 1.0 + np.abs(coef).sum(axis=1)
+        worst = float(np.max(gap / scale)) if coef.size else 0.0
+        if worst > _EQUALITY_RTOL:
+            warn_caller(
+                f"FloralSVC's model breaks the SVM dual's equality constraint: "
+                f"|sum(dual_coef_)| is {worst:.2g} of sum(|dual_coef_|) (the projection "
+                f"holds it to 1e-9). The step size (learning_rate={self.learning_rate!r}, "
+                f"initial step {self.learning_rate_:.3g}) is far too large for this "
+                'kernel; use learning_rate="auto" or a smaller learning_rate.',
+                ConvergenceWarning,
+            )
 
     def _warn_if_diverged(self):
         obj = self.history_["objective"]
