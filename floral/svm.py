@@ -184,7 +184,9 @@ class FloralSVC(BaseKernelSVC):
         Rounds between decays.
     init : {"zeros", "svc"}, default="zeros"
         Starting dual variables: zeros (the paper's choice) or the dual of a plain SVC fit
-        on the given labels (one binary SVC per one-vs-rest problem).
+        on the given labels (one binary SVC per one-vs-rest problem). libsvm is capped at
+        max(10,000, 10 * n_samples) iterations (scikit-learn warns when the cap stops it;
+        the game starts from that point) and Ctrl-C interrupts it at once.
     selection : {"auto", "best", "average", "last"}, default="auto"
         Which rounds the fitted model averages (see above).
     n_best : int, default=5
