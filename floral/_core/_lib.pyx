@@ -265,7 +265,8 @@ cdef int _threads(n_jobs) except? -2:
     if n_jobs < 0:
         # joblib's convention: -1 = all cores, -2 = all but one, ...
         return max(1, available + 1 + n_jobs)
-    return max(1, min(n_jobs, MAX_THREADS))
+    # 0: all (the estimators refuse it; the core always took it so)
+    return min(n_jobs, MAX_THREADS) if n_jobs > 0 else available
 
 
 cdef KernelSpec _spec(str kernel, double gamma, int degree, double coef0) except *:
