@@ -44,9 +44,16 @@ def config_info():
     import scipy
     import sklearn
 
-    from ._core import GEMM_MIN_FEATURES, build_info
+    from ._core import (
+        CPU_TARGET_VARIABLE,
+        GEMM_MIN_FEATURES,
+        PINNED_SIMD_TARGET,
+        build_info,
+        simd_info,
+    )
 
     core = build_info()
+    simd_active, simd_supported = simd_info()
     runtime = _openmp_runtimes() if core["openmp"] else []
     return {
         "floral": __version__,
@@ -59,6 +66,10 @@ def config_info():
         "openmp_version": core["openmp_version"] or None,
         "openmp_runtimes": runtime,
         "threads": core["max_threads"],
+        "simd_target": simd_active,
+        "simd_pinned": PINNED_SIMD_TARGET is not None,
+        "simd_supported": list(simd_supported),
+        "simd_variable": CPU_TARGET_VARIABLE,
         "gemm_min_features": GEMM_MIN_FEATURES,
         "numpy": numpy.__version__,
         "scipy": scipy.__version__,
@@ -90,6 +101,10 @@ def show_config(file=None):
         lines.append(f"  openmp runtime {rt['library']}{version} ({rt['path']})")
     lines += [
         f"  threads        {info['threads']} (n_jobs=None uses this many)",
+        f"  simd target    {info['simd_target']} ("
+        + (f"pinned by {info['simd_variable']}" if info["simd_pinned"]
+           else f"the best this CPU runs; {info['simd_variable']} pins another")
+        + "); this CPU runs: " + ", ".join(info["simd_supported"]),
         "  blas           none of its own; dgemm from SciPy for inputs with >= "
         f"{info['gemm_min_features']} features",
         f"  numpy {info['numpy']}, scipy {info['scipy']}, scikit-learn {info['scikit-learn']}",

@@ -143,13 +143,55 @@ def _windows_available():
     return int(status.ullAvailPhys)
 
 
-def available_memory():
-    """Bytes of memory the OS reports as available to this process, or None if unknown.
+def parse_vm_size(text):
+    """This process's mapped bytes (``VmSize``) from the text of /proc/self/status, or
+    None."""
+    for line in text.splitlines():
+        if line.startswith("VmSize:"):
+            fields = line.split()
+            if len(fields) >= 2 and fields[1].isdigit():
+                return int(fields[1]) * 1024
+    return None
 
-    Linux: ``MemAvailable`` from /proc/meminfo, lowered to what a cgroup limit still
-    allows; macOS: free, inactive and speculative pages (Mach ``host_statistics64``);
-    Windows: ``GlobalMemoryStatusEx``; other POSIX systems: ``sysconf(SC_AVPHYS_PAGES)``.
+
+def address_space_room():
+    """Bytes the address-space limit (``RLIMIT_AS``, ``ulimit -v``) still lets this
+    process map, or None when there is no such limit (or it cannot be read).
+
+    A process under ``ulimit -v`` fails every allocation past the limit however much
+    memory the machine has free, so this bounds what ``cache_size="auto"`` may use too.
+    The mapped size is ``VmSize`` where /proc has it; elsewhere the whole limit counts.
     """
+    try:
+        import resource
+
+        soft, _ = resource.getrlimit(resource.RLIMIT_AS)
+    except (ImportError, OSError, ValueError, AttributeError):
+        return None
+    if soft == resource.RLIM_INFINITY or soft < 0:
+        return None
+    text = _read("/proc/self/status")
+    used = (parse_vm_size(text) if text else None) or 0
+    return max(0, soft - used)
+
+
+def available_memory():
+    """Bytes of memory available to this process, or None if unknown.
+
+    What the OS reports as available, lowered to what the address-space limit still
+    allows (``address_space_room``). Linux: ``MemAvailable`` from /proc/meminfo, lowered
+    to what a cgroup limit still allows; macOS: free, inactive and speculative pages (Mach
+    ``host_statistics64``); Windows: ``GlobalMemoryStatusEx``; other POSIX systems:
+    ``sysconf(SC_AVPHYS_PAGES)``.
+    """
+    found = _os_available()
+    room = address_space_room()
+    if room is None:
+        return found
+    return room if found is None else min(found, room)
+
+
+def _os_available():
     try:
         if sys.platform.startswith("linux"):
             found = _linux_available()

@@ -43,11 +43,17 @@ POSITIVE = [Interval(Real, 0.0, None, closed="neither")]
 NON_NEGATIVE = [Interval(Real, 0.0, None, closed="left")]
 POSITIVE_INT = [Interval(Integral, 1, None, closed="left")]
 NON_NEGATIVE_INT = [Interval(Integral, 0, None, closed="left")]
+# Counts the compiled core holds in a C int (degree) or int64 (rounds, intervals): bounded
+# here so that 2**31 or 2**63 is refused naming the parameter instead of overflowing in the
+# bindings. 2**31 - 1 rounds (or an interval that long) is beyond any run that can finish.
+MAX_COUNT = 2**31 - 1
+COUNT = [Interval(Integral, 1, MAX_COUNT, closed="both")]
+COUNT_OR_ZERO = [Interval(Integral, 0, MAX_COUNT, closed="both")]
 
 C = POSITIVE
 KERNEL = [StrOptions(set(KERNEL_ARGS))]
 GAMMA = [StrOptions({"scale", "auto"}), Interval(Real, 0.0, None, closed="neither")]
-DEGREE = NON_NEGATIVE_INT
+DEGREE = COUNT_OR_ZERO
 COEF0 = [Interval(Real, None, None, closed="neither")]
 
 # SVC's kernel parameters, and with C the whole SVM: every estimator, attack and defense
@@ -61,9 +67,12 @@ BUDGET = [Interval(Integral, 0, None, closed="left"),
           Interval(RealNotInt, 0.0, 1.0, closed="left")]
 # The attacker picks among the top ceil(candidate_factor * k) points.
 CANDIDATE_FACTOR = [Interval(Real, 1.0, None, closed="left")]
-# joblib's convention: None, -1 all cores, -2 all but one, ...; 0 means nothing.
-N_JOBS = [None, Interval(Integral, None, -1, closed="right"),
-          Interval(Integral, 1, None, closed="left")]
+# joblib's convention: None, -1 all cores, -2 all but one, ...; 0 means nothing. The
+# compiled core runs at most as many threads as the process has CPUs (larger values are
+# clamped to that, floral._core.MAX_THREADS); beyond MAX_N_JOBS a value is refused.
+MAX_N_JOBS = 2**15
+N_JOBS = [None, Interval(Integral, -MAX_N_JOBS, -1, closed="both"),
+          Interval(Integral, 1, MAX_N_JOBS, closed="both")]
 RANDOM_STATE = ["random_state"]
 # An int seed as numpy's RandomState takes it (the command line's --seed, the runner's seeds).
 SEED = [Interval(Integral, 0, 2**32 - 1, closed="both")]

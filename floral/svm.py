@@ -2,6 +2,7 @@
 import copy
 import math
 import sys
+import threading
 import time
 from numbers import Real
 
@@ -17,11 +18,11 @@ from ._base import BaseKernelSVC
 from ._validation import (
     BUDGET,
     CANDIDATE_FACTOR,
+    COUNT,
+    COUNT_OR_ZERO,
     N_JOBS,
     NON_NEGATIVE,
-    NON_NEGATIVE_INT,
     POSITIVE,
-    POSITIVE_INT,
     RANDOM_STATE,
     check_class_weights,
     check_data,
@@ -29,6 +30,7 @@ from ._validation import (
     densify,
     encode_labels,
     is_sparse,
+    libsvm_max_iter,
     resolve_budget,
     resolve_gamma,
     warn_caller,
@@ -69,6 +71,32 @@ _COMPACT_MAX_WORK = 2 ** 29
 # Largest basis tried: the greedy costs O(n_SV basis^2), and where the function needs
 # more points than this (high-dimensional data with a wide kernel) the expansion stays.
 _COMPACT_MAX_BASIS = 512
+
+
+# _check_dual_equality: the kept model's |sum(dual_coef_)| / (1 + sum|dual_coef_|) above
+# this warns (every round's projection is exact to 1e-9 of that)
+_EQUALITY_RTOL = 1e-6
+
+def _interruptible(fn, *args, **kwargs):
+    """fn(*args, **kwargs) in a worker thread, waited for in short slices, so that Ctrl-C
+    raises KeyboardInterrupt here at once even while fn runs C code that releases the GIL
+    and never checks for signals (libsvm). After an interrupt the worker finishes on its
+    own (fn must be bounded) and its result is dropped."""
+    out = {}
+
+    def work():
+        try:
+            out["value"] = fn(*args, **kwargs)
+        except BaseException as exc:  # handed to the caller's thread
+            out["error"] = exc
+
+    worker = threading.Thread(target=work, name="floral-init", daemon=True)
+    worker.start()
+    while worker.is_alive():
+        worker.join(0.05)
+    if "error" in out:
+        raise out["error"]
+    return out["value"]
 
 
 class FloralSVC(BaseKernelSVC):
@@ -205,7 +233,9 @@ class FloralSVC(BaseKernelSVC):
         Rounds between decays.
     init : {"zeros", "svc"}, default="zeros"
         Starting dual variables: zeros (the paper's choice) or the dual of a plain SVC fit
-        on the given labels (one binary SVC per one-vs-rest problem).
+        on the given labels (one binary SVC per one-vs-rest problem). libsvm is capped at
+        max(10,000, 10 * n_samples) iterations (scikit-learn warns when the cap stops it;
+        the game starts from that point) and Ctrl-C interrupts it at once.
     selection : {"auto", "best", "average", "last"}, default="auto"
         Which rounds the fitted model averages (see above).
     n_best : int, default=5
@@ -249,7 +279,10 @@ class FloralSVC(BaseKernelSVC):
         OpenMP threads. None: up to all cores, each product with the kernel matrix on one
         thread or on all by its own timing (one thread below 2^24 kernel entries), which
         avoids waiting on a descheduled thread when the machine is busy; -1: all cores
-        always. Results are identical for any value.
+        always. Results are identical for any value. Values above the CPUs this process
+        may use are clamped to them, values beyond +-32768 are refused, and in a process
+        forked from one that had imported floral (multiprocessing's "fork" start method)
+        the core runs on one thread: OpenMP's thread pool does not survive fork().
     random_state : int, RandomState instance or None, default=None
         Seeds the attacker's random choices.
     verbose : int, default=0
@@ -375,17 +408,17 @@ class FloralSVC(BaseKernelSVC):
         "candidate_factor": CANDIDATE_FACTOR,
         "class_cap": [Interval(Real, 1.0, None, closed="left"), None],
         "class_weight": [dict, StrOptions({"balanced"}), None],
-        "n_rounds": POSITIVE_INT,
+        "n_rounds": COUNT,
         "learning_rate": [StrOptions({"auto"}), *POSITIVE],
         "lr_decay": [Interval(Real, 0.0, 1.0, closed="right")],
-        "lr_decay_every": POSITIVE_INT,
+        "lr_decay_every": COUNT,
         "init": [StrOptions({"zeros", "svc"})],
         "selection": [StrOptions({"auto", "best", "average", "last"})],
-        "n_best": POSITIVE_INT,
+        "n_best": COUNT,
         "scoring": [StrOptions({"accuracy", "balanced_accuracy"})],
         "average_start": [Interval(Real, 0.0, 1.0, closed="both")],
-        "eval_every": POSITIVE_INT,
-        "refresh": NON_NEGATIVE_INT,
+        "eval_every": COUNT,
+        "refresh": COUNT_OR_ZERO,
         "cache_size": [*POSITIVE, StrOptions({"auto"})],
         "tol": NON_NEGATIVE,
         "n_jobs": N_JOBS,
@@ -563,7 +596,7 @@ class FloralSVC(BaseKernelSVC):
         if selection == "best" and val is None:
             raise ValueError('selection="best" needs a validation set: fit(X, y, X_val=..., '
                              'y_val=...)')
-        kernel_params = dict(kernel=self.kernel, gamma=gamma, degree=int(self.degree),
+        kernel_params = dict(kernel=str(self.kernel), gamma=gamma, degree=int(self.degree),
                              coef0=float(self.coef0))
         storage = self._kernel_storage(X, kernel_params, k)
         if X.dtype != np.float64 and storage["storage"] != "features":
@@ -621,6 +654,7 @@ class FloralSVC(BaseKernelSVC):
         vars(self).update(kept)
         self.best_round_ = int(res["best"][0]["round"]) if res["best"] else self.n_rounds_
         self._warn_if_diverged()
+        self._check_dual_equality()
         if exc is not None:
             # the estimator is fitted with the rounds so far; re-raising lets a loop of
             # fits (or a grid of them) stop at the first Ctrl-C
@@ -680,10 +714,14 @@ class FloralSVC(BaseKernelSVC):
         lam = np.zeros((n_problems, n))
         for p in range(n_problems):
             target = y_idx == (1 if n_problems == 1 else p)
+            # libsvm has no iteration cap by default and never checks for Ctrl-C: capped
+            # (the game only needs a start near the SVM optimum; scikit-learn warns when
+            # the cap stops it) and run where an interrupt reaches fit at once
             svc = SVC(C=float(self.C), kernel=self.kernel, gamma=gamma, degree=self.degree,
-                      coef0=self.coef0, tol=_SVC_INIT_TOL,
+                      coef0=self.coef0, tol=_SVC_INIT_TOL, max_iter=libsvm_max_iter(n),
                       cache_size=200 if self.cache_size == "auto" else self.cache_size)
-            svc.fit(X, np.where(target, 1, -1), sample_weight=C_vec / float(self.C))
+            _interruptible(svc.fit, X, np.where(target, 1, -1),
+                           sample_weight=C_vec / float(self.C))
             dual = svc.dual_coef_  # scipy.sparse when SVC was fitted on sparse X
             dual = dual.toarray() if is_sparse(dual) else dual
             lam[p, svc.support_] = np.abs(dual.ravel())
@@ -809,6 +847,26 @@ class FloralSVC(BaseKernelSVC):
             history["val_accuracy"] = h["accuracy"][: rounds.size]
             history["val_balanced_accuracy"] = h["balanced_accuracy"][: rounds.size]
         return history
+
+    def _check_dual_equality(self):
+        """Warn when the kept model breaks the dual's equality constraint
+        sum_i y~_i lam_i = 0 (sum of dual_coef_ per problem). Each round's projection holds
+        it to 1e-9 relative; with steps far beyond 2 / lambda_max(K) the projected point's
+        breakpoints round together and it can fail by percents (tests/test_properties.py,
+        test_projection_huge_v_against_narrow_box)."""
+        coef = self.dual_coef_
+        gap = np.abs(coef.sum(axis=1))
+        scale = 1.0 + np.abs(coef).sum(axis=1)
+        worst = float(np.max(gap / scale)) if coef.size else 0.0
+        if worst > _EQUALITY_RTOL:
+            warn_caller(
+                f"FloralSVC's model breaks the SVM dual's equality constraint: "
+                f"|sum(dual_coef_)| is {worst:.2g} of sum(|dual_coef_|) (the projection "
+                f"holds it to 1e-9). The step size (learning_rate={self.learning_rate!r}, "
+                f"initial step {self.learning_rate_:.3g}) is far too large for this "
+                'kernel; use learning_rate="auto" or a smaller learning_rate.',
+                ConvergenceWarning,
+            )
 
     def _warn_if_diverged(self):
         obj = self.history_["objective"]

@@ -548,8 +548,8 @@ CLI_ROWS = [
         ("rounds 0", ["--rounds", "0"], "--rounds: must be an int in the range [1, inf), got '0'"),
         ("epochs 0", ["--methods", "nn", "--epochs", "0"], "--epochs: must be an int"),
         ("seeds 0", ["--seeds", "0"], "--seeds: must be an int in the range [1, inf), got '0'"),
-        ("n-jobs 0", ["--n-jobs", "0"], "--n-jobs: must be an int in the range (-inf, -1] or "
-                                        "an int in the range [1, inf), got '0'"),
+        ("n-jobs 0", ["--n-jobs", "0"], "--n-jobs: must be an int in the range [-32768, -1] "
+                                        "or an int in the range [1, 32768], got '0'"),
         ("negative C", ["--C", "-1"], "--C: must be a float in the range (0.0, inf)"),
         ("--out under /proc", ["--out", "/proc/nope"], "--out: "),
         ("--out in a missing directory", ["--out", "no/such/dir"], "--out: "),

@@ -587,3 +587,19 @@ def test_bandwidth_probe_rejects_bad_sizes():
         _core.bandwidth_probe(0)
     with pytest.raises(ValueError, match="repeats"):
         _core.bandwidth_probe(10, repeats=0)
+
+
+def test_a_huge_candidate_factor_keeps_the_attacker_on():
+    # candidate_factor * k >= 2**63 was cast to int64 out of range: no candidates, the
+    # attacker silently off. Clamped in double, it means "every point is a candidate".
+    # (tools/sanitize.sh runs this file with -fsanitize=float-cast-overflow too.)
+    X, y = make_moons(200, noise=0.2, random_state=0)
+    y = np.where(y > 0, 1, -1)
+    n = len(y)
+    kw = dict(kernel="rbf", gamma=1.0, n_rounds=5, learning_rate=1e-3, flip_budget=10,
+              seed=3)
+    huge = _core.floral_fit(X, y, np.full(n, 1.0), np.zeros(n), candidate_factor=1e18, **kw)
+    every = _core.floral_fit(X, y, np.full(n, 1.0), np.zeros(n), candidate_factor=n, **kw)
+    assert np.count_nonzero(huge["labels"] != (y > 0)) == 10
+    np.testing.assert_array_equal(huge["labels"], every["labels"])
+    np.testing.assert_array_equal(huge["coef"], every["coef"])

@@ -310,25 +310,62 @@ def test_gamma_scale_variance_in_chunks_matches_numpy(monkeypatch):
 
 def test_feature_path_plays_the_one_vs_rest_game_with_validation_like_the_gram_path():
     # the feature operator serves several problems in turn (its increments never mix them)
-    # and, built on the validation points, keeps their decision values
+    # and, built on the validation points, keeps their decision values.
+    #
+    # Float32 Gram storage and float64 features agree to ~1e-7 per product, but they need
+    # not play the same attacked game: the attacker ranks points by the sum of their three
+    # duals, and after round one those sums are near-equal values that differ only by
+    # rounding (the duals of a class all get the same value), so which candidates win the
+    # ties depends on the storage and on the SIMD clone (AVX2 and AVX-512 differ). From the
+    # first different choice on the games legitimately diverge. So the comparison of the
+    # storages runs the full game without the attacker (nothing breaks ties on rounding),
+    # and with the attacker it checks what is invariant: the first round, and each path's
+    # own bookkeeping.
     from sklearn.datasets import make_blobs
 
     X, y = make_blobs(330, centers=3, n_features=4, cluster_std=2.5, random_state=1)
     X, y, Xv, yv = X[:250], y[:250].astype(np.int32), X[250:], y[250:].astype(np.int32)
     n = len(y)
     kw = dict(n_classes=3, kernel="linear", n_rounds=60, learning_rate=None, step_scale=0.5,
-              flip_budget=10, candidate_factor=1.0, X_eval=Xv, y_eval=yv, n_best=3,
-              average_from=31, seed=2)
-    feat = _core.floral_fit(X, y, np.full(n, 5.0), np.zeros((3, n)), storage="features", **kw)
-    gram = _core.floral_fit(X, y, np.full(n, 5.0), np.zeros((3, n)), storage="gram", **kw)
+              candidate_factor=1.0, X_eval=Xv, y_eval=yv, n_best=3, average_from=31, seed=2)
+
+    def play(storage, **extra):
+        return _core.floral_fit(X, y, np.full(n, 5.0), np.zeros((3, n)), storage=storage,
+                                **{**kw, **extra})
+
+    def check_own_bookkeeping(r):
+        # validation decision values are those of the returned coefficients (exactly for
+        # float64 features; to float32 rounding of the stored cross-kernel for the Gram)
+        f_ref = (r["coef"] @ X) @ Xv.T
+        tol = 1e-9 if r["cache"]["storage"] == "features" else 1e-6 * np.abs(f_ref).max()
+        np.testing.assert_allclose(r["f_eval"], f_ref, rtol=tol, atol=tol)
+        # the kept rounds are the best by this run's own validation history
+        acc = r["history"]["accuracy"]
+        kept = [acc[b["round"] - 1] for b in r["best"]]
+        assert sorted(kept, reverse=True) == sorted(acc, reverse=True)[:3]
+
+    feat, gram = play("features", flip_budget=0), play("gram", flip_budget=0)
     assert feat["w"] is None  # one weight vector per problem is not kept by the operator
     assert feat["lambda_max"] == pytest.approx(gram["lambda_max"], rel=1e-5)
     # float32 Gram storage against float64 features: the same game to ~1e-6
     np.testing.assert_allclose(feat["coef"], gram["coef"], atol=1e-5 * np.abs(gram["coef"]).max())
+    np.testing.assert_allclose(feat["average"]["coef"], gram["average"]["coef"],
+                               atol=1e-5 * np.abs(gram["average"]["coef"]).max())
     np.testing.assert_array_equal(feat["labels"], gram["labels"])
-    np.testing.assert_allclose(feat["f_eval"], (feat["coef"] @ X) @ Xv.T, rtol=1e-9, atol=1e-9)
+    # validation accuracies match because no decision value is within rounding of a tie
+    gap = np.abs(feat["f_eval"] - gram["f_eval"]).max()
+    assert gap < 1e-3 * np.abs(gram["f_eval"]).min()
     np.testing.assert_array_equal(feat["history"]["accuracy"], gram["history"]["accuracy"])
-    assert [r["round"] for r in feat["best"]] == [r["round"] for r in gram["best"]]
+    for r in (feat, gram):
+        check_own_bookkeeping(r)
+
+    # with the attacker: round one is the same game, then each path is checked on its own
+    feat, gram = play("features", flip_budget=10), play("gram", flip_budget=10)
+    assert feat["history"]["objective"][0] == pytest.approx(gram["history"]["objective"][0],
+                                                            rel=1e-6)
+    for r in (feat, gram):
+        check_own_bookkeeping(r)
+        assert 0 < np.count_nonzero(r["labels"] != y) <= 10
 
 
 # --- float32 features --------------------------------------------------------------------

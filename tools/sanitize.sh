@@ -8,8 +8,9 @@
 # install is never touched. Needs python3 with venv, gcc (with libasan and libubsan) and
 # the package index. Extra pytest arguments: FLORAL_PYTEST_ARGS, e.g. "-x -k projection".
 #
-#   FLORAL_SANITIZE=1  setup.py adds -fsanitize=address,undefined -fno-sanitize-recover=all
-#                      -fno-omit-frame-pointer -O1 -g (see BuildExt in setup.py)
+#   FLORAL_SANITIZE=1  setup.py adds -fsanitize=address,undefined,float-cast-overflow
+#                      -fno-sanitize-recover=all -fno-omit-frame-pointer -O1 -g (see
+#                      BuildExt in setup.py; gcc's "undefined" omits float-cast-overflow)
 #   FLORAL_DEBUG=1     the core's own bounds assertions (FLORAL_ASSERT in common.hpp)
 #
 # CPython is not instrumented, so the ASan runtime is LD_PRELOADed (it has to intercept
@@ -69,9 +70,12 @@ deselect=(--deselect tests/test_core.py::test_failed_allocation_is_memory_error)
 set +e
 # shellcheck disable=SC2086  # FLORAL_PYTEST_ARGS: extra pytest arguments, word-split
 # --rootdir: the run directory sits under $TMPDIR, and an unrelated setup.py or ini file
-# higher up would otherwise become pytest's root and break the node ids above
+# higher up would otherwise become pytest's root and break the node ids above;
+# --capture=sys: a sanitizer report is written to file descriptor 2 by C code, and
+# pytest's default fd capture swallowed it when the report ended the process mid-test
 (cd "$work/run" && LD_PRELOAD="$libasan" "$py" -m pytest -p no:cacheprovider -q -ra \
-    --rootdir "$work/run" "${deselect[@]}" ${FLORAL_PYTEST_ARGS:-} tests) 2>&1 | tee "$work/pytest.log"
+    --capture=sys --rootdir "$work/run" "${deselect[@]}" ${FLORAL_PYTEST_ARGS:-} tests) \
+    2>&1 | tee "$work/pytest.log"
 status=${PIPESTATUS[0]}
 set -e
 if grep -qE 'ERROR: AddressSanitizer|runtime error:' "$work/pytest.log"; then

@@ -91,6 +91,14 @@ _RoundCallback = Callable[[int, int, float, float], int | None]
 
 def build_info() -> _BuildInfo: ...
 
+SIMD_TARGETS: tuple[str, ...]
+MAX_THREADS: int
+
+def effective_threads(n_jobs: int | None) -> int: ...
+
+def simd_info() -> tuple[str, tuple[str, ...]]: ...
+def select_simd_target(name: str) -> None: ...
+
 class GramRows:
     """Kernel rows of a training set under a byte budget (float32 storage)."""
 

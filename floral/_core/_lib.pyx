@@ -7,6 +7,8 @@ Defaults, documentation and the validation of user parameters live in the Python
 (floral._validation and the estimators' parameter constraints).
 """
 import math
+import operator
+import os
 
 import numpy as np
 cimport numpy as cnp
@@ -20,6 +22,8 @@ cnp.import_array()
 
 cdef extern from "Python.h":
     int PyErr_CheckSignals() except -1
+    # the same, leaving a raised exception pending for the C++ caller (see _interrupt_check)
+    int _check_signals_pending "PyErr_CheckSignals"()
 
 cdef extern from "common.hpp" namespace "floral":
     ctypedef int64_t index_t
@@ -30,6 +34,11 @@ cdef extern from "common.hpp" namespace "floral":
     int max_threads()
     const char* compiler_version()
     int resolve_threads(int)
+    cbool simd_target_supported(int)
+    ctypedef cbool (*interrupt_check_fn)() noexcept
+    interrupt_check_fn g_interrupt_check
+    int simd_target()
+    cbool set_simd_target(int)
 
 cdef extern from "rng.hpp" namespace "floral":
     cdef cppclass Rng:
@@ -204,13 +213,81 @@ def build_info():
     }
 
 
+# the hot kernels' SIMD versions, in the order of common.hpp's SimdTarget
+SIMD_TARGETS = ("baseline", "avx2", "avx512")
+
+
+def simd_info():
+    """(active target, targets this CPU and build can run), by name (SIMD_TARGETS)."""
+    return (SIMD_TARGETS[simd_target()],
+            tuple(t for i, t in enumerate(SIMD_TARGETS) if simd_target_supported(i)))
+
+
+def select_simd_target(str name):
+    """Run the hot kernels' ``name`` version from now on (process-wide; call it before
+    any work). ValueError when ``name`` is not a target or this CPU cannot run it."""
+    if name not in SIMD_TARGETS:
+        raise ValueError(f"SIMD target must be one of {SIMD_TARGETS}, got {name!r}")
+    if not set_simd_target(SIMD_TARGETS.index(name)):
+        raise ValueError(f"this CPU cannot run the {name!r} SIMD target; it runs "
+                         f"{simd_info()[1]}")
+
+
+cdef cbool _interrupt_check() noexcept with gil:
+    # see InterruptPoll (common.hpp): True leaves the KeyboardInterrupt pending, and the
+    # C++ exception thrown next is translated to it by Cython's `except +`
+    return _check_signals_pending() != 0
+
+
+g_interrupt_check = _interrupt_check
+
+
+def _cpu_count():
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
+# The most threads a call runs: the CPUs this process may use. More never helps (the
+# loops are memory- or compute-bound per core) and n_jobs = 100,000 asked libgomp for
+# that many threads (a crash). Read at import; n_jobs above it is clamped to it.
+MAX_THREADS = _cpu_count()
+
+# After fork() the child has one thread, and libgomp's pool, left from the parent's
+# parallel regions, deadlocks the child's first parallel region. A forked child (e.g.
+# multiprocessing's "fork" start method) therefore runs the core serially.
+cdef bint _in_forked_child = False
+
+
+def _after_fork_in_child():
+    global _in_forked_child
+    _in_forked_child = True
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def effective_threads(n_jobs):
+    """The OpenMP threads a call with ``n_jobs`` runs: None = all (OMP_NUM_THREADS or the
+    CPUs), -1 all, -2 all but one, ..., never more than ``MAX_THREADS``; 1 in a process
+    forked from one that had imported floral."""
+    return _threads(n_jobs)
+
+
 cdef int _threads(n_jobs) except? -2:
+    if _in_forked_child:
+        return 1
+    cdef int available = min(max_threads(), MAX_THREADS)
     if n_jobs is None:
-        return 0
+        return available
+    n_jobs = operator.index(n_jobs)
     if n_jobs < 0:
         # joblib's convention: -1 = all cores, -2 = all but one, ...
-        return max(1, max_threads() + 1 + int(n_jobs))
-    return int(n_jobs)
+        return max(1, available + 1 + n_jobs)
+    # 0: all (the estimators refuse it; the core always took it so)
+    return min(n_jobs, MAX_THREADS) if n_jobs > 0 else available
 
 
 cdef KernelSpec _spec(str kernel, double gamma, int degree, double coef0) except *:
@@ -656,8 +733,50 @@ ctypedef fused feature_t:
     double
 
 
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
+def _check_kernel_finite(str kernel, double gamma, int degree, double coef0, bint float32,
+                         *blocks):
+    """ValueError naming the cause when a kernel value between rows of ``blocks`` can be
+    inf or NaN: in float64 arithmetic, or beyond float32's range where ``float32`` (the
+    Gram storage). The bounds are attained (on the diagonal, or by x and -x), so nothing
+    that computes finite values is refused. O(n d)."""
+    top = 0.0
+    for B in blocks:
+        if B is not None and B.size:
+            sq = np.einsum("ij,ij->i", B, B, dtype=np.float64)
+            if not np.all(np.isfinite(sq)):
+                raise ValueError(
+                    "the features are too large: squared norms of rows of X overflow float64 "
+                    f"(largest |value| {float(np.max(np.abs(B))):.3g}); scale X, e.g. "
+                    "with sklearn.preprocessing.StandardScaler")
+            top = max(top, float(sq.max()))
+    limit = _FLOAT32_MAX if float32 else float(np.finfo(np.float64).max)
+    where = "float32, in which the Gram matrix is stored" if float32 else "float64"
+    if kernel == "rbf" and not math.isfinite(4.0 * top):
+        # ||x - z||^2 = ||x||^2 + ||z||^2 - 2 <x, z> must be finite
+        raise ValueError(f"the features are too large: squared distances overflow float64 "
+                         f"(largest squared norm {top:.3g}); scale X")
+    if kernel in ("linear", "poly"):
+        base = top if kernel == "linear" else gamma * top + abs(coef0)
+        try:
+            bound = base if kernel == "linear" else base ** degree
+        except OverflowError:
+            bound = math.inf
+        if not bound <= limit:
+            params = ("scale X" if kernel == "linear"
+                      else "lower gamma, degree or coef0, or scale X")
+            raise ValueError(
+                f"kernel={kernel!r} values reach {bound:.3g} on this data, beyond {where} "
+                f"(largest finite {limit:.3g}): {params}")
+
+
 cdef double _auto_step(double lmax, double step_scale) except -1.0:
-    if not (lmax > 0 and np.isfinite(lmax)):
+    if not math.isfinite(lmax):
+        raise ValueError(f"the kernel matrix is not finite (power iteration gave {lmax}): "
+                         "its values overflow; scale X or lower gamma, degree or coef0")
+    if not lmax > 0:
         raise ValueError(f"the kernel matrix has no positive eigenvalue "
                          f"(power iteration gave {lmax}); pass a float learning_rate")
     return step_scale / lmax
@@ -909,6 +1028,8 @@ def floral_fit(X, y, C, lam0, *, index_t n_classes=2, str kernel="rbf", double g
         store_eval = 4.0 * n * m <= eval_cache_size * 1024.0 * 1024.0
     elif n_best > 0:
         raise ValueError("n_best > 0 needs X_eval and y_eval")
+    # inf or NaN kernel values would give a NaN model that predicts one class
+    _check_kernel_finite(kernel, gamma, degree, coef0, storage == "gram", X, X_eval)
 
     cdef LoopParams p
     p.n_rounds = n_rounds
@@ -1016,6 +1137,11 @@ def floral_fit(X, y, C, lam0, *, index_t n_classes=2, str kernel="rbf", double g
 
     h = res.history
     last = _model(res.last, P, n)
+    if not (np.all(np.isfinite(last["coef"])) and np.all(np.isfinite(last["b"]))):
+        # the kernel is finite (checked above) and the duals are in their box, so only
+        # K (y lam) can have overflowed
+        raise ValueError("the model is not finite: its decision values overflow float64 "
+                         "(C * sample_weight times the kernel values); lower C or scale X")
     lam = np.asarray(res.lam, dtype=np.float64).reshape(P, n)
     out = {
         "lam": lam[0].copy() if P == 1 else lam,

@@ -21,8 +21,8 @@ namespace floral {
 // SIMD width of the float->double path. The validation values only decide signs
 // (accuracy, round selection); a group's float rounding (~1e-7 of a coefficient change)
 // is far below any margin that matters, and each refresh recomputes them.
-FLORAL_HOT inline void axpy_rows_f32(const float* const* rows, const double* d, index_t m,
-                                     index_t a, index_t len, double* fc) {
+FLORAL_HOT_BODY void axpy_rows_f32_body(const float* const* rows, const double* d, index_t m,
+                                        index_t a, index_t len, double* fc) {
     index_t r = 0;
     for (; r + 8 <= m; r += 8) {
         const float *r0 = rows[r] + a, *r1 = rows[r + 1] + a, *r2 = rows[r + 2] + a,
@@ -42,6 +42,10 @@ FLORAL_HOT inline void axpy_rows_f32(const float* const* rows, const double* d, 
         for (index_t i = 0; i < len; ++i) fc[i] += d0 * static_cast<double>(r0[i]);
     }
 }
+FLORAL_DISPATCH(axpy_rows_f32,
+                (const float* const* rows, const double* d, index_t m, index_t a, index_t len,
+                 double* fc),
+                (rows, d, m, a, len, fc))
 
 class CrossKernel {
   public:

@@ -42,8 +42,8 @@ constexpr index_t FEATURE_CHUNK = 256;
 // is a multiply-add into its lane, which an FMA build fuses in both instantiations alike;
 // a sequential tail (t += a v) was fused in one and not the other.
 template <typename T>
-FLORAL_HOT inline void row_dots(const T* A, index_t i0, index_t i1, index_t d,
-                                const double* v, double* out, bool accumulate) {
+FLORAL_HOT_BODY void row_dots_body(const T* A, index_t i0, index_t i1, index_t d,
+                                   const double* v, double* out, bool accumulate) {
     for (index_t i = i0; i < i1; ++i) {
         const T* a = A + i * d;
         double s[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
@@ -55,6 +55,10 @@ FLORAL_HOT inline void row_dots(const T* A, index_t i0, index_t i1, index_t d,
         out[i] = accumulate ? out[i] + t : t;
     }
 }
+FLORAL_DISPATCH_T(row_dots,
+                  (const T* A, index_t i0, index_t i1, index_t d, const double* v, double* out,
+                   bool accumulate),
+                  (A, i0, i1, d, v, out, accumulate))
 
 // part = sum over r in [r0, r1) of coef[r] X[row(r)], skipping zero coefficients: the
 // remaining rows in groups of eight, each group added to part as
@@ -63,9 +67,9 @@ FLORAL_HOT inline void row_dots(const T* A, index_t i0, index_t i1, index_t d,
 // reading X (measured: one accumulator per row ran at half the bandwidth of a dot pass).
 // idx: scratch for r1 - r0 indices.
 template <typename T>
-FLORAL_HOT inline void block_sum(const T* X, index_t d, const index_t* rows,
-                                 const double* coef, index_t r0, index_t r1, index_t* idx,
-                                 double* part) {
+FLORAL_HOT_BODY void block_sum_body(const T* X, index_t d, const index_t* rows,
+                                    const double* coef, index_t r0, index_t r1, index_t* idx,
+                                    double* part) {
     index_t m = 0;
     for (index_t r = r0; r < r1; ++r)
         if (coef[r] != 0.0) idx[m++] = r;
@@ -91,6 +95,10 @@ FLORAL_HOT inline void block_sum(const T* X, index_t d, const index_t* rows,
         for (index_t k = 0; k < d; ++k) part[k] += c * static_cast<double>(x[k]);
     }
 }
+FLORAL_DISPATCH_T(block_sum,
+                  (const T* X, index_t d, const index_t* rows, const double* coef, index_t r0,
+                   index_t r1, index_t* idx, double* part),
+                  (X, d, rows, coef, r0, r1, idx, part))
 
 template <typename T>
 class BasicFeatureOperator {

@@ -309,11 +309,14 @@ void run_floral(Op& op, Evaluation<EvalOp> ev, const std::int32_t* y, index_t n_
         res.flip_count.assign(N, 0);
     }
     const index_t k = p.flip_budget;
-    const index_t n_cand = k > 0 ? std::min<index_t>(n, static_cast<index_t>(std::ceil(p.candidate_factor * static_cast<double>(k) - 1e-9))) : 0;
+    // clamped to n in double: candidate_factor * k can exceed what index_t holds (1e18 * k),
+    // and casting such a double to an integer is undefined (in practice INT64_MIN: no
+    // candidates, the attacker silently off)
+    const index_t n_cand = k > 0 ? static_cast<index_t>(std::min(static_cast<double>(n), std::ceil(p.candidate_factor * static_cast<double>(k) - 1e-9))) : 0;
     double last_beat = 0.0;
     LoopHistory& h = res.history;
     for (auto* vec : {&h.objective, &h.mu, &h.eta, &h.seconds, &h.accuracy, &h.balanced_accuracy})
-        vec->reserve(static_cast<size_t>(p.n_rounds));
+        vec->reserve(static_cast<size_t>(std::min<index_t>(p.n_rounds, index_t(1) << 16)));
     // validation points per class, and whether they are all equal (then balanced accuracy
     // is the accuracy, computed the same way so that the two rank rounds identically)
     // (weighted by eval_weight; sums of unit weights are exact, so unweighted scores are
@@ -579,7 +582,9 @@ double lambda_max(Op& op, index_t max_iter, double rtol, index_t* iterations) {
     for (auto& x : v) x /= norm;
     double lam = 0.0;
     index_t it = 0;
+    InterruptPoll interrupt;  // each product can take a second at n = 30,000
     while (it < max_iter) {
+        if (interrupt.poll()) throw Interrupted();
         op.matvec(v.data(), w.data());
         ++it;
         double rq = 0.0, ww = 0.0;

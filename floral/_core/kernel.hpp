@@ -189,21 +189,38 @@ constexpr index_t ROW_ALIGN = 16;
 
 inline index_t align_up(index_t x, index_t a) { return (x + a - 1) / a * a; }
 
-// A float array whose first element sits on a 64-byte boundary.
+// A float array whose first element sits on a 64-byte boundary, zero-filled like a vector.
+// calloc rather than std::vector: a large block comes from the OS already zero and its
+// pages are touched first by the threads that compute the kernel into them, where
+// vector's resize wrote the whole 1.8 GB triangle of n = 30,000 on one thread first
+// (seconds, before any kernel value, and not interruptible).
 class AlignedFloats {
   public:
+    AlignedFloats() = default;
+    AlignedFloats(const AlignedFloats&) = delete;
+    AlignedFloats& operator=(const AlignedFloats&) = delete;
+    ~AlignedFloats() { std::free(raw_); }
+
+    // Keeps the first min(old, new) values, like std::vector::resize.
     void resize(index_t count) {
-        raw_.resize(static_cast<size_t>(count + ROW_ALIGN));
-        const auto addr = reinterpret_cast<std::uintptr_t>(raw_.data());
-        const auto skip = (64 - addr % 64) % 64 / sizeof(float);
-        data_ = raw_.data() + skip;
+        const size_t size = static_cast<size_t>(count + ROW_ALIGN);
+        float* raw = static_cast<float*>(std::calloc(size, sizeof(float)));
+        if (raw == nullptr) throw std::bad_alloc();
+        float* data = raw + (64 - reinterpret_cast<std::uintptr_t>(raw) % 64) % 64 / sizeof(float);
+        if (raw_ != nullptr)
+            std::copy(data_, data_ + std::min(count_, count), data);
+        std::free(raw_);
+        raw_ = raw;
+        data_ = data;
+        count_ = count;
     }
     float* data() { return data_; }
     const float* data() const { return data_; }
 
   private:
-    std::vector<float> raw_;
+    float* raw_ = nullptr;
     float* data_ = nullptr;
+    index_t count_ = 0;
 };
 
 struct CacheStats {
@@ -255,12 +272,16 @@ class GramCache {
                 insert(i, used_++);
                 add_job(i, slot(i), n_);
             }
-            run_jobs();
+            InterruptPoll interrupt;
+            run_jobs(&interrupt);
+            interrupt.throw_if_stopped();
         } else if (packed_bytes <= budget_bytes) {
             packed_ = true;
             capacity_ = n_;
             tri_.resize(packed_size(n_));
-            materialise();
+            InterruptPoll interrupt;
+            materialise(&interrupt);
+            interrupt.throw_if_stopped();
             // what the budget leaves, up to n/8 rows (a quarter of the triangle's bytes)
             const index_t hot = static_cast<index_t>(std::min(
                 (budget_bytes - packed_bytes) / (4.0 * static_cast<double>(stride_)),
@@ -415,10 +436,10 @@ class GramCache {
     }
 
     // The lower triangle, row prefixes written in place.
-    void materialise() {
+    void materialise(InterruptPoll* interrupt) {
         clear_jobs();
         for (index_t i = 0; i < n_; ++i) add_job(i, tri_.data() + row_offset(i), i + 1);
-        run_jobs();
+        run_jobs(interrupt);
     }
 
     void clear_jobs() {
@@ -436,8 +457,10 @@ class GramCache {
     // column tile) tasks, so that even one missing row is split across the threads.
     // dgemm path: groups of GEMM_ROW_BLOCK consecutive jobs, tiles of GEMM_COL_TILE columns
     // up to the group's longest prefix. Scalar path: one task per job and SCALAR_COL_CHUNK
-    // columns. Cost O(sum(len) d), the tile padding aside.
-    void run_jobs() {
+    // columns. Cost O(sum(len) d), the tile padding aside. With `interrupt` (building the
+    // storage), tasks left when it stops are skipped: the storage is then incomplete and
+    // the caller must throw.
+    void run_jobs(InterruptPoll* interrupt = nullptr) {
         const index_t count = static_cast<index_t>(job_row_.size());
         if (count == 0) return;
         const bool gemm = kb_.uses_gemm();
@@ -466,6 +489,7 @@ class GramCache {
             double* buf = work_.data() + static_cast<size_t>(par ? thread_num() : 0) * per;
 #pragma omp for schedule(dynamic, 1)
             for (index_t t = 0; t < ntasks; ++t) {
+                if (interrupt != nullptr && interrupt->poll()) continue;
                 const index_t g = static_cast<index_t>(std::upper_bound(first, first + ngroups + 1, t) - first) - 1;
                 const index_t c0 = (t - first[g]) * T;
                 if (gemm) tile_task(g, c0, buf);

@@ -29,9 +29,9 @@ constexpr index_t PACKED_CHUNK = 256;
 // Eight rows per pass: eight independent sums, and each column partial is loaded and
 // stored once per eight rows. With fewer rows the pass is compute-bound (measured: 4 rows
 // reach ~2/3 of the bandwidth a plain read pass gets). O((ib - ia) * ib).
-FLORAL_HOT FLORAL_NOINLINE inline void symv_rows(const float* const* rows, const double* c,
-                                                 index_t i0, index_t i1, index_t ia,
-                                                 index_t ib, double* part, double* rowdot) {
+FLORAL_HOT_BODY void symv_rows_body(const float* const* rows, const double* c, index_t i0,
+                                    index_t i1, index_t ia, index_t ib, double* part,
+                                    double* rowdot) {
     if (ia == i0) std::fill(part, part + i1, 0.0);
     // Row i's columns inside its own block (j in [i0, i)) plus the diagonal.
     auto triangle = [&](const float* row, index_t i) {
@@ -84,12 +84,15 @@ FLORAL_HOT FLORAL_NOINLINE inline void symv_rows(const float* const* rows, const
         rowdot[i] = s0 + triangle(r0, i);
     }
 }
+FLORAL_DISPATCH(symv_rows,
+                (const float* const* rows, const double* c, index_t i0, index_t i1, index_t ia,
+                 index_t ib, double* part, double* rowdot),
+                (rows, c, i0, i1, ia, ib, part, rowdot))
 
 // fc[0:len) += sum_r d[r] * rows[r][a:a+len): columns in groups of eight in the order given
 // (one load/store of fc per group), the m % 8 left over one at a time after them.
-FLORAL_HOT FLORAL_NOINLINE inline void axpy_rows(const float* const* rows, const double* d,
-                                                 index_t m, index_t a, index_t len,
-                                                 double* fc) {
+FLORAL_HOT_BODY void axpy_rows_body(const float* const* rows, const double* d, index_t m,
+                                    index_t a, index_t len, double* fc) {
     index_t r = 0;
     for (; r + 8 <= m; r += 8) {
         const float *r0 = rows[r] + a, *r1 = rows[r + 1] + a, *r2 = rows[r + 2] + a,
@@ -109,6 +112,10 @@ FLORAL_HOT FLORAL_NOINLINE inline void axpy_rows(const float* const* rows, const
         for (index_t i = 0; i < len; ++i) fc[i] += d0 * static_cast<double>(r0[i]);
     }
 }
+FLORAL_DISPATCH(axpy_rows,
+                (const float* const* rows, const double* d, index_t m, index_t a, index_t len,
+                 double* fc),
+                (rows, d, m, a, len, fc))
 
 // out = K c reading only the lower triangle, each stored value once: O(n^2 / 2).
 //
