@@ -649,12 +649,15 @@ class FloralSVC(BaseKernelSVC):
             best = dict(coef=top["coef"], b=top["b"], rounds=[top["round"]],
                         flipped=top["labels"] != y_idx)
         self._box_reach = _selection.box_reach(C_vec, [kept, last, best], n_problems)
+        # on the rounds' own coefficients: the linear model keeps none per point, and a
+        # compact one is a projection of them that the constraint does not bind
+        equality_gap = _equality_gap(kept["coef"], n_problems)
         kept, last, best = self._attributes(X, [kept, last, best], n_problems, X_private)
         self._last_model, self._best_model = last, best
         vars(self).update(kept)
         self.best_round_ = int(res["best"][0]["round"]) if res["best"] else self.n_rounds_
         self._warn_if_diverged()
-        self._check_dual_equality()
+        self._check_dual_equality(equality_gap)
         if exc is not None:
             # the estimator is fitted with the rounds so far; re-raising lets a loop of
             # fits (or a grid of them) stop at the first Ctrl-C
@@ -848,16 +851,12 @@ class FloralSVC(BaseKernelSVC):
             history["val_balanced_accuracy"] = h["balanced_accuracy"][: rounds.size]
         return history
 
-    def _check_dual_equality(self):
-        """Warn when the kept model breaks the dual's equality constraint
-        sum_i y~_i lam_i = 0 (sum of dual_coef_ per problem). Each round's projection holds
-        it to 1e-9 relative; with steps far beyond 2 / lambda_max(K) the projected point's
-        breakpoints round together and it can fail by percents (tests/test_properties.py,
-        test_projection_huge_v_against_narrow_box)."""
-        coef = self.dual_coef_
-        gap = np.abs(coef.sum(axis=1))
-        scale = 1.0 + np.abs(coef).sum(axis=1)
-        worst = float(np.max(gap / scale)) if coef.size else 0.0
+    def _check_dual_equality(self, worst):
+        """Warn when the kept model broke the dual's equality constraint
+        sum_i y~_i lam_i = 0 by ``worst`` (relative, see _equality_gap). Each round's
+        projection holds it to 1e-9 relative; with steps far beyond 2 / lambda_max(K) the
+        projected point's breakpoints round together and it can fail by percents
+        (tests/test_properties.py, test_projection_huge_v_against_narrow_box)."""
         if worst > _EQUALITY_RTOL:
             warn_caller(
                 f"FloralSVC's model breaks the SVM dual's equality constraint: "
@@ -966,6 +965,15 @@ def _compact_rows(X, rows, block=4096):
         b = min(a + block, rows.size)
         X[a:b] = X[rows[a:b]]
     return X[:rows.size]
+
+
+def _equality_gap(coef, n_problems):
+    """max over problems of |sum_i c_i| / (1 + sum_i |c_i|) for the coefficients c of the
+    rounds' kept (averaged) model."""
+    coef = np.asarray(coef, dtype=np.float64).reshape(n_problems, -1)
+    if not coef.size:
+        return 0.0
+    return float(np.max(np.abs(coef.sum(axis=1)) / (1.0 + np.abs(coef).sum(axis=1))))
 
 
 def _compact_expansion(X, coefs, kernel, gamma, degree, coef0, block=1024):
