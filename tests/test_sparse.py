@@ -270,3 +270,11 @@ def test_make_text_corpus():
     docs, yd = make_text_corpus(5, 100, as_text=True, random_state=8)
     assert len(docs) == 5 and all(w[0] == "w" and 0 <= int(w[1:]) < 100
                                   for d in docs for w in d.split())
+
+
+def test_sparse_features_too_large_for_the_kernel_are_a_value_error():
+    # the finiteness check reads CSR rows as they are (it used to fail inside np.einsum)
+    X, y, _, _ = _tfidf(200, 50, 5, n_val=10)
+    X = X * 1e200
+    with pytest.raises(ValueError, match="features are too large"):
+        FloralSVC(kernel="linear", n_rounds=3, flip_budget=0.05).fit(X, y)

@@ -11,6 +11,7 @@ import operator
 import os
 
 import numpy as np
+import scipy.sparse
 cimport numpy as cnp
 from libc.stdint cimport int8_t, int32_t, int64_t, uint64_t
 from libc.string cimport memcpy
@@ -744,12 +745,17 @@ def _check_kernel_finite(str kernel, double gamma, int degree, double coef0, bin
     that computes finite values is refused. O(n d)."""
     top = 0.0
     for B in blocks:
-        if B is not None and B.size:
-            sq = np.einsum("ij,ij->i", B, B, dtype=np.float64)
+        if B is not None and B.shape[0] and B.shape[1]:
+            if scipy.sparse.issparse(B):  # CSR rows (the linear kernel's sparse path)
+                values = B.data
+                sq = np.asarray(B.multiply(B).sum(axis=1), dtype=np.float64).ravel()
+            else:
+                values = B
+                sq = np.einsum("ij,ij->i", B, B, dtype=np.float64)
             if not np.all(np.isfinite(sq)):
                 raise ValueError(
                     "the features are too large: squared norms of rows of X overflow float64 "
-                    f"(largest |value| {float(np.max(np.abs(B))):.3g}); scale X, e.g. "
+                    f"(largest |value| {float(np.max(np.abs(values))):.3g}); scale X, e.g. "
                     "with sklearn.preprocessing.StandardScaler")
             top = max(top, float(sq.max()))
     limit = _FLOAT32_MAX if float32 else float(np.finfo(np.float64).max)
