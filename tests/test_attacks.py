@@ -600,13 +600,13 @@ print(int((y_bad != y).sum()), sum(issubclass(w.category, ConvergenceWarning) fo
 """
 
 
-def test_attack_svms_stop_at_an_iteration_cap():
+def test_attack_svms_stop_at_an_iteration_cap(tmp_path):
     # found by tools/fuzz.py: ALFA's SVMs on a badly scaled kernel ran for minutes at n = 8
     import subprocess
     import sys
 
     proc = subprocess.run([sys.executable, "-c", _BADLY_SCALED_ALFA], capture_output=True,
-                          text=True, timeout=120)
+                          text=True, timeout=120, cwd=tmp_path)  # not the checkout
     assert proc.returncode == 0, proc.stderr
     flipped, warned = map(int, proc.stdout.split())
     assert flipped == 1 and warned >= 1

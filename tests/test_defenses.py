@@ -473,7 +473,7 @@ print(sum("Solver terminated early" in str(w.message) for w in caught
 """
 
 
-def test_a_badly_scaled_kernel_stops_at_libsvms_iteration_cap():
+def test_a_badly_scaled_kernel_stops_at_libsvms_iteration_cap(tmp_path):
     # found by tools/fuzz.py: a poly kernel of 1e3-sized features (values near 1e15) keeps
     # scikit-learn's libsvm (max_iter=-1) iterating for minutes on five points; the
     # defenses' SVC stops at LIBSVM's own kind of cap and says so
@@ -481,6 +481,6 @@ def test_a_badly_scaled_kernel_stops_at_libsvms_iteration_cap():
     import sys
 
     proc = subprocess.run([sys.executable, "-c", _BADLY_SCALED], capture_output=True,
-                          text=True, timeout=120)
+                          text=True, timeout=120, cwd=tmp_path)  # not the checkout
     assert proc.returncode == 0, proc.stderr
     assert int(proc.stdout) >= 1

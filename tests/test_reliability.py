@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import textwrap
 import time
 import warnings
@@ -27,8 +28,10 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 def _python(code, env=None, timeout=120):
     """Run `code` in a fresh interpreter; (returncode, stdout, stderr)."""
     full_env = {**os.environ, **(env or {})}
+    # outside the checkout: a non-editable install's checkout has no compiled core, and
+    # `python -c` puts the working directory first on sys.path
     proc = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True,
-                          text=True, timeout=timeout, env=full_env)
+                          text=True, timeout=timeout, env=full_env, cwd=tempfile.gettempdir())
     return proc.returncode, proc.stdout, proc.stderr
 
 
@@ -180,7 +183,7 @@ def test_ctrl_c_stops_every_phase_of_fit_at_once(phase):
             print("start", flush=True)
     """) + textwrap.dedent(_PHASES[phase]) + 'print("finished", flush=True)\n'
     proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True, cwd=tempfile.gettempdir())
     try:
         assert proc.stdout.readline().strip() == "start"
         time.sleep(1.0)
