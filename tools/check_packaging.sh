@@ -128,6 +128,10 @@ wpy="$work/venv-wheel/bin/python"
 run="$work/run"
 mkdir -p "$run"
 cp -r "$src/tests" "$run/tests"
+# what the tests read beside them: the README (its attack table is checked against the
+# code) and tools/ (the fuzz harness's own tests run it); neither is in the wheel
+cp "$src/README.md" "$run/README.md"
+cp -r "$src/tools" "$run/tools"
 find "$run/tests" -name __pycache__ -prune -exec rm -rf {} +
 (cd "$run" && "$wpy" - "$work/venv-wheel" <<'PY'
 import sys
