@@ -252,7 +252,12 @@ def check_fitted_model(est, X, y, X_val, y_val, sample_weight_val, sample_weight
     user_set = [name for name, is_set in (
         ("C", float(est.C) != 1.0), ("class_weight", est.class_weight is not None),
         ("sample_weight", sample_weight is not None)) if is_set]
-    if user_set and not np.any(est.history_["n_bound"]):
+    # with a search that played the plain SVM (budget 0), C and the weights acted there,
+    # and the validation set weighed that candidate against the games: they did change
+    # the model that was chosen
+    searched_svm = (est.search_results_ is not None
+                    and bool(np.any(est.search_results_["flip_budget"] == 0)))
+    if user_set and not searched_svm and not np.any(est.history_["n_bound"]):
         warn_caller(
             f"{' and '.join(user_set)} changed nothing: in no round did a dual variable "
             "reach its bound C * weight (in the returned model the largest reached "

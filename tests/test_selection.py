@@ -242,6 +242,17 @@ def test_unbinding_C_warns_and_binding_C_does_not(moons):
     assert np.any(small.history_["n_bound"])
 
 
+def test_C_does_not_warn_when_the_search_played_the_plain_svm(moons):
+    # with X_val the search's budget-0 candidate is SVC's optimum, where C acts: whichever
+    # candidate wins, C took part in the choice (the README's example sets C = 10)
+    X, y, Xv, yv = moons
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", IneffectiveParameterWarning)
+        clf = FloralSVC(C=1000, gamma=1.0, n_rounds=60, random_state=0).fit(
+            X, y, X_val=Xv, y_val=yv)
+    assert np.any(clf.search_results_["flip_budget"] == 0)
+
+
 def test_class_weight_moves_the_no_attacker_model_as_in_svc():
     # an imbalanced set: "balanced" raises minority recall for SVC; the budget-0 model
     # (what the search returns on clean data) moves the same way by the same amount
