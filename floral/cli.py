@@ -255,6 +255,22 @@ def _add_attack(sub):
     p.set_defaults(func=_cmd_attack)
 
 
+def _read_companion(args, path, option, X, classes):
+    """(X, y) of a second file (--test, --val) read like args.data: the same number of
+    features, labels among ``classes`` (the data file's)."""
+    import numpy as np
+
+    X_2, y_2, _ = _read(path, args.label, option, args.sep, args.drop)
+    if X_2.shape[1] != X.shape[1]:
+        raise CLIError(f"{path} has {X_2.shape[1]} features, {args.data} has "
+                       f"{X.shape[1]}", option)
+    unknown = np.setdiff1d(np.unique(y_2), classes)
+    if unknown.size:
+        raise CLIError(f"{path} has labels {unknown.tolist()} that {args.data} "
+                       f"does not have ({classes.tolist()})", option)
+    return X_2, y_2
+
+
 def _check_not_an_input(out, inputs, option):
     """Refuse an output that is (a link to, another spelling of) an input file."""
     from ._files import same_file
@@ -338,14 +354,7 @@ def _cmd_attack(args):
     except ValueError as exc:
         raise CLIError(str(exc), "--budget") from None
     if args.test is not None:
-        X_test, y_test, _ = _read(args.test, args.label, "--test", args.sep, args.drop)
-        if X_test.shape[1] != X.shape[1]:
-            raise CLIError(f"{args.test} has {X_test.shape[1]} features, {args.data} has "
-                           f"{X.shape[1]}", "--test")
-        unknown = np.setdiff1d(np.unique(y_test), classes)
-        if unknown.size:
-            raise CLIError(f"{args.test} has labels {unknown.tolist()} that {args.data} "
-                           f"does not have ({classes.tolist()})", "--test")
+        X_test, y_test = _read_companion(args, args.test, "--test", X, classes)
 
     # only the attacks that fit an SVM take its parameters ("random" does not)
     attack = attacks.get(args.attack)
@@ -625,14 +634,7 @@ def _cmd_audit(args):
                        "more", "data")
     val = {}
     if args.val is not None:
-        X_val, y_val, _ = _read(args.val, args.label, "--val", args.sep, args.drop)
-        if X_val.shape[1] != X.shape[1]:
-            raise CLIError(f"{args.val} has {X_val.shape[1]} features, {args.data} has "
-                           f"{X.shape[1]}", "--val")
-        unknown = np.setdiff1d(np.unique(y_val), classes)
-        if unknown.size:
-            raise CLIError(f"{args.val} has labels {unknown.tolist()} that {args.data} "
-                           f"does not have ({classes.tolist()})", "--val")
+        X_val, y_val = _read_companion(args, args.val, "--val", X, classes)
         val = dict(X_val=X_val, y_val=y_val)
 
     threshold = DEFAULT_THRESHOLD if args.threshold is None else args.threshold
