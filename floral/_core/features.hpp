@@ -32,6 +32,24 @@ constexpr index_t FEATURE_ROW_BLOCK = 1024;
 // Features per task when the block partials are added up.
 constexpr index_t FEATURE_CHUNK = 256;
 
+// out[k] = sum over b of parts[b * d + k], the block partials of X^T c added in block order
+// (b = 0, 1, ...) for every k, so the sum does not depend on the threads or on which
+// operator (dense or CSR rows) produced the partials; chunks of FEATURE_CHUNK columns in
+// parallel.
+inline void sum_block_parts(const double* parts, index_t nb, index_t d, double* out,
+                            int n_threads) {
+    const index_t nchunks = (d + FEATURE_CHUNK - 1) / FEATURE_CHUNK;
+#pragma omp parallel for schedule(static) num_threads(n_threads) if (nb * d >= PARALLEL_MIN_WORK)
+    for (index_t ch = 0; ch < nchunks; ++ch) {
+        const index_t k0 = ch * FEATURE_CHUNK, k1 = std::min(d, k0 + FEATURE_CHUNK);
+        for (index_t k = k0; k < k1; ++k) out[k] = parts[k];
+        for (index_t b = 1; b < nb; ++b) {
+            const double* p = parts + b * d;
+            for (index_t k = k0; k < k1; ++k) out[k] += p[k];
+        }
+    }
+}
+
 // out[i] = <A_i, v> (accumulate: out[i] += <A_i, v>) for rows i0 <= i < i1 of A
 // (row-major, d columns).
 //
@@ -170,16 +188,7 @@ class BasicFeatureOperator {
                 block_sum(X_, d, rows, coef, r0, r1, idx, parts + b * d);
             }
         }
-        const index_t nchunks = (d + FEATURE_CHUNK - 1) / FEATURE_CHUNK;
-#pragma omp parallel for schedule(static) num_threads(n_threads_) if (nb * d >= PARALLEL_MIN_WORK)
-        for (index_t ch = 0; ch < nchunks; ++ch) {
-            const index_t k0 = ch * FEATURE_CHUNK, k1 = std::min(d, k0 + FEATURE_CHUNK);
-            for (index_t k = k0; k < k1; ++k) out[k] = parts[k];
-            for (index_t b = 1; b < nb; ++b) {
-                const double* p = parts + b * d;
-                for (index_t k = k0; k < k1; ++k) out[k] += p[k];
-            }
-        }
+        sum_block_parts(parts, nb, d, out, n_threads_);
     }
 
     const T* X_;

@@ -241,16 +241,7 @@ class BasicCsrFeatureOperator {
                 csr_block_sum(X, d, rows, coef, r0, r1, sc, parts + b * d);
             }
         }
-        const index_t nchunks = (d + FEATURE_CHUNK - 1) / FEATURE_CHUNK;
-#pragma omp parallel for schedule(static) num_threads(n_threads_) if (nb * d >= PARALLEL_MIN_WORK)
-        for (index_t ch = 0; ch < nchunks; ++ch) {
-            const index_t k0 = ch * FEATURE_CHUNK, k1 = std::min(d, k0 + FEATURE_CHUNK);
-            for (index_t k = k0; k < k1; ++k) out[k] = parts[k];
-            for (index_t b = 1; b < nb; ++b) {
-                const double* p = parts + b * d;
-                for (index_t k = k0; k < k1; ++k) out[k] += p[k];
-            }
-        }
+        sum_block_parts(parts, nb, d, out, n_threads_);
     }
 
     CsrView<T, I> X_, Xt_;
