@@ -156,6 +156,11 @@ inline bool set_simd_target(int target) {
 // the same for a function template over one type T
 #define FLORAL_DISPATCH_T(name, params, args) \
     FLORAL_DISPATCH_IMPL(template <typename T>, name, params, args)
+// the same for a function template over a value type T and an index type I (a macro
+// argument cannot hold the comma, so the template head is a macro of its own)
+#define FLORAL_TEMPLATE_T_I template <typename T, typename I>
+#define FLORAL_DISPATCH_T_I(name, params, args) \
+    FLORAL_DISPATCH_IMPL(FLORAL_TEMPLATE_T_I, name, params, args)
 
 // Work (elements touched) below which a loop runs on the calling thread alone. Starting a
 // parallel region costs microseconds, and when another process holds a core it can cost a

@@ -16,8 +16,10 @@
 //     eight rows, each group's contribution to feature k the same tree of eight products
 //     as block_sum (absent entries are zeros in a d x 8 scratch that is reset after use),
 //     then the last few rows one at a time; the block partials added in block order.
-// The functions are FLORAL_HOT like their dense twins, so both run the same clone and an
-// FMA build fuses both alike. Column indices must be sorted and unique within each row
+// The functions are dispatched like their dense twins (FLORAL_DISPATCH, common.hpp), so
+// both run the same SIMD target's version and a build with FMA fuses both alike (with
+// load-time clones the CSR dots ran the FMA version while a pinned baseline target ran
+// the dense dots without: intercepts 1 ulp apart). Column indices must be sorted and unique within each row
 // (scipy's canonical format; the Cython layer ensures it).
 #pragma once
 
@@ -42,8 +44,8 @@ struct CsrView {
 
 // out[i] (+)= <A_i, v> for rows i0 <= i < i1 of the CSR matrix A (row_dots's order).
 template <typename T, typename I>
-FLORAL_HOT inline void csr_row_dots(CsrView<T, I> A, index_t i0, index_t i1, const double* v,
-                                    double* out, bool accumulate) {
+FLORAL_HOT_BODY void csr_row_dots_body(CsrView<T, I> A, index_t i0, index_t i1,
+                                       const double* v, double* out, bool accumulate) {
     for (index_t i = i0; i < i1; ++i) {
         double s[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         const index_t p1 = static_cast<index_t>(A.indptr[i + 1]);
@@ -55,6 +57,10 @@ FLORAL_HOT inline void csr_row_dots(CsrView<T, I> A, index_t i0, index_t i1, con
         out[i] = accumulate ? out[i] + t : t;
     }
 }
+FLORAL_DISPATCH_T_I(csr_row_dots,
+                    (CsrView<T, I> A, index_t i0, index_t i1, const double* v, double* out,
+                     bool accumulate),
+                    (A, i0, i1, v, out, accumulate))
 
 // Scratch of one thread for csr_block_sum: the features a group of eight rows touches, in
 // order of first touch (touched[q]; pos[k] = q, -1 when untouched), their values
@@ -77,9 +83,9 @@ struct CsrScratch {
 
 // part = sum over r in [r0, r1) of coef[r] X[row(r)] as block_sum sums it (see the header).
 template <typename T, typename I>
-FLORAL_HOT inline void csr_block_sum(CsrView<T, I> X, index_t d, const index_t* rows,
-                                     const double* coef, index_t r0, index_t r1,
-                                     CsrScratch& sc, double* part) {
+FLORAL_HOT_BODY void csr_block_sum_body(CsrView<T, I> X, index_t d, const index_t* rows,
+                                        const double* coef, index_t r0, index_t r1,
+                                        CsrScratch& sc, double* part) {
     index_t m = 0;
     index_t* idx = sc.idx.data();
     for (index_t r = r0; r < r1; ++r)
@@ -126,6 +132,10 @@ FLORAL_HOT inline void csr_block_sum(CsrView<T, I> X, index_t d, const index_t* 
             part[X.indices[p]] += c * static_cast<double>(X.data[p]);
     }
 }
+FLORAL_DISPATCH_T_I(csr_block_sum,
+                    (CsrView<T, I> X, index_t d, const index_t* rows, const double* coef,
+                     index_t r0, index_t r1, CsrScratch& sc, double* part),
+                    (X, d, rows, coef, r0, r1, sc, part))
 
 template <typename T, typename I>
 class BasicCsrFeatureOperator {
