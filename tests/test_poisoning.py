@@ -1,4 +1,4 @@
-"""Tests for floral.experiments.poison_labels, the poisoning path of the runner and the benchmarks."""
+"""Tests for floral.experiments.poison_labels, the poisoning path of runner and benchmarks."""
 import os
 
 import numpy as np
