@@ -1,27 +1,14 @@
 """Baseline defenses against SVC and FLORAL on Moon under 10% label poisoning.
 
-Protocol (the FLORAL paper's Moon setting): ``floral.datasets.load_moons(random_state=seed)``
-(500 train / 500 validation / 1000 test), training labels poisoned by
+The paper's Moon setting (500 train / 500 validation / 1000 test, C = 10, gamma = 1) under
+alfa-tilt and top-k SV flips (candidate_factor 2): SVC, FloralSVC's returned model, best
+and last rounds, and the four defenses with their defaults. Protocol and results:
+bench/README.md, "Baseline defenses on Moon".
 
-* ``alfa_tilt`` (Xiao et al. 2015), the attack of the paper's Table 1, and
-* ``topk_sv_flip`` with ``candidate_factor=2`` (FLORAL's own attacker applied once, as
-  ``floral demo`` runs it),
-
-each at 10% of the training set with the paper's SVM (C = 10, gamma = 1) and
-``random_state=seed``; plus the clean labels for reference. Methods, all with C = 10 and
-gamma = 1: SVC; FloralSVC with the runner's settings (``floral.experiments.FLORAL_PARAMS``,
-i.e. FloralSVC's defaults: flip_budget 5%, 500 rounds, learning_rate "auto") and the
-validation split: the model ``fit`` returns (the 5 best validation rounds averaged), its
-single best validation round (``best_round()``) and its last round (``last_round()``);
-LNSVC, CurieSVC, LabelSanitizedSVC and KLIDSVC with their default parameters. Test
-accuracy, mean ± sample std over the seeds.
-
-Usage: python bench/bench_defenses.py [--seeds 0 1 2] [--budget 0.1]
-Prints a markdown table and writes bench/results/defenses.json and
-bench/results/defenses.md. Accuracies, never assertions.
+Usage: python bench/bench_defenses.py [--seeds 0 1 2] [--budget 0.1] [--quick]
+Writes bench/results/defenses.{json,md}. Accuracies, never assertions.
 """
 import argparse
-import json
 import os
 import shlex
 import sys
@@ -30,11 +17,10 @@ import time
 import numpy as np
 from sklearn.svm import SVC
 
-from _common import machine_info, machine_line, pm
-from floral import attacks
+from _common import machine_info, machine_line, pm, write_results
 from floral.datasets import load_moons
 from floral.defenses import KLIDSVC, LNSVC, CurieSVC, LabelSanitizedSVC
-from floral.experiments import FLORAL_PARAMS
+from floral.experiments import FLORAL_PARAMS, poison_labels
 from floral.svm import FloralSVC
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -55,12 +41,9 @@ PAPER_10PCT = {"SVC": ".910 / .886", "FLORAL Model": "—", "FLORAL Best": ".971
 
 
 def poison(setting, X, y, budget, seed):
-    spec = SETTINGS[setting]
-    if spec is None:
-        return y
-    params = dict(spec)
-    attack = attacks.get(params.pop("name"))
-    return attack(X, y, budget, **SVM, **params, random_state=seed)
+    params = dict(SETTINGS[setting] or {"name": "none"})
+    return poison_labels(X, y, params.pop("name"), budget, random_state=seed,
+                         attack_params=params, **SVM)
 
 
 def evaluate(data, y_train, seed):
@@ -82,8 +65,12 @@ def main():
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--budget", type=float, default=0.1,
                         help="fraction of training labels the attacks flip (default 0.1)")
-    parser.add_argument("--out-dir", default=os.path.join(HERE, "results"))
+    parser.add_argument("--out", default=os.path.join(HERE, "results", "defenses"),
+                        help="path of the results without .json / .md")
+    parser.add_argument("--quick", action="store_true", help="smoke run: seed 0 only")
     args = parser.parse_args()
+    if args.quick:
+        args.seeds = [0]
 
     start = time.perf_counter()
     acc = {s: {m: [] for m in METHODS} for s in SETTINGS}
@@ -107,7 +94,6 @@ def main():
         cells = [pm(acc[s][m]) for s in SETTINGS]
         lines.append(f"| {m} | " + " | ".join(cells) + f" | {PAPER_10PCT[m]} |")
     table = "\n".join(lines)
-    print(table)
 
     machine = machine_info()
     command = "python bench/bench_defenses.py" + (
@@ -119,27 +105,16 @@ Command: `{command}` ({elapsed:.0f} s)
 
 Machine: {machine_line(machine)}.
 
-`load_moons(random_state=seed)`: 500 train / 500 validation / 1000 test. Training labels
-poisoned by alfa_tilt or topk_sv_flip (candidate_factor = 2) at {pct} of the training set,
-attack SVM C = 10, gamma = 1, `random_state=seed`. Every method uses C = 10, gamma = 1;
-FloralSVC runs its defaults (flip_budget 5%, 500 rounds, learning_rate "auto") with the
-validation split: Model = what `fit` returns (the 5 best validation rounds averaged), Best =
-the single best validation round, Last = the final round; the four defenses run with their
-default parameters. Test accuracy, mean ± sample std over seeds {seeds}. The paper's
-column is its Table 1 at alfa-tilt 10% (FLORAL Best and Last on their own rows; the
-baselines' "Best / Last" come from the paper's training curves, while floral's defenses
-are fitted once, so one number each here).
+Attacks at {pct} of the training set; test accuracy, mean ± sample std over seeds {seeds};
+protocol: bench/README.md, "Baseline defenses on Moon". The paper's column is its Table 1
+at alfa-tilt 10%.
 
 {table}
 """
-    os.makedirs(args.out_dir, exist_ok=True)
-    with open(os.path.join(args.out_dir, "defenses.md"), "w") as fh:
-        fh.write(md)
-    with open(os.path.join(args.out_dir, "defenses.json"), "w") as fh:
-        json.dump({"command": command, "seconds": elapsed, "machine": machine,
-                   "seeds": args.seeds, "budget": args.budget, "svm": SVM,
-                   "floral": FLORAL_PARAMS, "labels_flipped": flips, "test_accuracy": acc,
-                   "paper_alfa_tilt_10pct": PAPER_10PCT}, fh, indent=1)
+    write_results(args.out, {"command": command, "seconds": elapsed, "machine": machine,
+                             "seeds": args.seeds, "budget": args.budget, "svm": SVM,
+                             "floral": FLORAL_PARAMS, "labels_flipped": flips,
+                             "test_accuracy": acc, "paper_alfa_tilt_10pct": PAPER_10PCT}, md)
 
 
 if __name__ == "__main__":
