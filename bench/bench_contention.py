@@ -101,7 +101,7 @@ def main():
             return 40 if n <= 5000 else 10
         return 100 if n <= 5000 else 20
 
-    from _common import machine_info
+    from _common import machine_info, write_results
 
     t_start = time.time()
     load_start = os.getloadavg()
@@ -146,10 +146,6 @@ def main():
             "note": "the loaded cells add ONE busy-loop process started by this script; "
                     "the load average shows what else was running on the machine"}
     raw = {f"{k[0]}|{k[1]}|{k[2]}|{k[3]}": v for k, v in cells.items()}
-    os.makedirs(os.path.dirname(args.out), exist_ok=True)
-    with open(args.out + ".json", "w") as fh:
-        json.dump({"meta": meta, "rows": rows, "raw": raw}, fh, indent=1)
-
     lines = [
         "# Per-round time under contention (bench_contention.py)",
         "",
@@ -172,10 +168,7 @@ def main():
             f"{ld['default_over_one']:.2f}x |"
             + (f" {i['all_threads_s'] * 1e3:.2f} | {ld['all_threads_s'] * 1e3:.2f} |"
                if args.explicit else ""))
-    text = "\n".join(lines) + "\n"
-    with open(args.out + ".md", "w") as fh:
-        fh.write(text)
-    print(text)
+    write_results(args.out, {"meta": meta, "rows": rows, "raw": raw}, "\n".join(lines) + "\n")
 
 
 if __name__ == "__main__":

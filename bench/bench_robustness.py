@@ -1,12 +1,13 @@
 """FloralSVC's returned model against tuned and filtering baselines, over 10 seeds.
 
-Three studies, test accuracy, mean ± sample std over seeds: robustness on five data sets
+Two studies, test accuracy, mean ± sample std over seeds: robustness on five data sets
 under clean / alfa-tilt / top-k SV / random labels against SVC, tuned SVC, LN-SVM, tuned
-LN-SVM and cleanlab; the validation-set size (Moon); the defaults at large n. Protocol and
-results: bench/README.md, "Robustness of FloralSVC's returned model". Poisoned labels are
-cached under bench/.cache/ (git-ignored). Needs ``pip install ".[bench]"`` (cleanlab).
+LN-SVM and cleanlab; the validation-set size (Moon). Protocol and results:
+bench/README.md, "Robustness of FloralSVC's returned model" (its large-n study is now
+bench_scale.py's). Poisoned labels are cached under bench/.cache/ (git-ignored). Needs
+``pip install ".[bench]"`` (cleanlab).
 
-Usage: python bench/bench_robustness.py [--seeds 10] [--large-seeds 3] [--n-jobs 2] [--quick]
+Usage: python bench/bench_robustness.py [--seeds 10] [--n-jobs 2] [--quick]
 Writes bench/results/robustness.{json,md}; ``--from-json`` rebuilds the markdown only.
 """
 import argparse
@@ -21,14 +22,11 @@ import warnings
 import numpy as np
 from joblib import Parallel, delayed
 from sklearn.calibration import CalibratedClassifierCV
-from sklearn.datasets import make_moons
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import StratifiedKFold, cross_val_predict, train_test_split
-from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 
 from _common import load_average, machine_info, machine_line, mean_std
-from floral import FloralSVC, attacks
+from floral import FloralSVC
 from floral.datasets import _counts, _split_scale, load_breast_cancer, load_digits_1v7, load_moons
 from floral.defenses import LNSVC
 from floral.exceptions import IneffectiveParameterWarning
@@ -90,13 +88,6 @@ METHODS = [
 VAL_SIZES = (25, 50, 100, 250, 500)
 VAL_FLIP = 0.10
 VAL_SETTINGS = [("clean", None, 0.0), ("alfa-tilt 25%", "alfa_tilt", 0.25)]
-LARGE_SIZES = (2000, 5000, 20000)
-LARGE_ROUNDS = (300, 500)
-LARGE_VAL, LARGE_TEST = 500, 10000
-LARGE_FLIP = 0.10
-LARGE_BUDGET = 0.01
-# above this n the full Gram matrix (n^2 float32) is larger than the default cache_size
-LARGE_CACHE = {20000: 4000}
 
 
 # --- data and poisoned labels --------------------------------------------------------
@@ -225,7 +216,7 @@ def run_val_size(seed):
             for val_labels in ("clean", "10% flipped"):
                 yv = d.y_val[idx]
                 if val_labels != "clean":
-                    yv = attacks.random_flip(yv, VAL_FLIP, random_state=seed)
+                    yv = poison_labels(Xv, yv, "random", VAL_FLIP, random_state=seed)
                 tuned, params = tuned_svc(X, y, Xv, yv, g)
                 fl = FloralSVC(C=C, gamma=g, flip_budget=0.05, selection="best", n_jobs=1,
                                random_state=seed)
@@ -239,53 +230,6 @@ def run_val_size(seed):
                 out.append(dict(common, method="floral_val", accuracy=float(fl.score(Xt, yt))))
                 out.append(dict(common, method="floral_best1",
                                 accuracy=float(fl.best_round().score(Xt, yt))))
-    return out
-
-
-# --- study 3: large n ----------------------------------------------------------------
-
-def large_moons(n, seed):
-    X, y = make_moons(n + LARGE_VAL + LARGE_TEST, noise=0.2, random_state=seed)
-    X, Xt, y, yt = train_test_split(X, y, test_size=LARGE_TEST, stratify=y,
-                                    random_state=seed)
-    X, Xv, y, yv = train_test_split(X, y, test_size=LARGE_VAL, stratify=y, random_state=seed)
-    scaler = StandardScaler().fit(X)
-    return scaler.transform(X), y, scaler.transform(Xv), yv, scaler.transform(Xt), yt
-
-
-def run_large(n, seed):
-    X, y_clean, Xv, yv, Xt, yt = large_moons(n, seed)
-    y = attacks.random_flip(y_clean, LARGE_FLIP, random_state=seed)
-    start = time.perf_counter()
-    svc = SVC(C=C, gamma=1.0, cache_size=1024).fit(X, y)
-    svc_seconds = time.perf_counter() - start
-    svc_acc = float(svc.score(Xt, yt))
-    out = []
-    for rounds in LARGE_ROUNDS:
-        for with_val in (True, False):
-            params = dict(C=C, gamma=1.0, flip_budget=LARGE_BUDGET, n_rounds=rounds, n_jobs=1,
-                          random_state=seed)
-            if n in LARGE_CACHE:
-                params["cache_size"] = LARGE_CACHE[n]
-            fl = FloralSVC(**params)
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always", ConvergenceWarning)
-                start = time.perf_counter()
-                if with_val:
-                    fl.fit(X, y, X_val=Xv, y_val=yv)
-                else:
-                    fl.fit(X, y)
-                seconds = time.perf_counter() - start
-            diverged = [str(w.message) for w in caught
-                        if issubclass(w.category, ConvergenceWarning)]
-            out.append(dict(study="large_n", dataset="moons", seed=seed, n_train=n,
-                            n_rounds=rounds, with_val=with_val, method="floral",
-                            accuracy=float(fl.score(Xt, yt)), fit_seconds=seconds,
-                            convergence_warning=bool(diverged), warnings=diverged,
-                            learning_rate=float(fl.learning_rate_),
-                            lambda_max=float(fl.lambda_max_),
-                            cache_size=params.get("cache_size", fl.cache_size),
-                            svc_accuracy=svc_acc, svc_fit_seconds=svc_seconds))
     return out
 
 
@@ -451,40 +395,6 @@ def val_size_table(records):
     return lines
 
 
-def large_table(records):
-    recs = _group(records, study="large_n")
-    if not recs:
-        return []
-    lines = ["| n | rounds | validation set | FloralSVC | SVC | FLORAL − SVC (points) | "
-             "ConvergenceWarning | FloralSVC fit (s) | SVC fit (s) | step (learning_rate_) "
-             "| lambda_max(K) |",
-             "| ---: | ---: | --- | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: |"]
-    for n in LARGE_SIZES:
-        for rounds in LARGE_ROUNDS:
-            for with_val in (True, False):
-                g = _group(recs, n_train=n, n_rounds=rounds, with_val=with_val)
-                if not g:
-                    continue
-                fl = [r["accuracy"] for r in g]
-                sv = [r["svc_accuracy"] for r in g]
-                diff = [100 * (a - b) for a, b in zip(fl, sv)]
-                warned = sum(r["convergence_warning"] for r in g)
-                cache = f" (cache_size {g[0]['cache_size']:g})" if n in LARGE_CACHE else ""
-                lines.append(
-                    f"| {n:,}{cache} | {rounds} | {'500 trusted (best 5)' if with_val else 'none (average)'} | "  # noqa: E501
-                    f"{_cell(fl)} | {_cell(sv)} | {np.mean(diff):+.2f} (min {min(diff):+.2f}) | "
-                    f"{warned} of {len(g)} | {np.median([r['fit_seconds'] for r in g]):.1f} | "
-                    f"{np.median([r['svc_fit_seconds'] for r in g]):.1f} | "
-                    f"{np.mean([r['learning_rate'] for r in g]):.3g} | "
-                    f"{np.mean([r['lambda_max'] for r in g]):.0f} |")
-    seeds = sorted({r["seed"] for r in recs})
-    lines.append("")
-    lines.append(f"Seeds {', '.join(map(str, seeds))}; times are medians over seeds, one "
-                 "thread per fit, measured beside the other studies' worker on a shared "
-                 "machine.")
-    return lines
-
-
 def markdown(payload):
     records = payload["records"]
     meta = payload["meta"]
@@ -521,15 +431,6 @@ def markdown(payload):
               "(clean, or with 10% of its labels flipped at random: 3 / 5 / 10 / 25 / 50 "
               "labels); test accuracy, mean ± sample std.", ""]
     lines += val_size_table(records)
-    lines += ["", "## Defaults at large n", "",
-              f"make_moons(noise = 0.2), n training points + {LARGE_VAL} validation + "
-              f"{LARGE_TEST:,} test, standardised on the training split; "
-              f"{LARGE_FLIP:.0%} of the training labels flipped at random; C = 10, "
-              f"gamma = 1; FloralSVC's defaults with flip_budget = {LARGE_BUDGET:.0%} "
-              "(learning_rate \"auto\"), cache_size 4000 MB at n = 20,000 (the full "
-              "Gram matrix, 1.6 GB, does not fit the default 1024 MB; the row-cache "
-              "path is measured in bench/README.md's notes).", ""]
-    lines += large_table(records)
     return "\n".join(lines) + "\n"
 
 
@@ -538,8 +439,6 @@ def markdown(payload):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=10, help="seeds 0..N-1 (default 10)")
-    parser.add_argument("--large-seeds", type=int, default=3,
-                        help="seeds of the large-n study (default 3; 0 skips it)")
     parser.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=DATASETS)
     parser.add_argument("--no-val-size", action="store_true", help="skip study 2")
     parser.add_argument("--n-jobs", type=int, default=2, help="worker processes (default 2)")
@@ -547,10 +446,10 @@ def main(argv=None):
     parser.add_argument("--from-json", action="store_true",
                         help="rebuild robustness.md from robustness.json without fitting")
     parser.add_argument("--quick", action="store_true",
-                        help="smoke run: one seed, wine only, no validation-size or large-n study")
+                        help="smoke run: one seed, wine only, no validation-size study")
     args = parser.parse_args(argv)
     if args.quick:
-        args.seeds, args.large_seeds, args.datasets, args.no_val_size = 1, 0, ["wine_1vr"], True
+        args.seeds, args.datasets, args.no_val_size = 1, ["wine_1vr"], True
     json_path = os.path.join(args.out, "robustness.json")
     md_path = os.path.join(args.out, "robustness.md")
     if args.from_json:
@@ -567,10 +466,7 @@ def main(argv=None):
     info = machine_info()
     host = f"{machine_line(info)}; load average {load_average()} at the start"
     seeds = range(args.seeds)
-    # longest first, so the two workers finish together
-    tasks = [delayed(run_large)(n, s) for n in sorted(LARGE_SIZES, reverse=True)
-             for s in range(args.large_seeds)]
-    tasks += [delayed(run_robustness)(ds, s) for ds in args.datasets for s in seeds]
+    tasks = [delayed(run_robustness)(ds, s) for ds in args.datasets for s in seeds]
     if not args.no_val_size:
         tasks += [delayed(run_val_size)(s) for s in seeds]
     start = time.perf_counter()
@@ -582,10 +478,7 @@ def main(argv=None):
                 gammas={k: v[1] for k, v in DATASETS.items()},
                 settings=SETTINGS, attack_params=ATTACK_PARAMS, c_grid=C_GRID,
                 gamma_factors=GAMMA_FACTORS, mu_grid=MU_GRID, val_sizes=VAL_SIZES,
-                val_flip=VAL_FLIP, large=dict(sizes=LARGE_SIZES, rounds=LARGE_ROUNDS,
-                                              n_val=LARGE_VAL, n_test=LARGE_TEST,
-                                              flip=LARGE_FLIP, flip_budget=LARGE_BUDGET,
-                                              cache_size=LARGE_CACHE))
+                val_flip=VAL_FLIP)
     payload = {"meta": meta, "records": records}
     os.makedirs(args.out, exist_ok=True)
     with open(json_path, "w") as fh:

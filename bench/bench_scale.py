@@ -6,7 +6,7 @@ fit or would run past --cap are skipped with the reason. Data, methods and secti
 bench/README.md, "Large n" (the protocol block).
 
 Usage: python bench/bench_scale.py [--sections ...] [--datasets ...] [--sizes ...] [--quick]
-Sections: exact, nystroem, svc, linsvc, linear, rowcache, average, million, peers. Writes
+Sections: exact, nystroem, svc, linsvc, linear, rowcache, million, peers. Writes
 bench/results/scale.{json,md} (merged with an existing file cell by cell unless --fresh).
 Timings, never assertions.
 """
@@ -21,8 +21,7 @@ import time
 import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-SECTIONS = ("exact", "nystroem", "svc", "linsvc", "linear", "rowcache", "average", "million",
-            "peers")
+SECTIONS = ("exact", "nystroem", "svc", "linsvc", "linear", "rowcache", "million", "peers")
 PEER_METHODS = ("exact", "svc", "sklearnex_svc", "thundersvm_svc")
 C = 10.0
 N_TEST = 10_000
@@ -89,31 +88,6 @@ def nystroem_front(gamma, m):
     from sklearn.preprocessing import StandardScaler
 
     return make_pipeline(StandardScaler(), Nystroem(gamma=gamma, n_components=m, random_state=0))
-
-
-def average_cell(spec):
-    """Test accuracy of the model fit returns without a validation set (selection="average")
-    and of the last round (``last_round()``), for the exact kernel and the Nystroem
-    features, with the same attacker seed. Not timed."""
-    from sklearn.pipeline import make_pipeline
-
-    from floral import FloralSVC
-
-    X, y, Xt, yt, gamma = make_data(spec["dataset"], spec["n"])
-    kw = dict(C=C, flip_budget=spec["flip"], n_rounds=spec["rounds"], random_state=0)
-    out = {}
-    for name in spec["models"]:
-        if name == "exact":
-            est = FloralSVC(kernel="rbf", gamma=gamma, **kw).fit(X, y)
-            clf, At = est, Xt
-        else:
-            front = nystroem_front(gamma, int(name[8:]))
-            est = make_pipeline(*[s for _, s in front.steps],
-                                FloralSVC(kernel="linear", **kw)).fit(X, y)
-            clf, At = est[-1], est[:-1].transform(Xt)
-        out[name] = {"returned": float(est.score(Xt, yt)),
-                     "last": float(clf.last_round().score(At, yt))}
-    return {"accuracy": out}
 
 
 def fit_cell(spec):
@@ -212,8 +186,7 @@ def fit_cell(spec):
 
 def child_main(spec_json):
     spec = json.loads(spec_json)
-    run = average_cell if spec["method"] == "average" else fit_cell
-    rec = run(spec)
+    rec = fit_cell(spec)
     print("RESULT " + json.dumps(rec), flush=True)
 
 
@@ -272,7 +245,6 @@ def main():
     parser.add_argument("--flip", type=float, default=0.01)
     parser.add_argument("--cap", type=float, default=900.0, help="seconds per cell")
     parser.add_argument("--million-threads", nargs="+", default=["all"])
-    parser.add_argument("--average-sizes", type=int, nargs="+", default=[20_000])
     parser.add_argument("--million-dtype", default="float32", choices=["float32", "float64"])
     parser.add_argument("--nystroem-dtypes", nargs="+", default=["float64", "float32"],
                         choices=["float64", "float32"])
@@ -320,7 +292,7 @@ def main():
         show(rec)
         return rec
 
-    grid = [s for s in args.sections if s not in ("million", "rowcache", "average", "peers")]
+    grid = [s for s in args.sections if s not in ("million", "rowcache", "peers")]
     for dataset in args.datasets if grid else []:
         for n in args.sizes:
             if "exact" in grid:
@@ -356,18 +328,6 @@ def main():
                 for t in threads:
                     cell(dataset, n, "rowcache", t, cache_mb=args.rowcache_mb,
                          rounds=args.rowcache_rounds)
-    if "average" in args.sections:
-        for dataset in args.datasets:
-            for n in args.average_sizes:
-                rec = {"dataset": dataset, "n": n, "method": "average", "threads": None,
-                       "rounds": args.rounds, "flip": args.flip}
-                rec.update(run_child(dict(dataset=dataset, n=n, method="average",
-                                          rounds=args.rounds, flip=args.flip,
-                                          models=["exact", "nystroem256", "nystroem1024"]),
-                                     args.cap + 300))
-                records.append(rec)
-                print(f"{dataset:>8} n={n:>7} returned model vs last round: "
-                      f"{rec.get('accuracy', rec)}", flush=True)
     if "peers" in args.sections:
         for spec in args.peer_cells:
             dataset, n = spec.split(":")
@@ -527,6 +487,7 @@ def markdown(records):
         out.append(f"| {r['threads']} | {r.get('dtype', 'float64')} | {r['fit_s']:.1f} | "
                    f"{r['round_median_s'] * 1e3:.0f} | {r['peak_rss_mb']:.0f} | "
                    f"{r['test_accuracy']:.4f} |")
+    # records of the removed "average" section (returned model against the last round)
     out += ["", "## Returned model (no validation set: average) against the last round", "",
             "| dataset | n | model | returned | last round |", "| --- | ---: | --- | ---: | ---: |"]
     for r in sorted((r for r in ok if r["method"] == "average"),

@@ -213,8 +213,6 @@ def main(argv=None):
         pb, pl = PAPER[b]["floral"]
         lines.append(f"| {setting(b)} | {floral_cell(ours[(b, 'floral')])} | "
                      f"{floral_cell(ours_decay[(b, 'floral')])} | {fmt(pb)} / {fmt(pl)} |")
-    lines += ["", "## Observations (computed from this run)", ""]
-    lines += observations(ours)
     lines += ["", "## How this run differs from the paper", ""]
     lines += differences(n, auto_steps(seeds))
     text = "\n".join(lines) + "\n"
@@ -244,38 +242,6 @@ def auto_steps(seeds):
         clf = FloralSVC(C=10.0, gamma=1.0, n_rounds=1, n_jobs=1).fit(d.X_train, d.y_train)
         steps.append(clf.learning_rate_)
     return min(steps), max(steps)
-
-
-def observations(ours):
-    out = []
-    for b in BUDGETS:
-        f, sv = ours[(b, "floral")], ours[(b, "svm")]
-        out.append(
-            f"- {setting(b)}: FLORAL Model {fmt(f[4])} ± {fmt(f[5])} vs SVM {fmt(sv[4])} "
-            f"({100 * (f[4] - sv[4]):+.1f} points); FLORAL Best {fmt(f[0])}, Last "
-            f"{fmt(f[2])}; paper FLORAL {fmt(PAPER[b]['floral'][0])} / "
-            f"{fmt(PAPER[b]['floral'][1])}.")
-    for b in BUDGETS[1:]:
-        best = {m: ours[(b, m)][0] for m in METHODS}
-        last = {m: ours[(b, m)][2] for m in METHODS}
-        top_b = max(best, key=best.get)
-        top_l = max(last, key=last.get)
-        out.append(
-            f"- {setting(b)}: highest Best {DISPLAY[top_b]} ({fmt(best[top_b])}), highest "
-            f"Last {DISPLAY[top_l]} ({fmt(last[top_l])}).")
-    gains = [f"{setting(b)} {100 * (ours[(b, 'nn-pgd')][0] - ours[(b, 'nn')][0]):+.1f} / "
-             f"{100 * (ours[(b, 'nn-pgd')][2] - ours[(b, 'nn')][2]):+.1f}" for b in BUDGETS]
-    paper = [f"{setting(b)} {100 * (PAPER[b]['nn-pgd'][0] - PAPER[b]['nn'][0]):+.1f} / "
-             f"{100 * (PAPER[b]['nn-pgd'][1] - PAPER[b]['nn'][1]):+.1f}" for b in BUDGETS]
-    out.append(f"- NN-PGD minus NN, Best / Last in points: ours {', '.join(gains)}; "
-               f"paper {', '.join(paper)}.")
-    worst = max(((abs(ours[(b, m)][2 * i] - PAPER[b][m][i]), b, m, i) for b in BUDGETS
-                 for m in METHODS for i in (0, 1)))
-    d, b, m, i = worst
-    out.append(f"- Largest gap to the paper: {DISPLAY[m]} {('Best', 'Last')[i]} at "
-               f"{setting(b)}: ours {fmt(ours[(b, m)][2 * i])}, paper "
-               f"{fmt(PAPER[b][m][i])} ({100 * d:.1f} points).")
-    return out
 
 
 def pgd_line():
