@@ -304,6 +304,8 @@ def summary_tables(records):
     lines.append("")
     picks = {}
     for r in _group(rob, method="floral_val"):
+        if "flip_budget" not in r.get("detail", {}):  # runs before the default chose one
+            continue
         key = (r["setting"], r["detail"]["flip_budget"])
         picks[key] = picks.get(key, 0) + 1
     parts = []
