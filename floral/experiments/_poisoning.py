@@ -3,12 +3,23 @@ import hashlib
 import inspect
 import json
 import os
+from numbers import Integral
 
 import numpy as np
+from sklearn.utils._param_validation import validate_params
 
 from .. import attacks as _attacks
+from .._validation import BUDGET, GAMMA, POSITIVE, RANDOM_STATE
 
 
+@validate_params(
+    {"X": ["array-like", "sparse matrix"], "y": ["array-like"], "attack": [str],
+     "budget": BUDGET, "random_state": RANDOM_STATE, "C": [*POSITIVE, None],
+     "gamma": [*GAMMA, None], "X_val": ["array-like", "sparse matrix", None],
+     "y_val": ["array-like", None], "attack_params": [dict, None],
+     "cache_dir": [str, os.PathLike, None]},
+    prefer_skip_nested_validation=True,
+)
 def poison_labels(X, y, attack, budget, *, random_state=None, C=None, gamma=None,
                   X_val=None, y_val=None, attack_params=None, cache_dir=None):
     """``attack``'s labels for the training split ``(X, y)``, as the experiment runner makes them.
@@ -27,8 +38,9 @@ def poison_labels(X, y, attack, budget, *, random_state=None, C=None, gamma=None
         A name from :func:`floral.attacks.available`, or ``"none"``.
     budget : float or int
         The attack's budget (fraction or count of labels).
-    random_state : int, default=None
-        The attack's seed.
+    random_state : int, RandomState instance or None, default=None
+        The attack's seed; an int with ``cache_dir`` (other seeds draw new labels each
+        call, which a cache would hide).
     C, gamma : float, default=None
         The SVM the attack fits, for the attacks that take them.
     X_val, y_val : array-like, default=None
@@ -53,6 +65,9 @@ def poison_labels(X, y, attack, budget, *, random_state=None, C=None, gamma=None
     kwargs.update(attack_params or {})
     path = None
     if cache_dir is not None:
+        if not isinstance(random_state, Integral):
+            raise ValueError("poison_labels: random_state must be an int when cache_dir is "
+                             f"given, got {random_state!r}")
         digest = _digest(X, y, budget, random_state, kwargs)
         path = os.path.join(os.fspath(cache_dir), f"{attack}-{digest}.npy")
         if os.path.exists(path):
