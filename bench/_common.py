@@ -61,6 +61,13 @@ def pm(values):
     return f"{mean:.3f} ± {std:.3f}"
 
 
+def quick_out(path):
+    """Where a ``--quick`` run writes instead of ``path`` (the recorded results)."""
+    import tempfile
+
+    return os.path.join(tempfile.gettempdir(), "bench_quick", os.path.basename(path))
+
+
 def write_results(stem, payload, text):
     """Write ``payload`` to ``{stem}.json`` and ``text`` to ``{stem}.md`` (folders made as
     needed) and print ``text``."""

@@ -21,7 +21,7 @@ from sklearn.datasets import make_moons
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 
-from _common import load_average, machine_info, machine_line, mean_std, pm, write_results
+from _common import load_average, machine_info, machine_line, mean_std, pm, quick_out, write_results
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SVM = dict(C=10.0, gamma=1.0)
@@ -236,6 +236,8 @@ def main():
                         help="path of the results without .json / .md")
     parser.add_argument("--quick", action="store_true", help="smoke run: n 100, 200; seed 0")
     args = parser.parse_args()
+    if args.quick and args.out == parser.get_default("out"):
+        args.out = quick_out(args.out)
     if args.quick:
         args.sizes, args.seeds, args.cap = [100, 200], [0], 20.0
     if any(n < 20 for n in args.sizes):

@@ -26,7 +26,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 from sklearn.utils import Bunch
 
-from _common import load_average, machine_info, machine_line, mean_std
+from _common import load_average, machine_info, machine_line, mean_std, quick_out
 from floral import FloralSVC
 from floral.audit import find_flipped_labels
 from floral.datasets import load_breast_cancer, load_digits_1v7, load_moons
@@ -298,6 +298,8 @@ def main(argv=None):
     parser.add_argument("--out", default=os.path.join(HERE, "results"))
     parser.add_argument("--quick", action="store_true", help="smoke run: one seed, iris only")
     args = parser.parse_args(argv)
+    if args.quick and args.out == parser.get_default("out"):
+        args.out = quick_out(args.out)
     if args.quick:
         args.seeds, args.datasets = 1, ["iris_1v2"]
     json_path = os.path.join(args.out, "audit.json")

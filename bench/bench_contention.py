@@ -86,6 +86,10 @@ def main():
                         help="name=path pairs (default: this checkout as 'current')")
     parser.add_argument("--out", default=os.path.join(HERE, "results", "contention"))
     args = parser.parse_args()
+    from _common import machine_info, quick_out, write_results
+
+    if args.quick and args.out == parser.get_default("out"):
+        args.out = quick_out(args.out)
     if args.worker:
         n, t, rounds = args.worker
         worker(int(n), None if t == "none" else int(t), int(rounds))
@@ -100,8 +104,6 @@ def main():
         if args.quick:
             return 40 if n <= 5000 else 10
         return 100 if n <= 5000 else 20
-
-    from _common import machine_info, write_results
 
     t_start = time.time()
     load_start = os.getloadavg()

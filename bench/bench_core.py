@@ -18,7 +18,7 @@ import numpy as np
 from sklearn.datasets import make_moons
 from sklearn.metrics.pairwise import rbf_kernel
 
-from _common import load_average, machine_info
+from _common import load_average, machine_info, quick_out
 from floral import _core, _memory, show_config
 from floral._config import config_info
 
@@ -131,6 +131,8 @@ def main():
                         help="repeats of each floral and probe measurement; the median is kept")
     parser.add_argument("--out", default=os.path.join(HERE, "results", "core.json"))
     args = parser.parse_args()
+    if args.quick and args.out == parser.get_default("out"):
+        args.out = quick_out(args.out)
     if args.repeats < 1:
         parser.error("--repeats must be >= 1")
 

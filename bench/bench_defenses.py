@@ -15,7 +15,7 @@ import shlex
 import sys
 import time
 
-from _common import machine_info, machine_line, write_results
+from _common import machine_info, machine_line, quick_out, write_results
 from floral.experiments import FLORAL_PARAMS, run_grid
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -42,6 +42,8 @@ def main():
                         help="path of the results without .json / .md")
     parser.add_argument("--quick", action="store_true", help="smoke run: seed 0 only")
     args = parser.parse_args()
+    if args.quick and args.out == parser.get_default("out"):
+        args.out = quick_out(args.out)
     if args.quick:
         args.seeds = [0]
 

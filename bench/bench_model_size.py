@@ -23,7 +23,7 @@ from sklearn.svm import SVC, LinearSVC
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
-from _common import load_average, machine_info  # noqa: E402
+from _common import load_average, machine_info, quick_out  # noqa: E402
 from floral import FloralSVC, svm  # noqa: E402
 
 
@@ -50,6 +50,8 @@ def main():
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--out", default=os.path.join(HERE, "results", "model_size"))
     args = parser.parse_args()
+    if args.quick and args.out == parser.get_default("out"):
+        args.out = quick_out(args.out)
     n, rounds = (2000, 150) if args.quick else (5000, 500)
     X, y, Xv, yv, Xt, yt = moons(n, 1000, 1000)
     load_start = load_average()

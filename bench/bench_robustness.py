@@ -25,7 +25,7 @@ from sklearn.calibration import CalibratedClassifierCV
 from sklearn.model_selection import StratifiedKFold, cross_val_predict, train_test_split
 from sklearn.svm import SVC
 
-from _common import load_average, machine_info, machine_line, mean_std
+from _common import load_average, machine_info, machine_line, mean_std, quick_out
 from floral import FloralSVC
 from floral.datasets import _counts, _split_scale, load_breast_cancer, load_digits_1v7, load_moons
 from floral.defenses import LNSVC
@@ -450,6 +450,8 @@ def main(argv=None):
     parser.add_argument("--quick", action="store_true",
                         help="smoke run: one seed, wine only, no validation-size study")
     args = parser.parse_args(argv)
+    if args.quick and args.out == parser.get_default("out"):
+        args.out = quick_out(args.out)
     if args.quick:
         args.seeds, args.datasets, args.no_val_size = 1, ["wine_1vr"], True
     json_path = os.path.join(args.out, "robustness.json")

@@ -18,7 +18,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))  # run from a checkout without installing
 
-from _common import load_average, machine_info, machine_line  # noqa: E402
+from _common import load_average, machine_info, machine_line, quick_out  # noqa: E402
 from floral import FloralSVC  # noqa: E402
 from floral.defenses import PGDTrainedMLP  # noqa: E402
 from floral.experiments import FLORAL_PARAMS, NN_PARAMS, Results, run_grid  # noqa: E402
@@ -102,6 +102,8 @@ def main(argv=None):
     parser.add_argument("--quick", action="store_true",
                         help="smoke run: one seed, 50 rounds, 5 epochs")
     args = parser.parse_args(argv)
+    if args.quick and args.out == parser.get_default("out"):
+        args.out = quick_out(args.out)
     quick = ({"floral": {"n_rounds": 50}, "nn": {"max_iter": 5}, "nn-pgd": {"max_iter": 5}}
              if args.quick else {})
     if args.quick:
