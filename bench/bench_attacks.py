@@ -1,30 +1,14 @@
 """Label-flip attacks: run time against n, and how much each one hurts an SVC on Moon.
 
-Three tables:
-
-1. Run time of each attack (random_flip, topk_sv_flip, alfa, alfa_tilt, lfa) against the
-   number of training points n, on Moon-like data (``make_moons(n, noise=0.2)``,
-   standardised), with the paper's SVM (C = 10, gamma = 1) and a 10% budget. LFA attacks a
-   validation set of n further points (the paper's protocol has as many validation points as
-   training points). Each size runs in a child process with a hard time limit; a size whose
-   run time, extrapolated from the smaller sizes, exceeds ``--cap`` seconds is skipped and
-   recorded as such, as is every larger size of the same attack.
-2. Test accuracy of SVC (C = 10, gamma = 1) on Moon (``floral.datasets.load_moons``: 500
-   train / 500 validation / 1000 test) after alfa-tilt at 5 / 10 / 25%, mean and std over
-   the seeds, beside the paper's Table 1 "SVM Last" column.
-3. The "each attack is an attack" check at the full paper protocol: the same SVC's test
-   accuracy after alfa, alfa_tilt, lfa (validation split as X_val / y_val) and topk_sv_flip,
-   against random_flip of the same budget, at 10% and 25%.
-
-The attacks use ``random_state=seed`` (the same seed that draws the data split), as
-tests/test_attacks.py does, and their default parameters otherwise.
+Three tables: run time of each attack against n (each size in a child process with a
+hard time limit, sizes extrapolated above ``--cap`` seconds skipped); SVC on Moon after
+alfa-tilt against the paper's Table 1; each attack against random flips of the same
+budget. Protocol and results: bench/README.md, "Label-flip attacks".
 
 Usage: python bench/bench_attacks.py [--sizes 250 500 1000 2000] [--seeds 0 1 2] [--cap 150]
-Prints markdown tables and writes bench/results/attacks.json and bench/results/attacks.md.
-Timings, never assertions.
+       [--quick]. Writes bench/results/attacks.{json,md}. Timings, never assertions.
 """
 import argparse
-import json
 import math
 import multiprocessing
 import os
@@ -37,7 +21,7 @@ from sklearn.datasets import make_moons
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 
-from _common import load_average, machine_info, machine_line, mean_std, pm
+from _common import load_average, machine_info, machine_line, mean_std, pm, quick_out, write_results
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SVM = dict(C=10.0, gamma=1.0)
@@ -189,8 +173,8 @@ def runtime_table(records, sizes, cap):
 
 def moon_accuracies(seeds, budgets_by_attack):
     """{attack: {budget: [test accuracy per seed]}} plus clean accuracy per seed."""
-    from floral import attacks
     from floral.datasets import load_moons
+    from floral.experiments import poison_labels
 
     acc = {name: {b: [] for b in budgets} for name, budgets in budgets_by_attack.items()}
     seconds = {name: {b: [] for b in budgets} for name, budgets in budgets_by_attack.items()}
@@ -200,10 +184,10 @@ def moon_accuracies(seeds, budgets_by_attack):
         X, y = data.X_train, data.y_train
         clean.append(SVC(kernel="rbf", **SVM).fit(X, y).score(data.X_test, data.y_test))
         for name, budgets in budgets_by_attack.items():
-            kwargs = _attack_kwargs(name, {}, data.X_val, data.y_val)
             for b in budgets:
                 t0 = time.perf_counter()
-                y_adv = attacks.get(name)(X, y, b, random_state=seed, **kwargs)
+                y_adv = poison_labels(X, y, name, b, random_state=seed, X_val=data.X_val,
+                                      y_val=data.y_val, **SVM)
                 seconds[name][b].append(time.perf_counter() - t0)
                 score = SVC(kernel="rbf", **SVM).fit(X, y_adv).score(data.X_test, data.y_test)
                 acc[name][b].append(float(score))
@@ -248,9 +232,14 @@ def main():
     parser.add_argument("--cap", type=float, default=150.0,
                         help="skip a size whose extrapolated run time exceeds this (s); "
                              "a run is killed after 3x this")
-    parser.add_argument("--out-json", default=os.path.join(HERE, "results", "attacks.json"))
-    parser.add_argument("--out-md", default=os.path.join(HERE, "results", "attacks.md"))
+    parser.add_argument("--out", default=os.path.join(HERE, "results", "attacks"),
+                        help="path of the results without .json / .md")
+    parser.add_argument("--quick", action="store_true", help="smoke run: n 100, 200; seed 0")
     args = parser.parse_args()
+    if args.quick and args.out == parser.get_default("out"):
+        args.out = quick_out(args.out)
+    if args.quick:
+        args.sizes, args.seeds, args.cap = [100, 200], [0], 20.0
     if any(n < 20 for n in args.sizes):
         parser.error("--sizes must be >= 20")
     if args.cap <= 0:
@@ -284,42 +273,27 @@ Command: `{command}` (total {elapsed / 60:.1f} min)
 
 Machine: {machine_line(machine)}.
 
-The machine was shared with other jobs and was not guaranteed to be quiet (load average
-1/5/15 min: {load_before} at the start, {load_after} at the end), so run times can be
-inflated by contention.
+Load average 1/5/15 min: {load_before} at the start, {load_after} at the end (a shared
+machine: run times can be inflated by contention). Protocol: bench/README.md, "Label-flip
+attacks"; a size was skipped when extrapolated above {args.cap:g} s and killed after
+{3 * args.cap:g} s.
 
 ## Run time against n
-
-make_moons(n, noise=0.2) standardised, SVC C = 10, gamma = 1, budget 10% of n; LFA attacks a
-validation set of n further points. Fastest of up to 15 repeats (repeated while the total
-stays under 2 s; the JSON has every repeat), each size in a fresh process. Times below
-~0.1 s are dominated by scikit-learn's input checks and a multi-threaded Gram matrix on
-shared cores, so they are noisy (two neighbouring sizes can come out in the wrong order).
-A size is skipped when its run time, extrapolated as a power law from the two previous
-sizes (exponent at least {PRIOR_EXPONENT['lfa']:g} for LFA, {PRIOR_EXPONENT['alfa']:g} for
-the other SVM attacks), exceeds {args.cap:g} s; the larger sizes of that attack are then
-skipped too, and a run that still takes more than {3 * args.cap:g} s is killed.
 
 {tables['runtime']}
 
 ## SVC on Moon after alfa-tilt, against the paper
 
-`load_moons(random_state=seed)`: 500 train / 500 validation / 1000 test; SVC(C=10, gamma=1)
-trained on the poisoned training labels, test accuracy; mean ± sample std over seeds {seeds}.
-The paper's numbers are Table 1, column SVM, "Last" (Bal, Cevher & Muehlebach, ICLR 2025).
+Mean ± sample std over seeds {seeds}; the paper's column is Table 1, SVM, "Last".
 
 {tables['alfa_tilt']}
 
 ## Each attack against random flips of the same budget
 
-Same protocol; LFA uses the validation split as X_val / y_val; topk_sv_flip with its default
-candidate_factor = 1 (the top-budget support vectors by dual variable). Mean ± sample std
-over seeds {seeds}.
+Mean ± sample std over seeds {seeds}.
 
 {tables['versus_random']}
 """
-    print()
-    print(md)
     record = {
         "command": command,
         "elapsed_s": elapsed,
@@ -340,13 +314,7 @@ over seeds {seeds}.
             "paper_svm_clean": PAPER_SVM_CLEAN,
         },
     }
-    for path in (args.out_json, args.out_md):
-        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    with open(args.out_json, "w") as fh:
-        json.dump(record, fh, indent=1)
-    with open(args.out_md, "w") as fh:
-        fh.write(md)
-    print(f"wrote {args.out_json} and {args.out_md}")
+    write_results(args.out, record, md)
 
 
 if __name__ == "__main__":

@@ -1,47 +1,12 @@
 """Which labels were flipped: floral's label audit against cleanlab and the defenses' filters.
 
 For every data set, seed and poisoning setting the flipped training indices are known, so
-each detector's per-point scores and flags are checked against them:
+each detector's scores (AUROC) and flags (precision, recall, fraction flagged on clean
+labels) are checked against them. Data, settings and the definition of each detector:
+bench/README.md, "Label audit". Needs ``pip install ".[bench]"`` (cleanlab).
 
-- AUROC of the scores (higher = more likely flipped) against the flipped mask;
-- precision and recall of the detector's own flags, and the fraction of points flagged
-  (on clean labels every flag is a false alarm).
-
-Data sets (C = 10 everywhere; gamma 1 on Moon, SVC's "scale" on the training split
-elsewhere): Moon (``load_moons``: 500 train / 500 trusted validation), digits 1-vs-7
-(``load_digits_1v7``), breast cancer (``load_breast_cancer``), and two more bundled with
-scikit-learn, split as the floral loaders split (30% test, unused here; 20% validation;
-standardised on the training split): wine cultivar 0 vs 1 (130 samples) and iris
-versicolor vs virginica (100 samples, the two overlapping species).
-
-Settings: clean; alfa-tilt, top-k SV (candidate_factor 2, as ``floral demo``) and random
-flips at 10% and 25%. Each attack runs once per seed and setting (the attack SVM has the
-data set's C and gamma) and every detector sees the same labels.
-
-Detectors:
-
-- ``audit_val``: ``floral.audit.find_flipped_labels`` with ``FloralSVC(C, gamma)`` and the
-  trusted validation split (its default rule, score > 0.5);
-- ``audit_noval``: the same without the validation split;
-- ``svc``: the same score from a plain SVC (C, gamma) fitted on the given labels, same
-  rule: what a user would try first;
-- ``cleanlab``: ``cleanlab.filter.find_label_issues`` on 5-fold out-of-fold probabilities
-  of a sigmoid-calibrated SVC (C, gamma), as bench_robustness.py runs it; the scores are
-  1 - ``cleanlab.rank.get_label_quality_scores`` (self-confidence) on the same
-  probabilities;
-- ``sanitize``: ``floral.defenses.sanitize_labels`` (k = 20, eta = 0.75): flags = the
-  relabelled points, score = the fraction of the 20 nearest neighbours carrying another
-  label (the quantity it thresholds);
-- ``klid``: ``floral.defenses.klid_weights`` (the data set's gamma): score = 1 - weight,
-  flags = weight below the midpoint of its curve (K-LID ratio above 1);
-- ``curie``: ``floral.defenses.curie_filter`` (its defaults): flags = removed points,
-  score = its z-score (unscored points rank lowest).
-
-Writes bench/results/audit.json (every record) and bench/results/audit.md; ``--from-json``
-rebuilds the markdown. Sequential (one process): the machine is shared.
-
-Usage: python bench/bench_audit.py [--seeds 10]
-Needs ``pip install cleanlab`` (the ``bench`` extra). Numbers, never assertions.
+Usage: python bench/bench_audit.py [--seeds 10] [--quick]
+Writes bench/results/audit.{json,md}; ``--from-json`` rebuilds the markdown only.
 """
 import argparse
 import json
@@ -61,11 +26,12 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 from sklearn.utils import Bunch
 
-from _common import load_average, machine_info, machine_line, mean_std
-from floral import FloralSVC, attacks
+from _common import load_average, machine_info, machine_line, mean_std, quick_out
+from floral import FloralSVC
 from floral.audit import find_flipped_labels
 from floral.datasets import load_breast_cancer, load_digits_1v7, load_moons
 from floral.defenses import curie_filter, klid_weights, sanitize_labels
+from floral.experiments import poison_labels
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 C = 10.0
@@ -106,7 +72,6 @@ SETTINGS = [("clean", None, 0.0),
             ("alfa-tilt 10%", "alfa_tilt", 0.10), ("alfa-tilt 25%", "alfa_tilt", 0.25),
             ("top-k SV 10%", "topk_sv", 0.10), ("top-k SV 25%", "topk_sv", 0.25),
             ("random 10%", "random", 0.10), ("random 25%", "random", 0.25)]
-TARGET_SETTINGS = ["alfa-tilt 10%", "alfa-tilt 25%", "top-k SV 10%", "top-k SV 25%"]
 ATTACK_PARAMS = {"topk_sv": {"candidate_factor": 2.0}}
 DETECTORS = [
     ("audit_val", "**floral audit, X_val**"),
@@ -124,12 +89,9 @@ def scale_gamma(X):
 
 
 def poisoned(X, y, attack, budget, gamma, seed):
-    if attack is None:
-        return np.array(y, copy=True)
-    params = dict(ATTACK_PARAMS.get(attack, {}))
-    if attack != "random":
-        params.update(C=C, gamma=float(gamma))
-    return attacks.get(attack)(X, y, budget, **params, random_state=seed)
+    return poison_labels(X, y, attack or "none", budget, random_state=seed, C=C,
+                         gamma=float(gamma), attack_params=ATTACK_PARAMS.get(attack),
+                         cache_dir=os.path.join(HERE, ".cache", "labels"))
 
 
 # --- detectors: each returns (scores, flags) -------------------------------------------
@@ -292,44 +254,8 @@ def time_table(records):
     return lines
 
 
-def targets(records):
-    out = {}
-    cells = []
-    for ds in DATASETS:
-        for setting in TARGET_SETTINGS:
-            a = _mean(records, "auroc", dataset=ds, setting=setting, detector="audit_val")
-            cl = _mean(records, "auroc", dataset=ds, setting=setting, detector="cleanlab")
-            cells.append(dict(dataset=ds, setting=setting, audit=a, cleanlab=cl))
-    worst = min(cells, key=lambda c: c["audit"])
-    out["auroc_min"] = dict(value=worst["audit"], where=[worst["dataset"], worst["setting"]],
-                            met=bool(all(c["audit"] >= 0.90 for c in cells)),
-                            below=[[c["dataset"], c["setting"], round(c["audit"], 3)]
-                                   for c in cells if c["audit"] < 0.90])
-    mean_audit = float(np.mean([c["audit"] for c in cells]))
-    mean_cl = float(np.mean([c["cleanlab"] for c in cells]))
-    out["auroc_vs_cleanlab"] = dict(audit=mean_audit, cleanlab=mean_cl,
-                                    gain=mean_audit - mean_cl,
-                                    met=bool(mean_audit >= mean_cl + 0.20))
-    rates = {ds: _mean(records, "flag_rate", dataset=ds, setting="clean",
-                       detector="audit_val") for ds in DATASETS}
-    cl_rates = {ds: _mean(records, "flag_rate", dataset=ds, setting="clean",
-                          detector="cleanlab") for ds in DATASETS}
-    out["clean_flag_rate"] = dict(audit=rates, cleanlab=cl_rates,
-                                  met=bool(all(v <= 0.02 for v in rates.values())))
-    # the no-validation audit, against the same targets, for the record
-    na = [_mean(records, "auroc", dataset=c["dataset"], setting=c["setting"],
-                detector="audit_noval") for c in cells]
-    out["noval"] = dict(auroc_min=float(min(na)), auroc_mean=float(np.mean(na)),
-                        clean_flag_rate={ds: _mean(records, "flag_rate", dataset=ds,
-                                                   setting="clean", detector="audit_noval")
-                                         for ds in DATASETS})
-    return out
-
-
 def markdown(payload):
     records = payload["records"]
-    t = payload["targets"]
-    verdict = {True: "**met**", False: "**missed**"}
     seeds = payload["seeds"]
     lines = [
         "# Label audit: which labels were flipped",
@@ -338,32 +264,9 @@ def markdown(payload):
         f"process, {seeds} seeds). {payload['host']}. The machine was shared with other "
         "jobs, so times are indicative only.",
         "",
-        "C = 10; gamma 1 on Moon, \"scale\" on the training split elsewhere. The audit is "
-        "`find_flipped_labels` with `FloralSVC(C, gamma)` and its default rule (score > "
-        "0.5); cleanlab's scores are 1 - self-confidence of 5-fold out-of-fold calibrated "
-        "SVC probabilities, its flags `find_label_issues`. bench/bench_audit.py's "
-        "docstring defines every detector. Mean ± sample std over seeds.",
-        "",
-        "## Targets",
-        "",
-        f"- AUROC >= 0.90 under alfa-tilt and top-k SV at 10% and 25% on every data set "
-        f"(audit with X_val): {verdict[t['auroc_min']['met']]}; lowest cell "
-        f"{t['auroc_min']['value']:.3f} ({', '.join(t['auroc_min']['where'])})"
-        + (f"; below 0.90: {t['auroc_min']['below']}" if t['auroc_min']['below'] else "")
-        + ".",
-        f"- AUROC >= cleanlab's + 0.20 on average over those cells: "
-        f"{verdict[t['auroc_vs_cleanlab']['met']]}; audit "
-        f"{t['auroc_vs_cleanlab']['audit']:.3f}, cleanlab "
-        f"{t['auroc_vs_cleanlab']['cleanlab']:.3f} (+{t['auroc_vs_cleanlab']['gain']:.3f}).",
-        f"- Clean labels, flagged at the default rule <= 2% on every data set: "
-        f"{verdict[t['clean_flag_rate']['met']]}; "
-        + ", ".join(f"{DATASETS[ds][2]} {100 * v:.1f}% (cleanlab "
-                    f"{100 * t['clean_flag_rate']['cleanlab'][ds]:.1f}%)"
-                    for ds, v in t["clean_flag_rate"]["audit"].items()) + ".",
-        f"- Without X_val (not a target): lowest AUROC over the same cells "
-        f"{t['noval']['auroc_min']:.3f}, mean {t['noval']['auroc_mean']:.3f}; clean flag "
-        "rates " + ", ".join(f"{DATASETS[ds][2]} {100 * v:.1f}%"
-                             for ds, v in t["noval"]["clean_flag_rate"].items()) + ".",
+        "C = 10; gamma 1 on Moon, \"scale\" on the training split elsewhere; the "
+        "detectors are defined in bench/README.md, \"Label audit\". Mean ± sample std over "
+        "seeds.",
         "",
         "## AUROC of the scores against the flipped labels",
         "",
@@ -393,7 +296,12 @@ def main(argv=None):
     parser.add_argument("--datasets", nargs="+", default=list(DATASETS))
     parser.add_argument("--from-json", action="store_true")
     parser.add_argument("--out", default=os.path.join(HERE, "results"))
+    parser.add_argument("--quick", action="store_true", help="smoke run: one seed, iris only")
     args = parser.parse_args(argv)
+    if args.quick and args.out == parser.get_default("out"):
+        args.out = quick_out(args.out)
+    if args.quick:
+        args.seeds, args.datasets = 1, ["iris_1v2"]
     json_path = os.path.join(args.out, "audit.json")
     if args.from_json:
         with open(json_path) as fh:
@@ -411,7 +319,6 @@ def main(argv=None):
                        seeds=args.seeds, host=host, machine_info=info,
                        load_average_end=load_average(), C=C,
                        elapsed_s=time.perf_counter() - start, records=records)
-        payload["targets"] = targets(records)
         os.makedirs(args.out, exist_ok=True)
         with open(json_path, "w") as fh:
             json.dump(payload, fh, indent=1)

@@ -1,27 +1,13 @@
 """Per-round time of floral's loop on a machine that is doing something else.
 
-A user's machine is rarely idle. This script measures the dense FLORAL round (Moon, C=10,
-gamma=1, learning_rate 1e-4 from lambda = 0, flip budget 5% of n: every coefficient moves,
-so a round is one pass over the Gram matrix plus the attacker's update) with one thread
-and with the default n_jobs=None, each
-
-* idle: nothing else started by this script (other processes on the machine are recorded
-  as the load average before and after every cell), and
-* loaded: beside one busy loop that the script starts for the cell and stops after it
-  (a separate process spinning on the CPU, bounded by a deadline in case this script dies).
-
-Each measurement runs in a fresh subprocess (nothing warm carries over) and reports the
-mean per-round time over rounds 2..end (every probe, stall and refresh included: what the
-user waits for) with the median round beside it. Cells are interleaved -- for every repeat
-each (build, load, threads) combination runs once before the next repeat -- so that a
-change in the machine's background load hits all of them alike; the median over repeats
-is reported. ``--builds name=path ...`` compares builds of floral in the same run (each
-path a directory that contains a ``floral`` package, put first on PYTHONPATH), which is
-how before/after tables are made.
+The dense FLORAL round (Moon, every coefficient moving) with one thread and with the
+default n_jobs, idle and beside a busy loop, each in a fresh subprocess, cells interleaved
+over repeats; ``--builds name=path ...`` compares builds of floral in one run. Protocol
+and results: bench/README.md, "Round time on a busy machine".
 
 Usage: python bench/bench_contention.py [--quick] [--sizes 2000 5000 20000] [--repeats 2]
            [--explicit] [--builds before=/tmp/old after=.]
-Writes bench/results/contention.json and .md. Timings, never assertions.
+Writes bench/results/contention.{json,md}. Timings, never assertions.
 """
 import argparse
 import json
@@ -100,6 +86,10 @@ def main():
                         help="name=path pairs (default: this checkout as 'current')")
     parser.add_argument("--out", default=os.path.join(HERE, "results", "contention"))
     args = parser.parse_args()
+    from _common import machine_info, quick_out, write_results
+
+    if args.quick and args.out == parser.get_default("out"):
+        args.out = quick_out(args.out)
     if args.worker:
         n, t, rounds = args.worker
         worker(int(n), None if t == "none" else int(t), int(rounds))
@@ -114,8 +104,6 @@ def main():
         if args.quick:
             return 40 if n <= 5000 else 10
         return 100 if n <= 5000 else 20
-
-    from _common import machine_info
 
     t_start = time.time()
     load_start = os.getloadavg()
@@ -160,10 +148,6 @@ def main():
             "note": "the loaded cells add ONE busy-loop process started by this script; "
                     "the load average shows what else was running on the machine"}
     raw = {f"{k[0]}|{k[1]}|{k[2]}|{k[3]}": v for k, v in cells.items()}
-    os.makedirs(os.path.dirname(args.out), exist_ok=True)
-    with open(args.out + ".json", "w") as fh:
-        json.dump({"meta": meta, "rows": rows, "raw": raw}, fh, indent=1)
-
     lines = [
         "# Per-round time under contention (bench_contention.py)",
         "",
@@ -186,10 +170,7 @@ def main():
             f"{ld['default_over_one']:.2f}x |"
             + (f" {i['all_threads_s'] * 1e3:.2f} | {ld['all_threads_s'] * 1e3:.2f} |"
                if args.explicit else ""))
-    text = "\n".join(lines) + "\n"
-    with open(args.out + ".md", "w") as fh:
-        fh.write(text)
-    print(text)
+    write_results(args.out, {"meta": meta, "rows": rows, "raw": raw}, "\n".join(lines) + "\n")
 
 
 if __name__ == "__main__":

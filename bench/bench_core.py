@@ -1,28 +1,12 @@
 """Per-round cost of floral's compiled FLORAL loop against NumPy baselines.
 
-For each dataset (Moon, d=2; Gaussian, d=768 like RoBERTa sentence embeddings) and each n:
-
-* floral, dense regime: learning_rate 1e-4 from lambda = 0, C = 10 -- every point is a free
-  support vector and every coefficient moves each round, so a round is one pass over the
-  lower half of the float32 Gram matrix plus the attacker's label-flip update (k = 5% of n).
-  The Gram storage is what FloralSVC's cache_size="auto" picks when memory allows: the
-  packed lower triangle with hot whole rows for the attacker (--layout square: every row).
-  Reported against a memory-bandwidth probe: one parallel read pass over n(n+1)/2 float32.
-* floral, sparse regime: C = 0.01 and a stable step (learning_rate 5/n), k = 1% of n
-  (deterministic attacker): most lambda sit at a bound, only |J| coefficients change per
-  round, and a round should cost O(n |J|). refresh=0 isolates the incremental updates.
-* baseline (a): a dense float64 NumPy loop of the same algorithm with the Gram matrix
-  computed once (K @ c per round, projection by bisection, top-k by argpartition).
-* baseline (b): the same, recomputing the Gram matrix every round as the official FLORAL
-  code does.
-* 1 vs 2 threads for floral's dense round.
-
-floral's per-round time is the median round of a fit (the mean is in the JSON too); the
-bandwidth bound is the fastest of five read passes, which errs against floral. Both are
-measured --repeats times (default 3) and the median repeat is reported.
+Moon (d = 2) and Gaussian (d = 768) data: floral's dense round (every coefficient moves)
+against a memory-bandwidth probe, its sparse round (O(n |J|)), 1 vs all threads, and two
+NumPy loops of the same algorithm (Gram matrix once, and every round as the official code
+does). Medians of --repeats. Protocol and results: bench/README.md, "The compiled core".
 
 Usage: python bench/bench_core.py [--sizes 500 2000 ...] [--quick] [--layout auto|square]
-Prints a table and writes bench/results/core.json. Timings, never assertions.
+Writes bench/results/core.json. Timings, never assertions.
 """
 import argparse
 import json
@@ -34,7 +18,7 @@ import numpy as np
 from sklearn.datasets import make_moons
 from sklearn.metrics.pairwise import rbf_kernel
 
-from _common import load_average, machine_info
+from _common import load_average, machine_info, quick_out
 from floral import _core, _memory, show_config
 from floral._config import config_info
 
@@ -147,6 +131,8 @@ def main():
                         help="repeats of each floral and probe measurement; the median is kept")
     parser.add_argument("--out", default=os.path.join(HERE, "results", "core.json"))
     args = parser.parse_args()
+    if args.quick and args.out == parser.get_default("out"):
+        args.out = quick_out(args.out)
     if args.repeats < 1:
         parser.error("--repeats must be >= 1")
 

@@ -1,16 +1,13 @@
-"""How fast Ctrl-C stops FloralSVC.fit at n = 30,000, phase by phase (issue 21).
+"""How fast Ctrl-C stops FloralSVC.fit at n = 30,000, phase by phase.
 
-Each case runs in a child process that prints "start" just before the phase; SIGINT is
-sent `--delay` seconds later and the time until the child has exited is recorded (it
-includes unwinding, freeing the kernel storage and the interpreter's exit). A case whose
-child finishes the phase before the signal is reported as such, not as a latency.
+Each case runs in a child process; SIGINT is sent ``--delay`` seconds after the phase
+starts and the time until the child has exited is recorded. Results: bench/README.md,
+"Ctrl-C during fit".
 
-    python bench/bench_interrupt.py [--repeats 3] [--delay 1.0]
-
-Writes results/interrupt.json and results/interrupt.md.
+Usage: python bench/bench_interrupt.py [--repeats 3] [--delay 1.0] [--quick]
+Writes bench/results/interrupt.{json,md}.
 """
 import argparse
-import json
 import os
 import signal
 import subprocess
@@ -20,7 +17,7 @@ import time
 
 import numpy as np
 
-from _common import load_average, machine_info
+from _common import load_average, machine_info, write_results
 
 N = 30_000
 
@@ -83,10 +80,19 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--delay", type=float, default=1.0)
+    ap.add_argument("--out", default=os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                                  "results", "interrupt"),
+                    help="path of the results without .json / .md")
+    ap.add_argument("--quick", action="store_true",
+                    help="smoke run: once, the two phases that need no large memory, to /tmp")
     args = ap.parse_args()
+    phases = PHASES
+    if args.quick:
+        args.repeats, args.out = 1, "/tmp/bench_interrupt_quick/interrupt"
+        phases = {k: v for k, v in PHASES.items() if k.startswith(("floor", "power"))}
     rows = []
     print(f"{'phase':48} {'median s':>9} {'max s':>7}  runs")
-    for name, code in PHASES.items():
+    for name, code in phases.items():
         got = [one(code, args.delay) for _ in range(args.repeats)]
         lat = [g for g in got if g is not None]
         row = {"phase": name, "latencies_s": [round(g, 3) for g in lat],
@@ -96,9 +102,6 @@ def main():
         print(f"{name:48} {med}  {len(lat)}/{len(got)} interrupted")
     out = {"n": N, "delay_s": args.delay, "repeats": args.repeats, "rows": rows,
            "load_average": load_average(), "machine": machine_info()}
-    here = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
-    with open(os.path.join(here, "interrupt.json"), "w") as fh:
-        json.dump(out, fh, indent=1)
     lines = [f"SIGINT {args.delay} s into each phase at n = {N:,}; seconds from the signal "
              "to the child's exit", "", "| phase | median | max | interrupted |",
              "| --- | --- | --- | --- |"]
@@ -107,8 +110,7 @@ def main():
         lines.append(f"| {r['phase']} | {np.median(lat):.2f} | {max(lat):.2f} | "
                      f"{len(lat)}/{args.repeats} |" if lat else
                      f"| {r['phase']} | - | - | 0/{args.repeats} |")
-    with open(os.path.join(here, "interrupt.md"), "w") as fh:
-        fh.write("\n".join(lines) + "\n")
+    write_results(args.out, out, "\n".join(lines) + "\n")
 
 
 if __name__ == "__main__":

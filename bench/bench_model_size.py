@@ -1,23 +1,12 @@
 """Size of the fitted model: FloralSVC's compact model against its full expansion, SVC and
 LinearSVC, on the same data.
 
-* Moon, n = 5,000 training points (make_moons noise 0.2, 10% of the training labels flipped),
-  1,000 validation and 1,000 test points (clean labels); FloralSVC(C=10, gamma=1,
-  random_state=0), 500 rounds, without and with the validation set; SVC(C=10, gamma=1).
-  "full" is the expansion the game produced (floral.svm._COMPACT_TOL = 0: every training
-  point with a nonzero coefficient, what fit returned before compaction), "compact" what fit
-  returns now; the two come from the same run of the game (same kept rounds).
-* 256 Nystroem features (gamma=1) of 20,000 Moon points: FloralSVC(kernel="linear",
-  n_rounds=100) against LinearSVC(C=1).
-
-Reported: support vectors, pickle bytes (pickle.dumps of the fitted estimator), test
-accuracy, the largest change of a test decision value between compact and full, the bound
-the compaction guarantees (RKHS norm of what it removed), and whether the validation
-ranking (kept_rounds_) is unchanged. Sizes are exact; the fit times are beside them only
-as information (the machine may be shared).
+Support vectors, pickle bytes, test accuracy and the change of the decision values that
+compaction makes, on Moon (n = 5,000, 10% flips) and on 256 Nystroem features. Protocol
+and results: bench/README.md, "Model size".
 
 Usage: python bench/bench_model_size.py [--quick]   (--quick: n = 2,000, 150 rounds)
-Writes bench/results/model_size.json and .md.
+Writes bench/results/model_size.{json,md}.
 """
 import argparse
 import json
@@ -34,7 +23,7 @@ from sklearn.svm import SVC, LinearSVC
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
-from _common import load_average, machine_info  # noqa: E402
+from _common import load_average, machine_info, quick_out  # noqa: E402
 from floral import FloralSVC, svm  # noqa: E402
 
 
@@ -61,6 +50,8 @@ def main():
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--out", default=os.path.join(HERE, "results", "model_size"))
     args = parser.parse_args()
+    if args.quick and args.out == parser.get_default("out"):
+        args.out = quick_out(args.out)
     n, rounds = (2000, 150) if args.quick else (5000, 500)
     X, y, Xv, yv, Xt, yt = moons(n, 1000, 1000)
     load_start = load_average()

@@ -1,46 +1,14 @@
-"""FloralSVC's returned model against tuned and filtering baselines, over 10 seeds (issue 11).
+"""FloralSVC's returned model against tuned and filtering baselines, over 10 seeds.
 
-Three studies, all test accuracy, mean ± sample std over seeds:
+Two studies, test accuracy, mean ± sample std over seeds: robustness on five data sets
+under clean / alfa-tilt / top-k SV / random labels against SVC, tuned SVC, LN-SVM, tuned
+LN-SVM and cleanlab; the validation-set size (Moon). Protocol and results:
+bench/README.md, "Robustness of FloralSVC's returned model" (its large-n study is now
+bench_scale.py's). Poisoned labels are cached under bench/.cache/ (git-ignored). Needs
+``pip install ".[bench]"`` (cleanlab).
 
-1. **Robustness.** Moon (``load_moons``: the paper's 500 train / 500 validation / 1000
-   test, C = 10, gamma = 1), digits 1-vs-7 (``load_digits_1v7``) and breast cancer
-   (``load_breast_cancer``), both with C = 10 and gamma "scale" resolved on the training
-   split. Settings: clean; alfa-tilt 5 / 10 / 25%; top-k SV 25% (candidate_factor 2, as
-   ``floral demo`` runs it); random 25%. The attack runs once per seed and setting (the
-   attack SVM has the dataset's C and gamma) and every method trains on those labels.
-   Every method that selects or tunes sees the same trusted validation split:
-
-   - SVC with the dataset's C and gamma;
-   - SVC with C in C_GRID and gamma in GAMMA_FACTORS x the dataset's gamma chosen on the
-     validation split (fitted on the training split only);
-   - LNSVC with mu = 0.25 (its default), and with mu in MU_GRID chosen on validation;
-   - cleanlab: ``cleanlab.filter.find_label_issues`` on 5-fold out-of-fold probabilities
-     of a sigmoid-calibrated SVC (same C and gamma), then SVC on the points it keeps (no
-     validation set: it neither selects nor tunes);
-   - FloralSVC with its defaults and ``X_val`` (selection "best": the 5 best validation
-     rounds averaged), without a validation set (selection "average"), with
-     ``selection="last"`` (the paper's Last), and ``best_round()`` of the first fit (the
-     single best validation round, the paper's Best selected on validation).
-
-2. **Validation-set size.** Moon, clean and alfa-tilt 25%: FloralSVC(selection="best"),
-   SVC and the tuned SVC given 25 / 50 / 100 / 250 / 500 validation points (a stratified
-   subsample of the validation split), clean and with 10% of those labels flipped at
-   random.
-
-3. **Large n.** make_moons(noise=0.2) with n = 2,000 / 5,000 / 20,000 training points
-   (plus 500 trusted validation and 10,000 test points, standardised on the training
-   split), 10% of the training labels flipped at random, C = 10, gamma = 1; FloralSVC's
-   defaults with flip_budget = 1%, 300 and 500 rounds, with and without the validation
-   set, against SVC: accuracy, fit time, and whether a ConvergenceWarning fired. At
-   n = 20,000 FloralSVC gets ``cache_size=4000`` (the full float32 Gram matrix is 1.6 GB,
-   above the default 1024 MB, and the row-cache path costs seconds a round).
-
-Poisoned labels are cached under bench/.cache/robustness/ (git-ignored), so a rerun
-repeats only the fits. Writes bench/results/robustness.json (every record) and
-bench/results/robustness.md; ``--from-json`` rebuilds the markdown from the JSON.
-
-Usage: python bench/bench_robustness.py [--seeds 10] [--large-seeds 3] [--n-jobs 2]
-Needs ``pip install cleanlab`` (the ``bench`` extra). Accuracies, never assertions.
+Usage: python bench/bench_robustness.py [--seeds 10] [--n-jobs 2] [--quick]
+Writes bench/results/robustness.{json,md}; ``--from-json`` rebuilds the markdown only.
 """
 import argparse
 import json
@@ -54,20 +22,18 @@ import warnings
 import numpy as np
 from joblib import Parallel, delayed
 from sklearn.calibration import CalibratedClassifierCV
-from sklearn.datasets import make_moons
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import StratifiedKFold, cross_val_predict, train_test_split
-from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 
-from _common import load_average, machine_info, machine_line, mean_std
-from floral import FloralSVC, attacks
+from _common import load_average, machine_info, machine_line, mean_std, quick_out
+from floral import FloralSVC
 from floral.datasets import _counts, _split_scale, load_breast_cancer, load_digits_1v7, load_moons
 from floral.defenses import LNSVC
 from floral.exceptions import IneffectiveParameterWarning
+from floral.experiments import poison_labels
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-CACHE = os.path.join(HERE, ".cache", "robustness")
+CACHE = os.path.join(HERE, ".cache", "labels")
 C = 10.0
 
 
@@ -122,13 +88,6 @@ METHODS = [
 VAL_SIZES = (25, 50, 100, 250, 500)
 VAL_FLIP = 0.10
 VAL_SETTINGS = [("clean", None, 0.0), ("alfa-tilt 25%", "alfa_tilt", 0.25)]
-LARGE_SIZES = (2000, 5000, 20000)
-LARGE_ROUNDS = (300, 500)
-LARGE_VAL, LARGE_TEST = 500, 10000
-LARGE_FLIP = 0.10
-LARGE_BUDGET = 0.01
-# above this n the full Gram matrix (n^2 float32) is larger than the default cache_size
-LARGE_CACHE = {20000: 4000}
 
 
 # --- data and poisoned labels --------------------------------------------------------
@@ -138,26 +97,11 @@ def scale_gamma(X):
     return 1.0 / (X.shape[1] * X.var())
 
 
-def poisoned_labels(dataset, seed, attack, budget, X, y, gamma):
-    """The attack's labels for (dataset, seed), from the disk cache when they are there."""
-    if attack is None:
-        return np.array(y, copy=True)
-    params = dict(ATTACK_PARAMS.get(attack, {}))
-    if attack != "random":
-        params.update(C=C, gamma=float(gamma))
-    path = os.path.join(CACHE, f"{dataset}_seed{seed}_{attack}_{budget:g}.npz")
-    stamp = json.dumps(params, sort_keys=True)
-    if os.path.exists(path):
-        with np.load(path) as f:
-            # the cached labels belong to these data only if the clean labels match
-            if str(f["params"]) == stamp and np.array_equal(f["y_clean"], y):
-                return f["y"]
-    y_bad = attacks.get(attack)(X, y, budget, **params, random_state=seed)
-    os.makedirs(CACHE, exist_ok=True)
-    tmp = f"{path}.{os.getpid()}.npz"
-    np.savez(tmp, y=y_bad, y_clean=y, params=stamp)
-    os.replace(tmp, path)  # two workers never see half a file
-    return y_bad
+def poisoned_labels(seed, attack, budget, X, y, gamma):
+    """The attack's labels, through the runner's poisoning path and the label cache."""
+    return poison_labels(X, y, attack or "none", budget, random_state=seed, C=C,
+                         gamma=float(gamma), attack_params=ATTACK_PARAMS.get(attack),
+                         cache_dir=CACHE)
 
 
 # --- the methods that select on validation -------------------------------------------
@@ -212,7 +156,7 @@ def run_robustness(dataset, seed):
     g = scale_gamma(X) if gamma == "scale" else float(gamma)
     out = []
     for setting, attack, budget in SETTINGS:
-        y = poisoned_labels(dataset, seed, attack, budget, X, d.y_train, g)
+        y = poisoned_labels(seed, attack, budget, X, d.y_train, g)
         flipped = y != d.y_train
         acc, extra = {}, {}
         acc["svc"] = SVC(C=C, gamma=g).fit(X, y).score(Xt, yt)
@@ -260,7 +204,7 @@ def run_val_size(seed):
     g = DATASETS["moons"][1]
     out = []
     for setting, attack, budget in VAL_SETTINGS:
-        y = poisoned_labels("moons", seed, attack, budget, X, d.y_train, g)
+        y = poisoned_labels(seed, attack, budget, X, d.y_train, g)
         svc = SVC(C=C, gamma=g).fit(X, y).score(Xt, yt)
         for m in VAL_SIZES:
             if m < d.y_val.size:
@@ -272,7 +216,7 @@ def run_val_size(seed):
             for val_labels in ("clean", "10% flipped"):
                 yv = d.y_val[idx]
                 if val_labels != "clean":
-                    yv = attacks.random_flip(yv, VAL_FLIP, random_state=seed)
+                    yv = poison_labels(Xv, yv, "random", VAL_FLIP, random_state=seed)
                 tuned, params = tuned_svc(X, y, Xv, yv, g)
                 fl = FloralSVC(C=C, gamma=g, flip_budget=0.05, selection="best", n_jobs=1,
                                random_state=seed)
@@ -286,53 +230,6 @@ def run_val_size(seed):
                 out.append(dict(common, method="floral_val", accuracy=float(fl.score(Xt, yt))))
                 out.append(dict(common, method="floral_best1",
                                 accuracy=float(fl.best_round().score(Xt, yt))))
-    return out
-
-
-# --- study 3: large n ----------------------------------------------------------------
-
-def large_moons(n, seed):
-    X, y = make_moons(n + LARGE_VAL + LARGE_TEST, noise=0.2, random_state=seed)
-    X, Xt, y, yt = train_test_split(X, y, test_size=LARGE_TEST, stratify=y,
-                                    random_state=seed)
-    X, Xv, y, yv = train_test_split(X, y, test_size=LARGE_VAL, stratify=y, random_state=seed)
-    scaler = StandardScaler().fit(X)
-    return scaler.transform(X), y, scaler.transform(Xv), yv, scaler.transform(Xt), yt
-
-
-def run_large(n, seed):
-    X, y_clean, Xv, yv, Xt, yt = large_moons(n, seed)
-    y = attacks.random_flip(y_clean, LARGE_FLIP, random_state=seed)
-    start = time.perf_counter()
-    svc = SVC(C=C, gamma=1.0, cache_size=1024).fit(X, y)
-    svc_seconds = time.perf_counter() - start
-    svc_acc = float(svc.score(Xt, yt))
-    out = []
-    for rounds in LARGE_ROUNDS:
-        for with_val in (True, False):
-            params = dict(C=C, gamma=1.0, flip_budget=LARGE_BUDGET, n_rounds=rounds, n_jobs=1,
-                          random_state=seed)
-            if n in LARGE_CACHE:
-                params["cache_size"] = LARGE_CACHE[n]
-            fl = FloralSVC(**params)
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always", ConvergenceWarning)
-                start = time.perf_counter()
-                if with_val:
-                    fl.fit(X, y, X_val=Xv, y_val=yv)
-                else:
-                    fl.fit(X, y)
-                seconds = time.perf_counter() - start
-            diverged = [str(w.message) for w in caught
-                        if issubclass(w.category, ConvergenceWarning)]
-            out.append(dict(study="large_n", dataset="moons", seed=seed, n_train=n,
-                            n_rounds=rounds, with_val=with_val, method="floral",
-                            accuracy=float(fl.score(Xt, yt)), fit_seconds=seconds,
-                            convergence_warning=bool(diverged), warnings=diverged,
-                            learning_rate=float(fl.learning_rate_),
-                            lambda_max=float(fl.lambda_max_),
-                            cache_size=params.get("cache_size", fl.cache_size),
-                            svc_accuracy=svc_acc, svc_fit_seconds=svc_seconds))
     return out
 
 
@@ -407,6 +304,8 @@ def summary_tables(records):
     lines.append("")
     picks = {}
     for r in _group(rob, method="floral_val"):
+        if "flip_budget" not in r.get("detail", {}):  # runs before the default chose one
+            continue
         key = (r["setting"], r["detail"]["flip_budget"])
         picks[key] = picks.get(key, 0) + 1
     parts = []
@@ -498,141 +397,6 @@ def val_size_table(records):
     return lines
 
 
-def large_table(records):
-    recs = _group(records, study="large_n")
-    if not recs:
-        return []
-    lines = ["| n | rounds | validation set | FloralSVC | SVC | FLORAL − SVC (points) | "
-             "ConvergenceWarning | FloralSVC fit (s) | SVC fit (s) | step (learning_rate_) "
-             "| lambda_max(K) |",
-             "| ---: | ---: | --- | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: |"]
-    for n in LARGE_SIZES:
-        for rounds in LARGE_ROUNDS:
-            for with_val in (True, False):
-                g = _group(recs, n_train=n, n_rounds=rounds, with_val=with_val)
-                if not g:
-                    continue
-                fl = [r["accuracy"] for r in g]
-                sv = [r["svc_accuracy"] for r in g]
-                diff = [100 * (a - b) for a, b in zip(fl, sv)]
-                warned = sum(r["convergence_warning"] for r in g)
-                cache = f" (cache_size {g[0]['cache_size']:g})" if n in LARGE_CACHE else ""
-                lines.append(
-                    f"| {n:,}{cache} | {rounds} | {'500 trusted (best 5)' if with_val else 'none (average)'} | "  # noqa: E501
-                    f"{_cell(fl)} | {_cell(sv)} | {np.mean(diff):+.2f} (min {min(diff):+.2f}) | "
-                    f"{warned} of {len(g)} | {np.median([r['fit_seconds'] for r in g]):.1f} | "
-                    f"{np.median([r['svc_fit_seconds'] for r in g]):.1f} | "
-                    f"{np.mean([r['learning_rate'] for r in g]):.3g} | "
-                    f"{np.mean([r['lambda_max'] for r in g]):.0f} |")
-    seeds = sorted({r["seed"] for r in recs})
-    lines.append("")
-    lines.append(f"Seeds {', '.join(map(str, seeds))}; times are medians over seeds, one "
-                 "thread per fit, measured beside the other studies' worker on a shared "
-                 "machine.")
-    return lines
-
-
-def _mean(records, **match):
-    return mean_std(_accs(records, **match))
-
-
-def targets(records):
-    """Each of issue 11's bench targets: (target, measured, verdict)."""
-    rows = []
-    rob = _group(records, study="robustness")
-
-    def verdict(ok):
-        return "**met**" if ok else "**missed**"
-
-    if _group(rob, dataset="moons"):
-        svc_clean, _ = _mean(rob, dataset="moons", setting="clean", method="svc")
-        fv = {s[0]: _mean(rob, dataset="moons", setting=s[0], method="floral_val")
-              for s in SETTINGS}
-        ok = fv["clean"][0] >= svc_clean - 0.005
-        rows.append(("FloralSVC + X_val, Moon clean ≥ SVC − 0.5 point",
-                     f"{fv['clean'][0]:.3f} vs SVC {svc_clean:.3f} "
-                     f"({100 * (fv['clean'][0] - svc_clean):+.1f})", verdict(ok)))
-        rows.append(("FloralSVC + X_val, Moon alfa-tilt 10% ≥ 0.95",
-                     f"{fv['alfa-tilt 10%'][0]:.3f}", verdict(fv["alfa-tilt 10%"][0] >= 0.95)))
-        rows.append(("FloralSVC + X_val, Moon alfa-tilt 25% ≥ 0.90",
-                     f"{fv['alfa-tilt 25%'][0]:.3f}", verdict(fv["alfa-tilt 25%"][0] >= 0.90)))
-        worst = max(fv.items(), key=lambda kv: kv[1][1])
-        rows.append(("FloralSVC + X_val, Moon std over seeds ≤ 0.015 in every cell",
-                     "max " + f"{worst[1][1]:.3f} ({worst[0]}); " + ", ".join(
-                         f"{k} {v[1]:.3f}" for k, v in fv.items()),
-                     verdict(worst[1][1] <= 0.015)))
-        for dataset in ("digits_1v7", "breast_cancer"):
-            if not _group(rob, dataset=dataset):
-                continue
-            f, _ = _mean(rob, dataset=dataset, setting="clean", method="floral_val")
-            s, _ = _mean(rob, dataset=dataset, setting="clean", method="svc")
-            rows.append((f"FloralSVC + X_val, {DISPLAY_DATA[dataset]} clean within 1 point "
-                         "of SVC", f"{f:.3f} vs SVC {s:.3f} ({100 * (f - s):+.1f})",
-                         verdict(f >= s - 0.01)))
-        parts, ok = [], True
-        for setting in ("clean", "alfa-tilt 5%", "alfa-tilt 10%"):
-            f, sd = _mean(rob, dataset="moons", setting=setting, method="floral_noval")
-            s, _ = _mean(rob, dataset="moons", setting=setting, method="svc")
-            ok &= f >= s - 0.01 and sd <= 0.02
-            parts.append(f"{setting} {f:.3f} ± {sd:.3f} vs SVC {s:.3f} ({100 * (f - s):+.1f})")
-        rows.append(("FloralSVC, no X_val, Moon: ≥ SVC − 1 point and std ≤ 0.02 at clean, "
-                     "5%, 10%", "; ".join(parts), verdict(ok)))
-        f, sd = _mean(rob, dataset="moons", setting="alfa-tilt 25%", method="floral_noval")
-        s, _ = _mean(rob, dataset="moons", setting="alfa-tilt 25%", method="svc")
-        rows.append(("FloralSVC, no X_val, Moon alfa-tilt 25% (reported as it is)",
-                     f"{f:.3f} ± {sd:.3f} vs SVC {s:.3f} ({100 * (f - s):+.1f})", "—"))
-    vs = _group(records, study="val_size", setting="alfa-tilt 25%", n_val=50,
-                val_labels="clean")
-    if vs:
-        f, _ = _mean(vs, method="floral_val")
-        s, _ = _mean(vs, method="svc")
-        rows.append(("50 trusted validation points, Moon alfa-tilt 25% ≥ SVC + 10 points",
-                     f"{f:.3f} vs SVC {s:.3f} ({100 * (f - s):+.1f})",
-                     verdict(f >= s + 0.10)))
-    datasets = [d for d in DATASETS if _group(rob, dataset=d)]
-    if datasets:
-        cells = [(d, s[0], _diff(rob, d, s[0], "floral_val", "svc_tuned"))
-                 for d in datasets for s in SETTINGS]
-        cells = [c for c in cells if c[2] is not None]
-        bad = [c for c in cells if c[2] < -0.5]
-        worst = min(cells, key=lambda c: c[2])
-        rows.append(("Issue 19: default FloralSVC + X_val ≥ tuned SVC − 0.5 point in every "
-                     "cell", f"{len(bad)} of {len(cells)} cells below; worst "
-                     f"{worst[2]:+.1f} ({DISPLAY_DATA[worst[0]]}, {worst[1]})"
-                     + ("; below: " + ", ".join(f"{DISPLAY_DATA[d]} {s} {v:+.1f}"
-                                               for d, s, v in bad) if bad else ""),
-                     verdict(not bad)))
-        tilt = [_diff(rob, d, "alfa-tilt 25%", "floral_val", "svc_tuned") for d in datasets]
-        tilt = [t for t in tilt if t is not None]
-        if tilt:
-            rows.append(("Issue 19: alfa-tilt 25%, default FloralSVC + X_val ≥ tuned SVC + 5 "
-                         "points averaged over the data sets",
-                         f"{np.mean(tilt):+.1f} (" + ", ".join(f"{t:+.1f}" for t in tilt)
-                         + ")", verdict(np.mean(tilt) >= 5.0)))
-        parts, ok = [], True
-        for d in datasets:
-            diff = _diff(rob, d, "clean", "floral_noval", "svc")
-            if diff is None:
-                continue
-            ok &= diff >= -1.0
-            parts.append(f"{DISPLAY_DATA[d]} {diff:+.1f}")
-        rows.append(("Issue 19: no X_val, clean within 1 point of SVC", "; ".join(parts),
-                     verdict(ok)))
-    large = _group(records, study="large_n")
-    if large:
-        warned = [r for r in large if r["convergence_warning"]]
-        diffs = [(100 * (r["accuracy"] - r["svc_accuracy"]), r) for r in large]
-        worst, r = min(diffs, key=lambda x: x[0])
-        rows.append(("Large n (2,000 / 5,000 / 20,000, 10% random flips): no divergence",
-                     f"ConvergenceWarning in {len(warned)} of {len(large)} fits",
-                     verdict(not warned)))
-        rows.append(("Large n: test accuracy ≥ SVC − 1 point",
-                     f"worst FLORAL − SVC {worst:+.2f} points (n = {r['n_train']:,}, "
-                     f"{r['n_rounds']} rounds, {'with' if r['with_val'] else 'without'} "
-                     f"X_val, seed {r['seed']})", verdict(worst >= -1.0)))
-    return rows
-
-
 def markdown(payload):
     records = payload["records"]
     meta = payload["meta"]
@@ -640,7 +404,7 @@ def markdown(payload):
     factors = ", ".join(f"{f:g}" for f in GAMMA_FACTORS)
     mus = ", ".join(f"{m:g}" for m in MU_GRID)
     lines = [
-        "# Robustness of FloralSVC's returned model (issues 11 and 19)",
+        "# Robustness of FloralSVC's returned model",
         "",
         f"Command: `{meta['command']}` ({meta['seconds']:.0f} s with {meta['n_jobs']} "
         "worker processes)",
@@ -649,27 +413,9 @@ def markdown(payload):
         "",
         "## Robustness against the baselines",
         "",
-        "Test accuracy, mean ± sample std over seeds. Moon: `load_moons` (500 train / 500 "
-        "validation / 1000 test), C = 10, gamma = 1. Digits 1-vs-7 (180 / 72 / 109), "
-        "breast cancer (284 / 114 / 171), digits odd vs even (all 1,797 of scikit-learn's "
-        "digits: 899 / 359 / 539) and wine, cultivar 1 vs the rest (89 / 36 / 53): C = 10, "
-        "gamma = \"scale\" on the training split. "
-        "Attacks from `floral.attacks` with the same C and gamma (top-k SV: "
-        "candidate_factor 2), run once per seed and setting; every method trains on the "
-        "same poisoned labels and every method that selects sees the same validation "
-        "split. Tuned SVC: C in {" + grid + "} x gamma in {" + factors + "} x the "
-        "dataset's gamma, highest validation accuracy, ties to the grid point nearest "
-        "(C = 10, x1). Tuned LN-SVM: mu in {" + mus + "}, ties to 0.25. cleanlab: "
-        "`find_label_issues` (default `prune_by_noise_rate`) on 5-fold out-of-fold "
-        "probabilities of `CalibratedClassifierCV(SVC, method=\"sigmoid\", cv=3)`, then "
-        "SVC on the kept points; it does not use the validation split. FloralSVC "
-        "default with X_val: `FloralSVC(C=10)` (flip_budget=\"auto\", gamma=\"auto_scale\": "
-        "width among \"scale\" x {1/3, 1, 3} with the plain SVM, then budget among {0, "
-        "0.05, 0.1}, on the validation split); the other FloralSVC rows play budget 5% "
-        "with the dataset's gamma (the previous default), 500 rounds, learning_rate "
-        "\"auto\", n_jobs = 1, random_state = seed; `selection=\"last\"` and "
-        "`best_round()` are taken from that X_val fit (the game does not depend on "
-        "`selection`).",
+        "Test accuracy, mean ± sample std over seeds; protocol: bench/README.md, "
+        "\"Robustness of FloralSVC's returned model\" (C grid {" + grid + "}, gamma "
+        "factors {" + factors + "}, mu grid {" + mus + "}).",
         "",
     ]
     lines += robustness_tables(records)
@@ -687,20 +433,6 @@ def markdown(payload):
               "(clean, or with 10% of its labels flipped at random: 3 / 5 / 10 / 25 / 50 "
               "labels); test accuracy, mean ± sample std.", ""]
     lines += val_size_table(records)
-    lines += ["", "## Defaults at large n", "",
-              f"make_moons(noise = 0.2), n training points + {LARGE_VAL} validation + "
-              f"{LARGE_TEST:,} test, standardised on the training split; "
-              f"{LARGE_FLIP:.0%} of the training labels flipped at random; C = 10, "
-              f"gamma = 1; FloralSVC's defaults with flip_budget = {LARGE_BUDGET:.0%} "
-              "(learning_rate \"auto\"), cache_size 4000 MB at n = 20,000 (the full "
-              "Gram matrix, 1.6 GB, does not fit the default 1024 MB; the row-cache "
-              "path is measured in bench/README.md's notes).", ""]
-    lines += large_table(records)
-    rows = targets(records)
-    if rows:
-        lines += ["", "## Targets (issue 11)", "", "| target | measured | verdict |",
-                  "| --- | --- | --- |"]
-        lines += [f"| {t} | {m} | {v} |" for t, m, v in rows]
     return "\n".join(lines) + "\n"
 
 
@@ -709,15 +441,19 @@ def markdown(payload):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=10, help="seeds 0..N-1 (default 10)")
-    parser.add_argument("--large-seeds", type=int, default=3,
-                        help="seeds of the large-n study (default 3; 0 skips it)")
     parser.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=DATASETS)
     parser.add_argument("--no-val-size", action="store_true", help="skip study 2")
     parser.add_argument("--n-jobs", type=int, default=2, help="worker processes (default 2)")
     parser.add_argument("--out", default=os.path.join(HERE, "results"))
     parser.add_argument("--from-json", action="store_true",
                         help="rebuild robustness.md from robustness.json without fitting")
+    parser.add_argument("--quick", action="store_true",
+                        help="smoke run: one seed, wine only, no validation-size study")
     args = parser.parse_args(argv)
+    if args.quick and args.out == parser.get_default("out"):
+        args.out = quick_out(args.out)
+    if args.quick:
+        args.seeds, args.datasets, args.no_val_size = 1, ["wine_1vr"], True
     json_path = os.path.join(args.out, "robustness.json")
     md_path = os.path.join(args.out, "robustness.md")
     if args.from_json:
@@ -734,10 +470,7 @@ def main(argv=None):
     info = machine_info()
     host = f"{machine_line(info)}; load average {load_average()} at the start"
     seeds = range(args.seeds)
-    # longest first, so the two workers finish together
-    tasks = [delayed(run_large)(n, s) for n in sorted(LARGE_SIZES, reverse=True)
-             for s in range(args.large_seeds)]
-    tasks += [delayed(run_robustness)(ds, s) for ds in args.datasets for s in seeds]
+    tasks = [delayed(run_robustness)(ds, s) for ds in args.datasets for s in seeds]
     if not args.no_val_size:
         tasks += [delayed(run_val_size)(s) for s in seeds]
     start = time.perf_counter()
@@ -749,10 +482,7 @@ def main(argv=None):
                 gammas={k: v[1] for k, v in DATASETS.items()},
                 settings=SETTINGS, attack_params=ATTACK_PARAMS, c_grid=C_GRID,
                 gamma_factors=GAMMA_FACTORS, mu_grid=MU_GRID, val_sizes=VAL_SIZES,
-                val_flip=VAL_FLIP, large=dict(sizes=LARGE_SIZES, rounds=LARGE_ROUNDS,
-                                              n_val=LARGE_VAL, n_test=LARGE_TEST,
-                                              flip=LARGE_FLIP, flip_budget=LARGE_BUDGET,
-                                              cache_size=LARGE_CACHE))
+                val_flip=VAL_FLIP)
     payload = {"meta": meta, "records": records}
     os.makedirs(args.out, exist_ok=True)
     with open(json_path, "w") as fh:

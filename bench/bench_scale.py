@@ -1,78 +1,14 @@
 """FLORAL at large n on the CPU: exact kernel, Nystroem features + FloralSVC(kernel="linear"),
 and scikit-learn's SVC and Nystroem + LinearSVC beside them, all in the same run.
 
-Data (training labels get 10% random flips; test labels are clean; standardised with the
-training split's statistics):
+Every cell runs in a fresh child process (peak RSS is that process's); cells that cannot
+fit or would run past --cap are skipped with the reason. Data, methods and sections:
+bench/README.md, "Large n" (the protocol block).
 
-* moons: ``make_moons(n, noise=0.2)``, d = 2, gamma = 1 (the paper's);
-* blobs768: two Gaussian blobs in d = 768 (the size of RoBERTa sentence embeddings),
-  N(0, I) shifted by +-1.5 along a random unit direction (Bayes accuracy 0.93),
-  gamma = 1/768.
-
-Methods, each fitted in a fresh child process (peak RSS is that process's, read from
-getrusage after the fit; the JSON also has the RSS before the fit, with the data loaded):
-
-* ``exact``: FloralSVC(kernel="rbf", C=10), cache_size="auto" (the packed triangle when it
-  fits in half the available memory);
-* ``nystroem256`` / ``nystroem1024``: make_pipeline(StandardScaler(), Nystroem(gamma,
-  n_components=m), FloralSVC(kernel="linear", C=10)) -- the feature-space path;
-  ``nystroem256_f32`` / ``nystroem1024_f32`` (``--nystroem-dtypes``): the same pipeline fed
-  float32 data, so the features stay float32 and FloralSVC reads them as they are (the same
-  model as float64 features of the same values, half the bytes per round);
-* ``svc``: one SVC(C=10, gamma) fit;
-* ``nystroem_linsvc``: make_pipeline(StandardScaler(), Nystroem(gamma, n_components=1024),
-  LinearSVC(C=10));
-* ``linear`` (section "linear"): FloralSVC(kernel="linear") on X itself, the feature-space
-  path at d = 768, with the time of one pass over X (X @ w, same threads, median of 11)
-  measured in the same child for the round-time ratio.
-* ``average`` (section "average", sizes --average-sizes): test accuracy of the model fit
-  returns (no validation set: selection="average", the mean of c and b over the second half
-  of the rounds) beside the last round's (``last_round()``), for exact, nystroem256 and
-  nystroem1024 with the same attacker seed; not timed. The last round's accuracy swings by
-  0.1-0.2 with the attacker's draw, so the averaged model is the one to compare.
-* ``peers`` (section "peers"): blobs768 at n = 5,000 and moons at n = 20,000 (--peer-cells),
-  FloralSVC exact (all threads) beside scikit-learn's SVC, scikit-learn-intelex's SVC
-  (``sklearnex.svm.SVC``, oneDAL, all cores; the ``bench`` extra installs it) and
-  ThunderSVM's SVC (``thundersvm``) where they import -- a cell whose library is missing or
-  fails to load is recorded as failed with the error. The table gives each fit time, test
-  accuracy, support vectors and pickle size, FloralSVC's time as a ratio to each peer's, and
-  which is fastest. FloralSVC plays a game of 500 rounds and the SVCs solve one problem, so
-  the times compare what a user waits for, not like work.
-* ``rowcache`` (section "rowcache", sizes --rowcache-sizes): exact FloralSVC with an
-  explicit cache_size (--rowcache-mb, default 200 MB) below the packed triangle, so every
-  round recomputes kernel rows through the row cache -- the parallel recomputation, 1 vs all
-  threads, --rowcache-rounds rounds (default 10).
-
-FLORAL runs 500 rounds, flip_budget 1% of n (candidate_factor 2), random_state 0, with the
-estimator's defaults otherwise: learning_rate="auto" (0.5 / lambda_max(K), the power
-iteration timed as part of fit) and selection="auto" (no validation set: the average of the
-second half of the rounds), so test accuracy is that of the model a user gets.
-``--explicit-step`` gives each FLORAL cell learning_rate = 1 / lambda_max instead, computed
-beforehand in its own child (not timed), as the first run of this benchmark did (before
-FloralSVC derived its step): lambda_max(Phi^T Phi) of the pipeline's own Nystroem features,
-and for the exact kernel the same with m = 1024.
-
-The million cell feeds float32 inputs (``--million-dtype``): scikit-learn's Nystroem keeps
-float32, which halves its transform's peak (the n x m kernel block and the n x m output),
-and FloralSVC reads the float32 features without a copy.
-
-FLORAL cells run with n_jobs=1 and with all cores (``--threads``); SVC and LinearSVC are
-single-threaded, and their cells run with all cores available to BLAS.
-
-Cells that cannot fit or would take more than --cap seconds (default 900) are skipped and
-recorded with the reason: exact when the packed triangle exceeds half the available memory
-(the row cache's rounds would take minutes each); SVC when its time, extrapolated from the
-smaller sizes of the same data as a power law with exponent >= 2, exceeds the cap. A cell
-that still runs past --cap + 300 s is killed.
-
-Usage:
-  python bench/bench_scale.py                             # the full grid
-  python bench/bench_scale.py --sections exact nystroem --datasets moons --sizes 10000 20000
-  python bench/bench_scale.py --sections million          # n = 1,000,000, moons, m = 256
-  python bench/bench_scale.py --sections peers             # SVC, sklearnex, ThunderSVM
-Sections: exact, nystroem, svc, linsvc, linear, rowcache, average, million, peers. Writes
-bench/results/scale.json (merged with an existing file cell by cell unless --fresh) and
-prints a table. Timings, never assertions.
+Usage: python bench/bench_scale.py [--sections ...] [--datasets ...] [--sizes ...] [--quick]
+Sections: exact, nystroem, svc, linsvc, linear, rowcache, million, peers. Writes
+bench/results/scale.{json,md} (merged with an existing file cell by cell unless --fresh).
+Timings, never assertions.
 """
 import argparse
 import json
@@ -85,8 +21,7 @@ import time
 import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-SECTIONS = ("exact", "nystroem", "svc", "linsvc", "linear", "rowcache", "average", "million",
-            "peers")
+SECTIONS = ("exact", "nystroem", "svc", "linsvc", "linear", "rowcache", "million", "peers")
 PEER_METHODS = ("exact", "svc", "sklearnex_svc", "thundersvm_svc")
 C = 10.0
 N_TEST = 10_000
@@ -155,47 +90,6 @@ def nystroem_front(gamma, m):
     return make_pipeline(StandardScaler(), Nystroem(gamma=gamma, n_components=m, random_state=0))
 
 
-def step_cell(spec):
-    """1 / lambda_max(Phi^T Phi) for the Nystroem features with m = 256 and 1024 (the
-    latter also stands for lambda_max(K)); Phi^T Phi is summed over chunks of rows so
-    memory stays O(chunk m + m^2)."""
-    X, _, _, _, gamma = make_data(spec["dataset"], spec["n"])
-    out = {}
-    for m in spec["ms"]:
-        front = nystroem_front(gamma, min(m, X.shape[0])).fit(X)
-        G = None
-        for a in range(0, X.shape[0], 50_000):
-            Phi = front.transform(X[a:a + 50_000])
-            G = Phi.T @ Phi if G is None else G + Phi.T @ Phi
-        out[str(m)] = float(1.0 / np.linalg.eigvalsh(G)[-1])
-    return {"steps": out}
-
-
-def average_cell(spec):
-    """Test accuracy of the model fit returns without a validation set (selection="average")
-    and of the last round (``last_round()``), for the exact kernel and the Nystroem
-    features, with the same attacker seed. Not timed."""
-    from sklearn.pipeline import make_pipeline
-
-    from floral import FloralSVC
-
-    X, y, Xt, yt, gamma = make_data(spec["dataset"], spec["n"])
-    kw = dict(C=C, flip_budget=spec["flip"], n_rounds=spec["rounds"], random_state=0)
-    out = {}
-    for name in spec["models"]:
-        if name == "exact":
-            est = FloralSVC(kernel="rbf", gamma=gamma, **kw).fit(X, y)
-            clf, At = est, Xt
-        else:
-            front = nystroem_front(gamma, int(name[8:]))
-            est = make_pipeline(*[s for _, s in front.steps],
-                                FloralSVC(kernel="linear", **kw)).fit(X, y)
-            clf, At = est[-1], est[:-1].transform(Xt)
-        out[name] = {"returned": float(est.score(Xt, yt)),
-                     "last": float(clf.last_round().score(At, yt))}
-    return {"accuracy": out}
-
-
 def fit_cell(spec):
     import warnings
 
@@ -211,15 +105,11 @@ def fit_cell(spec):
     method = spec["method"]
     floral_kw = dict(C=C, flip_budget=spec["flip"], n_rounds=spec["rounds"], random_state=0,
                      n_jobs=threads)
-    if spec.get("step") is not None:
-        floral_kw["learning_rate"] = spec["step"]
     if method == "exact":
         est = FloralSVC(kernel="rbf", gamma=gamma, **floral_kw)
     elif method == "rowcache":
         est = FloralSVC(kernel="rbf", gamma=gamma, cache_size=spec["cache_mb"], **floral_kw)
     elif method == "linear":
-        if "learning_rate" in floral_kw:  # 1 / lambda_max(X X^T) = 1 / lambda_max(X^T X)
-            floral_kw["learning_rate"] = float(1.0 / np.linalg.eigvalsh(X.T @ X)[-1])
         est = FloralSVC(kernel="linear", **floral_kw)
         w = np.random.default_rng(0).normal(size=X.shape[1])
         with threadpool_limits(limits=threads):
@@ -296,8 +186,7 @@ def fit_cell(spec):
 
 def child_main(spec_json):
     spec = json.loads(spec_json)
-    run = {"step": step_cell, "average": average_cell}.get(spec["method"], fit_cell)
-    rec = run(spec)
+    rec = fit_cell(spec)
     print("RESULT " + json.dumps(rec), flush=True)
 
 
@@ -354,12 +243,8 @@ def main():
                         help="FLORAL thread counts: integers and/or 'all'")
     parser.add_argument("--rounds", type=int, default=500)
     parser.add_argument("--flip", type=float, default=0.01)
-    parser.add_argument("--explicit-step", action="store_true",
-                        help="learning_rate = 1/lambda_max, computed beforehand, instead of "
-                             "FloralSVC's default 'auto'")
     parser.add_argument("--cap", type=float, default=900.0, help="seconds per cell")
     parser.add_argument("--million-threads", nargs="+", default=["all"])
-    parser.add_argument("--average-sizes", type=int, nargs="+", default=[20_000])
     parser.add_argument("--million-dtype", default="float32", choices=["float32", "float64"])
     parser.add_argument("--nystroem-dtypes", nargs="+", default=["float64", "float32"],
                         choices=["float64", "float32"])
@@ -370,7 +255,13 @@ def main():
                         help="dataset:n cells of the peers section")
     parser.add_argument("--fresh", action="store_true", help="do not merge with --out")
     parser.add_argument("--out", default=os.path.join(HERE, "results", "scale.json"))
+    parser.add_argument("--quick", action="store_true",
+                        help="smoke run: moons, n = 2,000, 50 rounds, 1 thread, to /tmp")
     args = parser.parse_args()
+    if args.quick:
+        args.sections, args.datasets, args.sizes = ["exact", "nystroem", "svc"], ["moons"], [2000]
+        args.threads, args.rounds, args.nystroem_dtypes = ["1"], 50, ["float64"]
+        args.fresh, args.out = True, "/tmp/bench_scale_quick/scale.json"
     if args.cell:
         child_main(args.cell)
         return
@@ -386,39 +277,24 @@ def main():
     started = time.time()
     load_start = load_average()
 
-    def cell(dataset, n, method, nthreads, step=None, skip=None, **extra):
+    def cell(dataset, n, method, nthreads, skip=None, **extra):
         rounds = extra.pop("rounds", args.rounds)
         rec = {"dataset": dataset, "n": n, "method": method,
                "threads": nthreads or config_info()["threads"], "rounds": rounds,
-               "flip": args.flip, "learning_rate": "auto" if step is None else step, **extra}
+               "flip": args.flip, "learning_rate": "auto", **extra}
         if skip:
             rec.update(status="skipped", reason=skip)
         else:
             spec = dict(dataset=dataset, n=n, method=method, threads=nthreads,
-                        rounds=rounds, flip=args.flip, step=step, **extra)
+                        rounds=rounds, flip=args.flip, **extra)
             rec.update(run_child(spec, args.cap + 300))
         records.append(rec)
         show(rec)
         return rec
 
-    steps_cache = {}
-
-    def steps(dataset, n, ms):
-        key = (dataset, n)
-        if not args.explicit_step:
-            return {str(m): None for m in ms}
-        if key not in steps_cache or not all(str(m) in steps_cache[key] for m in ms):
-            res = run_child(dict(dataset=dataset, n=n, method="step", ms=list(ms)), args.cap)
-            if res.get("status") != "ok":
-                raise RuntimeError(f"step size child failed for {key}: {res}")
-            steps_cache[key] = {**steps_cache.get(key, {}), **res["steps"]}
-        return steps_cache[key]
-
-    grid = [s for s in args.sections if s not in ("million", "rowcache", "average", "peers")]
+    grid = [s for s in args.sections if s not in ("million", "rowcache", "peers")]
     for dataset in args.datasets if grid else []:
         for n in args.sizes:
-            ms = [1024] + ([256] if "nystroem" in grid else [])
-            st = steps(dataset, n, ms) if {"exact", "nystroem"} & set(grid) else {}
             if "exact" in grid:
                 packed = _memory.packed_gram_bytes(n)
                 skip = None
@@ -429,13 +305,13 @@ def main():
                 elif exact_estimate(dataset, n) > args.cap:
                     skip = f"expected ~{exact_estimate(dataset, n):.0f} s > cap {args.cap:.0f} s"
                 for t in threads:
-                    cell(dataset, n, "exact", t, st.get("1024"), skip)
+                    cell(dataset, n, "exact", t, skip)
             if "nystroem" in grid:
                 for m in (256, 1024):
                     for suffix in ("" if dt == "float64" else "_f32"
                                    for dt in args.nystroem_dtypes):
                         for t in threads:
-                            cell(dataset, n, f"nystroem{m}{suffix}", t, st.get(str(m)))
+                            cell(dataset, n, f"nystroem{m}{suffix}", t)
             if "svc" in grid:
                 est = svc_estimate(records, dataset, n)
                 skip = (f"expected ~{est:.0f} s (extrapolated) > cap {args.cap:.0f} s"
@@ -445,35 +321,21 @@ def main():
                 cell(dataset, n, "nystroem_linsvc", None)
             if "linear" in grid and dataset == "blobs768":
                 for t in threads:
-                    cell(dataset, n, "linear", t, 0.0 if args.explicit_step else None)
+                    cell(dataset, n, "linear", t)
     if "rowcache" in args.sections:
         for dataset in args.datasets:
             for n in args.rowcache_sizes:
-                st = steps(dataset, n, [1024])
                 for t in threads:
-                    cell(dataset, n, "rowcache", t, st["1024"], cache_mb=args.rowcache_mb,
+                    cell(dataset, n, "rowcache", t, cache_mb=args.rowcache_mb,
                          rounds=args.rowcache_rounds)
-    if "average" in args.sections:
-        for dataset in args.datasets:
-            for n in args.average_sizes:
-                rec = {"dataset": dataset, "n": n, "method": "average", "threads": None,
-                       "rounds": args.rounds, "flip": args.flip}
-                rec.update(run_child(dict(dataset=dataset, n=n, method="average",
-                                          rounds=args.rounds, flip=args.flip,
-                                          models=["exact", "nystroem256", "nystroem1024"]),
-                                     args.cap + 300))
-                records.append(rec)
-                print(f"{dataset:>8} n={n:>7} returned model vs last round: "
-                      f"{rec.get('accuracy', rec)}", flush=True)
     if "peers" in args.sections:
         for spec in args.peer_cells:
             dataset, n = spec.split(":")
             for method in PEER_METHODS:
                 cell(dataset, int(n), method, None)
     if "million" in args.sections:
-        st = steps("moons", MILLION, [256])
         for t in [None if v == "all" else int(v) for v in args.million_threads]:
-            cell("moons", MILLION, "nystroem256", t, st["256"], dtype=args.million_dtype)
+            cell("moons", MILLION, "nystroem256", t, dtype=args.million_dtype)
 
     meta = {
         "machine": machine_info(),
@@ -625,6 +487,7 @@ def markdown(records):
         out.append(f"| {r['threads']} | {r.get('dtype', 'float64')} | {r['fit_s']:.1f} | "
                    f"{r['round_median_s'] * 1e3:.0f} | {r['peak_rss_mb']:.0f} | "
                    f"{r['test_accuracy']:.4f} |")
+    # records of the removed "average" section (returned model against the last round)
     out += ["", "## Returned model (no validation set: average) against the last round", "",
             "| dataset | n | model | returned | last round |", "| --- | ---: | --- | ---: | ---: |"]
     for r in sorted((r for r in ok if r["method"] == "average"),

@@ -1,24 +1,13 @@
 """What choosing the game on the trusted set costs: FloralSVC's search against one fit.
 
-make_moons(noise=0.2) with n training points (standardised), 500 trusted validation
-points, 10% of the training labels flipped at random. Three fits per repeat, each timed:
+make_moons(noise=0.2), 500 trusted validation points, 10% random flips; per repeat, one
+default fit without a validation set, the same game with it, and the default search
+(``flip_budget="auto"``, ``gamma="auto_scale"``), each timed; ``--digits-seeds`` adds the
+multi-class search on the ten digits beside ``SVC()``. Protocol and results:
+bench/README.md, "FloralSVC chooses its game on the trusted set".
 
-- one default fit without a validation set (``FloralSVC()``: budget 0.05, gamma "scale");
-- the same game with the validation set (``FloralSVC(flip_budget=0.05, gamma="scale")``,
-  nothing searched);
-- the default with the validation set (``flip_budget="auto"``, ``gamma="auto_scale"``: the
-  search).
-
-With ``--digits-seeds N`` it also fits the default FloralSVC with the validation split on
-scikit-learn's ten digits (``floral.datasets.load_digits``: 899 / 359 / 539, clean
-labels) beside ``SVC()``: the multi-class search's accuracy (issue 19, item 5).
-
-The ratio reported is search / fixed game with the validation set (both score the same
-validation points every round), per repeat, median over repeats; the per-candidate times
-come from ``search_results_["fit_time"]``. Writes bench/results/selection.json and .md.
-
-Usage: python bench/bench_selection.py [--sizes 1000 20000] [--repeats 3 1]
-(records of sizes not run this time are kept from an earlier results/selection.json)
+Usage: python bench/bench_selection.py [--sizes 1000 20000] [--repeats 3 1] [--quick]
+Writes bench/results/selection.{json,md} (records of sizes not run this time are kept).
 """
 import argparse
 import json
@@ -30,8 +19,9 @@ from sklearn.datasets import make_moons
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import StandardScaler
 
-from _common import load_average, machine_info, machine_line
-from floral import FloralSVC, attacks
+from _common import load_average, machine_info, machine_line, write_results
+from floral import FloralSVC
+from floral.experiments import poison_labels
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 N_VAL, N_TEST, FLIP = 500, 5000, 0.10
@@ -42,7 +32,7 @@ def data(n, seed):
     X, Xt, y, yt = train_test_split(X, y, test_size=N_TEST, stratify=y, random_state=seed)
     X, Xv, y, yv = train_test_split(X, y, test_size=N_VAL, stratify=y, random_state=seed)
     sc = StandardScaler().fit(X)
-    y = attacks.random_flip(y, FLIP, random_state=seed)
+    y = poison_labels(X, y, "random", FLIP, random_state=seed)
     return sc.transform(X), y, sc.transform(Xv), yv, sc.transform(Xt), yt
 
 
@@ -133,7 +123,12 @@ def main():
     ap.add_argument("--repeats", type=int, nargs="+", default=[3, 1],
                     help="repeats per size (the last value repeats for further sizes)")
     ap.add_argument("--digits-seeds", type=int, default=0)
+    ap.add_argument("--out", default=os.path.join(HERE, "results", "selection"),
+                    help="path of the results without .json / .md")
+    ap.add_argument("--quick", action="store_true", help="smoke run: n = 300, once, to /tmp")
     args = ap.parse_args()
+    if args.quick:
+        args.sizes, args.repeats, args.out = [300], [1], "/tmp/bench_selection_quick/selection"
     digits = [run_digits(s) for s in range(args.digits_seeds)]
     records = []
     for i, n in enumerate(args.sizes):
@@ -145,20 +140,15 @@ def main():
                   f"(x{rec['ratio']:.2f})", flush=True)
             records.append(rec)
     info = machine_info()
-    os.makedirs(os.path.join(HERE, "results"), exist_ok=True)
-    path = os.path.join(HERE, "results", "selection.json")
+    path = args.out + ".json"
     if os.path.exists(path):
         # sizes run separately (n = 20,000 takes long on a shared machine) share one table
         with open(path) as fh:
             old = json.load(fh)
         records = [r for r in old["records"] if r["n"] not in args.sizes] + records
         digits = digits or old.get("digits", [])
-    with open(path, "w") as fh:
-        json.dump({"machine": info, "records": records, "digits": digits}, fh, indent=1)
-    md = markdown(records, info, digits)
-    with open(os.path.join(HERE, "results", "selection.md"), "w") as fh:
-        fh.write(md)
-    print(md)
+    write_results(args.out, {"machine": info, "records": records, "digits": digits},
+                  markdown(records, info, digits))
 
 
 if __name__ == "__main__":

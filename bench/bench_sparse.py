@@ -1,35 +1,13 @@
 """Sparse text: FloralSVC(kernel="linear") on TF-IDF rows against LinearSVC and
 SGDClassifier, clean and under 10% label flips.
 
-Data: floral.datasets.make_text_corpus (Zipf vocabulary, class-dependent word
-frequencies) with ``--n`` training documents, ``--terms`` terms and about 100 distinct
-terms per document, plus a trusted validation split (``--n-val``) and a test split
-(``--n-test``) of the same corpus; TF-IDF (TfidfTransformer) fitted on the training rows.
+Measures one pass over the nonzeros (the unit of the round time), FloralSVC's round time
+(1 thread and all), fit time and test accuracy of each method (LinearSVC and SGD tuned on
+the validation split), and the peak memory of a fit in a fresh process. Protocol and
+results: bench/README.md, "Sparse text".
 
-Measured, in one process on one machine:
-
-* **one pass over the nonzeros**: ``X @ w`` and ``X.T @ v`` with scipy's CSR product
-  (single-threaded), median of 7; the unit of the round time;
-* **round time**: the median over rounds of FloralSVC's per-round wall time
-  (``history_["seconds"]``; it includes the validation set's update every round), with
-  ``n_jobs=1`` so it compares with scipy's single-threaded pass, and with all threads;
-* **fit time and test accuracy**: FloralSVC (``--rounds`` rounds, validation split
-  selects the rounds; C = 1, not tuned: a fit takes minutes here), LinearSVC (``C`` from
-  {0.1, 1, 10} on the validation split) and SGDClassifier (hinge loss, ``alpha`` from
-  {1e-6, 1e-5, 1e-4} on the validation split); the time reported is that of the
-  selected setting's fit;
-* attacks on the training labels: none, 10% random flips, and 10% top-k flips. topk_sv
-  forms the n x n kernel matrix (80 GB at n = 100,000), so the top-k flips here are
-  FLORAL's attacker applied once to floral's own plain SVM: FloralSVC(flip_budget=0)
-  for the same rounds, its dual weights ranked by the core's top-k (largest first, ties
-  by index), the top 10% flipped;
-* **peak memory of a fit**: in a fresh process that loads the CSR matrix from an .npz,
-  the growth of the resident set's peak (``ru_maxrss``) across ``FloralSVC.fit`` against
-  the bytes of the CSR matrix (data + indices + indptr). It counts the core's C++
-  allocations, which tracemalloc does not see.
-
-Writes bench/results/sparse.json and sparse.md. Usage:
-python bench/bench_sparse.py [--n 100000 --terms 50000 --rounds 100]
+Usage: python bench/bench_sparse.py [--n 100000 --terms 50000 --rounds 100] [--quick]
+Writes bench/results/sparse.{json,md}.
 """
 import argparse
 import json
@@ -44,9 +22,10 @@ import numpy as np
 import scipy.sparse as sp
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _common import machine_info, machine_line  # noqa: E402
+from _common import machine_info, machine_line, write_results  # noqa: E402
 from floral import FloralSVC, _core  # noqa: E402
 from floral.datasets import make_text_corpus  # noqa: E402
+from floral.experiments import poison_labels  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -164,7 +143,14 @@ def main(argv=None):
     parser.add_argument("--memory-child", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--memory-only", action="store_true",
                         help="measure the memory of a fit only and update the results")
+    parser.add_argument("--out", default=os.path.join(HERE, "results", "sparse"),
+                        help="path of the results without .json / .md")
+    parser.add_argument("--quick", action="store_true",
+                        help="smoke run: n = 2,000, 5,000 terms, 10 rounds, to /tmp")
     args = parser.parse_args(argv)
+    if args.quick:
+        args.n, args.n_val, args.n_test, args.terms, args.rounds = 2000, 500, 1000, 5000, 10
+        args.out = "/tmp/bench_sparse_quick/sparse"
     if args.memory_child:
         memory_child(args.memory_child, args.rounds)
         return 0
@@ -179,10 +165,10 @@ def main(argv=None):
     print(f"corpus: {X.shape[0]} x {X.shape[1]}, {nnz_per_row:.1f} nonzeros per row, "
           f"CSR {csr_mb:.0f} MB ({gen_seconds:.0f} s)", flush=True)
     if args.memory_only:
-        with open(os.path.join(HERE, "results", "sparse.json")) as fh:
+        with open(args.out + ".json") as fh:
             out = json.load(fh)
         out["memory"] = memory(X, y, Xv, yv, min(args.rounds, 40))
-        write(out)
+        write(out, args.out)
         return 0
 
     t_xw, t_xtv = one_pass(X)
@@ -196,11 +182,8 @@ def main(argv=None):
               f"{per_round / t_xw:.2f} passes (X @ w: {t_xw * 1e3:.1f} ms, "
               f"X.T @ v: {t_xtv * 1e3:.1f} ms)", flush=True)
 
-    settings = {"clean": y, "random 10%": None, "top-k 10%": None}
-    rng = np.random.default_rng(1)
-    flip = rng.choice(args.n, size=args.n // 10, replace=False)
-    settings["random 10%"] = y.copy()
-    settings["random 10%"][flip] = 1 - settings["random 10%"][flip]
+    settings = {"clean": y, "random 10%": poison_labels(X, y, "random", 0.1, random_state=1),
+                "top-k 10%": None}
     t = time.perf_counter()
     settings["top-k 10%"] = topk_flips(X, y, args.rounds)
     topk_seconds = time.perf_counter() - t
@@ -232,16 +215,15 @@ def main(argv=None):
                nnz_per_row=nnz_per_row, csr_mb=csr_mb, one_pass_seconds={"X@w": t_xw,
                                                                           "X.T@v": t_xtv},
                round_time=rounds, topk_attack_seconds=topk_seconds, rows=rows, memory=mem)
-    write(out)
+    write(out, args.out)
     return 0
 
 
-def write(out):
-    """bench/results/sparse.json and sparse.md from the results ``out``; prints the md."""
+def write(out, stem):
+    """``stem``.json and .md from the results ``out``; prints the md."""
     info, mem, rows, rounds = out["machine"], out["memory"], out["rows"], out["round_time"]
     csr_mb, nnz_per_row = out["csr_mb"], out["nnz_per_row"]
     t_xw, t_xtv = out["one_pass_seconds"]["X@w"], out["one_pass_seconds"]["X.T@v"]
-    os.makedirs(os.path.join(HERE, "results"), exist_ok=True)
     lines = [
         "# Sparse text: FloralSVC on TF-IDF rows", "",
         machine_line(info) + " (shared with other jobs: timings are noisy)", "",
@@ -266,11 +248,7 @@ def write(out):
         f"allocations) {mem['tracemalloc_peak_bytes'] / 2**20:.0f} MB = "
         f"{mem['tracemalloc_ratio_to_csr']:.2f} x.", "",
     ]
-    with open(os.path.join(HERE, "results", "sparse.json"), "w") as fh:
-        json.dump(out, fh, indent=1)
-    with open(os.path.join(HERE, "results", "sparse.md"), "w") as fh:
-        fh.write("\n".join(lines))
-    print("\n".join(lines))
+    write_results(stem, out, "\n".join(lines))
 
 
 if __name__ == "__main__":

@@ -1,21 +1,12 @@
 """The cost of validation-based selection: FloralSVC with a validation set evaluated every
 round against the same fit without one.
 
-The core keeps the validation decision values like the training ones (a change of the
-coefficients J costs |J| rows of the stored n x m validation kernel) and counts the
-accuracy in C++, so no Python runs per round. Measured on the paper's Moon protocol
-(500 training, 500 validation points), C = 10, gamma = 1, the default step and attacker:
+Moon (500 training, 500 validation points), one thread, process CPU time, T = 1000 and
+3000 rounds, medians of interleaved repeats. Results: bench/README.md, "Cost of
+validating every round".
 
-* ``FloralSVC(n_rounds=T).fit(X, y)`` (selection "average") against
-  ``FloralSVC(n_rounds=T, eval_every=1).fit(X, y, X_val=..., y_val=...)`` (selection
-  "best", validation accuracy every round), T = 1000 and 3000; the per-round cost is the
-  difference of the two lengths over 2000 rounds;
-* one thread (``n_jobs=1``) and process CPU time (``time.process_time``), medians of
-  ``--repeats`` runs in interleaved order: the development VM is shared, and wall-clock
-  time there charges other tenants' work to whichever run is waiting.
-
-Writes bench/results/validation.json and prints a table. Target (issue 11): evaluating
-every round costs at most 1.3x the loop without it. Usage: python bench/bench_validation.py
+Usage: python bench/bench_validation.py [--repeats 9] [--quick]
+Writes bench/results/validation.json and prints a table.
 """
 import argparse
 import json
@@ -46,7 +37,11 @@ def cpu_seconds(data, n_rounds, with_val):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=9)
+    parser.add_argument("--out", default=os.path.join(HERE, "results", "validation.json"))
+    parser.add_argument("--quick", action="store_true", help="smoke run: once, to /tmp")
     args = parser.parse_args(argv)
+    if args.quick:
+        args.repeats, args.out = 1, "/tmp/bench_validation_quick/validation.json"
     data = load_moons(random_state=0)
     runs = {(t, v): [] for t in (1000, 3000) for v in (False, True)}
     for _ in range(args.repeats):
@@ -61,8 +56,8 @@ def main(argv=None):
                                 for (t, v), s in med.items()},
                per_round_us={"no_val": per_round[False] * 1e6, "val": per_round[True] * 1e6},
                fit_ratio_1000_rounds=fit_ratio, per_round_ratio=round_ratio)
-    os.makedirs(os.path.join(HERE, "results"), exist_ok=True)
-    with open(os.path.join(HERE, "results", "validation.json"), "w") as fh:
+    os.makedirs(os.path.dirname(args.out), exist_ok=True)
+    with open(args.out, "w") as fh:
         json.dump(out, fh, indent=1)
     print(machine_line(out["machine"]))
     print("| | no validation set | validation every round | ratio |")

@@ -1,24 +1,13 @@
 """Reproduce the FLORAL paper's Table 1: Moon under alfa-tilt, every method, Best and Last,
 and the model each method returns.
 
-Bal, Cevher & Muehlebach (ICLR 2025), Table 1: test accuracy on Moon with alfa-tilt
-adversarial labels (Xiao et al., 2015), C = 10, gamma = 1, budgets 0 / 5 / 10 / 25% of the
-training labels, for FLORAL and the baselines, each as "Best / Last".
+Runs the paper's grid through :func:`floral.experiments.run_grid` (floral, svm, nn, nn-pgd,
+ln-svm, curie, ls-svm, k-lid; alfa-tilt 0 / 5 / 10 / 25%; C = 10, gamma = 1) and FLORAL with
+the paper's step-size decay. Protocol, results and how this run differs from the paper:
+bench/README.md, "Table 1 reproduction".
 
-This script runs the same grid with :func:`floral.experiments.run_grid` (methods floral,
-svm, nn, nn-pgd, ln-svm, curie, ls-svm, k-lid; seeds 0..N-1; FLORAL with FloralSVC's
-defaults) and a supplementary FLORAL run with the paper's step-size decay (x0.1 every 100
-rounds), then prints and writes
-
-* bench/results/table1.csv and table1.json: every record (main grid and supplement);
-* bench/results/table1.md: our Best / Last (mean ± sample std over seeds) beside the
-  paper's numbers, the returned model's accuracy ("Model": FloralSVC's fitted model, the
-  average of its 5 best validation rounds; NN and NN-PGD's best validation epoch), the
-  differences, the command, the machine and the list of every way this run differs from
-  the paper's protocol.
-
-Usage: python bench/reproduce_table1.py [--seeds 10] [--n-jobs -1]
-Numbers and timings are reported, never asserted.
+Usage: python bench/reproduce_table1.py [--seeds 10] [--n-jobs -1] [--quick]
+Writes bench/results/table1.{csv,json,md}. Numbers, never assertions.
 """
 import argparse
 import os
@@ -29,7 +18,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))  # run from a checkout without installing
 
-from _common import load_average, machine_info, machine_line  # noqa: E402
+from _common import load_average, machine_info, machine_line, quick_out  # noqa: E402
 from floral import FloralSVC  # noqa: E402
 from floral.defenses import PGDTrainedMLP  # noqa: E402
 from floral.experiments import FLORAL_PARAMS, NN_PARAMS, Results, run_grid  # noqa: E402
@@ -110,7 +99,15 @@ def main(argv=None):
     parser.add_argument("--seeds", type=int, default=10, help="seeds 0..N-1 (default 10)")
     parser.add_argument("--n-jobs", type=int, default=-1, help="joblib n_jobs (default -1)")
     parser.add_argument("--out", default=os.path.join(HERE, "results"))
+    parser.add_argument("--quick", action="store_true",
+                        help="smoke run: one seed, 50 rounds, 5 epochs")
     args = parser.parse_args(argv)
+    if args.quick and args.out == parser.get_default("out"):
+        args.out = quick_out(args.out)
+    quick = ({"floral": {"n_rounds": 50}, "nn": {"max_iter": 5}, "nn-pgd": {"max_iter": 5}}
+             if args.quick else {})
+    if args.quick:
+        args.seeds = 1
     command = "python bench/reproduce_table1.py " + " ".join(
         shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv))
     seeds = list(range(args.seeds))
@@ -118,11 +115,12 @@ def main(argv=None):
 
     start = time.perf_counter()
     main_grid = run_grid("moons", "alfa_tilt", BUDGETS, METHODS, seeds, n_jobs=args.n_jobs,
-                         C=10.0, gamma=1.0, verbose=1)
+                         C=10.0, gamma=1.0, method_params=quick, verbose=1)
     t_main = time.perf_counter() - start
     start = time.perf_counter()
+    decay_params = {"floral": {**DECAY, **quick.get("floral", {})}}
     decay = run_grid("moons", "alfa_tilt", BUDGETS, ["floral"], seeds, n_jobs=args.n_jobs,
-                     C=10.0, gamma=1.0, method_params={"floral": DECAY}, verbose=1)
+                     C=10.0, gamma=1.0, method_params=decay_params, verbose=1)
     t_decay = time.perf_counter() - start
     print(main_grid.table())
     print()
@@ -217,8 +215,6 @@ def main(argv=None):
         pb, pl = PAPER[b]["floral"]
         lines.append(f"| {setting(b)} | {floral_cell(ours[(b, 'floral')])} | "
                      f"{floral_cell(ours_decay[(b, 'floral')])} | {fmt(pb)} / {fmt(pl)} |")
-    lines += ["", "## Observations (computed from this run)", ""]
-    lines += observations(ours)
     lines += ["", "## How this run differs from the paper", ""]
     lines += differences(n, auto_steps(seeds))
     text = "\n".join(lines) + "\n"
@@ -250,38 +246,6 @@ def auto_steps(seeds):
     return min(steps), max(steps)
 
 
-def observations(ours):
-    out = []
-    for b in BUDGETS:
-        f, sv = ours[(b, "floral")], ours[(b, "svm")]
-        out.append(
-            f"- {setting(b)}: FLORAL Model {fmt(f[4])} ± {fmt(f[5])} vs SVM {fmt(sv[4])} "
-            f"({100 * (f[4] - sv[4]):+.1f} points); FLORAL Best {fmt(f[0])}, Last "
-            f"{fmt(f[2])}; paper FLORAL {fmt(PAPER[b]['floral'][0])} / "
-            f"{fmt(PAPER[b]['floral'][1])}.")
-    for b in BUDGETS[1:]:
-        best = {m: ours[(b, m)][0] for m in METHODS}
-        last = {m: ours[(b, m)][2] for m in METHODS}
-        top_b = max(best, key=best.get)
-        top_l = max(last, key=last.get)
-        out.append(
-            f"- {setting(b)}: highest Best {DISPLAY[top_b]} ({fmt(best[top_b])}), highest "
-            f"Last {DISPLAY[top_l]} ({fmt(last[top_l])}).")
-    gains = [f"{setting(b)} {100 * (ours[(b, 'nn-pgd')][0] - ours[(b, 'nn')][0]):+.1f} / "
-             f"{100 * (ours[(b, 'nn-pgd')][2] - ours[(b, 'nn')][2]):+.1f}" for b in BUDGETS]
-    paper = [f"{setting(b)} {100 * (PAPER[b]['nn-pgd'][0] - PAPER[b]['nn'][0]):+.1f} / "
-             f"{100 * (PAPER[b]['nn-pgd'][1] - PAPER[b]['nn'][1]):+.1f}" for b in BUDGETS]
-    out.append(f"- NN-PGD minus NN, Best / Last in points: ours {', '.join(gains)}; "
-               f"paper {', '.join(paper)}.")
-    worst = max(((abs(ours[(b, m)][2 * i] - PAPER[b][m][i]), b, m, i) for b in BUDGETS
-                 for m in METHODS for i in (0, 1)))
-    d, b, m, i = worst
-    out.append(f"- Largest gap to the paper: {DISPLAY[m]} {('Best', 'Last')[i]} at "
-               f"{setting(b)}: ours {fmt(ours[(b, m)][2 * i])}, paper "
-               f"{fmt(PAPER[b][m][i])} ({100 * d:.1f} points).")
-    return out
-
-
 def pgd_line():
     """NN-PGD's attack settings as the runner uses them (PGDTrainedMLP's defaults)."""
     p = PGDTrainedMLP().get_params()
@@ -306,51 +270,17 @@ def floral_settings():
 
 
 def differences(n, steps):
+    """The run-dependent facts; the full list of differences is in bench/README.md."""
     return [
-        "- **Best is chosen on the validation split**, not on the test curve as in the paper "
-        "(FLORAL: the round with the highest validation accuracy, earliest on ties; NN and "
-        "NN-PGD: the epoch, which is also the model they return). The paper's Best is an "
-        "optimistic maximum over test accuracies; ours is an honest estimate and can be "
-        "lower.",
-        "- **NN-PGD** is `floral.defenses.PGDTrainedMLP`: the NN network and schedule below "
-        f"with every minibatch replaced by its L-infinity PGD perturbation, {pgd_line()}, "
-        "from a uniform random start, trained on the (poisoned) labels. The paper does not "
-        "state its radius, steps or step size; ours were chosen on the validation split of "
-        "seeds 100..104 "
-        "(`bench/nn_pgd_sweep.py`, `results/nn_pgd_sweep.md`), not on this table.",
-        "- **NN** is scikit-learn's `MLPClassifier` with the paper's Moon architecture (two "
-        f"hidden layers of 32 ReLU units), {NN_PARAMS['solver']}, learning rate "
-        f"{NN_PARAMS['learning_rate_init']}, batches of {NN_PARAMS['batch_size']}, "
-        f"{NN_PARAMS['max_iter']} epochs (`partial_fit` epoch by epoch), not the authors' "
-        "PyTorch network and training schedule.",
-        "- **FLORAL settings**: the runner runs FloralSVC's defaults, "
-        f"`{floral_settings()}`, with the grid's C = 10 and gamma = 1: the attacker flips "
-        "k = 5% of n per round, the step is 0.5 / lambda_max(K) of the training kernel "
-        f"({step_range(steps)} on these training sets), constant over the "
-        "500 rounds. The paper decays its step x0.1 every 100 rounds (run above as a "
-        "supplement, from the same initial step) with learning rates of 1e-4..1e-3 and "
-        "500..1000 rounds, and reports k between 5% and 25% of n; which k each Table 1 "
-        "cell used is not reproduced here. FLORAL's classifier in a round uses that "
-        "round's attacked labels (DESIGN.md), so its Last is the model right after an "
-        "attacker move, a random draw among the attacker's candidates.",
-        "- **FLORAL Model, Best, Last**: Model is what `fit` returns with the validation "
-        "split (`selection=\"best\"`): the coefficients and intercepts of the 5 rounds "
-        "with the highest validation accuracy, averaged into one kernel expansion. Best is "
-        "the single best validation round (`best_round()`), Last the final round "
-        "(`last_round()`); all three come from the same run.",
-        "- **Defenses** (LN-SVM, Curie, LS-SVM, K-LID) are floral's implementations "
-        "(`floral.defenses`) with their default parameters, not tuned per setting; the "
-        "paper's hyperparameters for them are not all stated.",
-        "- **Attack**: floral's `alfa_tilt` (10 random-SVM trials, beta1 = beta2 = 1, "
-        "seeded by the run's seed) on the standardised training split, C = 10, gamma = 1. "
-        "The paper generated its alfa-tilt labels with the authors' code; its trials and "
-        "random draws need not match ours.",
-        "- **Data**: make_moons(2000, noise=0.2) drawn anew per seed and split 500 / 500 / "
-        "1000 (stratified) as in the paper, but standardised on the training split only "
-        "(the paper standardised all 2,000 points); the authors' fixed data file "
-        "(seed 42) is not used.",
-        f"- **Seeds**: {n} seeds, mean ± sample std (ddof = 1); the paper's numbers are "
-        "single values without a spread.",
+        "See bench/README.md, \"How this run differs from the paper\": Best chosen on the "
+        "validation split, floral's own NN / NN-PGD, defenses and alfa-tilt, data "
+        "standardised on the training split. From this run:",
+        f"- NN-PGD: `PGDTrainedMLP` defaults, {pgd_line()} (chosen in bench/sweeps/nn_pgd.py).",
+        f"- NN: {NN_PARAMS['solver']}, learning rate {NN_PARAMS['learning_rate_init']}, "
+        f"batches of {NN_PARAMS['batch_size']}, {NN_PARAMS['max_iter']} epochs.",
+        f"- FLORAL: `{floral_settings()}`, C = 10, gamma = 1; step 0.5 / lambda_max(K) = "
+        f"{step_range(steps)} on these training sets.",
+        f"- {n} seeds, mean ± sample std (ddof = 1); the paper's numbers have no spread.",
     ]
 
 

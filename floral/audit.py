@@ -107,15 +107,15 @@ def find_flipped_labels(X, y, *, X_val=None, y_val=None, estimator=None,
     model disagrees with the given label; the point is flagged when
     :math:`s_i >` ``threshold``. The default 0.5 (half the SVM margin) leaves alone the
     points the model only just gets wrong: clean data has such points wherever classes
-    overlap, and flagging every disagreement (``threshold=0``) marks several percent of
-    clean benchmark sets, 0.5 under 2% (bench/README.md, "Label audit"). Flips of points
+    overlap, and flagging every disagreement (``threshold=0``) marks far more of them on
+    clean data (the fractions flagged: bench/README.md, "Label audit"). Flips of points
     near the boundary (the top-k support-vector attack) score lower than flips of
     confidently classified points (alfa-tilt), so a lower threshold recovers more of them
     at that price.
 
     Give the trusted validation set if there is one: FloralSVC then keeps the rounds
     that score best on it, and the scores separate flips far better under heavy
-    poisoning (bench/README.md).
+    poisoning (bench/README.md, "Label audit").
 
     Parameters
     ----------

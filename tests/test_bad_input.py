@@ -452,6 +452,19 @@ ROWS += [
         "unknown method 'xgb'"),
     Row("make_method", "unknown parameter", "make_method('svm', n_rounds=3)", TypeError,
         r"method 'svm' \(SVC\) has no parameter 'n_rounds'"),
+] + [
+    Row("poison_labels", case, f"poison_labels(X, y, {args})", exc, names)
+    for case, args, exc, names in [
+        ("unknown attack", "'pgd', 0.1", ValueError, "unknown attack 'pgd'"),
+        ("budget 1.5", "'random', 1.5", ValueError, param("budget", "poison_labels")),
+        ("C 0", "'alfa', 0.1, C=0", ValueError, param("C", "poison_labels")),
+        ("attack_params not a dict", "'random', 0.1, attack_params=5", TypeError,
+         param("attack_params", "poison_labels")),
+        ("cache_dir not a path", "'random', 0.1, random_state=0, cache_dir=3", TypeError,
+         param("cache_dir", "poison_labels")),
+        ("cache without an int seed", "'random', 0.1, cache_dir='labels'", ValueError,
+         "random_state must be an int when cache_dir is given"),
+    ]
 ]
 
 # --- the command line --------------------------------------------------------------------
@@ -584,7 +597,7 @@ from floral.plotting import (plot_accuracy_vs_budget, plot_decision_boundary,
                              plot_decision_grid, save_figures)
 from floral.defenses import (KLIDSVC, LNSVC, CurieSVC, LabelSanitizedSVC, PGDTrainedMLP,
                              curie_filter, klid_weights, sanitize_labels)
-from floral.experiments import plan_grid, run_grid, run_plan
+from floral.experiments import plan_grid, poison_labels, run_grid, run_plan
 X, y = make_moons(60, noise=0.25, random_state=1)
 X3, y3 = make_blobs(60, centers=3, random_state=0)
 NAN = X.copy(); NAN[0, 0] = np.nan

@@ -202,18 +202,15 @@ class PGDTrainedMLP(ClassifierMixin, BaseEstimator):
         Radius of the L-infinity ball around each training point, in the units of ``X``.
         The default is for standardised features (unit variance, as
         :func:`floral.datasets.load_moons` returns them), where Moon's noise has a standard
-        deviation of about 0.2-0.4 per feature. Measured on Moon under alfa-tilt
-        (bench/README.md, validation split): 0.1 gained the most at 10% flips for at most
-        0.3 points of clean accuracy; 0.05 stayed close to plain training, 0.2 and 0.3 cost
-        1-5 points clean and more at 25% flips.
+        deviation of about 0.2-0.4 per feature. Chosen on Moon's validation split under
+        alfa-tilt: bench/README.md, "NN-PGD attack settings on Moon".
     pgd_steps : int >= 1, default=5
-        Signed-gradient steps of the inner maximisation. On Moon 1, 5 and 10 steps gave the
-        same accuracy within 0.3 points; 5 keeps it a multi-step attack at 6 passes per
-        minibatch.
+        Signed-gradient steps of the inner maximisation; 5 keeps it a multi-step attack
+        at 6 passes per minibatch (the sweep in the same section).
     pgd_step_size : float > 0 or "auto", default="auto"
         Size ``alpha`` of each step. "auto" is ``2.5 * epsilon / pgd_steps``: the steps
         can travel 2.5 epsilon in all, enough to cross the ball (2 epsilon) from any random
-        start (on Moon, steps of epsilon / 4 lost 0.8 points of Last at 10% flips).
+        start (the sweep in the same section).
     random_state : int, RandomState instance or None, default=None
         Seeds the weight initialisation and minibatch order (MLPClassifier's stream) and,
         separately, the PGD random starts; an int makes :meth:`fit` reproducible.

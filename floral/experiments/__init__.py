@@ -9,7 +9,8 @@ and :func:`run_plan` runs them; :func:`read_csv` and :func:`read_json` read resu
 
 The code is split the same way: ``_planning`` (names, checks, cells), ``_execution``
 (poisoning, fitting, scoring, joblib), ``_results`` (records, tables, files) and
-``_methods`` (the method registry); import everything from ``floral.experiments``.
+``_methods`` (the method registry), ``_poisoning`` (:func:`poison_labels`, the one
+poisoning path, which the benchmarks use too); import everything from ``floral.experiments``.
 
 One *cell* of the grid is a dataset, a seed, an attack and a budget. A cell loads the data
 with ``random_state=seed`` (the split), poisons the training labels once with the attack
@@ -96,8 +97,9 @@ Workers need ``floral`` installed. With a backend that cannot stream results
 from ._execution import run_grid, run_plan
 from ._methods import FLORAL_PARAMS, NN_PARAMS, available_methods, make_method
 from ._planning import DEFAULT_GAMMA, Plan, PlanError, available_datasets, plan_grid
+from ._poisoning import poison_labels
 from ._results import FIELDS, IMBALANCE_RATIO, Results, read_csv, read_json
 
 __all__ = ["run_grid", "plan_grid", "run_plan", "Plan", "PlanError", "Results", "read_csv",
            "read_json", "available_methods", "available_datasets", "make_method", "FIELDS",
-           "FLORAL_PARAMS", "NN_PARAMS", "DEFAULT_GAMMA", "IMBALANCE_RATIO"]
+           "FLORAL_PARAMS", "NN_PARAMS", "DEFAULT_GAMMA", "IMBALANCE_RATIO", "poison_labels"]

@@ -6,7 +6,6 @@ joblib terminates its workers, then the KeyboardInterrupt reaches the caller.
 """
 import contextlib
 import copy
-import inspect
 import signal
 import sys
 import threading
@@ -17,12 +16,12 @@ import numpy as np
 from sklearn.utils import Bunch
 from sklearn.utils._param_validation import validate_params
 
-from .. import attacks as _attacks
 from .._validation import resolve_gamma
 from ..defenses._nn_pgd import partial_fit_or_interrupt
 from ..exceptions import IneffectiveParameterWarning
 from ._methods import make_method
 from ._planning import _GRID_PARAMS, Plan, _plan
+from ._poisoning import poison_labels
 from ._results import FIELDS, Results
 
 __all__ = ["run_plan", "run_grid"]
@@ -114,15 +113,9 @@ def _run_cell(cell):
     seed, budget = cell["seed"], cell["budget"]
     gamma = resolve_gamma(cell["gamma"], data.X_train)
     start = time.perf_counter()
-    if cell["attack"] == "none":
-        y_poisoned = np.array(data.y_train, copy=True)
-    else:
-        attack = _attacks.get(cell["attack"])
-        accepted = inspect.signature(attack).parameters
-        options = {"C": cell["C"], "gamma": gamma, "X_val": data.X_val, "y_val": data.y_val}
-        kwargs = {k: v for k, v in options.items() if k in accepted}
-        kwargs.update(cell["attack_params"])
-        y_poisoned = attack(data.X_train, data.y_train, budget, random_state=seed, **kwargs)
+    y_poisoned = poison_labels(data.X_train, data.y_train, cell["attack"], budget,
+                               random_state=seed, C=cell["C"], gamma=gamma, X_val=data.X_val,
+                               y_val=data.y_val, attack_params=cell["attack_params"])
     attack_seconds = time.perf_counter() - start
     n_flipped = int(np.count_nonzero(y_poisoned != data.y_train))
     _, minority_share, n_classes = _minority(data.y_train)

@@ -1,26 +1,21 @@
 """NN-PGD's attack settings on Moon: how epsilon, pgd_steps and pgd_step_size move Best/Last.
 
-The paper does not state NN-PGD's radius, steps or step size, so
-:class:`floral.defenses.PGDTrainedMLP`'s defaults were chosen from this sweep: the runner's
-``nn-pgd`` method (the paper's Moon network, 200 epochs, Best = epoch chosen on the
-validation split) under alfa-tilt at 0 / 10 / 25%, C = 10, gamma = 1, for a few settings.
-The seeds (100..100+N-1) are disjoint from Table 1's (0..9), and the choice is read off
-the *validation* columns, so the defaults are not tuned on Table 1's test accuracies.
+A one-off sweep that chose :class:`floral.defenses.PGDTrainedMLP`'s defaults on the
+validation columns of seeds 100.. (disjoint from Table 1's). Protocol and results:
+bench/README.md, "NN-PGD attack settings on Moon".
 
-Writes bench/results/nn_pgd_sweep.json (every record) and nn_pgd_sweep.md (the table).
-Usage: python bench/nn_pgd_sweep.py [--seeds 5] [--n-jobs -1]
-Numbers and timings are reported, never asserted.
+Usage: python bench/sweeps/nn_pgd.py [--seeds 5] [--n-jobs -1] [--quick]
+Writes bench/sweeps/results/nn_pgd.{json,md}. Numbers, never assertions.
 """
 import argparse
-import json
 import os
 import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.dirname(HERE))  # run from a checkout without installing
+sys.path.insert(0, os.path.dirname(HERE))  # bench/_common.py
 
-from _common import load_average, machine_info, machine_line, mean_std  # noqa: E402
+from _common import load_average, machine_info, machine_line, mean_std, write_results  # noqa: E402, E501
 from floral.defenses import PGDTrainedMLP  # noqa: E402
 from floral.experiments import run_grid  # noqa: E402
 
@@ -52,8 +47,15 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=5, help="seeds 100..100+N-1 (default 5)")
     parser.add_argument("--n-jobs", type=int, default=-1, help="joblib n_jobs (default -1)")
-    parser.add_argument("--out", default=os.path.join(HERE, "results"))
+    parser.add_argument("--out", default=os.path.join(HERE, "results", "nn_pgd"),
+                        help="path of the results without .json / .md")
+    parser.add_argument("--quick", action="store_true",
+                        help="smoke run: one seed, two settings, 5 epochs, to /tmp")
     args = parser.parse_args(argv)
+    settings, quick = SETTINGS, {}
+    if args.quick:
+        args.seeds, args.out, settings = 1, "/tmp/bench_nn_pgd_quick/nn_pgd", SETTINGS[:2]
+        quick = {"max_iter": 5}
     seeds = list(range(100, 100 + args.seeds))
     host = f"{machine_line(machine_info())}; load average {load_average()} at the start"
     defaults = {k: PGDTrainedMLP().get_params()[k]
@@ -61,11 +63,11 @@ def main(argv=None):
 
     records, rows = [], []
     start_all = time.perf_counter()
-    for setting in SETTINGS:
+    for setting in settings:
         eps, steps, size = setting
         params = dict(epsilon=eps, pgd_steps=steps, pgd_step_size=size)
         res = run_grid("moons", "alfa_tilt", BUDGETS, ["nn-pgd"], seeds, n_jobs=args.n_jobs,
-                       C=10.0, gamma=1.0, method_params={"nn-pgd": params})
+                       C=10.0, gamma=1.0, method_params={"nn-pgd": {**params, **quick}})
         records += [dict(r, **params) for r in res]
         row = {"setting": label(setting, defaults), **params}
         for b in BUDGETS:
@@ -79,11 +81,6 @@ def main(argv=None):
             f"{row[(b, 'last_accuracy')][0]:.3f}" for b in BUDGETS), flush=True)
     elapsed = time.perf_counter() - start_all
 
-    os.makedirs(args.out, exist_ok=True)
-    with open(os.path.join(args.out, "nn_pgd_sweep.json"), "w") as fh:
-        json.dump({"machine": host, "seeds": seeds, "budgets": BUDGETS,
-                   "defaults": defaults, "records": records}, fh, indent=1)
-
     def cell(row, b, best, last):
         (bm, bs), (lm, ls) = row[(b, best)], row[(b, last)]
         return f"{bm:.3f} ± {bs:.3f} / {lm:.3f} ± {ls:.3f}"
@@ -92,7 +89,7 @@ def main(argv=None):
     lines = [
         "# NN-PGD attack settings on Moon",
         "",
-        f"Command: `python bench/nn_pgd_sweep.py --seeds {args.seeds}` ({elapsed:.0f} s)",
+        f"Command: `python bench/sweeps/nn_pgd.py --seeds {args.seeds}` ({elapsed:.0f} s)",
         "",
         f"Machine: {host}.",
         "",
@@ -116,10 +113,9 @@ def main(argv=None):
     for row in rows:
         lines.append(f"| {row['setting']} | " + " | ".join(
             cell(row, b, "best_accuracy", "last_accuracy") for b in BUDGETS) + " |")
-    with open(os.path.join(args.out, "nn_pgd_sweep.md"), "w") as fh:
-        fh.write("\n".join(lines) + "\n")
-    print(f"wrote {os.path.join(args.out, 'nn_pgd_sweep.md')} and nn_pgd_sweep.json "
-          f"({elapsed:.0f} s)")
+    write_results(args.out, {"machine": host, "seeds": seeds, "budgets": BUDGETS,
+                             "defaults": defaults, "records": records},
+                  "\n".join(lines) + "\n")
     return 0
 
 

@@ -1,48 +1,30 @@
 """How learning_rate="auto" was chosen: FloralSVC's step as a multiple of 1 / lambda_max(K).
 
-``learning_rate="auto"`` is ``AUTO_STEP / lambda_max(K)`` (floral/svm.py), lambda_max from
-power iteration in the core. Projected gradient descent on the dual is stable below
-2 / lambda_max(K) (for any labels: Q = D K D); this script measures what the constant does
-to the returned models below that bound, and where the divergence warning starts:
+A one-off sweep: test accuracy of the returned models for steps ``s / lambda_max(K)`` on
+three data sets under five label settings, and where the divergence warning starts.
+Protocol and results: bench/README.md, "Step size".
 
-1. Accuracy: Moon (the paper protocol, C = 10, gamma = 1), digits 1-vs-7 and breast cancer
-   (C = 10, gamma "scale"); clean, alfa-tilt 10% and 25%, top-k SV 25%, random 25%; seeds
-   0..4; steps ``s / lambda_max(K)`` for s in --scales; 500 rounds, flip_budget 5%. For each
-   fit: the test accuracy of the model selection="best" returns (5 best validation rounds)
-   and of selection="average" (tail average), both from the same run.
-2. Stability: moons, n = 1,500 (noise 0.3), 10% random flips, flip_budget 1%, 150 rounds,
-   steps from 0.5 to 20 times 1 / lambda_max(K): whether the ConvergenceWarning fired, the
-   rounds whose step raised the objective, and the test accuracy.
-
-Writes bench/results/step.json and step.md. Usage: python bench/bench_step.py [--seeds 5]
+Usage: python bench/sweeps/step_size.py [--seeds 5] [--quick]
+Writes bench/sweeps/results/step_size.{json,md}.
 """
 import argparse
-import json
 import os
 import sys
 import warnings
 
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _common import machine_info, machine_line, pm  # noqa: E402
-from floral import FloralSVC, _core, attacks, datasets  # noqa: E402
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from _common import machine_info, machine_line, pm, write_results  # noqa: E402
+from floral import FloralSVC, _core, datasets  # noqa: E402
 from floral._validation import resolve_gamma  # noqa: E402
+from floral.experiments import poison_labels  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DATASETS = {"moons": (datasets.load_moons, 1.0), "digits_1v7": (datasets.load_digits_1v7, "scale"),
             "breast_cancer": (datasets.load_breast_cancer, "scale")}
 SETTINGS = [("none", 0.0), ("alfa_tilt", 0.10), ("alfa_tilt", 0.25), ("topk_sv", 0.25),
             ("random", 0.25)]
-
-
-def poisoned(data, attack, budget, gamma, seed):
-    if attack == "none":
-        return data.y_train
-    if attack == "random":
-        return attacks.random_flip(data.y_train, budget, random_state=seed)
-    return attacks.get(attack)(data.X_train, data.y_train, budget, C=10.0, gamma=gamma,
-                               random_state=seed)
 
 
 def accuracy_sweep(scales, seeds):
@@ -53,7 +35,8 @@ def accuracy_sweep(scales, seeds):
             for seed in seeds:
                 d = loader(random_state=seed)
                 gamma = resolve_gamma(gamma_spec, d.X_train)
-                y = poisoned(d, attack, budget, gamma, seed)
+                y = poison_labels(d.X_train, d.y_train, attack, budget, random_state=seed,
+                                  C=10.0, gamma=gamma)
                 lmax, _ = _core.kernel_lambda_max(d.X_train, gamma=gamma)
                 for s in scales:
                     kw = dict(C=10.0, gamma=gamma, learning_rate=s / lmax, n_jobs=1,
@@ -76,7 +59,7 @@ def stability(multiples):
 
     X, y = make_moons(3500, noise=0.3, random_state=0)
     Xt, yt, X, y = X[1500:], y[1500:], X[:1500], y[:1500]
-    y = attacks.random_flip(y, 0.1, random_state=0)
+    y = poison_labels(X, y, "random", 0.1, random_state=0)
     lmax, _ = _core.kernel_lambda_max(X, gamma=1.0)
     rows = []
     for mult in multiples:
@@ -125,18 +108,19 @@ def main(argv=None):
     parser.add_argument("--scales", type=float, nargs="+", default=[0.1, 0.25, 0.5, 1.0, 1.8])
     parser.add_argument("--multiples", type=float, nargs="+",
                         default=[0.5, 1.0, 1.9, 3.0, 5.0, 10.0, 20.0])
+    parser.add_argument("--out", default=os.path.join(HERE, "results", "step_size"),
+                        help="path of the results without .json / .md")
+    parser.add_argument("--quick", action="store_true",
+                        help="smoke run: one seed, two scales, two multiples, to /tmp")
     args = parser.parse_args(argv)
+    if args.quick:
+        args.seeds, args.scales, args.multiples = 1, [0.5], [1.0, 3.0]
+        args.out = "/tmp/bench_step_quick/step_size"
     seeds = list(range(args.seeds))
     out = dict(machine=machine_info(), seeds=seeds, scales=args.scales,
                accuracy=accuracy_sweep(args.scales, seeds),
                stability=stability(args.multiples))
-    os.makedirs(os.path.join(HERE, "results"), exist_ok=True)
-    with open(os.path.join(HERE, "results", "step.json"), "w") as fh:
-        json.dump(out, fh, indent=1)
-    text = markdown(out)
-    with open(os.path.join(HERE, "results", "step.md"), "w") as fh:
-        fh.write(text)
-    print(text)
+    write_results(args.out, out, markdown(out))
 
 
 if __name__ == "__main__":
