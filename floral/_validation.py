@@ -27,14 +27,13 @@ from sklearn.utils._param_validation import (
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _num_samples
 
+# gram and kernel_params live in the kernel table; bench/ scripts import them from here
+from ._kernels import KERNELS, gram, kernel_params  # noqa: F401
+
 __all__ = ["resolve_budget", "encode_labels", "encode_binary_labels", "resolve_gamma",
-           "KERNEL_ARGS", "SVC_PARAMS", "KERNEL_PARAMS", "BUDGET", "N_JOBS", "SEED",
+           "SVC_PARAMS", "KERNEL_PARAMS", "BUDGET", "N_JOBS", "SEED",
            "check_option", "describe", "check_data", "check_targets", "core_seed",
            "warn_caller"]
-
-# The parameters each of scikit-learn's pairwise kernels takes (SVC's formulas).
-KERNEL_ARGS = {"linear": (), "rbf": ("gamma",), "poly": ("gamma", "degree", "coef0"),
-               "sigmoid": ("gamma", "coef0")}
 
 # --- shared constraints --------------------------------------------------------------------
 # An open Interval excludes its unbounded end, so these also refuse inf (and all refuse NaN).
@@ -51,7 +50,7 @@ COUNT = [Interval(Integral, 1, MAX_COUNT, closed="both")]
 COUNT_OR_ZERO = [Interval(Integral, 0, MAX_COUNT, closed="both")]
 
 C = POSITIVE
-KERNEL = [StrOptions(set(KERNEL_ARGS))]
+KERNEL = [StrOptions(set(KERNELS))]
 GAMMA = [StrOptions({"scale", "auto"}), Interval(Real, 0.0, None, closed="neither")]
 DEGREE = COUNT_OR_ZERO
 COEF0 = [Interval(Real, None, None, closed="neither")]
@@ -231,19 +230,6 @@ def resolve_gamma(gamma, X):
     if gamma == "auto":
         return 1.0 / X.shape[1]
     return float(gamma)
-
-
-def kernel_params(kernel, gamma, degree, coef0):
-    """pairwise_kernels keywords for one of SVC's kernels (gamma already a float)."""
-    values = {"gamma": gamma, "degree": int(degree), "coef0": float(coef0)}
-    return {"metric": kernel, **{k: values[k] for k in KERNEL_ARGS[kernel]}}
-
-
-def gram(A, B, params):
-    """K(A, B) for keywords from kernel_params."""
-    from sklearn.metrics.pairwise import pairwise_kernels
-
-    return pairwise_kernels(A, B, filter_params=False, **params)
 
 
 def core_seed(random_state):

@@ -48,6 +48,7 @@ from sklearn.utils import check_random_state, check_X_y
 from sklearn.utils._param_validation import Interval, validate_params
 
 from . import _core
+from ._kernels import gram, kernel_params
 from ._validation import (
     BUDGET,
     CANDIDATE_FACTOR,
@@ -59,9 +60,7 @@ from ._validation import (
     core_seed,
     encode_binary_labels,
     encode_labels,
-    gram,
     is_sparse,
-    kernel_params,
     libsvm_max_iter,
     resolve_budget,
     resolve_gamma,

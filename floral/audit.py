@@ -27,7 +27,7 @@ __all__ = ["find_flipped_labels", "LabelAudit"]
 # (bench/README.md, "Label audit").
 DEFAULT_THRESHOLD = 0.5
 
-_AUDIT_PARAMS = {
+AUDIT_PARAMS = {
     "X": ["array-like"],
     "y": ["array-like"],
     "X_val": ["array-like", None],
@@ -82,7 +82,7 @@ class LabelAudit:
                 f"flagged={self.indices.shape[0]}, rule={self.rule!r})")
 
 
-@validate_params(_AUDIT_PARAMS, prefer_skip_nested_validation=True)
+@validate_params(AUDIT_PARAMS, prefer_skip_nested_validation=True)
 def find_flipped_labels(X, y, *, X_val=None, y_val=None, estimator=None,
                         threshold=DEFAULT_THRESHOLD, random_state=None):
     r"""Score every training label by how likely it was flipped, and flag the likely flips.

@@ -109,6 +109,30 @@ def _separator(text):
     return sep
 
 
+# --- help texts, read from the registries -------------------------------------------------
+
+def _listing(names, last="or"):
+    """``"a, b or c"``."""
+    names = list(names)
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} {last} {names[-1]}"
+
+
+def _attack_names():
+    """(every attack, those that take more than two classes), from floral.attacks."""
+    from .attacks import available, supports_multiclass
+
+    names = available()
+    return names, [n for n in names if supports_multiclass(n)]
+
+
+def _add_kernel_option(p):
+    """--kernel: one of the kernel table's names (floral._kernels)."""
+    from ._kernels import KERNELS
+
+    p.add_argument("--kernel", type=_checked("--kernel", _constraint("KERNEL"), str),
+                   default="rbf", help=f"SVM kernel: {_listing(KERNELS)} (default rbf)")
+
+
 def _add_csv_options(p):
     """--label, --sep and --drop: how a .csv file is read."""
     p.add_argument("--label", default=None, help="label column of .csv files")
@@ -229,9 +253,10 @@ def _add_attack(sub):
                     "suit only Moon's two standardised features.",
     )
     p.add_argument("data", help="training data, .npz or .csv")
+    attacks, multiclass = _attack_names()
     p.add_argument("--attack", required=True, metavar="NAME", type=_attack_name,
-                   help="random, topk_sv, alfa, alfa_tilt or lfa (alfa-tilt is accepted for "
-                        "alfa_tilt; random and topk_sv take more than two classes)")
+                   help=f"{_listing(attacks)} (- is accepted for _; "
+                        f"{_listing(multiclass, 'and')} take more than two classes)")
     p.add_argument("--budget", required=True, type=_checked("--budget", _constraint("BUDGET")),
                    help="labels to flip: a count (25) or a fraction of the rows in [0, 1) "
                         "(0.05)")
@@ -240,8 +265,7 @@ def _add_attack(sub):
                    help="random_state of the attack, an int >= 0 (default: unseeded)")
     p.add_argument("--C", type=_checked("--C", _constraint("C")), default=1.0, dest="C",
                    help="SVM C of the attack and of --test's SVC (default 1.0, SVC's)")
-    p.add_argument("--kernel", type=_checked("--kernel", _constraint("KERNEL"), str),
-                   default="rbf", help="SVM kernel: rbf, linear, poly or sigmoid (default rbf)")
+    _add_kernel_option(p)
     p.add_argument("--gamma", type=_checked("--gamma", _constraint("GAMMA"), _gamma),
                    default="scale",
                    help="kernel gamma: a float > 0, 'scale' or 'auto' (default 'scale', "
@@ -408,38 +432,45 @@ def _add_run(sub):
                     "paper's Table 1 setting (C=10, gamma=1 on Moon), unlike `floral "
                     "attack`, whose SVM defaults are SVC's.",
     )
+    from .experiments import DEFAULT_GAMMA, available_methods
+    from .experiments._methods import method_entry, methods_trained_by
+    from .experiments._planning import describe_datasets
+
+    datasets = describe_datasets().replace("%", "%%")  # argparse formats help with %
     p.add_argument("--dataset", nargs="+", default=["moons"], metavar="NAME",
-                   help="built-in datasets (moons, digits_1v7, breast_cancer, digits10 with "
-                        "ten classes, imbalanced_moons with 10%% positives; digits is "
-                        "digits_1v7) or .npz/.csv files (default moons)")
+                   help=f"built-in datasets ({datasets}) or .npz/.csv files (default moons)")
     _add_csv_options(p)
+    attacks, multiclass = _attack_names()
     p.add_argument("--attack", nargs="+", default=["alfa_tilt"], metavar="NAME",
                    type=_grid_attack_name,
-                   help="attacks: random, topk_sv, alfa, alfa_tilt, lfa, or none for the "
-                        "clean setting (alfa-tilt is accepted; default alfa_tilt; more than "
-                        "two classes: random, topk_sv)")
+                   help=f"attacks: {', '.join(attacks)}, or none for the clean setting (- is "
+                        f"accepted for _; default alfa_tilt; more than two classes: "
+                        f"{', '.join(multiclass)})")
     p.add_argument("--budget", nargs="+", default=[0.05, 0.10, 0.25], metavar="B",
                    type=_checked("--budget", _constraint("BUDGET")),
                    help="fractions of the training labels in [0, 1) or counts (default "
                         "0.05 0.10 0.25); the clean setting is added unless --no-clean")
     p.add_argument("--no-clean", action="store_true", help="do not add the clean setting")
     p.add_argument("--methods", nargs="+", default=["all"], metavar="NAME",
-                   help="methods (floral, svm, nn, nn-pgd, ln-svm, curie, ls-svm, k-lid) "
-                        "or all (default all)")
+                   help=f"methods ({', '.join(available_methods())}) or all (default all)")
     p.add_argument("--seeds", type=_checked("--seeds", _constraint("POSITIVE_INT")), default=3,
                    help="number of seeds, 0..N-1 (default 3); each seeds the split, the "
                         "attack and the methods")
     p.add_argument("--C", type=_checked("--C", _constraint("C")), default=10.0, dest="C",
                    help="SVM C of the attacks and the kernel methods (default 10, the "
                         "paper's)")
+    paper_gamma = ", ".join(f"{g} on {name}" for name, g in DEFAULT_GAMMA.items())
     p.add_argument("--gamma", type=_checked("--gamma", _constraint("GAMMA"), _gamma),
                    default=None,
-                   help="RBF gamma: a float > 0, 'scale' or 'auto' (default: 1.0 on moons, "
+                   help=f"RBF gamma: a float > 0, 'scale' or 'auto' (default: {paper_gamma}, "
                         "the paper's, 'scale' on other data)")
-    p.add_argument("--rounds", type=_checked("--rounds", _constraint("POSITIVE_INT")),
-                   default=None, help="FLORAL rounds, >= 1 (default 500)")
-    p.add_argument("--epochs", type=_checked("--epochs", _constraint("POSITIVE_INT")),
-                   default=None, help="NN and NN-PGD epochs, >= 1 (default 200)")
+    # --rounds and --epochs set the length of the methods the registry trains so
+    for option, training in _LENGTH_OPTIONS.items():
+        names = methods_trained_by(training)
+        p.add_argument(option, type=_checked(option, _constraint("POSITIVE_INT")),
+                       default=None, dest=training,
+                       help=f"{_listing([method_entry(n).display for n in names], 'and')} "
+                            f"{training}, >= 1 (default {_length_default(names[0])})")
     p.add_argument("--paper", action="store_true",
                    help="show the paper's Best / Last in each cell instead of the returned "
                         "model's accuracy")
@@ -453,6 +484,18 @@ def _add_run(sub):
     p.add_argument("--no-figures", action="store_true", help="skip the PNG figures")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_run)
+
+
+# the options that set the number of rounds or epochs -> the Method.training they set
+_LENGTH_OPTIONS = {"--rounds": "rounds", "--epochs": "epochs"}
+
+
+def _length_default(name):
+    """The default length of a method's estimator (its constructor's default)."""
+    from .experiments import make_method
+    from .experiments._methods import method_entry
+
+    return getattr(make_method(name), method_entry(name).length)
 
 
 # plan_grid's arguments -> the options that set them
@@ -488,12 +531,13 @@ def _cmd_run(args):
     if not args.no_clean and not any(b == 0 for b in budgets):
         budgets = [0.0] + budgets
     methods = "all" if [m.lower() for m in args.methods] == ["all"] else args.methods
+    from .experiments._methods import method_entry, methods_trained_by
+
     method_params = {}
-    if args.rounds is not None:
-        method_params["floral"] = {"n_rounds": args.rounds}
-    if args.epochs is not None:
-        method_params["nn"] = {"max_iter": args.epochs}
-        method_params["nn-pgd"] = {"max_iter": args.epochs}
+    for training in _LENGTH_OPTIONS.values():
+        if getattr(args, training) is not None:
+            for name in methods_trained_by(training):
+                method_params[name] = {method_entry(name).length: getattr(args, training)}
     for path in args.dataset:
         if path.lower().endswith(".csv") and os.path.isfile(path) and args.label is None:
             raise CLIError(f"{path} is a CSV file: name its label column with --label",
@@ -582,8 +626,7 @@ def _add_audit(sub):
                    default=None, help="flag scores above this (default 0.5, half a margin)")
     p.add_argument("--C", type=_checked("--C", _constraint("C")), default=1.0, dest="C",
                    help="SVM C (default 1.0, SVC's)")
-    p.add_argument("--kernel", type=_checked("--kernel", _constraint("KERNEL"), str),
-                   default="rbf", help="SVM kernel: rbf, linear, poly or sigmoid (default rbf)")
+    _add_kernel_option(p)
     p.add_argument("--gamma", type=_checked("--gamma", _constraint("GAMMA"), _gamma),
                    default=None,
                    help="kernel gamma: a float > 0, 'scale' or 'auto' (default: FloralSVC's, "
@@ -596,9 +639,9 @@ def _add_audit(sub):
 
 
 def _audit_constraint(name):
-    from .audit import _AUDIT_PARAMS
+    from .audit import AUDIT_PARAMS
 
-    return _AUDIT_PARAMS[name]
+    return AUDIT_PARAMS[name]
 
 
 def _check_audit_output(path, inputs):

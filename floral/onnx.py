@@ -23,9 +23,9 @@ which is why it is not mapped onto SVC's converter.
 """
 import numpy as np
 
-__all__ = ["register", "to_onnx"]
+from ._kernels import KERNELS
 
-_KERNEL_TYPES = {"rbf": "RBF", "poly": "POLY", "sigmoid": "SIGMOID", "linear": "LINEAR"}
+__all__ = ["register", "to_onnx"]
 
 
 def _require():
@@ -111,7 +111,7 @@ def _convert(scope, operator, container):
                 name=scope.get_unique_operator_name("SVMRegressor"),
                 coefficients=model.dual_coef_[p, keep].astype(np.float32).tolist(),
                 support_vectors=sv[keep].astype(np.float32).ravel().tolist(),
-                n_supports=int(keep.size), kernel_type=_KERNEL_TYPES[model.kernel],
+                n_supports=int(keep.size), kernel_type=KERNELS[model.kernel].onnx,
                 kernel_params=params, rho=[float(model.intercept_[p])],
                 post_transform="NONE")
             parts.append(out)
@@ -186,10 +186,18 @@ def to_onnx(model, n_features=None, *, target_opset=None):
     onnx_model : onnx.ModelProto
         Save it with ``onnx_model.SerializeToString()``; run it with
         ``onnxruntime.InferenceSession``.
+
+    Raises
+    ------
+    ValueError
+        A kernel ONNX's SVM operators do not have.
     """
     from sklearn.utils.validation import check_is_fitted
 
     check_is_fitted(model)
+    if KERNELS[model.kernel].onnx is None:
+        raise ValueError(f"ONNX's SVM operators have no {model.kernel!r} kernel; "
+                         "a model with this kernel cannot be exported")
     register()
     from skl2onnx import convert_sklearn
     from skl2onnx.common.data_types import FloatTensorType

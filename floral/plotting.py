@@ -141,7 +141,7 @@ def plot_decision_grid(results, *, dataset=None, seed=None, resolution=120):
     fig : matplotlib.figure.Figure
     """
     from .experiments._methods import display_name
-    from .experiments._results import _setting
+    from .experiments._results import setting_label
 
     kept = results.models
     if not kept:
@@ -166,7 +166,7 @@ def plot_decision_grid(results, *, dataset=None, seed=None, resolution=120):
         for j, method in enumerate(methods):
             name = display_name(method)
             a = acc.get((key[1], key[2], method))
-            title = f"{name}, {_setting(key[1], key[2])}"
+            title = f"{name}, {setting_label(key[1], key[2])}"
             if a is not None:
                 title += f"\ntest acc {a:.3f}"
             plot_decision_boundary(entry.estimators[method], entry.data.X_train,

@@ -30,11 +30,14 @@ def project_reference(v, a, lower, upper):
 
 
 def kernel_reference(X, Z, kernel, gamma, degree=3, coef0=0.0):
+    """scikit-learn's kernel of that name, with the parameters floral's kernel table says
+    it reads."""
     from sklearn.metrics.pairwise import pairwise_kernels
 
-    params = {"linear": {}, "rbf": {"gamma": gamma},
-              "poly": {"gamma": gamma, "degree": degree, "coef0": coef0},
-              "sigmoid": {"gamma": gamma, "coef0": coef0}}[kernel]
+    from floral._kernels import KERNELS
+
+    values = {"gamma": gamma, "degree": degree, "coef0": coef0}
+    params = {k: values[k] for k in KERNELS[kernel].params}
     return pairwise_kernels(X, Z, metric=kernel, **params)
 
 

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 from sklearn.datasets import make_moons
 
-from floral import _core
+from floral import _core, _kernels
 from oracles import (
     floral_game_reference,
     floral_reference,
@@ -13,7 +13,7 @@ from oracles import (
     xoshiro256ss,
 )
 
-KERNELS = ["rbf", "linear", "poly", "sigmoid"]
+KERNELS = list(_kernels.KERNELS)
 
 
 @pytest.fixture(scope="module")

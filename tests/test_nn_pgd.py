@@ -83,7 +83,7 @@ def test_training_steps_see_the_perturbed_batches(moons, monkeypatch):
     X, y = moons
     eps = 0.15
     attacked, stepped = [], []
-    pgd, backprop = _nn_pgd._pgd, MLPClassifier._backprop
+    pgd, partial_fit = _nn_pgd._pgd, MLPClassifier.partial_fit
 
     def spy_pgd(net, X_batch, Y, epsilon, steps, step_size, rng):
         out = pgd(net, X_batch, Y, epsilon, steps, step_size, rng)
@@ -92,25 +92,34 @@ def test_training_steps_see_the_perturbed_batches(moons, monkeypatch):
                          sample_losses(net, out, labels)))
         return out
 
-    def spy_backprop(self, X_batch, *rest):
+    def spy_partial_fit(self, X_batch, *args, **kwargs):
         stepped.append(X_batch)
-        return backprop(self, X_batch, *rest)
+        return partial_fit(self, X_batch, *args, **kwargs)
 
     monkeypatch.setattr(_nn_pgd, "_pgd", spy_pgd)
-    monkeypatch.setattr(MLPClassifier, "_backprop", spy_backprop)
+    monkeypatch.setattr(MLPClassifier, "partial_fit", spy_partial_fit)
     clf = PGDTrainedMLP(epsilon=eps, pgd_steps=4, batch_size=32, max_iter=3, random_state=0)
     clf.fit(X, y)
 
-    assert len(attacked) == len(stepped) == 3 * 4  # 3 epochs of ceil(120 / 32) batches
+    # 3 epochs of ceil(120 / 32) batches, one optimizer step (partial_fit call) each; the
+    # first batch of the fresh network is trained on as it is (nothing to attack yet)
+    assert len(stepped) == 3 * 4 and len(attacked) == 3 * 4 - 1
     rows = {tuple(r) for r in X}
+    assert all(tuple(r) in rows for r in stepped[0])
     gains = []
-    for (clean, adv, loss_clean, loss_adv), seen in zip(attacked, stepped):
+    for (clean, adv, loss_clean, loss_adv), seen in zip(attacked, stepped[1:]):
         assert seen is adv  # the optimizer step is taken on the perturbed batch
         assert all(tuple(r) in rows for r in clean)  # ... of clean training rows
         assert np.abs(adv - clean).max() <= eps + 1e-12
         assert np.abs(adv - clean).min() > 0
         gains.append(loss_adv.mean() - loss_clean.mean())
     assert min(gains) > 0
+    # every epoch is one pass over the training rows
+    batches = [stepped[0]] + [clean for clean, *_ in attacked]
+    for epoch in range(3):
+        seen_rows = np.concatenate(batches[4 * epoch:4 * epoch + 4])
+        assert sorted(map(tuple, seen_rows)) == sorted(map(tuple, X))
+    assert len(clf.loss_curve_) == clf.n_iter_ == 3
 
 
 # --- epsilon = 0 is the plain network, bit for bit ----------------------------------------

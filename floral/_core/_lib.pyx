@@ -195,7 +195,13 @@ cdef extern from "decision.hpp" namespace "floral":
         dgemm_fn gemm, double* out) except + nogil
 
 
-KERNELS = {"linear": 0, "rbf": 1, "poly": 2, "sigmoid": 3}
+cdef extern from "kernel.hpp" namespace "floral":
+    const int c_N_KERNELS "floral::N_KERNELS"
+    const char* c_kernel_name "floral::kernel_name"(int type)
+
+
+# name -> KernelType, from the names kernel.hpp gives its kernels
+KERNELS = {c_kernel_name(i).decode("ascii"): i for i in range(c_N_KERNELS)}
 STOP = CB_STOP
 HEARTBEAT = CB_HEARTBEAT
 # inputs with at least this many features get their kernel rows from BLAS dgemm

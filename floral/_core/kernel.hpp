@@ -22,6 +22,14 @@ namespace floral {
 
 enum KernelType : int { KERNEL_LINEAR = 0, KERNEL_RBF = 1, KERNEL_POLY = 2, KERNEL_SIGMOID = 3 };
 
+// The kernels' names, indexed by KernelType: the bindings build floral._core.KERNELS from
+// them, and a test checks that list against the Python layer's table (floral/_kernels.py).
+constexpr int N_KERNELS = 4;
+inline const char* kernel_name(int type) {
+    static const char* const names[N_KERNELS] = {"linear", "rbf", "poly", "sigmoid"};
+    return type >= 0 && type < N_KERNELS ? names[type] : "";
+}
+
 struct KernelSpec {
     int type = KERNEL_RBF;
     double gamma = 1.0;

@@ -9,17 +9,17 @@ from sklearn.svm import SVC
 from sklearn.utils.validation import _check_sample_weight, validate_data
 
 from .._base import BaseKernelSVC
+from .._kernels import kernel_params
 from .._validation import (
     check_data,
     encode_binary_labels,
-    kernel_params,
     libsvm_max_iter,
     resolve_gamma,
     warn_caller,
 )
 
 
-class _DefendedSVC(BaseKernelSVC):
+class DefendedSVC(BaseKernelSVC):
     """fit shared by the four SVC-based defenses.
 
     A subclass implements ``_defend(X, y_signed, sample_weight, kernel_params)`` and

@@ -8,6 +8,7 @@ from sklearn.neighbors import NearestNeighbors
 from sklearn.utils._param_validation import Interval, validate_params
 from sklearn.utils.validation import check_X_y
 
+from .._kernels import document
 from .._validation import (
     NON_NEGATIVE,
     POSITIVE,
@@ -15,7 +16,7 @@ from .._validation import (
     check_data,
     encode_binary_labels,
 )
-from ._base import _DefendedSVC
+from ._base import DefendedSVC
 
 __all__ = ["curie_filter", "CurieSVC"]
 
@@ -130,7 +131,8 @@ def curie_filter(X, y, *, weight=0.05, count=20, theta=0.75, eps=0.5, min_sample
     return (keep, z) if return_scores else keep
 
 
-class CurieSVC(_DefendedSVC):
+@document
+class CurieSVC(DefendedSVC):
     r"""SVC trained on the points Curie's filter keeps.
 
     :func:`curie_filter` removes the points whose mean distance to their DBSCAN cluster
@@ -141,14 +143,14 @@ class CurieSVC(_DefendedSVC):
     ----------
     C : float, default=1.0
         Box constraint of the dual, as in SVC.
-    kernel : {"rbf", "linear", "poly", "sigmoid"}, default="rbf"
+    kernel : {kernel_options}, default="rbf"
         Kernel, with scikit-learn's formulas.
     gamma : {"scale", "auto"} or float, default="scale"
         Kernel coefficient, resolved as SVC resolves it on the whole training set.
     degree : int, default=3
-        Degree of the "poly" kernel.
+        Degree of the {degree_kernels} kernel.
     coef0 : float, default=0.0
-        Independent term of the "poly" and "sigmoid" kernels.
+        Independent term of the {coef0_kernels} kernels.
     weight : float >= 0, default=0.05
         Weight of the label feature.
     count : int >= 1, default=20
@@ -200,7 +202,7 @@ class CurieSVC(_DefendedSVC):
     True
     """
 
-    _parameter_constraints = {**_DefendedSVC._parameter_constraints, **_CURIE_PARAMS}
+    _parameter_constraints = {**DefendedSVC._parameter_constraints, **_CURIE_PARAMS}
 
     def __init__(self, C=1.0, kernel="rbf", gamma="scale", degree=3, coef0=0.0, weight=0.05,
                  count=20, theta=0.75, eps=0.5, min_samples=5):

@@ -7,35 +7,21 @@ from scipy.special import expit
 from sklearn.utils._param_validation import Interval, validate_params
 from sklearn.utils.validation import check_X_y
 
+from .._kernels import diagonal, document, gram, kernel_params
 from .._validation import (
     KERNEL_PARAMS,
     POSITIVE,
     check_data,
     encode_binary_labels,
-    gram,
-    kernel_params,
     resolve_gamma,
 )
-from ._base import _DefendedSVC, check_neighbours, clipped_neighbours
+from ._base import DefendedSVC, check_neighbours, clipped_neighbours
 
 __all__ = ["klid_weights", "KLIDSVC"]
 
 # Kernel rows are evaluated in blocks of about this many entries, so the neighbour search
 # stays O(block) in memory whatever the number of points.
 _BLOCK_ENTRIES = 2**22
-
-
-def _kernel_diag(X, params):
-    """K(x_i, x_i) for every row without forming the Gram matrix."""
-    sq = np.einsum("ij,ij->i", X, X)
-    metric = params["metric"]
-    if metric == "linear":
-        return sq
-    if metric == "rbf":
-        return np.ones(X.shape[0])
-    if metric == "poly":
-        return (params["gamma"] * sq + params["coef0"]) ** params["degree"]
-    return np.tanh(params["gamma"] * sq + params["coef0"])
 
 
 def _row_blocks(n_rows, n_cols):
@@ -64,7 +50,7 @@ def _inverse_lid(r, k_eff):
 def _klid_inverse(X, y_signed, k, params):
     """Inverse K-LID of every point among its own label's points and among the others'."""
     n = X.shape[0]
-    diag = _kernel_diag(X, params)
+    diag = diagonal(X, params)
     inv_same = np.zeros(n)
     inv_opp = np.zeros(n)
     groups = {s: np.flatnonzero(y_signed == s) for s in (-1, 1)}
@@ -103,6 +89,7 @@ _KLID_PARAMS = {
      "return_ratio": ["boolean"]},
     prefer_skip_nested_validation=True,
 )
+@document
 def klid_weights(X, y, *, k=10, kernel="rbf", gamma="scale", degree=3, coef0=0.0,
                  weight_center=1.0, weight_slope=2.0, min_weight=0.1, return_ratio=False):
     r"""Sample weights from the K-LID ratio of every training point.
@@ -155,14 +142,14 @@ def klid_weights(X, y, *, k=10, kernel="rbf", gamma="scale", degree=3, coef0=0.0
         Neighbours in each LID estimate, at most ``n_samples - 1`` (clipped to the size
         of each reference set, a label's points); 10 is the value in the K-LID authors'
         experiments.
-    kernel : {"rbf", "linear", "poly", "sigmoid"}, default="rbf"
+    kernel : {kernel_options}, default="rbf"
         Kernel defining the distance, with scikit-learn's formulas.
     gamma : {"scale", "auto"} or float, default="scale"
         Kernel coefficient, resolved as SVC resolves it.
     degree : int, default=3
-        Degree of the "poly" kernel.
+        Degree of the {degree_kernels} kernel.
     coef0 : float, default=0.0
-        Independent term of the "poly" and "sigmoid" kernels.
+        Independent term of the {coef0_kernels} kernels.
     weight_center : float > 0, default=1.0
         Ratio :math:`c` that gets the weight halfway between ``min_weight`` and 1.
     weight_slope : float > 0, default=2.0
@@ -214,7 +201,8 @@ def klid_weights(X, y, *, k=10, kernel="rbf", gamma="scale", degree=3, coef0=0.0
     return (weights, ratio) if return_ratio else weights
 
 
-class KLIDSVC(_DefendedSVC):
+@document
+class KLIDSVC(DefendedSVC):
     r"""SVC with sample weights from K-LID, down-weighting likely flipped labels.
 
     :func:`klid_weights` estimates each point's local intrinsic dimensionality in the
@@ -228,14 +216,14 @@ class KLIDSVC(_DefendedSVC):
     ----------
     C : float, default=1.0
         Box constraint of the dual, as in SVC.
-    kernel : {"rbf", "linear", "poly", "sigmoid"}, default="rbf"
+    kernel : {kernel_options}, default="rbf"
         Kernel of the SVC and of the K-LID distances, with scikit-learn's formulas.
     gamma : {"scale", "auto"} or float, default="scale"
         Kernel coefficient, resolved as SVC resolves it.
     degree : int, default=3
-        Degree of the "poly" kernel.
+        Degree of the {degree_kernels} kernel.
     coef0 : float, default=0.0
-        Independent term of the "poly" and "sigmoid" kernels.
+        Independent term of the {coef0_kernels} kernels.
     k : int >= 2, default=10
         Neighbours in each LID estimate, at most ``n_samples - 1``: a larger
         ``k`` is clipped to ``n_samples - 1`` with a ``UserWarning``.
@@ -286,7 +274,7 @@ class KLIDSVC(_DefendedSVC):
     True
     """
 
-    _parameter_constraints = {**_DefendedSVC._parameter_constraints, **_KLID_PARAMS}
+    _parameter_constraints = {**DefendedSVC._parameter_constraints, **_KLID_PARAMS}
 
     def __init__(self, C=1.0, kernel="rbf", gamma="scale", degree=3, coef0=0.0, k=10,
                  weight_center=1.0, weight_slope=2.0, min_weight=0.1):

@@ -7,9 +7,10 @@ from sklearn.neighbors import NearestNeighbors
 from sklearn.utils._param_validation import Interval, validate_params
 from sklearn.utils.validation import check_X_y
 
+from .._kernels import document
 from .._validation import POSITIVE_INT, check_data, encode_binary_labels
 from ._base import (
-    _DefendedSVC,
+    DefendedSVC,
     check_neighbours,
     clipped_neighbours,
     labels_from_signed,
@@ -103,7 +104,8 @@ def _sanitize(X, y_signed, k, eta, max_iter):
     return current, n_iter
 
 
-class LabelSanitizedSVC(_DefendedSVC):
+@document
+class LabelSanitizedSVC(DefendedSVC):
     r"""SVC trained on labels cleaned by label sanitization (LS-SVM).
 
     :func:`sanitize_labels` relabels each point to the majority label of its ``k``
@@ -114,14 +116,14 @@ class LabelSanitizedSVC(_DefendedSVC):
     ----------
     C : float, default=1.0
         Box constraint of the dual, as in SVC.
-    kernel : {"rbf", "linear", "poly", "sigmoid"}, default="rbf"
+    kernel : {kernel_options}, default="rbf"
         Kernel, with scikit-learn's formulas.
     gamma : {"scale", "auto"} or float, default="scale"
         Kernel coefficient, resolved as SVC resolves it.
     degree : int, default=3
-        Degree of the "poly" kernel.
+        Degree of the {degree_kernels} kernel.
     coef0 : float, default=0.0
-        Independent term of the "poly" and "sigmoid" kernels.
+        Independent term of the {coef0_kernels} kernels.
     k : int >= 1, default=20
         Neighbours consulted, at most ``n_samples - 1``: a larger
         ``k`` is clipped to ``n_samples - 1`` with a ``UserWarning``.
@@ -172,7 +174,7 @@ class LabelSanitizedSVC(_DefendedSVC):
     True
     """
 
-    _parameter_constraints = {**_DefendedSVC._parameter_constraints, **_SANITIZE_PARAMS}
+    _parameter_constraints = {**DefendedSVC._parameter_constraints, **_SANITIZE_PARAMS}
 
     def __init__(self, C=1.0, kernel="rbf", gamma="scale", degree=3, coef0=0.0, k=20,
                  eta=0.75, max_iter=1):

@@ -4,13 +4,14 @@ from numbers import Real
 import numpy as np
 from sklearn.utils._param_validation import Interval
 
-from .._validation import gram
-from ._base import _DefendedSVC
+from .._kernels import document, gram
+from ._base import DefendedSVC
 
 __all__ = ["LNSVC"]
 
 
-class LNSVC(_DefendedSVC):
+@document
+class LNSVC(DefendedSVC):
     r"""LN-robust SVM: SVC on a kernel corrected for random label noise.
 
     Biggio, Nelson & Laskov (2011) model the attacker as flipping each label independently
@@ -37,14 +38,14 @@ class LNSVC(_DefendedSVC):
     ----------
     C : float, default=1.0
         Box constraint of the dual, as in SVC.
-    kernel : {"rbf", "linear", "poly", "sigmoid"}, default="rbf"
+    kernel : {kernel_options}, default="rbf"
         Kernel, with scikit-learn's formulas.
     gamma : {"scale", "auto"} or float, default="scale"
         Kernel coefficient, resolved as SVC resolves it.
     degree : int, default=3
-        Degree of the "poly" kernel.
+        Degree of the {degree_kernels} kernel.
     coef0 : float, default=0.0
-        Independent term of the "poly" and "sigmoid" kernels.
+        Independent term of the {coef0_kernels} kernels.
     mu : float in [0, 0.5), default=0.25
         Expected fraction of flipped labels. 0 gives plain SVC; towards 0.5 the
         off-diagonal kernel vanishes. Biggio et al. leave it to the user; 0.25 is
@@ -87,7 +88,7 @@ class LNSVC(_DefendedSVC):
     """
 
     _parameter_constraints = {
-        **_DefendedSVC._parameter_constraints,
+        **DefendedSVC._parameter_constraints,
         "mu": [Interval(Real, 0.0, 0.5, closed="left")],
     }
 

@@ -23,48 +23,31 @@ The labels are the ones given to ``fit`` (under label poisoning, possibly flippe
 training hardens the network against input noise, not against wrong labels, which is why
 the paper uses it as a baseline.
 
-The network, its initialisation, minibatching and optimizer are scikit-learn's
-:class:`~sklearn.neural_network.MLPClassifier`; this module only computes the input
-gradient of its log-loss (one backward pass through ``coefs_`` / ``intercepts_``) and
-swaps each minibatch for its perturbation inside MLPClassifier's own training loop. With
-``epsilon=0`` nothing is swapped, so training is MLPClassifier's, bit for bit.
+The network, its initialisation, optimizer and output layer are scikit-learn's
+:class:`~sklearn.neural_network.MLPClassifier`, used through its public API only: this
+module draws the minibatches of an epoch, replaces each by its perturbation (the input
+gradient of the log-loss is one backward pass through the public ``coefs_`` /
+``intercepts_``) and takes the optimizer step with one ``partial_fit`` call on it, which
+continues the same Adam or SGD state. With ``epsilon=0`` an epoch is one ``partial_fit``
+call on the whole data, so training is MLPClassifier's, bit for bit.
 """
 import numbers
-import warnings
 from numbers import Integral, Real
 
 import numpy as np
 from scipy.special import expit, softmax
+from sklearn import config_context
 from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
 from sklearn.neural_network import MLPClassifier
-from sklearn.preprocessing import LabelBinarizer
+from sklearn.preprocessing import LabelBinarizer, label_binarize
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions, validate_params
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from .._interrupt import partial_fit_or_interrupt
 from .._validation import RANDOM_STATE, check_data, check_targets
 
-__all__ = ["PGDTrainedMLP", "partial_fit_or_interrupt"]
-
-# MLPClassifier catches a KeyboardInterrupt in its epoch loop and only warns with this
-# message, so a Ctrl-C would end one epoch and training (or a grid) would go on.
-_INTERRUPTED = "Training interrupted by user."
-
-
-def partial_fit_or_interrupt(net, *args, **kwargs):
-    """``net.partial_fit(*args, **kwargs)``, re-raising the KeyboardInterrupt that
-    MLPClassifier turns into a warning; other warnings are passed on."""
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        net.partial_fit(*args, **kwargs)
-    interrupted = False
-    for w in caught:
-        if str(w.message) == _INTERRUPTED:
-            interrupted = True
-        else:
-            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno, source=w.source)
-    if interrupted:
-        raise KeyboardInterrupt
+__all__ = ["PGDTrainedMLP"]
 
 # Hidden-layer activations as functions of the pre-activation, and their derivatives as
 # functions of the activation's output (what a forward pass keeps), as in backpropagation.
@@ -127,35 +110,6 @@ def _generator(random_state):
     return np.random.default_rng(check_random_state(random_state).randint(2**31 - 1, size=4))
 
 
-class _AdversarialMLP(MLPClassifier):
-    """MLPClassifier whose every minibatch step trains on the batch's PGD perturbation.
-
-    The hook is ``_backprop``, the one method MLPClassifier's minibatch loop calls per
-    batch with the batch's inputs and binarized labels; everything else (initialisation,
-    shuffling, Adam or SGD, the loss curve) is MLPClassifier's. The PGD settings are set
-    as plain attributes by :class:`PGDTrainedMLP`, not as constructor parameters.
-    """
-
-    _pgd_settings = (0.0, 1, 0.0)  # epsilon, steps, step size
-    _pgd_rng = None
-    _pgd_seed = None
-
-    def _backprop(self, X, y, *rest):
-        # rest ends with (activations, deltas, coef_grads, intercept_grads); scikit-learn
-        # 1.7 put sample_weight in front of them, so activations are counted from the end
-        if self._pgd_settings[0] > 0:
-            X = self._perturb_batch(X, y)
-            rest[-4][0] = X  # the forward pass starts from activations[0]
-        return super()._backprop(X, y, *rest)
-
-    def _perturb_batch(self, X, y):
-        epsilon, steps, step_size = self._pgd_settings
-        if self._pgd_rng is None:  # drawn on first use: epsilon=0 never touches the seed
-            self._pgd_rng = _generator(self._pgd_seed)
-        Y = np.asarray(y, dtype=X.dtype).reshape(X.shape[0], -1)
-        return _pgd(self, X, Y, epsilon, steps, step_size, self._pgd_rng)
-
-
 class PGDTrainedMLP(ClassifierMixin, BaseEstimator):
     r"""A multilayer perceptron trained on PGD adversarial examples (NN-PGD).
 
@@ -170,9 +124,9 @@ class PGDTrainedMLP(ClassifierMixin, BaseEstimator):
         \ell(f_\theta(x_i + \delta_i), y_i).
 
     This is the NN-PGD baseline of the FLORAL paper's Table 1. The network is
-    scikit-learn's :class:`~sklearn.neural_network.MLPClassifier` (its initialisation,
-    minibatch shuffling, optimizer and output layer: logistic for two classes, softmax for
-    more); the defaults are the paper's Moon network, two hidden layers of 32 ReLU units
+    scikit-learn's :class:`~sklearn.neural_network.MLPClassifier`, used through its public
+    API (its initialisation, optimizer and output layer: logistic for two classes, softmax
+    for more); the defaults are the paper's Moon network, two hidden layers of 32 ReLU units
     trained with Adam (learning rate 1e-3) on batches of 32 for 200 epochs. Settings of
     MLPClassifier not listed below keep its defaults (Adam's own ``epsilon=1e-8``
     included: here ``epsilon`` is the attack radius).
@@ -212,7 +166,7 @@ class PGDTrainedMLP(ClassifierMixin, BaseEstimator):
         can travel 2.5 epsilon in all, enough to cross the ball (2 epsilon) from any random
         start (the sweep in the same section).
     random_state : int, RandomState instance or None, default=None
-        Seeds the weight initialisation and minibatch order (MLPClassifier's stream) and,
+        Seeds the weight initialisation (MLPClassifier's stream), the minibatch order and,
         separately, the PGD random starts; an int makes :meth:`fit` reproducible.
 
     Attributes
@@ -246,11 +200,14 @@ class PGDTrainedMLP(ClassifierMixin, BaseEstimator):
     :meth:`partial_fit` is one adversarial epoch; the experiment runner
     (:func:`floral.experiments.run_grid`, method ``"nn-pgd"``) calls it epoch by epoch to
     keep the epoch with the best validation accuracy (Best) and the final one (Last), as
-    for its ``"nn"`` method. Because MLPClassifier seeds its stream from an int
-    ``random_state`` at every ``partial_fit`` call, the minibatch order repeats from the
-    second epoch on (for ``nn`` as here); the PGD random starts come from their own
-    generator, which advances across epochs. Training costs about ``pgd_steps + 1``
-    forward and backward passes per minibatch instead of one.
+    for its ``"nn"`` method. With ``epsilon > 0`` the minibatches are drawn here, in an
+    order that changes every epoch, and each is one ``partial_fit`` step of the network;
+    the first minibatch of a fresh network is trained on unperturbed (there is no network
+    to attack yet). With ``epsilon=0`` an epoch is MLPClassifier's ``partial_fit``, which
+    reseeds its stream from an int ``random_state`` at every call, so its minibatch order
+    repeats from the second epoch on (for ``nn`` as here). The PGD random starts come from
+    their own generator, which advances across epochs. Training costs about
+    ``pgd_steps + 1`` forward and backward passes per minibatch instead of one.
 
     References
     ----------
@@ -322,14 +279,14 @@ class PGDTrainedMLP(ClassifierMixin, BaseEstimator):
         return epsilon, int(self.pgd_steps), step
 
     def _new_network(self):
-        net = _AdversarialMLP(
+        self._pgd_rng = None  # the PGD starts' generator, drawn on first use
+        self._order_rng = None  # the minibatch order of the adversarial epochs
+        return MLPClassifier(
             hidden_layer_sizes=self.hidden_layer_sizes, activation=self.activation,
             solver=self.solver, alpha=self.alpha, batch_size=self.batch_size,
             learning_rate_init=self.learning_rate_init, max_iter=self.max_iter,
             random_state=self.random_state,
         )
-        net._pgd_seed = self.random_state
-        return net
 
     def _validate_training_data(self, X, y, reset):
         check_data(X, y)
@@ -339,17 +296,60 @@ class PGDTrainedMLP(ClassifierMixin, BaseEstimator):
 
     def _epoch(self, X, y, classes):
         net = self._network
-        net._pgd_settings = self._check_settings()
+        settings = self._check_settings()
+        loss = None
         try:
-            partial_fit_or_interrupt(net, X, y, classes=classes)
+            if settings[0] > 0:
+                loss = self._adversarial_epoch(net, X, y, classes, settings)
+            else:
+                # nothing to perturb: MLPClassifier's own epoch (its minibatches and order)
+                net.set_params(shuffle=True, batch_size=self.batch_size)
+                partial_fit_or_interrupt(net, X, y, classes=classes)
+                loss = net.loss_
         finally:
-            # an interrupted epoch still leaves a usable network
+            # an interrupted epoch still leaves a usable network (its loss is not recorded)
             if hasattr(net, "coefs_"):
                 self.classes_ = net.classes_
                 self.coefs_ = net.coefs_
                 self.intercepts_ = net.intercepts_
-                self.loss_curve_ = net.loss_curve_
+                if loss is not None:
+                    self.loss_curve_.append(loss)
                 self.n_iter_ += 1
+
+    def _adversarial_epoch(self, net, X, y, classes, settings):
+        """One pass over (X, y) in shuffled minibatches, each replaced by its PGD
+        perturbation against the current network and trained on with one ``partial_fit``
+        call (one optimizer step; Adam's or SGD's state carries over between calls). The
+        first batch of a fresh network is trained on as it is: there is no network to
+        attack yet. Returns the epoch's loss, the mean over its samples of the batches'
+        losses, as MLPClassifier's loss_curve_ records it."""
+        epsilon, steps, step_size = settings
+        n = X.shape[0]
+        size = min(200 if self.batch_size == "auto" else self.batch_size, n)
+        if self._order_rng is None:
+            self._order_rng = check_random_state(self.random_state)
+        if self._pgd_rng is None:  # drawn on first use: epsilon=0 never touches the seed
+            self._pgd_rng = _generator(self.random_state)
+        order = self._order_rng.permutation(n)
+        # the labels as the network's output codes them (its classes, sorted)
+        known = net.classes_ if hasattr(net, "classes_") else np.unique(classes)
+        Y = label_binarize(y, classes=known).astype(X.dtype)
+        total = 0.0
+        # X and y were validated once for the epoch: the per-batch calls skip the checks
+        # (they cost more than the step on a batch of 32)
+        with config_context(assume_finite=True, skip_parameter_validation=True):
+            for start in range(0, n, size):
+                rows = order[start:start + size]
+                X_batch, y_batch = X[rows], y[rows]
+                if hasattr(net, "coefs_"):
+                    X_batch = _pgd(net, X_batch, Y[rows], epsilon, steps, step_size,
+                                   self._pgd_rng)
+                # the batch as it is, in one step: no shuffling, no splitting
+                net.set_params(shuffle=False, batch_size=rows.size)
+                partial_fit_or_interrupt(net, X_batch, y_batch,
+                                         classes=None if hasattr(net, "classes_") else classes)
+                total += net.loss_ * rows.size
+        return total / n
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y):
@@ -371,6 +371,7 @@ class PGDTrainedMLP(ClassifierMixin, BaseEstimator):
         classes = np.unique(y)
         self._network = self._new_network()
         self.n_iter_ = 0
+        self.loss_curve_ = []
         for _ in range(self.max_iter):
             self._epoch(X, y, classes)
         return self
@@ -404,6 +405,7 @@ class PGDTrainedMLP(ClassifierMixin, BaseEstimator):
         if first:
             self._network = self._new_network()
             self.n_iter_ = 0
+            self.loss_curve_ = []
         self._epoch(X, y, classes if first else None)
         return self
 

@@ -9,8 +9,10 @@ and :func:`run_plan` runs them; :func:`read_csv` and :func:`read_json` read resu
 
 The code is split the same way: ``_planning`` (names, checks, cells), ``_execution``
 (poisoning, fitting, scoring, joblib), ``_results`` (records, tables, files) and
-``_methods`` (the method registry), ``_poisoning`` (:func:`poison_labels`, the one
-poisoning path, which the benchmarks use too); import everything from ``floral.experiments``.
+``_methods`` (the method registry: each method's estimator, defaults, column heading and
+how it is trained, which decides its Model, Best and Last), ``_poisoning``
+(:func:`poison_labels`, the one poisoning path, which the benchmarks use too); import
+everything from ``floral.experiments``.
 
 One *cell* of the grid is a dataset, a seed, an attack and a budget. A cell loads the data
 with ``random_state=seed`` (the split), poisons the training labels once with the attack

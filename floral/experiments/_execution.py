@@ -16,11 +16,11 @@ import numpy as np
 from sklearn.utils import Bunch
 from sklearn.utils._param_validation import validate_params
 
+from .._interrupt import partial_fit_or_interrupt
 from .._validation import resolve_gamma
-from ..defenses._nn_pgd import partial_fit_or_interrupt
 from ..exceptions import IneffectiveParameterWarning
-from ._methods import make_method
-from ._planning import _GRID_PARAMS, Plan, _plan
+from ._methods import make_method, method_entry
+from ._planning import GRID_PARAMS, Plan, build_plan
 from ._poisoning import poison_labels
 from ._results import FIELDS, Results
 
@@ -31,29 +31,50 @@ def _accuracy(est, X, y):
     return float(np.mean(est.predict(X) == y))
 
 
-def _fit_and_score(est, data, y_train):
-    """Fit ``est`` on the poisoned labels; Model / Best / Last scores, best round, model."""
-    from sklearn.neural_network import MLPClassifier
+def _fit_rounds(est, data, y_train):
+    """An estimator that records its rounds (FloralSVC), fitted with the validation split:
+    Model, Best = its best_round(), Last = its last_round(), the best round."""
+    with warnings.catch_warnings():
+        # the grid plays the paper's C on purpose (C = 10 on Moon), a C the game's
+        # dual never reaches: the warning is for a user who chose C, not for the grid
+        warnings.simplefilter("ignore", IneffectiveParameterWarning)
+        est.fit(data.X_train, y_train, X_val=data.X_val, y_val=data.y_val)
+    return est, est.best_round(), est.last_round(), int(est.best_round_)
 
-    from ..defenses import PGDTrainedMLP
-    from ..svm import FloralSVC
 
+def _fit_epochs(est, data, y_train):
+    """Train epoch by epoch; keep the epoch with the best validation accuracy.
+
+    ``max_iter`` is the number of epochs; each ``partial_fit`` call is one pass over the
+    training data in minibatches. Returns (Model, Best, Last, best epoch): Model is the
+    best epoch (early stopping on the validation split).
+    """
+    epochs = int(est.max_iter)  # >= 1: planning validated the estimator
+    classes = np.unique(y_train)
+    best, best_val, best_epoch = None, -1.0, 0
+    for epoch in range(1, epochs + 1):
+        partial_fit_or_interrupt(est, data.X_train, y_train, classes=classes)
+        val = _accuracy(est, data.X_val, data.y_val)
+        if val > best_val:  # strict: the earliest epoch wins ties
+            best, best_val, best_epoch = copy.deepcopy(est), val, epoch
+    return best, best, est, best_epoch
+
+
+def _fit_once(est, data, y_train):
+    """A single fit: Model, Best and Last are the same model; no best round."""
+    est.fit(data.X_train, y_train)
+    return est, est, est, None
+
+
+# Method.training -> how the method is fitted and its Model / Best / Last taken
+_TRAINING = {"rounds": _fit_rounds, "epochs": _fit_epochs, None: _fit_once}
+
+
+def _fit_and_score(method, est, data, y_train):
+    """Fit ``est`` on the poisoned labels as its method's registry entry says; Model /
+    Best / Last scores, best round, model."""
     start = time.perf_counter()
-    best_round = None
-    if isinstance(est, FloralSVC):
-        with warnings.catch_warnings():
-            # the grid plays the paper's C on purpose (C = 10 on Moon), a C the game's
-            # dual never reaches: the warning is for a user who chose C, not for the grid
-            warnings.simplefilter("ignore", IneffectiveParameterWarning)
-            est.fit(data.X_train, y_train, X_val=data.X_val, y_val=data.y_val)
-        model, best, last = est, est.best_round(), est.last_round()
-        best_round = int(est.best_round_)
-    elif isinstance(est, (MLPClassifier, PGDTrainedMLP)):
-        best, last, best_round = _fit_nn(est, data, y_train)
-        model = best
-    else:
-        est.fit(data.X_train, y_train)
-        model = best = last = est
+    model, best, last, best_round = _TRAINING[method_entry(method).training](est, data, y_train)
     seconds = time.perf_counter() - start
     scores = dict(fit_seconds=seconds, best_round=best_round)
     # a model shared by two roles is scored once
@@ -90,23 +111,6 @@ def _minority(y):
     return classes[i], float(counts[i] / counts.sum()), int(classes.size)
 
 
-def _fit_nn(est, data, y_train):
-    """Train epoch by epoch; keep the epoch with the best validation accuracy.
-
-    ``max_iter`` is the number of epochs; each ``partial_fit`` call is one pass over the
-    training data in minibatches. Returns (best model, last model, best epoch).
-    """
-    epochs = int(est.max_iter)  # >= 1: planning validated the estimator
-    classes = np.unique(y_train)
-    best, best_val, best_epoch = None, -1.0, 0
-    for epoch in range(1, epochs + 1):
-        partial_fit_or_interrupt(est, data.X_train, y_train, classes=classes)
-        val = _accuracy(est, data.X_val, data.y_val)
-        if val > best_val:  # strict: the earliest epoch wins ties
-            best, best_val, best_epoch = copy.deepcopy(est), val, epoch
-    return best, est, best_epoch
-
-
 def _run_cell(cell):
     """Poison once, fit every method; returns (cell index, records, kept models or None)."""
     data = cell["loader"](random_state=cell["seed"])
@@ -123,7 +127,7 @@ def _run_cell(cell):
     for method in cell["methods"]:
         est = make_method(method, C=cell["C"], gamma=gamma, random_state=seed,
                           n_jobs=cell["inner_jobs"], **cell["method_params"].get(method, {}))
-        scores, model = _fit_and_score(est, data, y_poisoned)
+        scores, model = _fit_and_score(method, est, data, y_poisoned)
         record = dict(
             dataset=cell["dataset"], attack=cell["attack"], budget=budget, method=method,
             seed=seed, attack_seconds=attack_seconds, n_flipped=n_flipped,
@@ -244,7 +248,7 @@ def run_plan(plan, *, verbose=0):
     return results
 
 
-@validate_params({**_GRID_PARAMS, "verbose": ["verbose"]}, prefer_skip_nested_validation=True)
+@validate_params({**GRID_PARAMS, "verbose": ["verbose"]}, prefer_skip_nested_validation=True)
 def run_grid(datasets, attacks, budgets, methods, seeds, n_jobs=None, *, C=10.0, gamma=None,
              method_params=None, attack_params=None, label=None, sep=",", drop=None,
              keep_models=False, verbose=0):
@@ -342,7 +346,7 @@ def run_grid(datasets, attacks, budgets, methods, seeds, n_jobs=None, *, C=10.0,
     >>> sorted({(r["attack"], r["budget"]) for r in res})
     [('alfa_tilt', 0.1), ('none', 0.0)]
     """
-    plan = _plan(datasets, attacks, budgets, methods, seeds, n_jobs, C=C, gamma=gamma,
-                 method_params=method_params, attack_params=attack_params, label=label,
-                 sep=sep, drop=drop, keep_models=keep_models, caller="run_grid")
+    plan = build_plan(datasets, attacks, budgets, methods, seeds, n_jobs, C=C, gamma=gamma,
+                      method_params=method_params, attack_params=attack_params, label=label,
+                      sep=sep, drop=drop, keep_models=keep_models, caller="run_grid")
     return run_plan(plan, verbose=verbose)

@@ -1,8 +1,11 @@
-"""The runner's methods: names, display names and the estimators behind them."""
+"""The runner's methods: names, display names, the estimators behind them and how the
+runner takes their Model, Best and Last."""
 import inspect
+from dataclasses import dataclass, field
+from typing import Optional
 
-__all__ = ["FLORAL_PARAMS", "NN_PARAMS", "available_methods", "make_method", "method_key",
-           "display_name"]
+__all__ = ["FLORAL_PARAMS", "NN_PARAMS", "Method", "available_methods", "make_method",
+           "method_key", "display_name", "method_entry", "methods_trained_by"]
 
 # FLORAL in the grid (and in floral demo): FloralSVC's defaults (learning_rate="auto", 500
 # rounds, the 5 best validation rounds) with the paper's attacker budget, 5% of n, pinned:
@@ -14,17 +17,45 @@ FLORAL_PARAMS = {"flip_budget": 0.05}
 NN_PARAMS = dict(hidden_layer_sizes=(32, 32), activation="relu", solver="adam",
                  learning_rate_init=1e-3, batch_size=32, max_iter=200)
 
-# name -> (import path of the estimator class, default constructor arguments, display name)
+
+@dataclass(frozen=True)
+class Method:
+    """One method of the grid.
+
+    ``training`` says how the runner fits it and takes Model, Best and Last (the
+    fitting itself is in ``_execution``):
+
+    - ``"rounds"``: an estimator that records its rounds (FloralSVC): fitted with the
+      validation split; Model is the fitted estimator, Best its ``best_round()``, Last its
+      ``last_round()``;
+    - ``"epochs"``: an estimator trained epoch by epoch with ``partial_fit`` for
+      ``max_iter`` epochs; Best (and Model) is the epoch of highest validation accuracy,
+      Last the final one;
+    - ``None``: a single fit; Model, Best and Last are the same model.
+
+    ``length`` is the constructor argument that sets the number of rounds or epochs.
+    """
+
+    estimator: str  # import path, "module:Class"
+    display: str
+    defaults: dict = field(default_factory=dict)
+    training: Optional[str] = None
+    length: Optional[str] = None
+
+
+# in the paper's column order
 _METHODS = {
-    "floral": ("floral.svm:FloralSVC", FLORAL_PARAMS, "FLORAL"),
-    "svm": ("sklearn.svm:SVC", {}, "SVM"),
-    "nn": ("sklearn.neural_network:MLPClassifier", NN_PARAMS, "NN"),
+    "floral": Method("floral.svm:FloralSVC", "FLORAL", FLORAL_PARAMS, "rounds", "n_rounds"),
+    "svm": Method("sklearn.svm:SVC", "SVM"),
+    "nn": Method("sklearn.neural_network:MLPClassifier", "NN", NN_PARAMS, "epochs",
+                 "max_iter"),
     # the same network, so epsilon=0 is nn exactly; the PGD settings are the estimator's
-    "nn-pgd": ("floral.defenses:PGDTrainedMLP", NN_PARAMS, "NN-PGD"),
-    "ln-svm": ("floral.defenses:LNSVC", {}, "LN-SVM"),
-    "curie": ("floral.defenses:CurieSVC", {}, "Curie"),
-    "ls-svm": ("floral.defenses:LabelSanitizedSVC", {}, "LS-SVM"),
-    "k-lid": ("floral.defenses:KLIDSVC", {}, "K-LID"),
+    "nn-pgd": Method("floral.defenses:PGDTrainedMLP", "NN-PGD", NN_PARAMS, "epochs",
+                     "max_iter"),
+    "ln-svm": Method("floral.defenses:LNSVC", "LN-SVM"),
+    "curie": Method("floral.defenses:CurieSVC", "Curie"),
+    "ls-svm": Method("floral.defenses:LabelSanitizedSVC", "LS-SVM"),
+    "k-lid": Method("floral.defenses:KLIDSVC", "K-LID"),
 }
 
 
@@ -41,7 +72,7 @@ def available_methods():
 def display_name(name):
     """The column heading of a method in the tables ("ln-svm" -> "LN-SVM"); other names
     (records read from files written by other versions) are shown as they are."""
-    return _METHODS[name][2] if name in _METHODS else name
+    return _METHODS[name].display if name in _METHODS else name
 
 
 def method_key(name):
@@ -53,6 +84,16 @@ def method_key(name):
         raise ValueError(f"unknown method {name!r}; choose from: "
                          f"{', '.join(available_methods())} (or 'all')")
     return key
+
+
+def method_entry(name):
+    """The :class:`Method` behind a method name (any spelling :func:`method_key` takes)."""
+    return _METHODS[method_key(name)]
+
+
+def methods_trained_by(training):
+    """Names of the methods whose :attr:`Method.training` is ``training``, in order."""
+    return tuple(name for name, m in _METHODS.items() if m.training == training)
 
 
 def _import(path):
@@ -95,7 +136,7 @@ def make_method(name, *, C=1.0, gamma="scale", random_state=None, n_jobs=None, *
         A parameter the estimator does not take.
     """
     key = method_key(name)
-    path, defaults, _ = _METHODS[key]
+    path, defaults = _METHODS[key].estimator, _METHODS[key].defaults
     try:
         cls = _import(path)
     except ImportError as exc:

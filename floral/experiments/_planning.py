@@ -16,7 +16,7 @@ from .. import _validation
 from .. import attacks as _attacks
 from .._validation import BUDGET, GAMMA, N_JOBS, SEED, check_option, resolve_budget
 from ._methods import available_methods, make_method, method_key
-from ._results import _jsonable
+from ._results import jsonable
 
 __all__ = ["DEFAULT_GAMMA", "Plan", "PlanError", "available_datasets", "plan_grid"]
 
@@ -24,10 +24,12 @@ __all__ = ["DEFAULT_GAMMA", "Plan", "PlanError", "available_datasets", "plan_gri
 # for every other dataset.
 DEFAULT_GAMMA = {"moons": 1.0}
 
-# name -> loader(random_state=...) in floral.datasets
-_DATASETS = {"moons": "load_moons", "digits_1v7": "load_digits_1v7",
-             "breast_cancer": "load_breast_cancer", "digits10": "load_digits",
-             "imbalanced_moons": "load_imbalanced_moons"}
+# name -> (loader(random_state=...) in floral.datasets, what a help text says of it
+# besides its name)
+_DATASETS = {"moons": ("load_moons", ""), "digits_1v7": ("load_digits_1v7", ""),
+             "breast_cancer": ("load_breast_cancer", ""),
+             "digits10": ("load_digits", "ten classes"),
+             "imbalanced_moons": ("load_imbalanced_moons", "10% positives")}
 # "digits" named the 1-vs-7 set before the ten-class one existed; it keeps that meaning so
 # an old command still runs the experiment it ran. Ten classes are only "digits10".
 _DATASET_ALIASES = {"moon": "moons", "digits": "digits_1v7", "digits_10": "digits10"}
@@ -51,6 +53,15 @@ def available_datasets():
     names : tuple of str
     """
     return tuple(_DATASETS)
+
+
+def describe_datasets():
+    """The built-in datasets for a help text: names, notes and aliases, e.g. ``"moons,
+    ..., digits10 (ten classes), ...; digits is digits_1v7, ..."``."""
+    names = ", ".join(f"{name} ({note})" if note else name
+                      for name, (_, note) in _DATASETS.items())
+    aliases = ", ".join(f"{alias} is {name}" for alias, name in _DATASET_ALIASES.items())
+    return f"{names}; {aliases}"
 
 
 # --- dataset loaders (picklable, for joblib workers) ---------------------------------------
@@ -106,7 +117,7 @@ class _BuiltinData:
     def __call__(self, random_state=None):
         from .. import datasets
 
-        return getattr(datasets, _DATASETS[self.name])(random_state=random_state)
+        return getattr(datasets, _DATASETS[self.name][0])(random_state=random_state)
 
 
 # --- names and values ------------------------------------------------------------------------
@@ -282,7 +293,7 @@ class Plan:
                 f"{m['seeds']}>")
 
 
-_GRID_PARAMS = {
+GRID_PARAMS = {
     "seeds": [Interval(Integral, 1, None, closed="left"), "array-like"],
     "n_jobs": N_JOBS,
     "C": _validation.C,
@@ -296,7 +307,7 @@ _GRID_PARAMS = {
 }
 
 
-@validate_params(_GRID_PARAMS, prefer_skip_nested_validation=True)
+@validate_params(GRID_PARAMS, prefer_skip_nested_validation=True)
 def plan_grid(datasets, attacks, budgets, methods, seeds, n_jobs=None, *, C=10.0, gamma=None,
               method_params=None, attack_params=None, label=None, sep=",", drop=None,
               keep_models=False):
@@ -330,13 +341,13 @@ def plan_grid(datasets, attacks, budgets, methods, seeds, n_jobs=None, *, C=10.0
     >>> len(plan), sorted({(c["attack"], c["budget"]) for c in plan.cells})
     (4, [('alfa_tilt', 0.1), ('none', 0.0)])
     """
-    return _plan(datasets, attacks, budgets, methods, seeds, n_jobs, C=C, gamma=gamma,
-                 method_params=method_params, attack_params=attack_params, label=label,
-                 sep=sep, drop=drop, keep_models=keep_models, caller="plan_grid")
+    return build_plan(datasets, attacks, budgets, methods, seeds, n_jobs, C=C, gamma=gamma,
+                      method_params=method_params, attack_params=attack_params, label=label,
+                      sep=sep, drop=drop, keep_models=keep_models, caller="plan_grid")
 
 
-def _plan(datasets, attacks, budgets, methods, seeds, n_jobs, *, C, gamma, method_params,
-          attack_params, label, keep_models, caller, sep=",", drop=None):
+def build_plan(datasets, attacks, budgets, methods, seeds, n_jobs, *, C, gamma,
+               method_params, attack_params, label, keep_models, caller, sep=",", drop=None):
     import joblib
 
     specs = [_dataset_spec(d, label, sep, drop) for d in _as_list(datasets, "datasets")]
@@ -393,9 +404,9 @@ def _plan(datasets, attacks, budgets, methods, seeds, n_jobs, *, C, gamma, metho
         cell["inner_jobs"] = 1 if parallel else None
     meta = dict(datasets=names, attacks=attack_keys, budgets=list(budgets),
                 methods=method_keys, seeds=seeds, C=C, gamma=gamma,
-                method_params={k: {p: _jsonable(v) for p, v in d.items()}
+                method_params={k: {p: jsonable(v) for p, v in d.items()}
                                for k, d in params.items()},
-                attack_params={k: {p: _jsonable(v) for p, v in d.items()}
+                attack_params={k: {p: jsonable(v) for p, v in d.items()}
                                for k, d in a_params.items()},
                 n_train=n_train)
     return Plan(cells, n_jobs, meta)

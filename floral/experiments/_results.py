@@ -32,7 +32,7 @@ _INT_FIELDS = {"seed", "best_round", "n_flipped", "n_train", "n_classes"}
 IMBALANCE_RATIO = 0.8
 
 
-def _setting(attack, budget):
+def setting_label(attack, budget):
     if attack == "none":
         return "clean"
     if isinstance(budget, numbers.Integral):
@@ -110,7 +110,7 @@ class Results(list):
     def to_json(self, path):
         """Write ``{"meta": ..., "records": [...]}`` as JSON; :func:`read_json` reads it."""
         # one record per line: compact, and still diff- and grep-friendly
-        records = [json.dumps({k: _jsonable(v) for k, v in rec.items()}) for rec in self]
+        records = [json.dumps({k: jsonable(v) for k, v in rec.items()}) for rec in self]
         with atomic_output(path, "w", encoding="utf-8") as fh:
             fh.write('{"meta": ' + json.dumps(_jsonable_tree(self.meta))
                      + ',\n "records": [\n  ' + ",\n  ".join(records) + "\n]}\n")
@@ -246,7 +246,7 @@ class Results(list):
             return " / ".join(parts)
 
         header = ["setting"] + [display_name(m) for m in methods]
-        body = [[_setting(a, b)] + [cell(cells.get((a, b, m))) for m in methods]
+        body = [[setting_label(a, b)] + [cell(cells.get((a, b, m))) for m in methods]
                 for a, b in settings]
         seeds = f"mean{sep}std over {n_seeds} seeds" if n_seeds > 1 else "1 seed"
         what = _METRICS[metric].format(share=share)
@@ -266,7 +266,7 @@ def _jsonable_tree(value):
         return {str(k): _jsonable_tree(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [_jsonable_tree(v) for v in value]
-    return _jsonable(value)
+    return jsonable(value)
 
 
 def _render(title, header, body, fmt):
@@ -343,9 +343,9 @@ def read_json(path):
     return results
 
 
-def _jsonable(value):
+def jsonable(value):
     if isinstance(value, (tuple, list)):
-        return [_jsonable(v) for v in value]
+        return [jsonable(v) for v in value]
     if isinstance(value, np.generic):
         return value.item()
     if value is None or isinstance(value, (bool, int, float, str)):
