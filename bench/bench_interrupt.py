@@ -35,7 +35,7 @@ PHASES = {
     "kernel storage (packed triangle, 1.8 GB)": f"""
         X = np.random.default_rng(0).normal(size=({N}, 20))
         start()
-        _core.GramRows(X, kernel="rbf", gamma=0.1, cache_size=2000)
+        _testing.GramRows(X, kernel="rbf", gamma=0.1, cache_size=2000)
     """,
     "power iteration (learning_rate='auto')": """
         A = np.random.default_rng(0).normal(size=(3000, 5))
@@ -60,6 +60,7 @@ PHASES = {
 PRELUDE = """
 import numpy as np
 from floral import FloralSVC, _core
+from floral._core import _testing
 def start():
     print("start", flush=True)
 """

@@ -11,7 +11,7 @@
 #include <cmath>
 #include <vector>
 
-#include "kernel.hpp"
+#include "gram_cache.hpp"
 
 namespace floral {
 
