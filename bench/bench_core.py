@@ -36,8 +36,8 @@ from sklearn.metrics.pairwise import rbf_kernel
 
 from _common import load_average, machine_info
 from floral import _core, _memory, show_config
-from floral._core import _testing
 from floral._config import config_info
+from floral._core import _testing
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 

@@ -41,7 +41,7 @@ PHASES = {
         A = np.random.default_rng(0).normal(size=(3000, 5))
         X = np.vstack([A, A[:-1] + 1000.0])
         start()
-        _core.kernel_lambda_max(X, gamma=0.1, max_iter=10**9, rtol=0.0)
+        _testing.kernel_lambda_max(X, gamma=0.1, max_iter=10**9, rtol=0.0)
     """,
     "init='svc' (libsvm)": f"""
         rng = np.random.default_rng(0)

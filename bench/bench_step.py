@@ -26,7 +26,8 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _common import machine_info, machine_line, pm  # noqa: E402
-from floral import FloralSVC, _core, attacks, datasets  # noqa: E402
+from floral import FloralSVC, attacks, datasets  # noqa: E402
+from floral._core import _testing  # noqa: E402
 from floral._validation import resolve_gamma  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -54,7 +55,7 @@ def accuracy_sweep(scales, seeds):
                 d = loader(random_state=seed)
                 gamma = resolve_gamma(gamma_spec, d.X_train)
                 y = poisoned(d, attack, budget, gamma, seed)
-                lmax, _ = _core.kernel_lambda_max(d.X_train, gamma=gamma)
+                lmax, _ = _testing.kernel_lambda_max(d.X_train, gamma=gamma)
                 for s in scales:
                     kw = dict(C=10.0, gamma=gamma, learning_rate=s / lmax, n_jobs=1,
                               random_state=seed)
@@ -77,7 +78,7 @@ def stability(multiples):
     X, y = make_moons(3500, noise=0.3, random_state=0)
     Xt, yt, X, y = X[1500:], y[1500:], X[:1500], y[:1500]
     y = attacks.random_flip(y, 0.1, random_state=0)
-    lmax, _ = _core.kernel_lambda_max(X, gamma=1.0)
+    lmax, _ = _testing.kernel_lambda_max(X, gamma=1.0)
     rows = []
     for mult in multiples:
         with warnings.catch_warnings(record=True) as caught:

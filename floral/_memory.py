@@ -34,7 +34,7 @@ def use_features(n, d):
 
 
 def packed_gram_bytes(n):
-    """Bytes of the core's packed lower triangle for n points (kernel.hpp's row_offset(n)).
+    """Bytes of the core's packed lower triangle for n points (gram_cache.hpp's row_offset(n)).
 
     Row i holds K[i, :i+1] padded to a multiple of 16 float32, so the total is
     16 * sum_{t=1..n} ceil(t/16) floats = 16 (q + 1)(8q + r) with n = 16q + r.

@@ -479,7 +479,7 @@ def test_lambda_max_matches_eigsh(moons):
     for kernel, gamma in [("rbf", 1.0), ("rbf", 20.0), ("linear", 1.0), ("poly", 0.5)]:
         K = gram32(X, kernel=kernel, gamma=gamma, coef0=1.0)
         expected = eigsh(K, k=1, which="LA")[0][0]
-        got, iters = _core.kernel_lambda_max(X, kernel=kernel, gamma=gamma, coef0=1.0)
+        got, iters = _testing.kernel_lambda_max(X, kernel=kernel, gamma=gamma, coef0=1.0)
         assert got == pytest.approx(expected, rel=1e-3), kernel
         assert 1 < iters < 200
     res = _core.floral_fit(X, np.where(X[:, 0] > 0, 1, -1), np.ones(len(X)),
@@ -492,7 +492,7 @@ def test_lambda_max_matches_eigsh(moons):
 def test_too_large_step_raises_the_objective_within_rounds(moons):
     X, y = moons
     n = len(y)
-    lmax, _ = _core.kernel_lambda_max(X)
+    lmax, _ = _testing.kernel_lambda_max(X)
     # no attacker, so every rise is the step's: none below 2 / lambda_max
     stable = _core.floral_fit(X, y, np.full(n, 1e3), np.zeros(n), n_rounds=200,
                               learning_rate=1.9 / lmax)
@@ -588,6 +588,23 @@ def test_bandwidth_probe_rejects_bad_sizes():
         _testing.bandwidth_probe(0)
     with pytest.raises(ValueError, match="repeats"):
         _testing.bandwidth_probe(10, repeats=0)
+
+
+@pytest.mark.parametrize("cache_size", [0.05, 0.25])  # a row cache; the packed triangle
+def test_kernel_rows_seconds_times_the_storage_that_fit_builds(cache_size):
+    X = np.random.default_rng(0).normal(size=(300, 3))
+    layout = _testing.GramRows(X, cache_size=cache_size).layout
+    assert layout == ("rows" if cache_size < 0.1 else "packed")
+    seconds = _core.kernel_rows_seconds(X, 40, cache_size=cache_size, gamma=0.5)
+    assert np.isfinite(seconds) and seconds >= 0
+    with pytest.raises(ValueError, match="n_rows"):
+        _core.kernel_rows_seconds(X, 0)
+    with pytest.raises(ValueError, match="n_rows"):
+        _core.kernel_rows_seconds(X, 301)
+    with pytest.raises(ValueError, match="cache_size"):
+        _core.kernel_rows_seconds(X, 4, cache_size=0.0)
+    with pytest.raises(ValueError, match="kernel"):
+        _core.kernel_rows_seconds(X, 4, kernel="laplacian")
 
 
 def test_a_huge_candidate_factor_keeps_the_attacker_on():

@@ -60,7 +60,6 @@ cdef extern from "gram_cache.hpp" namespace "floral":
     cdef cppclass GramCache:
         GramCache(const double* X, index_t n, index_t d, KernelSpec spec, double budget_bytes,
                   int n_threads, dgemm_fn gemm) except + nogil
-        index_t n()
         cbool materialised()
         cbool is_packed()
         cbool square()
@@ -85,9 +84,6 @@ cdef extern from "features.hpp" namespace "floral":
     cdef cppclass BasicFeatureOperator[T]:
         BasicFeatureOperator(const T* X, index_t n, index_t d, const T* Xt, index_t m,
                              int n_threads) except + nogil
-        index_t n()
-        index_t m()
-        index_t d()
         const double* w()
         void matvec(const double* c, double* out) except + nogil
         void add_columns(const index_t* cols, const double* delta, index_t k,
@@ -97,7 +93,6 @@ cdef extern from "evaluation.hpp" namespace "floral":
     cdef cppclass CrossKernel:
         CrossKernel(const double* X, index_t n, const double* Xv, index_t m, index_t d,
                     KernelSpec spec, cbool store, int n_threads, dgemm_fn gemm) except + nogil
-        index_t m()
         cbool stored()
 
 cdef extern from "governor.hpp" namespace "floral":

@@ -141,18 +141,6 @@ def floral_fit(
     power_rtol: float = 1e-7,
     storage: str = "gram",
 ) -> _FitResult: ...
-def kernel_lambda_max(
-    X: ArrayLike,
-    *,
-    kernel: str = "rbf",
-    gamma: float = 1.0,
-    degree: int = 3,
-    coef0: float = 0.0,
-    cache_size: float = 1024.0,
-    n_jobs: int | None = None,
-    max_iter: int = 200,
-    rtol: float = 1e-7,
-) -> tuple[float, int]: ...
 def kernel_rows_seconds(
     X: ArrayLike,
     n_rows: int,

@@ -20,7 +20,7 @@ from scipy.linalg.cython_blas cimport dgemm as _scipy_dgemm
 
 from floral._core._decl cimport (
     CB_HEARTBEAT, CB_STOP, GOVERNED_MIN_WORK, BasicCsrFeatureOperator, BasicFeatureOperator,
-    CacheStats, CrossKernel, GramCache, KernelSpec, LoopParams, LoopResult,
+    CrossKernel, GramCache, KernelSpec, LoopParams, LoopResult,
     ProjectionWorkspace, PyErr_CheckSignals, RoundModel, _check_signals_pending,
     c_decision_function, c_GEMM_MIN_FEATURES, c_sample_among, compiler_version, csr_lambda_max,
     dgemm_fn, features_lambda_max, g_interrupt_check, gram_lambda_max, index_t, max_threads,
@@ -760,31 +760,6 @@ def floral_fit(X, y, C, lam0, *, index_t n_classes=2, str kernel="rbf", double g
                           "n": int(res.n_averaged),
                           "flip_count": np.asarray(res.flip_count, dtype=np.int64)}
     return out
-
-
-def kernel_lambda_max(X, *, str kernel="rbf", double gamma=1.0, int degree=3,
-                      double coef0=0.0, double cache_size=1024.0, n_jobs=None,
-                      index_t max_iter=200, double rtol=1e-7):
-    """(lambda_max, iterations): the largest eigenvalue of the (float32-stored) kernel
-    matrix of X by the power iteration that ``floral_fit(learning_rate=None)`` runs."""
-    X = _as_2d(X, "X")
-    cdef index_t n = X.shape[0], d = X.shape[1]
-    cdef KernelSpec spec = _spec(kernel, gamma, degree, coef0)
-    cdef int nt = _threads(n_jobs)
-    cdef const double[:, ::1] Xv = X
-    cdef double budget = cache_size * 1024.0 * 1024.0
-    cdef GramCache* cache = NULL
-    cdef double lmax = 0.0
-    cdef index_t iters = 0
-    try:
-        with _blas_single_thread(d):
-            with nogil:
-                cache = new GramCache(&Xv[0, 0], n, d, spec, budget, nt, _gemm)
-                lmax = gram_lambda_max(cache[0], max_iter, rtol, &iters)
-    finally:
-        if cache != NULL:
-            del cache
-    return float(lmax), int(iters)
 
 
 def kernel_rows_seconds(X, index_t n_rows, *, str kernel="rbf", double gamma=1.0,

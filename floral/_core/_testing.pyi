@@ -72,3 +72,15 @@ class FeatureRows:
 
 def bandwidth_probe(n_floats: int, n_jobs: int | None = None, repeats: int = 5) -> float: ...
 def rng_uint64(seed: int, size: int) -> NDArray[np.uint64]: ...
+def kernel_lambda_max(
+    X: ArrayLike,
+    *,
+    kernel: str = "rbf",
+    gamma: float = 1.0,
+    degree: int = 3,
+    coef0: float = 0.0,
+    cache_size: float = 1024.0,
+    n_jobs: int | None = None,
+    max_iter: int = 200,
+    rtol: float = 1e-7,
+) -> tuple[float, int]: ...

@@ -10,7 +10,7 @@ first takes the SIMD target that _lib runs, and Ctrl-C is handled as in _lib.
 """
 import numpy as np
 cimport numpy as cnp
-from libc.stdint cimport int64_t, uint64_t
+from libc.stdint cimport uint64_t
 from libc.string cimport memcpy
 from libcpp cimport bool as cbool
 from libcpp.vector cimport vector
@@ -18,8 +18,8 @@ from scipy.linalg.cython_blas cimport dgemm as _scipy_dgemm
 
 from floral._core._decl cimport (
     BasicFeatureOperator, CacheStats, GramCache, GramOperator, KernelSpec, Rng,
-    _check_signals_pending, dgemm_fn, g_interrupt_check, gram_row_offset, index_t,
-    resolve_threads, set_simd_target)
+    _check_signals_pending, dgemm_fn, g_interrupt_check, gram_lambda_max, gram_row_offset,
+    index_t, resolve_threads, set_simd_target)
 from floral._core import _lib
 
 cnp.import_array()
@@ -324,3 +324,28 @@ def rng_uint64(uint64_t seed, Py_ssize_t size):
         ov[i] = rng.next()
     del rng
     return out
+
+
+def kernel_lambda_max(X, *, str kernel="rbf", double gamma=1.0, int degree=3,
+                      double coef0=0.0, double cache_size=1024.0, n_jobs=None,
+                      index_t max_iter=200, double rtol=1e-7):
+    """(lambda_max, iterations): the largest eigenvalue of the (float32-stored) kernel
+    matrix of X by the power iteration that ``floral_fit(learning_rate=None)`` runs."""
+    X = _lib._as_2d(X, "X")
+    cdef index_t n = X.shape[0], d = X.shape[1]
+    cdef KernelSpec spec = _spec(kernel, gamma, degree, coef0)
+    cdef int nt = _threads(n_jobs)
+    cdef const double[:, ::1] Xv = X
+    cdef double budget = cache_size * 1024.0 * 1024.0
+    cdef GramCache* cache = NULL
+    cdef double lmax = 0.0
+    cdef index_t iters = 0
+    try:
+        with _lib._blas_single_thread(d):
+            with nogil:
+                cache = new GramCache(&Xv[0, 0], n, d, spec, budget, nt, _gemm)
+                lmax = gram_lambda_max(cache[0], max_iter, rtol, &iters)
+    finally:
+        if cache != NULL:
+            del cache
+    return float(lmax), int(iters)

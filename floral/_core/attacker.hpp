@@ -43,7 +43,8 @@ index_t draw_uniform(index_t* cand, index_t size, index_t k, Rng& rng, Take&& ta
     index_t taken = 0;
     for (index_t r = 0; r < size && taken < k; ++r) {
         if (shuffle) {
-            const index_t s = r + static_cast<index_t>(rng.below(static_cast<std::uint64_t>(size - r)));
+            const auto left = static_cast<std::uint64_t>(size - r);
+            const index_t s = r + static_cast<index_t>(rng.below(left));
             std::swap(cand[r], cand[s]);
         }
         if (take(cand[r])) ++taken;

@@ -21,6 +21,7 @@
 // moves); the same |J| columns for the validation points (O(m |J|)).
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdint>
@@ -67,14 +68,13 @@ struct LoopParams {
     bool adaptive_threads = false;  // n_jobs=None: ThreadGovernor picks 1 or all threads
 };
 
-// The validation side: decision values at m points, accuracy against their classes.
+// The validation side: an operator from the training points to m validation points (null:
+// none) and their classes.
 template <class EvalOp>
 struct Evaluation {
-    Evaluation(EvalOp* op_, const std::int32_t* classes_)
-        : op(op_), classes(classes_), m(op_ != nullptr ? op_->m() : 0) {}
+    Evaluation(EvalOp* op_, const std::int32_t* classes_) : op(op_), classes(classes_) {}
     EvalOp* op;
     const std::int32_t* classes;  // class indices of the m points
-    index_t m;
 };
 
 // Intercept from the KKT conditions on the free set (LIBSVM's calculate_rho with b = -rho).

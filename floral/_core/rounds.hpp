@@ -1,5 +1,5 @@
 // Round keeping: what the round loop records and keeps of each round, from which the Python
-// layer assembles the returned model (floral/svm.py).
+// layer's model assembly builds the returned model (the C++ counterpart of that step).
 //
 // Every round's classifier is a kernel expansion over the training points, c_p = yt_p *
 // lam_p with intercepts b_p, so an average of rounds is again one model. Besides the last
