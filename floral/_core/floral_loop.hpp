@@ -340,10 +340,12 @@ void run_floral(Op& op, Evaluation<EvalOp> ev, const std::int32_t* y, index_t n_
         RoundRecord r;
         r.eta = p.learning_rate * std::pow(p.lr_decay, static_cast<double>(t / p.lr_decay_every));
         const bool refresh = p.refresh > 0 && t % p.refresh == 0;
+        // the leader's projected gradient step, decision values and intercept per problem
         for (index_t q = 0; q < P; ++q) {
             const double mu = leader.step(q, r.eta, refresh, values, r);
             if (q == 0) r.mu = mu;
         }
+        // record the round, and keep it for the average and among the best by its score
         r.n_sv = leader.count_sv(p.tol);
         if (values.m() > 0 && (t % p.eval_every == 0 || t == p.n_rounds))
             validation.score(values.fe.data(), leader.b.data(), P, r);
