@@ -1,7 +1,9 @@
 """Build script for floral's compiled core.
 
-All package metadata lives in pyproject.toml; this file only describes the extension
-``floral._core._lib`` and picks OpenMP flags for the compiler actually in use. When the
+All package metadata lives in pyproject.toml; this file only describes the extensions
+``floral._core._lib`` (the bindings the package uses) and ``floral._core._testing`` (test
+bindings: storage and operator objects, the bandwidth probe) and picks OpenMP flags for the
+compiler actually in use. When the
 compiler cannot build an OpenMP program the extension is still built, serially, and
 ``floral.show_config()`` reports it (the C++ code keys off ``_OPENMP``).
 """
@@ -82,7 +84,7 @@ class BuildExt(build_ext):
             # LD_PRELOADed when this build is imported. gcc's "undefined" group leaves out
             # float-cast-overflow (a double out of an integer type's range cast to it), so
             # it is named on its own; and gcc folds (int64_t)std::ceil(x) into a builtin
-            # lceil that the check does not see (candidate_factor * k, floral_loop.hpp), so
+            # lceil that the check does not see (candidate_factor * k, attacker.hpp), so
             # the rounding functions stay calls.
             san = ["-fsanitize=address,undefined,float-cast-overflow",
                    "-fno-sanitize-recover=all"]
@@ -104,17 +106,18 @@ class BuildExt(build_ext):
 
 extensions = [
     Extension(
-        "floral._core._lib",
-        sources=["floral/_core/_lib.pyx"],
+        f"floral._core.{name}",
+        sources=[f"floral/_core/{name}.pyx"],
         include_dirs=[np.get_include(), "floral/_core"],
         depends=[
-            os.path.join("floral", "_core", name)
-            for name in os.listdir(os.path.join("floral", "_core"))
-            if name.endswith(".hpp")
+            os.path.join("floral", "_core", header)
+            for header in os.listdir(os.path.join("floral", "_core"))
+            if header.endswith((".hpp", ".pxd"))
         ],
         language="c++",
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_9_API_VERSION")],
     )
+    for name in ("_lib", "_testing")
 ]
 
 setup(

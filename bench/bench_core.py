@@ -21,6 +21,7 @@ from sklearn.metrics.pairwise import rbf_kernel
 from _common import load_average, machine_info, quick_out
 from floral import _core, _memory, show_config
 from floral._config import config_info
+from floral._core import _testing
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -147,7 +148,7 @@ def main():
             rec = {"dataset": ds, "n": n, "d": X.shape[1]}
             # Each measurement is repeated and the median repeat kept (all are in the JSON):
             # on a shared VM a single pass can be stalled for milliseconds at any size.
-            probes = {str(t): [_core.bandwidth_probe(n * (n + 1) // 2, n_jobs=t)
+            probes = {str(t): [_testing.bandwidth_probe(n * (n + 1) // 2, n_jobs=t)
                                for _ in range(args.repeats)] for t in (1, threads)}
             rec["bandwidth_bound_s"] = {t: float(np.median(v)) for t, v in probes.items()}
             rec["bandwidth_bound_repeats_s"] = probes

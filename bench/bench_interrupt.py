@@ -32,13 +32,13 @@ PHASES = {
     "kernel storage (packed triangle, 1.8 GB)": f"""
         X = np.random.default_rng(0).normal(size=({N}, 20))
         start()
-        _core.GramRows(X, kernel="rbf", gamma=0.1, cache_size=2000)
+        _testing.GramRows(X, kernel="rbf", gamma=0.1, cache_size=2000)
     """,
     "power iteration (learning_rate='auto')": """
         A = np.random.default_rng(0).normal(size=(3000, 5))
         X = np.vstack([A, A[:-1] + 1000.0])
         start()
-        _core.kernel_lambda_max(X, gamma=0.1, max_iter=10**9, rtol=0.0)
+        _testing.kernel_lambda_max(X, gamma=0.1, max_iter=10**9, rtol=0.0)
     """,
     "init='svc' (libsvm)": f"""
         rng = np.random.default_rng(0)
@@ -57,6 +57,7 @@ PHASES = {
 PRELUDE = """
 import numpy as np
 from floral import FloralSVC, _core
+from floral._core import _testing
 def start():
     print("start", flush=True)
 """

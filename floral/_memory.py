@@ -10,7 +10,6 @@ import ctypes
 import math
 import os
 import sys
-import time
 from typing import NamedTuple
 
 __all__ = ["available_memory", "packed_gram_bytes", "plan_gram", "use_features"]
@@ -35,7 +34,7 @@ def use_features(n, d):
 
 
 def packed_gram_bytes(n):
-    """Bytes of the core's packed lower triangle for n points (kernel.hpp's row_offset(n)).
+    """Bytes of the core's packed lower triangle for n points (gram_cache.hpp's row_offset(n)).
 
     Row i holds K[i, :i+1] padded to a multiple of 16 float32, so the total is
     16 * sum_{t=1..n} ceil(t/16) floats = 16 (q + 1)(8q + r) with n = 16q + r.
@@ -252,10 +251,9 @@ def row_cache_round_seconds(X, kernel_params, cache_mb, n_jobs=None, sample_rows
 
     n = X.shape[0]
     q = min(n, sample_rows)
-    probe = _core.GramRows(X, cache_size=64 * _row_bytes(n) / _MB, n_jobs=n_jobs, **kernel_params)
-    t0 = time.perf_counter()
-    probe.rows(range(q))
-    per_entry = (time.perf_counter() - t0) / (q * n)
+    seconds = _core.kernel_rows_seconds(X, q, cache_size=64 * _row_bytes(n) / _MB,
+                                        n_jobs=n_jobs, **kernel_params)
+    per_entry = seconds / (q * n)
     capacity = min(n, int(cache_mb * _MB / _row_bytes(n)))
     return per_entry * (n - capacity) ** 2 / 2
 

@@ -4,6 +4,7 @@ import pytest
 from sklearn.datasets import make_moons
 
 from floral import _core, _kernels
+from floral._core import _testing
 from oracles import (
     floral_game_reference,
     floral_reference,
@@ -37,7 +38,7 @@ def test_kernel_rows_match_sklearn(kernel, d):
     gamma, coef0 = 0.7, 0.3
     expected = kernel_reference(X, X, kernel, gamma, 3, coef0)
     for cache_size in (64.0, 0.01):  # materialised, then LRU with a few rows
-        rows = _core.GramRows(X, kernel=kernel, gamma=gamma, coef0=coef0, cache_size=cache_size)
+        rows = _testing.GramRows(X, kernel=kernel, gamma=gamma, coef0=coef0, cache_size=cache_size)
         assert rows.materialised == (cache_size == 64.0)
         got = rows.rows(np.arange(150))
         assert got.dtype == np.float32
@@ -47,7 +48,7 @@ def test_kernel_rows_match_sklearn(kernel, d):
 def test_lru_cache_counts_and_never_recomputes_resident_rows():
     X = np.random.default_rng(0).normal(size=(112, 3))  # rows of 112 floats: 64-byte multiples
     budget_rows = 20  # 8 rows of dense-pass scratch and 2 of partial sums leave 10 cached
-    rows = _core.GramRows(X, cache_size=budget_rows * 112 * 4 / 2**20)
+    rows = _testing.GramRows(X, cache_size=budget_rows * 112 * 4 / 2**20)
     assert not rows.materialised and rows.capacity == 10 and rows.wave_rows == 8
     rows.rows([1, 2, 3])
     assert rows.stats == {"hits": 0, "misses": 3, "rows_computed": 3}
@@ -63,7 +64,7 @@ def test_lru_cache_counts_and_never_recomputes_resident_rows():
 
 def test_materialised_gram_is_symmetric_and_counts_n_rows(moons):
     X, _ = moons
-    rows = _core.GramRows(X)
+    rows = _testing.GramRows(X)
     K = rows.rows(np.arange(len(X)))
     assert rows.materialised and rows.stats["rows_computed"] == len(X)
     np.testing.assert_array_equal(K, K.T)
@@ -74,7 +75,7 @@ def test_materialised_gram_is_symmetric_and_counts_n_rows(moons):
 def test_matvec_and_column_update_match_dense(moons, cache_size):
     X, _ = moons
     rng = np.random.default_rng(1)
-    rows = _core.GramRows(X, cache_size=cache_size)
+    rows = _testing.GramRows(X, cache_size=cache_size)
     K = gram32(X)
     c = rng.normal(size=len(X))
     np.testing.assert_allclose(rows.matvec(c), K @ c, rtol=1e-12, atol=1e-12)
@@ -161,7 +162,7 @@ def test_topk_matches_stable_argsort():
 
 @pytest.mark.parametrize("seed", [0, 1, 2**63 + 5])
 def test_rng_is_the_specified_generator(seed):
-    assert _core.rng_uint64(seed, 20).tolist() == xoshiro256ss(seed, 20)
+    assert _testing.rng_uint64(seed, 20).tolist() == xoshiro256ss(seed, 20)
 
 
 @pytest.mark.parametrize("size, k, seed", [(30, 10, 0), (30, 30, 1), (7, 3, 2**63 + 5),
@@ -265,8 +266,8 @@ def test_one_and_two_threads_bitwise_identical(d):
     assert one["lam"].tobytes() == two["lam"].tobytes()
     assert one["f"].tobytes() == two["f"].tobytes()
     assert one["history"]["objective"].tobytes() == two["history"]["objective"].tobytes()
-    rows1 = _core.GramRows(X, gamma=1.0 / d, n_jobs=1).rows(np.arange(n))
-    rows2 = _core.GramRows(X, gamma=1.0 / d, n_jobs=2).rows(np.arange(n))
+    rows1 = _testing.GramRows(X, gamma=1.0 / d, n_jobs=1).rows(np.arange(n))
+    rows2 = _testing.GramRows(X, gamma=1.0 / d, n_jobs=2).rows(np.arange(n))
     assert rows1.tobytes() == rows2.tobytes()
 
 
@@ -478,7 +479,7 @@ def test_lambda_max_matches_eigsh(moons):
     for kernel, gamma in [("rbf", 1.0), ("rbf", 20.0), ("linear", 1.0), ("poly", 0.5)]:
         K = gram32(X, kernel=kernel, gamma=gamma, coef0=1.0)
         expected = eigsh(K, k=1, which="LA")[0][0]
-        got, iters = _core.kernel_lambda_max(X, kernel=kernel, gamma=gamma, coef0=1.0)
+        got, iters = _testing.kernel_lambda_max(X, kernel=kernel, gamma=gamma, coef0=1.0)
         assert got == pytest.approx(expected, rel=1e-3), kernel
         assert 1 < iters < 200
     res = _core.floral_fit(X, np.where(X[:, 0] > 0, 1, -1), np.ones(len(X)),
@@ -491,7 +492,7 @@ def test_lambda_max_matches_eigsh(moons):
 def test_too_large_step_raises_the_objective_within_rounds(moons):
     X, y = moons
     n = len(y)
-    lmax, _ = _core.kernel_lambda_max(X)
+    lmax, _ = _testing.kernel_lambda_max(X)
     # no attacker, so every rise is the step's: none below 2 / lambda_max
     stable = _core.floral_fit(X, y, np.full(n, 1e3), np.zeros(n), n_rounds=200,
                               learning_rate=1.9 / lmax)
@@ -571,22 +572,39 @@ def test_failed_allocation_is_memory_error():
     n = 6_000_000
     X = np.zeros((n, 1))
     with pytest.raises(MemoryError):
-        _core.GramRows(X, cache_size=2e8)
+        _testing.GramRows(X, cache_size=2e8)
 
 
 @pytest.mark.parametrize("n_floats", [1, 4095, 4096, 3 * 4096 + 7])
 def test_bandwidth_probe_reads_every_float(n_floats):
     # the probe sums an all-ones array and raises if the sum is not n_floats, so block
     # tails and the multi-stream block body are both checked by calling it
-    seconds = _core.bandwidth_probe(n_floats, n_jobs=2, repeats=2)
+    seconds = _testing.bandwidth_probe(n_floats, n_jobs=2, repeats=2)
     assert np.isfinite(seconds) and seconds > 0
 
 
 def test_bandwidth_probe_rejects_bad_sizes():
     with pytest.raises(ValueError, match="n_floats"):
-        _core.bandwidth_probe(0)
+        _testing.bandwidth_probe(0)
     with pytest.raises(ValueError, match="repeats"):
-        _core.bandwidth_probe(10, repeats=0)
+        _testing.bandwidth_probe(10, repeats=0)
+
+
+@pytest.mark.parametrize("cache_size", [0.05, 0.25])  # a row cache; the packed triangle
+def test_kernel_rows_seconds_times_the_storage_that_fit_builds(cache_size):
+    X = np.random.default_rng(0).normal(size=(300, 3))
+    layout = _testing.GramRows(X, cache_size=cache_size).layout
+    assert layout == ("rows" if cache_size < 0.1 else "packed")
+    seconds = _core.kernel_rows_seconds(X, 40, cache_size=cache_size, gamma=0.5)
+    assert np.isfinite(seconds) and seconds >= 0
+    with pytest.raises(ValueError, match="n_rows"):
+        _core.kernel_rows_seconds(X, 0)
+    with pytest.raises(ValueError, match="n_rows"):
+        _core.kernel_rows_seconds(X, 301)
+    with pytest.raises(ValueError, match="cache_size"):
+        _core.kernel_rows_seconds(X, 4, cache_size=0.0)
+    with pytest.raises(ValueError, match="kernel"):
+        _core.kernel_rows_seconds(X, 4, kernel="laplacian")
 
 
 def test_a_huge_candidate_factor_keeps_the_attacker_on():

@@ -66,14 +66,15 @@ def test_every_target_computes_kernel_products_like_numpy():
     code = """
         import numpy as np
         from floral import _core
+        from floral._core import _testing
         rng = np.random.default_rng(0)
         X = rng.normal(size=(700, 5))
         c = rng.normal(size=700)
         K = np.exp(-0.3 * ((X[:, None, :] - X[None, :, :]) ** 2).sum(-1))
-        f = _core.GramRows(X, kernel="rbf", gamma=0.3).matvec(c)
+        f = _testing.GramRows(X, kernel="rbf", gamma=0.3).matvec(c)
         ref = K @ c
         assert np.max(np.abs(f - ref)) <= 1e-6 * np.abs(K).sum(1).max() * np.abs(c).max()
-        g = _core.FeatureRows(X).matvec(c)
+        g = _testing.FeatureRows(X).matvec(c)
         np.testing.assert_allclose(g, X @ (X.T @ c), rtol=1e-12, atol=1e-10)
         print(_core.simd_info()[0])
     """
@@ -145,11 +146,11 @@ def test_a_fit_in_a_forked_child_after_a_threaded_fit_does_not_hang():
 # --- interrupts --------------------------------------------------------------------------
 
 _PHASES = {
-    # the packed triangle at n = 30,000 (1.8 GB), built in the GramRows constructor
+    # the packed triangle at n = 30,000 (1.8 GB), built in the GramRows constructor (_testing)
     "kernel storage": """
         X = np.random.default_rng(0).normal(size=(30_000, 20))
         start()
-        _core.GramRows(X, kernel="rbf", gamma=0.1, cache_size=2000)
+        _testing.GramRows(X, kernel="rbf", gamma=0.1, cache_size=2000)
     """,
     # power iteration on two far-apart copies of one cloud (one point short): the two
     # top eigenvalues differ in the 5th digit, so it takes ~1e5 iterations to converge
@@ -157,7 +158,7 @@ _PHASES = {
         A = np.random.default_rng(0).normal(size=(3000, 5))
         X = np.vstack([A, A[:-1] + 1000.0])
         start()
-        _core.kernel_lambda_max(X, gamma=0.1, max_iter=10**9, rtol=0.0)
+        _testing.kernel_lambda_max(X, gamma=0.1, max_iter=10**9, rtol=0.0)
     """,
     # libsvm for init="svc" on random labels at n = 30,000
     "init='svc'": """
@@ -179,6 +180,7 @@ def test_ctrl_c_stops_every_phase_of_fit_at_once(phase):
         import sys, time
         import numpy as np
         from floral import FloralSVC, _core
+        from floral._core import _testing
         def start():
             print("start", flush=True)
     """) + textwrap.dedent(_PHASES[phase]) + 'print("finished", flush=True)\n'

@@ -10,6 +10,7 @@ from sklearn.metrics.pairwise import pairwise_kernels
 from sklearn.pipeline import make_pipeline
 
 from floral import FloralSVC, _core, _memory
+from floral._core import _testing
 from floral._kernels import KERNELS
 from floral.exceptions import IneffectiveParameterWarning
 from oracles import floral_reference, kernel_reference
@@ -39,7 +40,7 @@ def test_feature_operator_matches_numpy():
     X, Xt = rng.normal(size=(2500, 40)), rng.normal(size=(77, 40))
     for targets in (None, Xt):  # training case, and other points (validation values)
         T = X if targets is None else targets
-        op = _core.FeatureRows(X, targets)
+        op = _testing.FeatureRows(X, targets)
         c = rng.normal(size=2500)
         c[::3] = 0.0  # zero coefficients are skipped; the sums must not notice
         np.testing.assert_allclose(op.matvec(c), T @ (X.T @ c), rtol=1e-12, atol=1e-11)
@@ -61,7 +62,7 @@ def test_feature_path_f_equals_numpy_after_every_round(regime):
     n, d = 300, 5
     X = rng.normal(size=(n, d))
     y = np.where(X[:, 0] + 0.5 * rng.normal(size=n) > 0, 1, -1).astype(np.int8)
-    step = 1.0 / lambda_max(_core.FeatureRows(X).matvec, n)
+    step = 1.0 / lambda_max(_testing.FeatureRows(X).matvec, n)
     C, lr = (10.0, 0.2 * step) if regime == "dense" else (0.002, 5 * step)
     changed = []
     for rounds in range(1, 26):
@@ -132,7 +133,7 @@ def test_nystroem_pipeline_matches_exact_accuracy():
     X, y = noisy_moons(3000, seed=6)
     X_test, y_test = make_moons(2000, noise=0.2, random_state=7)
     y_test = 2 * y_test - 1
-    step = 1.0 / lambda_max(_core.GramRows(X, gamma=1.0, n_jobs=1).matvec, len(y), iters=20)
+    step = 1.0 / lambda_max(_testing.GramRows(X, gamma=1.0, n_jobs=1).matvec, len(y), iters=20)
     kw = dict(C=10.0, n_rounds=100, learning_rate=step, flip_budget=0.01, random_state=0,
               n_jobs=1)
     exact = FloralSVC(kernel="rbf", gamma=1.0, **kw).fit(X, y)
@@ -156,7 +157,7 @@ def test_packed_triangle_equals_pairwise_kernels(kernel, d):
     X = rng.normal(size=(n, d)) / np.sqrt(d)
     params = dict(gamma=0.7, coef0=0.3, degree=3)
     packed_mb = _memory.packed_gram_bytes(n) / 2**20
-    rows = _core.GramRows(X, kernel=kernel, cache_size=1.01 * packed_mb, **params)
+    rows = _testing.GramRows(X, kernel=kernel, cache_size=1.01 * packed_mb, **params)
     assert rows.layout == "packed" and rows.materialised
     expected = pairwise_kernels(X, metric=kernel, filter_params=True, **params)
     tri = expected[np.tril_indices(n)]  # row by row, K[i, :i+1]
@@ -166,7 +167,7 @@ def test_packed_triangle_equals_pairwise_kernels(kernel, d):
     np.testing.assert_array_equal(rows.packed(), full[np.tril_indices(n)])
     # the row cache and the square compute the very same float32 values
     for cache_size, layout in ((0.05, "rows"), (64.0, "square")):
-        other = _core.GramRows(X, kernel=kernel, cache_size=cache_size, **params)
+        other = _testing.GramRows(X, kernel=kernel, cache_size=cache_size, **params)
         assert other.layout == layout
         np.testing.assert_array_equal(other.rows(np.arange(n)), full)
 
@@ -177,7 +178,7 @@ def test_products_match_dense_in_every_storage(cache_size, layout):
     rng = np.random.default_rng(2)
     X = rng.normal(size=(700, 2))
     K = kernel_reference(X, X, "rbf", 1.0).astype(np.float32).astype(float)
-    rows = _core.GramRows(X, cache_size=cache_size)
+    rows = _testing.GramRows(X, cache_size=cache_size)
     assert rows.layout == layout
     c = rng.normal(size=700)
     np.testing.assert_allclose(rows.matvec(c), K @ c, rtol=1e-12, atol=1e-11)
@@ -227,7 +228,7 @@ def test_memory_bounded_run_beyond_the_cache():
     res = _core.floral_fit(X, y, np.full(n, 10.0), np.zeros(n), cache_size=budget_mb, **kw)
     cache = res["cache"]
     assert not cache["materialised"] and 8 <= cache["capacity"] < n
-    rows = _core.GramRows(X, cache_size=budget_mb)
+    rows = _testing.GramRows(X, cache_size=budget_mb)
     stored = (rows.capacity + rows.wave_rows) * 4 * -(-n // 16) * 16
     assert stored <= budget_mb * 2**20
     # every dense pass recomputed what it could not keep; nothing beyond the budget
@@ -380,8 +381,8 @@ def test_float32_feature_operator_matches_float64_bit_for_bit_and_numpy():
         X = X32.astype(np.float64)
         Xt32 = rng.normal(size=(77, d)).astype(np.float32)
         for targets32 in (None, Xt32):
-            op32 = _core.FeatureRows(X32, targets32)
-            op64 = _core.FeatureRows(X, None if targets32 is None else targets32.astype(float))
+            op32 = _testing.FeatureRows(X32, targets32)
+            op64 = _testing.FeatureRows(X, None if targets32 is None else targets32.astype(float))
             assert op32.dtype == np.float32 and op64.dtype == np.float64
             T = X if targets32 is None else targets32.astype(np.float64)
             c = rng.normal(size=n)

@@ -77,14 +77,16 @@ with tarfile.open(sdist) as tf:
     snames = {n.split("/", 1)[1] for n in tf.getnames() if "/" in n}
 core = [p.name for p in (src / "floral" / "_core").iterdir()]
 need = {"setup.py", "pyproject.toml", "MANIFEST.in", "README.md", "floral/py.typed",
-        "floral/_core/_lib.pyx", "floral/_core/_lib.pyi", "tests/oracles.py",
+        "floral/_core/_lib.pyx", "floral/_core/_lib.pyi", "floral/_core/_testing.pyx",
+        "floral/_core/_testing.pyi", "tests/oracles.py",
         "tools/wheels/install_libomp_macos.sh",
         "tools/wheels/macos_share_libomp.py"}
 need |= {f"floral/_core/{n}" for n in core if n.endswith((".hpp", ".pxd"))}
 need |= {p.relative_to(src).as_posix() for p in (src / "tests").glob("*.py")}
 missing = sorted(need - snames)
 junk = sorted(n for n in snames if n.endswith((".so", ".pyd", ".o", ".obj", ".pyc"))
-              or n == "floral/_core/_lib.cpp" or n.startswith("build/"))
+              or n in ("floral/_core/_lib.cpp", "floral/_core/_testing.cpp")
+              or n.startswith("build/"))
 print(f"sdist {top}: {len(snames)} files; sources: "
       + ", ".join(sorted(n.rsplit('/', 1)[1] for n in snames
                          if n.startswith("floral/_core/") and n.endswith((".pyx", ".hpp")))))
@@ -97,8 +99,10 @@ print(f"wheel {Path(wheel).name}: {len(wnames)} files")
 for n in wnames:
     print("   ", n)
 assert "floral/py.typed" in wnames, "py.typed missing from the wheel"
-assert "floral/_core/_lib.pyi" in wnames, "_lib.pyi missing from the wheel"
-assert any(n.startswith("floral/_core/_lib.") and n.endswith((".so", ".pyd")) for n in wnames)
+for mod in ("_lib", "_testing"):  # the tests run against the wheel, so it has both
+    assert f"floral/_core/{mod}.pyi" in wnames, f"{mod}.pyi missing from the wheel"
+    assert any(n.startswith(f"floral/_core/{mod}.") and n.endswith((".so", ".pyd"))
+               for n in wnames), f"the {mod} extension is missing from the wheel"
 bad = [n for n in wnames if n.endswith((".cpp", ".c", ".pyx", ".pxd", ".hpp", ".o", ".obj"))
        or n.startswith(("build/", "tests/")) or "/build/" in n]
 assert not bad, f"build junk in the wheel: {bad}"

@@ -1,5 +1,9 @@
 """floral's compiled core: C++ headers (.hpp) bound by one Cython module (_lib.pyx).
 
+Test bindings (kernel storage and operators as objects, the power iteration on its own,
+the generator's stream, a bandwidth probe) live in a second module,
+``floral._core._testing``, which nothing in the package imports.
+
 The hot kernels exist in one version per SIMD target (``SIMD_TARGETS``: baseline x86-64,
 AVX2+FMA, AVX-512; other builds have the baseline only). The best one this CPU runs is
 used unless the environment variable ``FLORAL_CPU_TARGET`` names another, read once, here,
@@ -16,16 +20,12 @@ from ._lib import (  # noqa: F401
     MAX_THREADS,
     SIMD_TARGETS,
     STOP,
-    FeatureRows,
-    GramRows,
-    bandwidth_probe,
     build_info,
     decision_function,
     effective_threads,
     floral_fit,
-    kernel_lambda_max,
+    kernel_rows_seconds,
     project,
-    rng_uint64,
     sample_among,
     select_simd_target,
     simd_info,

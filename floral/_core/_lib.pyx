@@ -14,185 +14,21 @@ import numpy as np
 import scipy.sparse
 cimport numpy as cnp
 from libc.stdint cimport int8_t, int32_t, int64_t, uint64_t
-from libc.string cimport memcpy
 from libcpp cimport bool as cbool
 from libcpp.vector cimport vector
 from scipy.linalg.cython_blas cimport dgemm as _scipy_dgemm
 
+from floral._core._decl cimport (
+    CB_HEARTBEAT, CB_STOP, GOVERNED_MIN_WORK, BasicCsrFeatureOperator, BasicFeatureOperator,
+    CrossKernel, GramCache, KernelSpec, LoopParams, LoopResult,
+    ProjectionWorkspace, PyErr_CheckSignals, RoundModel, _check_signals_pending,
+    c_decision_function, c_GEMM_MIN_FEATURES, c_sample_among, compiler_version, csr_lambda_max,
+    dgemm_fn, features_lambda_max, g_interrupt_check, gram_lambda_max, index_t, max_threads,
+    openmp_enabled, openmp_version, project_box_hyperplane, run_floral_csr,
+    run_floral_features, run_floral_gram, set_simd_target, simd_target,
+    simd_target_supported, topk_above)
+
 cnp.import_array()
-
-cdef extern from "Python.h":
-    int PyErr_CheckSignals() except -1
-    # the same, leaving a raised exception pending for the C++ caller (see _interrupt_check)
-    int _check_signals_pending "PyErr_CheckSignals"()
-
-cdef extern from "common.hpp" namespace "floral":
-    ctypedef int64_t index_t
-    ctypedef void (*dgemm_fn)(char*, char*, int*, int*, int*, double*, double*, int*,
-                              double*, int*, double*, double*, int*) noexcept nogil
-    cbool openmp_enabled()
-    int openmp_version()
-    int max_threads()
-    const char* compiler_version()
-    int resolve_threads(int)
-    cbool simd_target_supported(int)
-    ctypedef cbool (*interrupt_check_fn)() noexcept
-    interrupt_check_fn g_interrupt_check
-    int simd_target()
-    cbool set_simd_target(int)
-
-cdef extern from "rng.hpp" namespace "floral":
-    cdef cppclass Rng:
-        Rng(uint64_t seed)
-        uint64_t next() nogil
-        uint64_t below(uint64_t bound) nogil
-        double uniform() nogil
-
-cdef extern from "select.hpp" namespace "floral":
-    void topk_above(const double* v, index_t n, index_t k, double threshold,
-                    vector[index_t]& out) except + nogil
-
-cdef extern from "projection.hpp" namespace "floral":
-    cdef cppclass ProjectionWorkspace:
-        ProjectionWorkspace()
-    double project_box_hyperplane(const double* v, const int8_t* a, const double* l,
-                                  const double* u, index_t n, double* x,
-                                  ProjectionWorkspace& ws) except + nogil
-
-cdef extern from "kernel.hpp" namespace "floral":
-    const index_t c_GEMM_MIN_FEATURES "floral::GEMM_MIN_FEATURES"
-    cdef cppclass KernelSpec:
-        KernelSpec()
-        int type
-        double gamma
-        double coef0
-        int degree
-    cdef cppclass CacheStats:
-        index_t hits, misses, rows_computed
-    index_t gram_row_offset "floral::GramCache::row_offset"(index_t i)
-    cdef cppclass GramCache:
-        GramCache(const double* X, index_t n, index_t d, KernelSpec spec, double budget_bytes,
-                  int n_threads, dgemm_fn gemm) except + nogil
-        index_t n()
-        cbool materialised()
-        cbool is_packed()
-        cbool square()
-        index_t capacity()
-        index_t wave_rows()
-        index_t row_slots()
-        const CacheStats& stats()
-        const float* packed()
-        int max_threads() nogil
-        void set_threads(int t) nogil
-        void full_row(index_t i, float* out) nogil
-        void fetch(const index_t* rows, index_t count, const float** out) except + nogil
-
-cdef extern from "probe.hpp" namespace "floral":
-    double read_pass(const float* data, index_t count, int n_threads) nogil
-
-cdef extern from "operator.hpp" namespace "floral":
-    cdef cppclass GramOperator:
-        GramOperator(GramCache& cache) except +
-        void matvec(const double* c, double* out) except + nogil
-        void add_columns(const index_t* cols, const double* delta, index_t m,
-                         double* f) except + nogil
-
-cdef extern from "features.hpp" namespace "floral":
-    cdef cppclass BasicFeatureOperator[T]:
-        BasicFeatureOperator(const T* X, index_t n, index_t d, const T* Xt, index_t m,
-                             int n_threads) except + nogil
-        index_t n()
-        index_t m()
-        index_t d()
-        const double* w()
-        void matvec(const double* c, double* out) except + nogil
-        void add_columns(const index_t* cols, const double* delta, index_t k,
-                         double* f) except + nogil
-
-ctypedef BasicFeatureOperator[double] FeatureOperator
-ctypedef BasicFeatureOperator[float] FeatureOperator32
-
-cdef extern from "evaluation.hpp" namespace "floral":
-    cdef cppclass CrossKernel:
-        CrossKernel(const double* X, index_t n, const double* Xv, index_t m, index_t d,
-                    KernelSpec spec, cbool store, int n_threads, dgemm_fn gemm) except + nogil
-        index_t m()
-        cbool stored()
-
-cdef extern from "floral_loop.hpp" namespace "floral":
-    int CB_STOP, CB_HEARTBEAT
-    index_t GOVERNED_MIN_WORK
-    ctypedef int (*round_callback)(void* ctx, int reason, index_t round, double objective,
-                                   double accuracy) noexcept
-    cdef cppclass LoopParams:
-        index_t n_rounds
-        double learning_rate, lr_decay
-        index_t lr_decay_every, flip_budget
-        double candidate_factor
-        index_t refresh
-        double tol
-        index_t eval_every
-        uint64_t seed
-        double dense_fraction, heartbeat
-        index_t average_from, n_best
-        cbool balanced
-        const double* eval_weight
-        cbool adaptive_threads
-    cdef cppclass LoopHistory:
-        vector[double] objective, mu, eta, seconds, accuracy, balanced_accuracy
-        vector[index_t] n_sv, n_free, n_changed, ascent, n_bound
-    cdef cppclass RoundModel:
-        vector[double] coef
-        vector[double] b
-        vector[int32_t] labels
-        index_t round
-        double score
-    cdef cppclass LoopResult:
-        RoundModel last, average
-        vector[double] lam
-        index_t n_averaged
-        vector[index_t] flip_count
-        vector[RoundModel] best
-        cbool stopped
-        index_t rounds_run, dense_passes
-        LoopHistory history
-        vector[double] f, f_eval
-    void run_floral_gram(GramCache& cache, CrossKernel* ev, const int32_t* y_eval,
-                         const int32_t* y, index_t n_classes, const double* C,
-                         const double* lam0, const index_t* class_cap, const LoopParams& p,
-                         round_callback cb, void* ctx, LoopResult& res) except + nogil
-    double gram_lambda_max(GramCache& cache, index_t max_iter, double rtol,
-                           index_t* iterations) except + nogil
-    void dense_decision_values(GramCache& cache, const double* coef, double* out) except + nogil
-    void run_floral_features[T](BasicFeatureOperator[T]& op, BasicFeatureOperator[T]* ev,
-                                const int32_t* y_eval, const int32_t* y, index_t n_classes,
-                                const double* C, const double* lam0, const index_t* class_cap,
-                                const LoopParams& p, round_callback cb, void* ctx,
-                                LoopResult& res) except + nogil
-    double features_lambda_max[T](BasicFeatureOperator[T]& op, index_t max_iter, double rtol,
-                                  index_t* iterations) except + nogil
-
-cdef extern from "sparse_features.hpp" namespace "floral":
-    cdef cppclass BasicCsrFeatureOperator[T, I]:
-        BasicCsrFeatureOperator(const T* data, const I* indices, const I* indptr, index_t n,
-                                index_t d, const T* t_data, const I* t_indices,
-                                const I* t_indptr, index_t m, int n_threads) except + nogil
-        const double* w()
-        void share_from(BasicCsrFeatureOperator[T, I]* src) nogil
-    void run_floral_csr[T, I](BasicCsrFeatureOperator[T, I]& op,
-                              BasicCsrFeatureOperator[T, I]* ev, const int32_t* y_eval,
-                              const int32_t* y, index_t n_classes, const double* C,
-                              const double* lam0, const index_t* class_cap,
-                              const LoopParams& p, round_callback cb, void* ctx,
-                              LoopResult& res) except + nogil
-    double csr_lambda_max[T, I](BasicCsrFeatureOperator[T, I]& op, index_t max_iter,
-                                double rtol, index_t* iterations) except + nogil
-
-cdef extern from "decision.hpp" namespace "floral":
-    void c_decision_function "floral::decision_function"(
-        const double* Xt, index_t m, const double* SV, index_t n_sv, index_t d,
-        const double* coef, const double* b, index_t n_out, KernelSpec spec, int n_threads,
-        dgemm_fn gemm, double* out) except + nogil
 
 
 cdef extern from "kernel.hpp" namespace "floral":
@@ -340,234 +176,6 @@ cdef str _layout(GramCache& cache):
     return "packed" if cache.is_packed() else ("square" if cache.square() else "rows")
 
 
-def _update_args(f, index_t m, cols, delta, index_t n):
-    """(a copy of f, cols, delta) checked for an add_columns of the test helpers: f has m
-    entries, cols index the n training points."""
-    f = np.array(_as_1d(f, m, np.float64, "f"), copy=True)
-    cols = np.ascontiguousarray(cols, dtype=np.int64).reshape(-1)
-    delta = _as_1d(delta, cols.shape[0], np.float64, "delta")
-    if cols.shape[0] and (np.min(cols) < 0 or np.max(cols) >= n):
-        raise IndexError("cols out of range")
-    return f, cols, delta
-
-
-cdef class GramRows:
-    """Kernel rows of a training set under a byte budget (float32 storage).
-
-    Parameters mirror scikit-learn's SVC: ``kernel``, ``gamma``, ``degree``, ``coef0``;
-    ``cache_size`` is in MB. Used by tests and benchmarks; the estimator builds its own.
-    """
-    cdef GramCache* cache
-    cdef object X
-    cdef readonly index_t n
-    cdef readonly str kernel
-
-    def __cinit__(self, X, str kernel="rbf", double gamma=1.0, int degree=3, double coef0=0.0,
-                  double cache_size=1024.0, n_jobs=None):
-        self.X = _as_2d(X, "X")
-        cdef KernelSpec spec = _spec(kernel, gamma, degree, coef0)
-        if not cache_size > 0:
-            raise ValueError(f"cache_size must be > 0 (MB), got {cache_size!r}")
-        cdef int nt = _threads(n_jobs)
-        cdef const double[:, ::1] Xv = self.X
-        cdef index_t n = Xv.shape[0], d = Xv.shape[1]
-        cdef double budget = cache_size * 1024.0 * 1024.0
-        self.n = n
-        self.kernel = kernel
-        with _blas_single_thread(d):
-            with nogil:
-                self.cache = new GramCache(&Xv[0, 0], n, d, spec, budget, nt, _gemm)
-
-    def __dealloc__(self):
-        if self.cache != NULL:
-            del self.cache
-
-    @property
-    def materialised(self):
-        """Whether the whole matrix is stored (packed triangle or square), nothing
-        recomputed."""
-        return bool(self.cache.materialised())
-
-    @property
-    def layout(self):
-        """The storage: packed (lower triangle), square (every whole row, from a budget of
-        at least n x n float32) or rows (an LRU cache of rows)."""
-        return _layout(self.cache[0])
-
-    @property
-    def capacity(self):
-        """Rows the cache holds at once (n when materialised)."""
-        return int(self.cache.capacity())
-
-    @property
-    def stats(self):
-        cdef const CacheStats* s = &self.cache.stats()
-        return {"hits": int(s.hits), "misses": int(s.misses), "rows_computed": int(s.rows_computed)}
-
-    @property
-    def hot_rows(self):
-        """Whole rows kept beside the packed triangle for column updates (0 when not
-        materialised)."""
-        return int(self.cache.row_slots()) if self.cache.is_packed() else 0
-
-    @property
-    def wave_rows(self):
-        """Rows per wave of the row cache's dense pass (0 when materialised)."""
-        return 0 if self.cache.materialised() else int(self.cache.wave_rows())
-
-    def packed(self):
-        """The stored lower triangle, row by row without the core's padding: row i's
-        K[i, :i+1] at offset i(i+1)/2 of a float32 array of n(n+1)/2."""
-        if not self.cache.is_packed():
-            raise ValueError(f"the Gram matrix is not stored packed (layout {self.layout!r})")
-        out = np.empty(self.n * (self.n + 1) // 2, dtype=np.float32)
-        cdef float[::1] ov = out
-        cdef const float* tri = self.cache.packed()
-        cdef index_t i
-        for i in range(self.n):
-            memcpy(&ov[i * (i + 1) // 2], tri + gram_row_offset(i), (i + 1) * sizeof(float))
-        return out
-
-    def rows(self, indices):
-        """K[indices, :] as float32 (from the triangle, or fetched in batches of at most
-        ``capacity`` rows)."""
-        cdef const index_t[::1] idx = np.ascontiguousarray(indices, dtype=np.int64).reshape(-1)
-        cdef index_t m = idx.shape[0], i, b0, bm, r
-        for i in range(m):
-            if idx[i] < 0 or idx[i] >= self.n:
-                raise IndexError(f"row index {idx[i]} out of range for n={self.n}")
-        out = np.empty((m, self.n), dtype=np.float32)
-        cdef float[:, ::1] ov = out
-        cdef vector[const float*] ptrs
-        cdef index_t cap = self.cache.capacity()
-        if self.cache.is_packed():
-            with nogil:
-                for r in range(m):
-                    self.cache.full_row(idx[r], &ov[r, 0])
-            return out
-        with _blas_single_thread(self.X.shape[1]):
-            b0 = 0
-            while b0 < m:
-                bm = min(cap, m - b0)
-                ptrs.resize(bm)
-                with nogil:
-                    self.cache.fetch(&idx[b0], bm, ptrs.data())
-                for r in range(bm):
-                    memcpy(&ov[b0 + r, 0], ptrs[r], self.n * sizeof(float))
-                b0 += bm
-        return out
-
-    def matvec(self, coef):
-        """K @ coef in float64 from the stored float32 values (the loop's dense pass)."""
-        cdef const double[::1] c = _as_1d(coef, self.n, np.float64, "coef")
-        out = np.empty(self.n, dtype=np.float64)
-        cdef double[::1] ov = out
-        cdef GramOperator* op = new GramOperator(self.cache[0])
-        try:
-            with _blas_single_thread(self.X.shape[1]):
-                with nogil:
-                    op.matvec(&c[0], &ov[0])
-        finally:
-            del op
-        return out
-
-    def add_columns(self, f, cols, delta):
-        """Returns f + K[:, cols] @ delta, computed by the incremental update."""
-        f_arr, cols_arr, delta_arr = _update_args(f, self.n, cols, delta, self.n)
-        cdef double[::1] fv = f_arr
-        cdef const index_t[::1] cv = cols_arr
-        cdef const double[::1] dv = delta_arr
-        if not cv.shape[0]:
-            return np.asarray(fv)
-        cdef GramOperator* op = new GramOperator(self.cache[0])
-        try:
-            with _blas_single_thread(self.X.shape[1]):
-                with nogil:
-                    op.add_columns(&cv[0], &dv[0], cv.shape[0], &fv[0])
-        finally:
-            del op
-        return np.asarray(fv)
-
-
-cdef class FeatureRows:
-    """The linear kernel K = Xt X^T in feature space (features.hpp's FeatureOperator).
-
-    ``X`` (n x d) are the training points whose coefficients the products take, ``Xt``
-    (m x d, default ``X``) the points the products are evaluated at; float32 ``X`` is
-    stored as float32 (``Xt`` is then converted to float32), anything else as float64.
-    Used by tests; the estimator builds its own.
-    """
-    cdef FeatureOperator* op
-    cdef FeatureOperator32* op32
-    cdef object X, Xt
-    cdef readonly index_t n, m, d
-
-    def __cinit__(self, X, Xt=None, n_jobs=None):
-        self.X = _as_2d(X, "X", keep_float32=True)
-        self.Xt = self.X if Xt is None else np.ascontiguousarray(_as_2d(Xt, "Xt"),
-                                                                 dtype=self.X.dtype)
-        if self.Xt.shape[1] != self.X.shape[1]:
-            raise ValueError(f"Xt must have {self.X.shape[1]} columns, got {self.Xt.shape[1]}")
-        self.n, self.d, self.m = self.X.shape[0], self.X.shape[1], self.Xt.shape[0]
-        cdef const double[:, ::1] Xv
-        cdef const double[:, ::1] Tv
-        cdef const float[:, ::1] Xf
-        cdef const float[:, ::1] Tf
-        if self.X.dtype == np.float32:
-            Xf = self.X
-            Tf = self.Xt
-            self.op32 = new FeatureOperator32(&Xf[0, 0], self.n, self.d, &Tf[0, 0], self.m,
-                                              _threads(n_jobs))
-        else:
-            Xv = self.X
-            Tv = self.Xt
-            self.op = new FeatureOperator(&Xv[0, 0], self.n, self.d, &Tv[0, 0], self.m,
-                                          _threads(n_jobs))
-
-    def __dealloc__(self):
-        if self.op != NULL:
-            del self.op
-        if self.op32 != NULL:
-            del self.op32
-
-    @property
-    def dtype(self):
-        """The dtype the features are stored in."""
-        return self.X.dtype
-
-    @property
-    def w(self):
-        """X^T c as kept by the last products."""
-        cdef const double* w = self.op.w() if self.op != NULL else self.op32.w()
-        return np.array(<const double[:self.d]> w, copy=True)
-
-    def matvec(self, coef):
-        """Xt @ (X.T @ coef), from scratch (sets w)."""
-        cdef const double[::1] c = _as_1d(coef, self.n, np.float64, "coef")
-        out = np.empty(self.m, dtype=np.float64)
-        cdef double[::1] ov = out
-        with nogil:
-            if self.op != NULL:
-                self.op.matvec(&c[0], &ov[0])
-            else:
-                self.op32.matvec(&c[0], &ov[0])
-        return out
-
-    def add_columns(self, f, cols, delta):
-        """Returns f + Xt @ (X[cols].T @ delta), the incremental update (updates w)."""
-        f_arr, cols_arr, delta_arr = _update_args(f, self.m, cols, delta, self.n)
-        cdef double[::1] fv = f_arr
-        cdef const index_t[::1] cv = cols_arr
-        cdef const double[::1] dv = delta_arr
-        if cv.shape[0]:
-            with nogil:
-                if self.op != NULL:
-                    self.op.add_columns(&cv[0], &dv[0], cv.shape[0], &fv[0])
-                else:
-                    self.op32.add_columns(&cv[0], &dv[0], cv.shape[0], &fv[0])
-        return np.asarray(fv)
-
-
 class _blas_single_thread:
     """dgemm runs inside our OpenMP loops, one call per row block: BLAS's own threads
     would oversubscribe the cores and make results depend on its thread count."""
@@ -586,31 +194,6 @@ class _blas_single_thread:
         if self.limiter is not None:
             self.limiter.restore_original_limits()
         return False
-
-
-def bandwidth_probe(index_t n_floats, n_jobs=None, int repeats=5):
-    """Seconds for the fastest of ``repeats`` parallel read passes over n_floats float32.
-
-    For benchmarks: the dense round of the loop reads half of the float32 Gram matrix
-    once, so this pass over n*(n+1)/2 floats is its memory-bandwidth bound.
-    """
-    import time
-
-    if n_floats < 1 or repeats < 1:
-        raise ValueError("n_floats and repeats must be >= 1")
-    cdef int nt = resolve_threads(_threads(n_jobs))
-    data = np.ones(n_floats, dtype=np.float32)  # written once so pages are resident
-    cdef const float[::1] dv = data
-    cdef double total = 0.0
-    best = np.inf
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        with nogil:
-            total = read_pass(&dv[0], n_floats, nt)
-        best = min(best, time.perf_counter() - t0)
-    if total != n_floats:
-        raise RuntimeError("bandwidth probe read wrong data")
-    return best
 
 
 def project(v, a, lower, upper):
@@ -662,35 +245,20 @@ def topk(values, k, threshold=-np.inf):
     return np.asarray([out[i] for i in range(out.size())], dtype=np.int64)
 
 
-def rng_uint64(uint64_t seed, Py_ssize_t size):
-    """The first ``size`` outputs of the core's xoshiro256** stream for ``seed``."""
-    cdef Rng* rng = new Rng(seed)
-    out = np.empty(size, dtype=np.uint64)
-    cdef uint64_t[::1] ov = out
-    cdef Py_ssize_t i
-    for i in range(size):
-        ov[i] = rng.next()
-    del rng
-    return out
-
-
 def sample_among(candidates, index_t k, uint64_t seed):
-    """k of ``candidates`` drawn as the round loop's attacker draws them (floral_loop.hpp,
+    """k of ``candidates`` drawn as the round loop's attacker draws them (attacker.hpp,
     no class cap): a partial Fisher-Yates shuffle with the core's generator for ``seed``,
     so topk_sv_flip and FloralSVC's first round pick alike. Fewer than k+1 candidates are
     all taken, in order, without a draw, as in the loop."""
     out = np.array(candidates, dtype=np.int64).reshape(-1)
     cdef int64_t[::1] ov = out
-    cdef index_t size = ov.shape[0], r, j
+    cdef index_t size = ov.shape[0]
     if not 0 <= k <= size:
         raise ValueError(f"k must be in [0, {size}], got {k}")
     if size == k:
         return out
-    cdef Rng* rng = new Rng(seed)
-    for r in range(k):
-        j = r + <index_t>rng.below(<uint64_t>(size - r))
-        ov[r], ov[j] = ov[j], ov[r]
-    del rng
+    with nogil:
+        c_sample_among(&ov[0], size, k, seed)
     return out[:k].copy()
 
 
@@ -1200,29 +768,53 @@ def floral_fit(X, y, C, lam0, *, index_t n_classes=2, str kernel="rbf", double g
     return out
 
 
-def kernel_lambda_max(X, *, str kernel="rbf", double gamma=1.0, int degree=3,
-                      double coef0=0.0, double cache_size=1024.0, n_jobs=None,
-                      index_t max_iter=200, double rtol=1e-7):
-    """(lambda_max, iterations): the largest eigenvalue of the (float32-stored) kernel
-    matrix of X by the power iteration that ``floral_fit(learning_rate=None)`` runs."""
+def kernel_rows_seconds(X, index_t n_rows, *, str kernel="rbf", double gamma=1.0,
+                        int degree=3, double coef0=0.0, double cache_size=1024.0,
+                        n_jobs=None):
+    """Seconds the Gram storage that ``floral_fit`` builds for X under ``cache_size`` (MB)
+    takes to produce its first ``n_rows`` whole kernel rows: computed into the row cache
+    when the matrix does not fit the budget (the work a round of the row cache repeats),
+    copied out of the stored matrix when it does. For floral._memory's storage plan."""
+    import time
+
     X = _as_2d(X, "X")
     cdef index_t n = X.shape[0], d = X.shape[1]
+    if not 0 < n_rows <= n:
+        raise ValueError(f"n_rows must be in [1, {n}], got {n_rows}")
+    if not cache_size > 0:
+        raise ValueError(f"cache_size must be > 0 (MB), got {cache_size!r}")
     cdef KernelSpec spec = _spec(kernel, gamma, degree, coef0)
     cdef int nt = _threads(n_jobs)
     cdef const double[:, ::1] Xv = X
     cdef double budget = cache_size * 1024.0 * 1024.0
     cdef GramCache* cache = NULL
-    cdef double lmax = 0.0
-    cdef index_t iters = 0
+    cdef vector[index_t] rows = range(n_rows)
+    cdef vector[const float*] ptrs
+    cdef vector[float] row
+    cdef index_t b0 = 0, bm, r, slots
+    cdef cbool packed
     try:
         with _blas_single_thread(d):
             with nogil:
                 cache = new GramCache(&Xv[0, 0], n, d, spec, budget, nt, _gemm)
-                lmax = gram_lambda_max(cache[0], max_iter, rtol, &iters)
+            packed = cache.is_packed()
+            slots = cache.row_slots()
+            t0 = time.perf_counter()
+            with nogil:
+                if packed:
+                    row.resize(n)
+                    for r in range(n_rows):
+                        cache.full_row(r, row.data())
+                else:
+                    while b0 < n_rows:
+                        bm = min(slots, n_rows - b0)
+                        ptrs.resize(bm)
+                        cache.fetch(&rows[b0], bm, ptrs.data())
+                        b0 += bm
+            seconds = time.perf_counter() - t0
     finally:
-        if cache != NULL:
-            del cache
-    return float(lmax), int(iters)
+        del cache
+    return seconds
 
 
 def decision_function(X, SV, coef, b, *, str kernel="rbf", double gamma=1.0,

@@ -61,7 +61,7 @@
 #define FLORAL_HAS_SIMD_TARGETS 1
 #endif
 
-// Only the bandwidth probe (probe.hpp, bench/ only) still uses load-time clones.
+// Only the bandwidth probe (probe.hpp, in the test bindings) still uses load-time clones.
 #if defined(FLORAL_HAS_SIMD_TARGETS)
 #define FLORAL_HOT __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #else

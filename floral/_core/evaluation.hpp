@@ -51,7 +51,7 @@ class CrossKernel {
   public:
     CrossKernel(const double* X, index_t n, const double* Xv, index_t m, index_t d,
                 KernelSpec spec, bool store, int n_threads, dgemm_fn gemm)
-        : X_(X), n_(n), m_(m), d_(d), kb_(Xv, m, d, spec, gemm), spec_(spec),
+        : X_(X), n_(n), m_(m), d_(d), kb_(Xv, m, d, spec, gemm),
           n_threads_(resolve_threads(n_threads)), max_threads_(n_threads_) {
         if (store) {
             data_.resize(static_cast<size_t>(n_ * m_));
@@ -169,7 +169,6 @@ class CrossKernel {
     const double* X_;
     index_t n_, m_, d_;
     KernelBlock kb_;
-    KernelSpec spec_;
     int n_threads_, max_threads_;
     bool stored_ = false;
     std::vector<float> data_, scratch_;

@@ -4,23 +4,16 @@
 //
 // Labels are class indices ỹ_i in [0, n_classes). Problem p sees yt_p,i = +1 if ỹ_i is
 // p's positive class (class 1 for the binary problem, class p for one-vs-rest) else -1.
-// Per round, for every problem p:
+// Per round, for every problem p (Leader::step):
 //
-//   f_p = K (yt_p * lam_p)                  kept incrementally
+//   f_p = K (yt_p * lam_p)                  kept incrementally (DecisionValues)
 //   g   = yt_p * f_p - 1                    gradient of D(lam) = 1/2 lam'Q lam - 1'lam
 //   lam_p <- Proj_{0 <= lam <= C, yt_p'lam = 0}(lam_p - eta_t g)
 //   b_p = mean over free SVs of (yt_i - f_i)    (LIBSVM's midpoint rule without free SVs)
 //
-// then the attacker: among the top ceil(candidate_factor k) points by total dual weight
-// sum_p lam_p,i (support vectors only), k chosen uniformly at random, subject to a cap per
-// class, are relabelled relative to the given labels: to the other class (binary) or to
-// the runner-up class by decision value (one-vs-rest). The next round trains on them.
-//
-// Besides the last round the loop keeps, in O(n) per round, (i) the average of the
-// coefficients c_p = yt_p * lam_p and intercepts over a tail of rounds and (ii) the
-// n_best rounds with the highest accuracy (or balanced accuracy, the mean recall over the
-// classes) on a validation set, whose decision values it maintains like the training ones
-// (an evaluation operator over the validation points).
+// then the round is scored on the validation set and kept (rounds.hpp: history, running
+// average, best rounds), and the attacker (attacker.hpp) relabels k points relative to the
+// given labels; the next round trains on them.
 //
 // Per round: O(n) per problem for gradient, projection, intercept and selection; O(n |J|)
 // for the incremental update of f over the changed coefficients J, or one dense product
@@ -31,16 +24,17 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdint>
 #include <limits>
-#include <type_traits>
 #include <vector>
 
+#include "attacker.hpp"
 #include "evaluation.hpp"
 #include "features.hpp"
+#include "governor.hpp"
 #include "operator.hpp"
 #include "projection.hpp"
-#include "rng.hpp"
-#include "select.hpp"
+#include "rounds.hpp"
 
 namespace floral {
 
@@ -74,128 +68,13 @@ struct LoopParams {
     bool adaptive_threads = false;  // n_jobs=None: ThreadGovernor picks 1 or all threads
 };
 
-// Work (kernel entries touched) below which a product in the round loop runs on one
-// thread under the governor. Every parallel region ends at a barrier; when another process
-// holds a core, the thread that the OS has descheduled makes that barrier wait for a
-// scheduler time slice (measured: 5-30 ms per region on a loaded 2-core machine), which
-// dwarfs a product of this size (about 5 ms on one core: the dense pass at n ~ 5,800).
-constexpr index_t GOVERNED_MIN_WORK = index_t(1) << 24;
-
-// Whether an operator lets the loop change its thread count (one without it keeps its own).
-template <class Op, class = void>
-struct has_set_threads : std::false_type {};
-template <class Op>
-struct has_set_threads<Op, std::void_t<decltype(std::declval<Op&>().set_threads(1))>>
-    : std::true_type {};
-
-template <class Op>
-int op_max_threads(Op& op) {
-    if constexpr (has_set_threads<Op>::value) return op.max_threads();
-    else return 1;
-}
-template <class Op>
-void op_set_threads(Op* op, int t) {
-    if constexpr (has_set_threads<Op>::value) {
-        if (op != nullptr) op->set_threads(t);
-    }
-}
-
-// Picks, for one kind of product (dense pass or column update), between one thread and all
-// of them by timing the products themselves: seconds per unit of work for each choice, the
-// current one refreshed by every call, the other by occasional probes. A probe of the
-// other choice is made once the time spent since the last one exceeds `patience` times
-// what the last losing probe cost, and patience doubles after each losing probe, so probes
-// cost a bounded, shrinking fraction of the run. When the current choice becomes slower
-// than the other's last measurement (load appeared or went away) the governor switches at
-// once. Which threads compute a product never changes its result (matvec.hpp), so the
-// choice changes only the time.
-class ThreadGovernor {
-  public:
-    explicit ThreadGovernor(int max_threads) : max_t_(max_threads) {}
-
-    // Threads for a call of this much work.
-    int threads(index_t work) {
-        if (max_t_ <= 1 || work < GOVERNED_MIN_WORK) {
-            probing_ = false;
-            return 1;
-        }
-        probing_ = since_probe_ >= patience_ * probe_cost_ && calls_ >= 1;
-        const int use = probing_ ? 1 - cur_ : cur_;
-        return use == 1 ? max_t_ : 1;
-    }
-
-    // Reports the call just made with threads(work).
-    void record(index_t work, double seconds) {
-        if (max_t_ <= 1 || work < GOVERNED_MIN_WORK) return;
-        ++calls_;
-        const double r = seconds / static_cast<double>(work);
-        if (probing_) {
-            const int other = 1 - cur_;
-            rate_[other] = r;
-            since_probe_ = 0.0;
-            if (r < rate_[cur_]) {  // the probe won: switch, and look back soon
-                cur_ = other;
-                patience_ = 4.0;
-                probe_cost_ = 0.0;
-            } else {
-                probe_cost_ = (r - rate_[cur_]) * static_cast<double>(work);
-                patience_ = std::min(1024.0, 2.0 * patience_);
-            }
-            probing_ = false;
-            return;
-        }
-        rate_[cur_] = r;
-        since_probe_ += seconds;
-        if (rate_[1 - cur_] < r) cur_ = 1 - cur_;  // NaN (never measured) compares false
-    }
-
-  private:
-    int max_t_;
-    int cur_ = 0;  // 0: one thread, 1: max_t_; starts on one (cheap to be wrong about)
-    double rate_[2] = {std::numeric_limits<double>::quiet_NaN(),
-                       std::numeric_limits<double>::quiet_NaN()};
-    double since_probe_ = 0.0, probe_cost_ = 0.0, patience_ = 4.0;
-    index_t calls_ = 0;
-    bool probing_ = false;
-};
-
-struct LoopHistory {
-    std::vector<double> objective, mu, eta, seconds, accuracy, balanced_accuracy;
-    std::vector<index_t> n_sv, n_free, n_changed, ascent, n_bound;
-};
-
-// One classifier: coef (n_problems x n, problem-major) and intercepts (n_problems).
-struct RoundModel {
-    std::vector<double> coef;
-    std::vector<double> b;
-    std::vector<std::int32_t> labels;  // the labels the round trained on (empty for averages)
-    index_t round = 0;
-    double score = std::numeric_limits<double>::quiet_NaN();  // what the round was ranked by
-};
-
-struct LoopResult {
-    RoundModel last;
-    std::vector<double> lam;           // lam of the last round, problem-major
-    RoundModel average;                // sum (not yet divided) over the averaged rounds
-    index_t n_averaged = 0;
-    std::vector<index_t> flip_count;   // rounds of the average in which each point was flipped
-    std::vector<RoundModel> best;      // by score desc, round asc
-    bool stopped = false;              // a callback asked to stop before n_rounds
-    index_t rounds_run = 0;
-    index_t dense_passes = 0;
-    LoopHistory history;
-    std::vector<double> f;             // K c_p as maintained incrementally, for drift tests
-    std::vector<double> f_eval;        // the same at the validation points
-};
-
-// The validation side: decision values at m points, accuracy against their classes.
+// The validation side: an operator from the training points to m validation points (null:
+// none) and their classes.
 template <class EvalOp>
 struct Evaluation {
-    Evaluation(EvalOp* op_, const std::int32_t* classes_)
-        : op(op_), classes(classes_), m(op_ != nullptr ? op_->m() : 0) {}
+    Evaluation(EvalOp* op_, const std::int32_t* classes_) : op(op_), classes(classes_) {}
     EvalOp* op;
     const std::int32_t* classes;  // class indices of the m points
-    index_t m;
 };
 
 // Intercept from the KKT conditions on the free set (LIBSVM's calculate_rho with b = -rho).
@@ -224,23 +103,214 @@ inline double intercept(const double* lam, const std::int8_t* yt, const double* 
     return -rho;
 }
 
-// Predicted class at a point from the problems' decision values (stride between problems).
-// Binary: class 1 where the decision is positive. One-vs-rest: the argmax, lowest class on
-// ties, as numpy.argmax.
-inline std::int32_t predict_class(const double* f, index_t stride, const double* b,
-                                  index_t n_problems) {
-    if (n_problems == 1) return f[0] + b[0] > 0.0 ? 1 : 0;
-    std::int32_t best = 0;
-    double best_v = f[0] + b[0];
-    for (index_t p = 1; p < n_problems; ++p) {
-        const double v = f[p * stride] + b[p];
-        if (v > best_v) {
-            best_v = v;
-            best = static_cast<std::int32_t>(p);
+// The decision values f_p = K c_p at the training points and fe_p = K(Xv, X) c_p at the m
+// validation points (n and m per problem, problem-major), kept incrementally: a change of
+// the coefficients by delta on the columns J adds K[:, J] delta, or one dense product
+// replaces the update when J is most of n (or on a refresh, which bounds the drift).
+// Under n_jobs=None each product's thread count comes from timing (governor.hpp), one
+// governor for dense passes and one for column updates (their costs per unit of work
+// differ).
+template <class Op, class EvalOp>
+class DecisionValues {
+  public:
+    DecisionValues(Op& op, EvalOp* ev, index_t P, const LoopParams& p, index_t& dense_passes)
+        : f(static_cast<size_t>(P * op.n()), 0.0),
+          fe(static_cast<size_t>(P * (ev != nullptr ? ev->m() : 0)), 0.0), op_(op), ev_(ev),
+          n_(op.n()), m_(ev != nullptr ? ev->m() : 0), adaptive_(p.adaptive_threads),
+          dense_fraction_(p.dense_fraction), dense_passes_(dense_passes),
+          governor_{ThreadGovernor(adaptive_ ? op_max_threads(op) : 1),
+                    ThreadGovernor(adaptive_ ? op_max_threads(op) : 1)} {}
+
+    index_t m() const { return m_; }
+
+    // From scratch for problem q, whose coefficients are c (n of them).
+    void compute(index_t q, const double* c) {
+        timed(0, n_ * (n_ + 1) / 2 + m_ * n_, [&]() {
+            op_.matvec(c, &f[q * n_]);
+            if (m_ > 0) ev_->matvec(c, &fe[q * m_]);
+        });
+    }
+
+    // After problem q's coefficients (now c) changed by delta on the columns `changed`;
+    // force_dense recomputes both sides from scratch.
+    void update(index_t q, const double* c, const std::vector<index_t>& changed,
+                const std::vector<double>& delta, bool force_dense) {
+        const index_t nc = static_cast<index_t>(changed.size());
+        const bool dense = force_dense || op_.prefer_dense(nc, dense_fraction_);
+        const index_t work =
+            dense ? n_ * (n_ + 1) / 2 + m_ * (force_dense ? n_ : nc) : nc * (n_ + m_);
+        timed(dense ? 0 : 1, work, [&]() {
+            if (dense) {
+                op_.matvec(c, &f[q * n_]);
+                ++dense_passes_;
+            } else if (nc > 0) {
+                op_.add_columns(changed.data(), delta.data(), nc, &f[q * n_]);
+            }
+            if (m_ > 0) {
+                // m |J| for the update against m n for a fresh product: only refreshes recompute
+                if (force_dense) ev_->matvec(c, &fe[q * m_]);
+                else if (nc > 0) ev_->add_columns(changed.data(), delta.data(), nc, &fe[q * m_]);
+            }
+        });
+    }
+
+    // Gives the operators their full thread count back.
+    void release_threads() {
+        op_set_threads(&op_, op_max_threads(op_));
+        op_set_threads(ev_, op_max_threads(op_));
+    }
+
+    std::vector<double> f, fe;
+
+  private:
+    template <class Call>
+    void timed(int kind, index_t work, Call&& call) {
+        if (!adaptive_) {
+            call();
+            return;
+        }
+        const int nt = governor_[kind].threads(work);
+        op_set_threads(&op_, nt);
+        op_set_threads(ev_, nt);
+        const auto t0 = std::chrono::steady_clock::now();
+        call();
+        governor_[kind].record(
+            work, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    }
+
+    Op& op_;
+    EvalOp* ev_;
+    index_t n_, m_;
+    bool adaptive_;
+    double dense_fraction_;
+    index_t& dense_passes_;
+    ThreadGovernor governor_[2];
+};
+
+// The leader: the duals lam_p of the P problems, the labels yt_p in {-1, +1} each trains
+// on, the coefficients c_p = yt_p * lam_p and the intercepts b_p (problem-major, n per
+// problem). C: the per-sample box.
+class Leader {
+  public:
+    Leader(const double* lam0, const std::int32_t* labels, index_t n, index_t P,
+           const double* C)
+        : lam(lam0, lam0 + P * n), c(static_cast<size_t>(P * n)), b(static_cast<size_t>(P), 0.0),
+          yt(static_cast<size_t>(P * n)), n_(n), P_(P), C_(C), v_(static_cast<size_t>(n)),
+          lam_new_(static_cast<size_t>(n)), zeros_(static_cast<size_t>(n), 0.0) {
+        for (index_t q = 0; q < P; ++q) {
+            for (index_t i = 0; i < n; ++i) {
+                const size_t qi = static_cast<size_t>(q * n + i);
+                yt[qi] = positive(labels[i], q) ? 1 : -1;
+                c[qi] = yt[qi] * lam[qi];
+            }
         }
     }
-    return best;
-}
+
+    // f = K c from the starting duals (nothing to compute for a problem at lam = 0).
+    template <class Values>
+    void start(Values& values) const {
+        for (index_t q = 0; q < P_; ++q) {
+            const double* lq = &lam[q * n_];
+            if (std::any_of(lq, lq + n_, [](double l) { return l != 0.0; }))
+                values.compute(q, &c[q * n_]);
+        }
+    }
+
+    // One projected gradient step on problem q's dual with step eta, the update of its
+    // decision values (refresh: from scratch) and its intercept; adds the problem's
+    // objective and counts to r. Returns the projection's multiplier mu.
+    template <class Values>
+    double step(index_t q, double eta, bool refresh, Values& values, RoundRecord& r) {
+        double* lq = &lam[q * n_];
+        double* cq = &c[q * n_];
+        const double* fq = &values.f[q * n_];
+        const std::int8_t* yq = &yt[q * n_];
+        // D before the step under this round's labels: a step below 2 / lambda_max(K)
+        // never raises it (descent lemma), so a rise flags a step that is too large.
+        double quad0 = 0.0, lin0 = 0.0, scale = 0.0;
+        for (index_t i = 0; i < n_; ++i) {
+            quad0 += cq[i] * fq[i];
+            lin0 += lq[i];
+            scale += std::abs(cq[i] * fq[i]);
+            v_[i] = lq[i] - eta * (yq[i] * fq[i] - 1.0);
+        }
+        const double mu = project_box_hyperplane(v_.data(), yq, zeros_.data(), C_, n_,
+                                                 lam_new_.data(), pws_);
+        changed_.clear();
+        delta_.clear();
+        for (index_t i = 0; i < n_; ++i) {
+            if (lam_new_[i] != lq[i]) {
+                changed_.push_back(i);
+                delta_.push_back(yq[i] * (lam_new_[i] - lq[i]));
+                cq[i] = yq[i] * lam_new_[i];
+                lq[i] = lam_new_[i];
+            }
+        }
+        r.n_changed += static_cast<index_t>(changed_.size());
+        values.update(q, cq, changed_, delta_, refresh);
+
+        b[q] = intercept(lq, yq, fq, C_, n_);
+        double quad = 0.0, lin = 0.0;
+        for (index_t i = 0; i < n_; ++i) {
+            quad += cq[i] * fq[i];
+            lin += lq[i];
+            r.n_free += lq[i] > 0.0 && lq[i] < C_[i];
+            r.n_bound += lq[i] >= C_[i] && C_[i] > 0.0;
+        }
+        const double before = 0.5 * quad0 - lin0, after = 0.5 * quad - lin;
+        r.objective += after;
+        if (after > before + 1e-7 * (0.5 * scale + lin0) || !std::isfinite(after)) ++r.ascent;
+        return mu;
+    }
+
+    // Points with lam_p,i > tol in some problem.
+    index_t count_sv(double tol) const {
+        index_t n_sv = 0;
+        for (index_t i = 0; i < n_; ++i) {
+            bool sv = false;
+            for (index_t q = 0; q < P_; ++q) sv |= lam[static_cast<size_t>(q * n_ + i)] > tol;
+            n_sv += sv;
+        }
+        return n_sv;
+    }
+
+    // Trains from now on on `labels` (class indices): the signs yt and coefficients c of
+    // the relabelled support vectors change, and the decision values with them.
+    template <class Values>
+    void train_on(const std::vector<std::int32_t>& labels, Values& values) {
+        for (index_t q = 0; q < P_; ++q) {
+            changed_.clear();
+            delta_.clear();
+            for (index_t i = 0; i < n_; ++i) {
+                const std::int8_t now = positive(labels[i], q) ? 1 : -1;
+                const size_t qi = static_cast<size_t>(q * n_ + i);
+                if (now != yt[qi]) {
+                    if (lam[qi] != 0.0) {
+                        changed_.push_back(i);
+                        delta_.push_back((now - yt[qi]) * lam[qi]);
+                        c[qi] = now * lam[qi];
+                    }
+                    yt[qi] = now;
+                }
+            }
+            if (!changed_.empty()) values.update(q, &c[q * n_], changed_, delta_, false);
+        }
+    }
+
+    std::vector<double> lam, c, b;
+    std::vector<std::int8_t> yt;
+
+  private:
+    bool positive(std::int32_t cls, index_t q) const {
+        return P_ == 1 ? cls == 1 : cls == static_cast<std::int32_t>(q);
+    }
+
+    index_t n_, P_;
+    const double* C_;
+    std::vector<double> v_, lam_new_, zeros_, delta_;
+    std::vector<index_t> changed_;
+    ProjectionWorkspace pws_;
+};
 
 // y: given class indices; C: per-sample box; lam0: n_problems x n starting duals (feasible
 // for the given labels); class_cap: the most points of each class the attacker may relabel
@@ -255,314 +325,55 @@ void run_floral(Op& op, Evaluation<EvalOp> ev, const std::int32_t* y, index_t n_
 
     const index_t n = op.n();
     const index_t P = n_classes > 2 ? n_classes : 1;  // problems
-    const index_t m = ev.op != nullptr ? ev.m : 0;
-    const size_t N = static_cast<size_t>(n), PN = static_cast<size_t>(P * n);
-    auto positive = [P](std::int32_t cls, index_t prob) {
-        return P == 1 ? cls == 1 : cls == static_cast<std::int32_t>(prob);
-    };
+    std::vector<std::int32_t> labels(y, y + n), labels_new(static_cast<size_t>(n));
+    Leader leader(lam0, y, n, P, C);
+    DecisionValues<Op, EvalOp> values(op, ev.op, P, p, res.dense_passes);
+    leader.start(values);
+    ValidationScore validation(ev.classes, values.m(), n_classes, p.eval_weight);
+    RoundKeeper keeper(res, n, P, p.n_rounds, p.average_from, p.n_best, p.balanced);
+    Attacker attacker(n, n_classes, P, p.flip_budget, p.candidate_factor, p.tol, p.seed,
+                      class_cap);
 
-    std::vector<double> lam(lam0, lam0 + PN), c(PN), f(PN, 0.0), fe(static_cast<size_t>(P * m), 0.0);
-    std::vector<double> b(static_cast<size_t>(P), 0.0), v(N), lam_new(N), zeros(N, 0.0), delta;
-    std::vector<std::int32_t> labels(y, y + n), labels_new(N);
-    std::vector<std::int8_t> yt(PN);
-    std::vector<index_t> changed, candidates, taken(static_cast<size_t>(n_classes));
-    std::vector<double> weight_sum(P > 1 ? N : 0);
-    ProjectionWorkspace pws;
-    Rng rng(p.seed);
-    // n_jobs=None: every product's thread count from timing, one governor for dense passes
-    // and one for column updates (their costs per unit of work differ)
-    const int gov_threads = p.adaptive_threads ? op_max_threads(op) : 1;
-    ThreadGovernor governor[2] = {ThreadGovernor(gov_threads), ThreadGovernor(gov_threads)};
-    auto timed = [&](int kind, index_t work, auto&& call) {
-        if (!p.adaptive_threads) {
-            call();
-            return;
-        }
-        const int nt = governor[kind].threads(work);
-        op_set_threads(&op, nt);
-        op_set_threads(ev.op, nt);
-        const auto t0 = clock::now();
-        call();
-        governor[kind].record(work, std::chrono::duration<double>(clock::now() - t0).count());
-    };
-
-    for (index_t q = 0; q < P; ++q) {
-        bool any_nonzero = false;
-        for (index_t i = 0; i < n; ++i) {
-            const size_t qi = static_cast<size_t>(q * n + i);
-            yt[qi] = positive(labels[i], q) ? 1 : -1;
-            c[qi] = yt[qi] * lam[qi];
-            any_nonzero |= lam[qi] != 0.0;
-        }
-        if (any_nonzero) {
-            timed(0, n * (n + 1) / 2 + m * n, [&]() {
-                op.matvec(&c[q * n], &f[q * n]);
-                if (m > 0) ev.op->matvec(&c[q * n], &fe[q * m]);
-            });
-        }
-    }
-
-    const bool averaging = p.average_from > 0 && p.average_from <= p.n_rounds;
-    if (averaging) {
-        res.average.coef.assign(PN, 0.0);
-        res.average.b.assign(static_cast<size_t>(P), 0.0);
-        res.flip_count.assign(N, 0);
-    }
-    const index_t k = p.flip_budget;
-    // clamped to n in double: candidate_factor * k can exceed what index_t holds (1e18 * k),
-    // and casting such a double to an integer is undefined (in practice INT64_MIN: no
-    // candidates, the attacker silently off)
-    const index_t n_cand = k > 0 ? static_cast<index_t>(std::min(static_cast<double>(n), std::ceil(p.candidate_factor * static_cast<double>(k) - 1e-9))) : 0;
     double last_beat = 0.0;
-    LoopHistory& h = res.history;
-    for (auto* vec : {&h.objective, &h.mu, &h.eta, &h.seconds, &h.accuracy, &h.balanced_accuracy})
-        vec->reserve(static_cast<size_t>(std::min<index_t>(p.n_rounds, index_t(1) << 16)));
-    // validation points per class, and whether they are all equal (then balanced accuracy
-    // is the accuracy, computed the same way so that the two rank rounds identically)
-    // (weighted by eval_weight; sums of unit weights are exact, so unweighted scores are
-    // the counts' ratios)
-    const double* wv = p.eval_weight;
-    std::vector<double> val_count(static_cast<size_t>(n_classes), 0.0), val_correct(val_count);
-    double val_total = 0.0;
-    for (index_t j = 0; j < m; ++j) {
-        const double w = wv != nullptr ? wv[j] : 1.0;
-        val_count[static_cast<size_t>(ev.classes[j])] += w;
-        val_total += w;
-    }
-    index_t present = 0;
-    double first_count = -1.0;
-    bool equal_counts = true;
-    for (double c : val_count) {
-        if (c == 0.0) continue;
-        ++present;
-        if (first_count < 0.0) first_count = c;
-        equal_counts &= c == first_count;
-    }
-
-    // f (and the validation values) += K[:, cols] delta for problem q, densely when cheaper.
-    auto update = [&](index_t q, bool force_dense) {
-        const index_t nc = static_cast<index_t>(changed.size());
-        const bool dense = force_dense || op.prefer_dense(nc, p.dense_fraction);
-        const index_t work = dense ? n * (n + 1) / 2 + m * (force_dense ? n : nc) : nc * (n + m);
-        timed(dense ? 0 : 1, work, [&]() {
-            if (dense) {
-                op.matvec(&c[q * n], &f[q * n]);
-                ++res.dense_passes;
-            } else if (nc > 0) {
-                op.add_columns(changed.data(), delta.data(), nc, &f[q * n]);
-            }
-            if (m > 0) {
-                // m |J| for the update against m n for a fresh product: only refreshes recompute
-                if (force_dense) ev.op->matvec(&c[q * n], &fe[q * m]);
-                else if (nc > 0) ev.op->add_columns(changed.data(), delta.data(), nc, &fe[q * m]);
-            }
-        });
-    };
-
     index_t t = 1;
     for (; t <= p.n_rounds; ++t) {
-        const double eta = p.learning_rate * std::pow(p.lr_decay, static_cast<double>(t / p.lr_decay_every));
+        RoundRecord r;
+        r.eta = p.learning_rate * std::pow(p.lr_decay, static_cast<double>(t / p.lr_decay_every));
         const bool refresh = p.refresh > 0 && t % p.refresh == 0;
-        double objective = 0.0, mu0 = 0.0;
-        index_t n_changed = 0, n_free = 0, ascent = 0, n_bound = 0;
+        // the leader's projected gradient step, decision values and intercept per problem
         for (index_t q = 0; q < P; ++q) {
-            double* lq = &lam[q * n];
-            double* cq = &c[q * n];
-            const double* fq = &f[q * n];
-            const std::int8_t* yq = &yt[q * n];
-            // D before the step under this round's labels: a step below 2 / lambda_max(K)
-            // never raises it (descent lemma), so a rise flags a step that is too large.
-            double quad0 = 0.0, lin0 = 0.0, scale = 0.0;
-            for (index_t i = 0; i < n; ++i) {
-                quad0 += cq[i] * fq[i];
-                lin0 += lq[i];
-                scale += std::abs(cq[i] * fq[i]);
-                v[i] = lq[i] - eta * (yq[i] * fq[i] - 1.0);
-            }
-            const double mu = project_box_hyperplane(v.data(), yq, zeros.data(), C, n,
-                                                     lam_new.data(), pws);
-            if (q == 0) mu0 = mu;
-            changed.clear();
-            delta.clear();
-            for (index_t i = 0; i < n; ++i) {
-                if (lam_new[i] != lq[i]) {
-                    changed.push_back(i);
-                    delta.push_back(yq[i] * (lam_new[i] - lq[i]));
-                    cq[i] = yq[i] * lam_new[i];
-                    lq[i] = lam_new[i];
-                }
-            }
-            n_changed += static_cast<index_t>(changed.size());
-            update(q, refresh);
-
-            b[q] = intercept(lq, yq, fq, C, n);
-            double quad = 0.0, lin = 0.0;
-            for (index_t i = 0; i < n; ++i) {
-                quad += cq[i] * fq[i];
-                lin += lq[i];
-                n_free += lq[i] > 0.0 && lq[i] < C[i];
-                n_bound += lq[i] >= C[i] && C[i] > 0.0;
-            }
-            const double before = 0.5 * quad0 - lin0, after = 0.5 * quad - lin;
-            objective += after;
-            if (after > before + 1e-7 * (0.5 * scale + lin0) || !std::isfinite(after)) ++ascent;
+            const double mu = leader.step(q, r.eta, refresh, values, r);
+            if (q == 0) r.mu = mu;
         }
-        index_t n_sv = 0;
-        for (index_t i = 0; i < n; ++i) {
-            bool sv = false;
-            for (index_t q = 0; q < P; ++q) sv |= lam[static_cast<size_t>(q * n + i)] > p.tol;
-            n_sv += sv;
-        }
-
-        double accuracy = std::numeric_limits<double>::quiet_NaN(), balanced = accuracy;
-        if (m > 0 && (t % p.eval_every == 0 || t == p.n_rounds)) {
-            std::fill(val_correct.begin(), val_correct.end(), 0.0);
-            double correct = 0.0;
-            for (index_t j = 0; j < m; ++j) {
-                const std::int32_t cls = ev.classes[j];
-                if (predict_class(&fe[j], m, b.data(), P) != cls) continue;
-                const double w = wv != nullptr ? wv[j] : 1.0;
-                correct += w;
-                val_correct[static_cast<size_t>(cls)] += w;
-            }
-            accuracy = correct / val_total;
-            if (equal_counts) {
-                balanced = accuracy;
-            } else {
-                double recall = 0.0;
-                for (index_t c = 0; c < n_classes; ++c)
-                    if (val_count[static_cast<size_t>(c)] > 0.0)
-                        recall += val_correct[static_cast<size_t>(c)] /
-                                  val_count[static_cast<size_t>(c)];
-                balanced = recall / static_cast<double>(present);
-            }
-        }
-        const double score = p.balanced ? balanced : accuracy;
-        h.objective.push_back(objective);
-        h.mu.push_back(mu0);
-        h.eta.push_back(eta);
-        h.n_sv.push_back(n_sv);
-        h.n_free.push_back(n_free);
-        h.n_changed.push_back(n_changed);
-        h.ascent.push_back(ascent);
-        h.n_bound.push_back(n_bound);
-        h.accuracy.push_back(accuracy);
-        h.balanced_accuracy.push_back(balanced);
-        h.seconds.push_back(elapsed());
-
-        if (averaging && t >= p.average_from) {
-            for (size_t i = 0; i < PN; ++i) res.average.coef[i] += c[i];
-            for (index_t q = 0; q < P; ++q) res.average.b[q] += b[q];
-            for (index_t i = 0; i < n; ++i) res.flip_count[i] += labels[i] != y[i];
-            ++res.n_averaged;
-        }
-        if (p.n_best > 0 && score == score) {
-            auto& best = res.best;
-            // strictly better than the worst kept round: the earliest round wins ties
-            if (static_cast<index_t>(best.size()) < p.n_best || score > best.back().score) {
-                RoundModel r;
-                if (static_cast<index_t>(best.size()) == p.n_best) {
-                    r = std::move(best.back());
-                    best.pop_back();
-                }
-                r.coef = c;
-                r.b = b;
-                r.labels = labels;
-                r.round = t;
-                r.score = score;
-                auto pos = std::upper_bound(best.begin(), best.end(), score,
-                                            [](double a, const RoundModel& e) { return a > e.score; });
-                best.insert(pos, std::move(r));
-            }
-        }
+        // record the round, and keep it for the average and among the best by its score
+        r.n_sv = leader.count_sv(p.tol);
+        if (values.m() > 0 && (t % p.eval_every == 0 || t == p.n_rounds))
+            validation.score(values.fe.data(), leader.b.data(), P, r);
+        r.seconds = elapsed();
+        keeper.record(r);
+        const double score = keeper.score(r);
+        keeper.keep(t, leader.c, leader.b, labels, y, score);
 
         int flags = 0;
         if (cb != nullptr && (t == p.n_rounds || elapsed() - last_beat >= p.heartbeat)) {
-            flags = cb(ctx, CB_HEARTBEAT, t, objective, score);
+            flags = cb(ctx, CB_HEARTBEAT, t, r.objective, score);
             last_beat = elapsed();
         }
         if ((flags & CB_STOP) && t < p.n_rounds) {
             res.stopped = true;
             break;
         }
-        if (t == p.n_rounds || k == 0) continue;
+        if (t == p.n_rounds || !attacker.active()) continue;
 
-        // Attacker: k of the top n_cand support vectors by dual weight, flips relative to y.
-        const double* weight = lam.data();
-        if (P > 1) {
-            for (index_t i = 0; i < n; ++i) {
-                double s = 0.0;
-                for (index_t q = 0; q < P; ++q) s += lam[static_cast<size_t>(q * n + i)];
-                weight_sum[i] = s;
-            }
-            weight = weight_sum.data();
-        }
-        topk_above(weight, n, n_cand, p.tol, candidates);
-        const index_t size = static_cast<index_t>(candidates.size());
-        const bool shuffle = size > std::min<index_t>(k, size);
-        std::fill(taken.begin(), taken.end(), 0);
-        std::copy(y, y + n, labels_new.begin());
-        index_t picked = 0;
-        for (index_t r = 0; r < size && picked < k; ++r) {
-            if (shuffle) {
-                // partial Fisher-Yates, drawn lazily: position r becomes a uniform pick
-                // among those left, so the accepted picks are a uniform sample
-                const index_t s = r + static_cast<index_t>(rng.below(static_cast<std::uint64_t>(size - r)));
-                std::swap(candidates[static_cast<size_t>(r)], candidates[static_cast<size_t>(s)]);
-            }
-            const index_t i = candidates[static_cast<size_t>(r)];
-            const std::int32_t cls = y[i];
-            if (taken[cls] >= class_cap[cls]) continue;  // this class has lost its share
-            ++taken[cls];
-            ++picked;
-            if (P == 1) {
-                labels_new[i] = 1 - cls;
-            } else {
-                // the runner-up class by decision value: the move that costs the model most
-                std::int32_t target = -1;
-                double best_v = -std::numeric_limits<double>::infinity();
-                for (index_t q = 0; q < P; ++q) {
-                    if (q == cls) continue;
-                    const double val = f[static_cast<size_t>(q * n + i)] + b[q];
-                    if (target < 0 || val > best_v) {
-                        best_v = val;
-                        target = static_cast<std::int32_t>(q);
-                    }
-                }
-                labels_new[i] = target;
-            }
-        }
-        for (index_t q = 0; q < P; ++q) {
-            changed.clear();
-            delta.clear();
-            for (index_t i = 0; i < n; ++i) {
-                const std::int8_t now = positive(labels_new[i], q) ? 1 : -1;
-                const size_t qi = static_cast<size_t>(q * n + i);
-                if (now != yt[qi]) {
-                    if (lam[qi] != 0.0) {
-                        changed.push_back(i);
-                        delta.push_back((now - yt[qi]) * lam[qi]);
-                        c[qi] = now * lam[qi];
-                    }
-                    yt[qi] = now;
-                }
-            }
-            if (!changed.empty()) update(q, false);
-        }
+        // the follower's move against this round's model; the next round trains on it
+        attacker.attack(leader.lam.data(), values.f.data(), leader.b.data(), y,
+                        labels_new.data());
+        leader.train_on(labels_new, values);
         labels.swap(labels_new);
     }
-    op_set_threads(&op, op_max_threads(op));
-    op_set_threads(ev.op, op_max_threads(op));
-    res.rounds_run = std::min(t, p.n_rounds);
-    res.last.coef = c;
-    res.last.b = b;
-    res.last.labels = labels;
-    res.last.round = res.rounds_run;
-    res.last.score = h.accuracy.empty() ? std::numeric_limits<double>::quiet_NaN()
-                                        : (p.balanced ? h.balanced_accuracy.back() : h.accuracy.back());
-    res.lam = lam;
-    res.f = f;
-    res.f_eval = fe;
+    values.release_threads();
+    keeper.finish(std::min(t, p.n_rounds), leader.c, leader.b, labels, leader.lam, values.f,
+                  values.fe);
 }
 
 // lambda_max(K) by power iteration (K is symmetric positive semidefinite for the kernels
@@ -634,13 +445,6 @@ template <typename T>
 inline double features_lambda_max(BasicFeatureOperator<T>& op, index_t max_iter, double rtol,
                                   index_t* iterations) {
     return lambda_max(op, max_iter, rtol, iterations);
-}
-
-// f = K (yt * lam) recomputed densely: used by tests to measure the drift of the
-// incremental updates.
-inline void dense_decision_values(GramCache& cache, const double* coef, double* out) {
-    GramOperator op(cache);
-    op.matvec(coef, out);
 }
 
 }  // namespace floral

@@ -2,7 +2,7 @@
 //
 // Every output element gets one summation order, fixed by the data alone: not by the thread
 // count, the cache size or the storage. The two storages hold the same float32 values
-// (kernel.hpp) and hand them to the same two out-of-line functions that do all the
+// (gram_cache.hpp) and hand them to the same two out-of-line functions that do all the
 // floating-point work -- symv_rows for the symmetric pass, axpy_rows for the column update --
 // so results are bitwise identical for any n_jobs, any cache_size, packed or not.
 #pragma once
@@ -11,7 +11,7 @@
 #include <cmath>
 #include <vector>
 
-#include "kernel.hpp"
+#include "gram_cache.hpp"
 
 namespace floral {
 

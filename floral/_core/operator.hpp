@@ -18,7 +18,7 @@
 
 #include <vector>
 
-#include "kernel.hpp"
+#include "gram_cache.hpp"
 #include "matvec.hpp"
 
 namespace floral {
@@ -60,8 +60,6 @@ class GramOperator {
 
     int max_threads() const { return cache_.max_threads(); }
     void set_threads(int t) { cache_.set_threads(t); }
-
-    GramCache& cache() { return cache_; }
 
   private:
     GramCache& cache_;
