@@ -4,7 +4,7 @@ LinearSVC, on the same data.
 * Moon, n = 5,000 training points (make_moons noise 0.2, 10% of the training labels flipped),
   1,000 validation and 1,000 test points (clean labels); FloralSVC(C=10, gamma=1,
   random_state=0), 500 rounds, without and with the validation set; SVC(C=10, gamma=1).
-  "full" is the expansion the game produced (floral.svm._COMPACT_TOL = 0: every training
+  "full" is the expansion the game produced (floral._assembly.COMPACT_TOL = 0: every training
   point with a nonzero coefficient, what fit returned before compaction), "compact" what fit
   returns now; the two come from the same run of the game (same kept rounds).
 * 256 Nystroem features (gamma=1) of 20,000 Moon points: FloralSVC(kernel="linear",
@@ -35,7 +35,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
 from _common import load_average, machine_info  # noqa: E402
-from floral import FloralSVC, svm  # noqa: E402
+from floral import FloralSVC, _assembly  # noqa: E402
 
 
 def moons(n, n_val, n_test, seed=0):
@@ -74,12 +74,12 @@ def main():
         case = f"moons n={n}" + (", X_val" if val else "")
         est = dict(C=10, gamma=1.0, n_rounds=rounds, random_state=0)
         compact, t_c = timed_fit(FloralSVC(**est), X, y, **kw)
-        saved = svm._COMPACT_TOL
-        svm._COMPACT_TOL = 0.0
+        saved = _assembly.COMPACT_TOL
+        _assembly.COMPACT_TOL = 0.0
         try:
             full, t_f = timed_fit(FloralSVC(**est), X, y, **kw)
         finally:
-            svm._COMPACT_TOL = saved
+            _assembly.COMPACT_TOL = saved
         diff = float(np.max(np.abs(compact.decision_function(Xt) - full.decision_function(Xt))))
         rows.append({**svc_row, "case": case})
         for name, m, t in (("FloralSVC full expansion (before)", full, t_f),
@@ -107,7 +107,7 @@ def main():
 
     meta = {"machine": machine_info(), "loadavg_start": load_start,
             "loadavg_end": load_average(), "rounds": rounds, "n": n,
-            "compact_tol": svm._COMPACT_TOL, "compact_min_sv": svm._COMPACT_MIN_SV}
+            "compact_tol": _assembly.COMPACT_TOL, "compact_min_sv": _assembly.COMPACT_MIN_SV}
     os.makedirs(os.path.dirname(args.out), exist_ok=True)
     with open(args.out + ".json", "w") as fh:
         json.dump({"meta": meta, "rows": rows}, fh, indent=1)
