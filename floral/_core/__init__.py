@@ -9,9 +9,6 @@ import rather than a silent fallback: running the tests "on AVX-512" must mean t
 """
 import os
 
-# before _lib, whose initialisation imports it: Python code run inside an extension
-# module's initialisation is where a Ctrl-C comes out worst (the CLI's exit status)
-from . import _result  # noqa: F401
 from ._lib import (  # noqa: F401
     GEMM_MIN_FEATURES,
     HEARTBEAT,

@@ -12,12 +12,6 @@ import os
 
 import numpy as np
 import scipy.sparse
-
-from ._result import Average as _Average
-from ._result import FitDiagnostics as _FitDiagnostics
-from ._result import FitResult as _FitResult
-from ._result import History as _History
-from ._result import RoundModel as _RoundModel
 cimport numpy as cnp
 from libc.stdint cimport int8_t, int32_t, int64_t, uint64_t
 from libc.string cimport memcpy
@@ -724,9 +718,9 @@ def _as_labels(y, index_t n, index_t n_classes):
     return yi
 
 
-cdef object _model(const RoundModel& r, index_t P, index_t n):
+cdef object _model(const RoundModel& r, index_t P, index_t n, round_model):
     coef = np.asarray(r.coef, dtype=np.float64).reshape(P, n)
-    return _RoundModel(
+    return round_model(
         coef=coef[0].copy() if P == 1 else coef,
         b=np.asarray(r.b, dtype=np.float64),
         labels=np.asarray(r.labels, dtype=np.int32),
@@ -953,6 +947,10 @@ def floral_fit(X, y, C, lam0, *, index_t n_classes=2, str kernel="rbf", double g
     Returns a ``FitResult`` (floral/_core/_result.py); ``diagnostics=True`` also fills its
     ``diagnostics`` (final duals, decision values, loop counters) for tests and benchmarks.
     """
+    # the result types: imported here, not while this module initialises (a Ctrl-C landing
+    # in Python code run by an extension's initialisation can vanish or kill the CLI)
+    from ._result import Average, FitDiagnostics, FitResult, History
+    from ._result import RoundModel as _RoundModel
     if storage not in ("gram", "features"):
         raise ValueError(f"storage must be 'gram' or 'features', got {storage!r}")
     if storage == "features" and kernel != "linear":
@@ -1151,7 +1149,7 @@ def floral_fit(X, y, C, lam0, *, index_t n_classes=2, str kernel="rbf", double g
             del ev
 
     h = res.history
-    last = _model(res.last, P, n)
+    last = _model(res.last, P, n, _RoundModel)
     if not (np.all(np.isfinite(last.coef)) and np.all(np.isfinite(last.b))):
         # the kernel is finite (checked above) and the duals are in their box, so only
         # K (y lam) can have overflowed
@@ -1159,15 +1157,15 @@ def floral_fit(X, y, C, lam0, *, index_t n_classes=2, str kernel="rbf", double g
                          "(C * sample_weight times the kernel values); lower C or scale X")
     average = None
     if res.n_averaged > 0:
-        avg = _model(res.average, P, n)
+        avg = _model(res.average, P, n, _RoundModel)
         k = float(res.n_averaged)
-        average = _Average(coef=avg.coef / k, b=avg.b / k, n=int(res.n_averaged),
-                           flip_count=np.asarray(res.flip_count, dtype=np.int64))
+        average = Average(coef=avg.coef / k, b=avg.b / k, n=int(res.n_averaged),
+                          flip_count=np.asarray(res.flip_count, dtype=np.int64))
     extra = None
     if diagnostics:
         lam = np.asarray(res.lam, dtype=np.float64).reshape(P, n)
         f = np.asarray(res.f, dtype=np.float64).reshape(P, n)
-        extra = _FitDiagnostics(
+        extra = FitDiagnostics(
             lam=lam[0].copy() if P == 1 else lam,
             yt=(2 * last.labels - 1).astype(np.int8) if P == 1 else None,
             f=f[0] if P == 1 else f,
@@ -1177,7 +1175,7 @@ def floral_fit(X, y, C, lam0, *, index_t n_classes=2, str kernel="rbf", double g
             power_iterations=int(power_iters),
             w=w,
         )
-    return _FitResult(
+    return FitResult(
         coef=last.coef,
         b=float(last.b[0]) if P == 1 else last.b,
         labels=last.labels,
@@ -1187,7 +1185,7 @@ def floral_fit(X, y, C, lam0, *, index_t n_classes=2, str kernel="rbf", double g
         cache=stats,
         learning_rate=float(p.learning_rate),
         lambda_max=float(lmax),
-        history=_History(
+        history=History(
             objective=np.asarray(h.objective, dtype=np.float64),
             mu=np.asarray(h.mu, dtype=np.float64),
             eta=np.asarray(h.eta, dtype=np.float64),
@@ -1201,7 +1199,7 @@ def floral_fit(X, y, C, lam0, *, index_t n_classes=2, str kernel="rbf", double g
             n_bound=np.asarray(h.n_bound, dtype=np.int64),
         ),
         average=average,
-        best=[_model(res.best[i], P, n) for i in range(res.best.size())],
+        best=[_model(res.best[i], P, n, _RoundModel) for i in range(res.best.size())],
         diagnostics=extra,
     )
 
