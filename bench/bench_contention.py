@@ -43,7 +43,7 @@ def worker(n, threads, rounds):
     res = _core.floral_fit(X, y, np.full(n, 10.0), np.zeros(n), gamma=1.0, n_rounds=rounds,
                            learning_rate=1e-4, flip_budget=k, candidate_factor=2.0,
                            refresh=50, cache_size=cache, n_jobs=threads, seed=0)
-    s = res["history"]["seconds"]
+    s = res.history.seconds
     steps = np.diff(s)
     print(json.dumps({"mean_round_s": float(steps.mean()),
                       "median_round_s": float(np.median(steps)), "file": floral.__file__}))

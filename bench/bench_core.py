@@ -52,22 +52,22 @@ def floral_round(X, y, gamma, *, C, lr, k, cf, rounds, n_jobs, layout, refresh=5
     res = _core.floral_fit(X, y, np.full(n, C), np.zeros(n), gamma=gamma, n_rounds=rounds,
                            learning_rate=lr, flip_budget=k, candidate_factor=cf,
                            refresh=refresh, cache_size=cache_mb(n, k, cf, layout),
-                           n_jobs=n_jobs, seed=0)
+                           n_jobs=n_jobs, seed=0, diagnostics=True)
     total = time.perf_counter() - t0
-    h = res["history"]
+    h = res.history
     # The median round, not the mean: on a shared VM a stall of another tenant lands in a
     # few rounds and would dominate the mean. The mean (which also amortises the exact
     # refresh every `refresh` rounds) is kept beside it.
-    steps = np.diff(h["seconds"][warmup - 1:])
-    loop = h["seconds"][-1]
+    steps = np.diff(h.seconds[warmup - 1:])
+    loop = h.seconds[-1]
     return {
         "per_round_s": float(np.median(steps)),
         "mean_round_s": float(steps.mean()),
         "setup_s": total - loop,  # Gram matrix materialisation and conversions
-        "mean_changed": float(h["n_changed"][warmup:].mean()),
-        "dense_passes": res["dense_passes"],
+        "mean_changed": float(h.n_changed[warmup:].mean()),
+        "dense_passes": res.diagnostics.dense_passes,
         "rounds": rounds,
-        "layout": res["cache"]["layout"],
+        "layout": res.cache["layout"],
     }
 
 

@@ -24,7 +24,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
 from _common import load_average, machine_info, quick_out  # noqa: E402
-from floral import FloralSVC, svm  # noqa: E402
+from floral import FloralSVC, _assembly  # noqa: E402
 
 
 def moons(n, n_val, n_test, seed=0):
@@ -65,12 +65,12 @@ def main():
         case = f"moons n={n}" + (", X_val" if val else "")
         est = dict(C=10, gamma=1.0, n_rounds=rounds, random_state=0)
         compact, t_c = timed_fit(FloralSVC(**est), X, y, **kw)
-        saved = svm._COMPACT_TOL
-        svm._COMPACT_TOL = 0.0
+        saved = _assembly.COMPACT_TOL
+        _assembly.COMPACT_TOL = 0.0
         try:
             full, t_f = timed_fit(FloralSVC(**est), X, y, **kw)
         finally:
-            svm._COMPACT_TOL = saved
+            _assembly.COMPACT_TOL = saved
         diff = float(np.max(np.abs(compact.decision_function(Xt) - full.decision_function(Xt))))
         rows.append({**svc_row, "case": case})
         for name, m, t in (("FloralSVC full expansion (before)", full, t_f),
@@ -98,7 +98,7 @@ def main():
 
     meta = {"machine": machine_info(), "loadavg_start": load_start,
             "loadavg_end": load_average(), "rounds": rounds, "n": n,
-            "compact_tol": svm._COMPACT_TOL, "compact_min_sv": svm._COMPACT_MIN_SV}
+            "compact_tol": _assembly.COMPACT_TOL, "compact_min_sv": _assembly.COMPACT_MIN_SV}
     os.makedirs(os.path.dirname(args.out), exist_ok=True)
     with open(args.out + ".json", "w") as fh:
         json.dump({"meta": meta, "rows": rows}, fh, indent=1)

@@ -12,7 +12,8 @@ import os
 import sys
 from typing import NamedTuple
 
-__all__ = ["available_memory", "packed_gram_bytes", "plan_gram", "use_features"]
+__all__ = ["available_memory", "kernel_storage", "packed_gram_bytes", "plan_gram",
+           "use_features"]
 
 _MB = 2**20
 # cache_size="auto" gives the kernel matrix at most this share of the available memory.
@@ -269,3 +270,22 @@ def row_cache_warning(n, plan, seconds):
         f"make_pipeline(StandardScaler(), Nystroem(gamma=..., n_components=1024), "
         f"FloralSVC(kernel='linear'))."
     )
+
+
+def kernel_storage(est, X, kernel_params, flip_budget):
+    """floral_fit's storage and cache_size for FloralSVC ``est``: feature space for the
+    linear kernel when d is small against n, else the Gram matrix with cache_size resolved
+    ("auto": plan_gram); warns once when "auto" cannot materialise."""
+    from ._validation import is_sparse, warn_caller
+
+    n, d = X.shape
+    if est.kernel == "linear" and (is_sparse(X) or use_features(n, d)):
+        # sparse X: O(nnz) per round on its CSR rows, whatever d is against n
+        return {"storage": "features", "cache_size": 1.0}
+    if est.cache_size != "auto":
+        return {"storage": "gram", "cache_size": float(est.cache_size)}
+    plan = plan_gram(n, flip_budget, float(est.candidate_factor))
+    if not plan.materialised:
+        seconds = row_cache_round_seconds(X, kernel_params, plan.cache_mb, est.n_jobs)
+        warn_caller(row_cache_warning(n, plan, seconds), UserWarning)
+    return {"storage": "gram", "cache_size": plan.cache_mb}

@@ -27,11 +27,18 @@ import numpy as np
 from sklearn.base import clone
 from sklearn.metrics import accuracy_score, balanced_accuracy_score
 
-from ._validation import is_sparse, resolve_gamma, warn_caller
+from ._monitoring import interruptible
+from ._validation import (
+    check_validation_set,
+    is_sparse,
+    libsvm_max_iter,
+    resolve_gamma,
+    warn_caller,
+)
 from .exceptions import DegenerateModelWarning, IneffectiveParameterWarning
 
 __all__ = ["BUDGETS", "DEFAULT_BUDGET", "WIDTH_FACTORS", "searched", "fit_search",
-           "check_fitted_model", "box_reach"]
+           "check_fitted_model", "box_reach", "initial_dual"]
 
 # flip_budget="auto": the budgets tried with a validation set (0 is the SVM), and the one
 # played without (the paper's 5% per round).
@@ -42,6 +49,10 @@ WIDTH_FACTORS = (1.0 / 3.0, 1.0, 3.0)
 # The budget-0 candidate starts at libsvm's solution; these rounds of the core refine it
 # (a projected-gradient step from the optimum stays there) and give it a history.
 ZERO_BUDGET_ROUNDS = 10
+# init="svc" (and so the budget-0 candidate, which must be the SVM optimum): libsvm's
+# default stopping tolerance 1e-3 leaves decision values ~3e-3 off the optimum on Moon;
+# 1e-5 brings them within ~2e-5 at a few more iterations.
+SVC_INIT_TOL = 1e-5
 # A validation score within this many standard errors of a constant classifier's is "at
 # chance": the validation set cannot tell the model from a constant.
 CHANCE_SE = 3.0
@@ -63,6 +74,33 @@ def searched(est, has_val):
         return False, False
     width = est.gamma == "auto_scale" and est.kernel != "linear"
     return est.flip_budget == "auto", width
+
+
+def initial_dual(est, X, y_idx, n_classes, C_vec, gamma):
+    """The starting duals of ``est``'s game: zeros, or with ``init="svc"`` (the budget-0
+    candidate's start) a plain SVC's dual per one-vs-rest problem, clipped to the box."""
+    n = X.shape[0]
+    n_problems = 1 if n_classes == 2 else n_classes
+    if est.init == "zeros":
+        return np.zeros(n) if n_problems == 1 else np.zeros((n_problems, n))
+    from sklearn.svm import SVC
+
+    lam = np.zeros((n_problems, n))
+    for p in range(n_problems):
+        target = y_idx == (1 if n_problems == 1 else p)
+        # libsvm has no iteration cap by default and never checks for Ctrl-C: capped
+        # (the game only needs a start near the SVM optimum; scikit-learn warns when
+        # the cap stops it) and run where an interrupt reaches fit at once
+        svc = SVC(C=float(est.C), kernel=est.kernel, gamma=gamma, degree=est.degree,
+                  coef0=est.coef0, tol=SVC_INIT_TOL, max_iter=libsvm_max_iter(n),
+                  cache_size=200 if est.cache_size == "auto" else est.cache_size)
+        interruptible(svc.fit, X, np.where(target, 1, -1), sample_weight=C_vec / float(est.C))
+        dual = svc.dual_coef_  # scipy.sparse when SVC was fitted on sparse X
+        dual = dual.toarray() if is_sparse(dual) else dual
+        lam[p, svc.support_] = np.abs(dual.ravel())
+    # libsvm stops at its own tolerance; the box must hold exactly for the core
+    lam = np.clip(lam, 0.0, C_vec)
+    return lam[0] if n_problems == 1 else lam
 
 
 def _score(scoring, y_true, y_pred, sample_weight):
@@ -209,7 +247,8 @@ def check_fitted_model(est, X, y, X_val, y_val, sample_weight_val, sample_weight
             "round. Pass a validation set (X_val, y_val) so that flip_budget=\"auto\" "
             "chooses it, or use a smaller flip_budget.",
             DegenerateModelWarning)
-    val = est._check_val(X_val, y_val, sample_weight_val, training_sparse=is_sparse(X))
+    val = check_validation_set(est, X_val, y_val, sample_weight_val,
+                               training_sparse=is_sparse(X))
     if val is not None:
         X_v, true, w = val
         got = _predict_codes(est, X_v)

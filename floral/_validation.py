@@ -25,15 +25,15 @@ from sklearn.utils._param_validation import (
     validate_parameter_constraints,
 )
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import _num_samples
+from sklearn.utils.validation import _check_sample_weight, _num_samples, validate_data
 
 # gram and kernel_params live in the kernel table; bench/ scripts import them from here
 from ._kernels import KERNELS, gram, kernel_params  # noqa: F401
 
 __all__ = ["resolve_budget", "encode_labels", "encode_binary_labels", "resolve_gamma",
            "SVC_PARAMS", "KERNEL_PARAMS", "BUDGET", "N_JOBS", "SEED",
-           "check_option", "describe", "check_data", "check_targets", "core_seed",
-           "warn_caller"]
+           "check_option", "describe", "check_data", "check_targets", "check_validation_set",
+           "class_caps", "core_seed", "warn_caller"]
 
 # --- shared constraints --------------------------------------------------------------------
 # An open Interval excludes its unbounded end, so these also refuse inf (and all refuse NaN).
@@ -169,6 +169,16 @@ def resolve_budget(budget, n_samples, *, param="budget"):
     return int(np.floor(float(budget) * n_samples + 0.5))
 
 
+def class_caps(class_cap, k, counts, n):
+    """Labels of each class (``counts`` points of the ``n``) the attacker may flip per
+    round: ``ceil(class_cap * k * n_c / n)``, at most ``k``; ``k`` for each without a cap."""
+    if class_cap is None:
+        return np.full(counts.size, k, dtype=np.int64)
+    share = float(class_cap) * k * counts / n
+    # 1e-9 absorbs rounding in the product so an exact share is not rounded up
+    return np.minimum(np.ceil(share - 1e-9), k).astype(np.int64)
+
+
 def encode_labels(y, *, param="y", need="a classifier needs two or more"):
     """(classes sorted as np.unique sorts them, int codes into them) for 1-D labels of at
     least two classes; ``need`` ends the one-class message."""
@@ -262,6 +272,43 @@ def warn_caller(message, category):
             frame.f_code.co_filename).startswith(internal):
         frame, level = frame.f_back, level + 1
     warnings.warn(message, category, stacklevel=level)
+
+
+
+def check_validation_set(est, X_val, y_val, sample_weight_val=None, training_sparse=False):
+    """fit's trusted validation set for the fitted-so-far estimator ``est`` (its classes_
+    and n_features_in_ are set): (X_val as float64, y_val as class indices,
+    sample_weight_val or None), or None without a validation set."""
+    if X_val is None and y_val is None:
+        if sample_weight_val is not None:
+            raise ValueError("sample_weight_val needs a validation set: fit(X, y, "
+                             "X_val=..., y_val=..., sample_weight_val=...)")
+        return None
+    if X_val is None or y_val is None:
+        missing = "X_val" if X_val is None else "y_val"
+        raise ValueError(f"X_val and y_val go together: {missing} is missing")
+    check_data(X_val, y_val, X_name="X_val", y_name="y_val")
+    width = np.shape(X_val)[1]
+    if width != est.n_features_in_:
+        raise ValueError(f"X_val has {width} features, but X has {est.n_features_in_}")
+    if is_sparse(X_val) and not training_sparse:
+        # the validation rows go where the training rows went: dense storage
+        X_val = densify(X_val, X_name="X_val", kernel=est.kernel)
+    X_val, y_val = validate_data(est, X_val, y_val, dtype=np.float64, order="C",
+                                 reset=False, accept_sparse="csr")
+    unknown = np.setdiff1d(np.unique(y_val), est.classes_)
+    if unknown.size:
+        raise ValueError(
+            f"y_val labels {unknown.tolist()} are not among the training classes "
+            f"{est.classes_.tolist()}"
+        )
+    if sample_weight_val is not None:
+        sample_weight_val = _check_sample_weight(sample_weight_val, X_val,
+                                                 dtype=np.float64, ensure_non_negative=True)
+        if not sample_weight_val.sum() > 0:
+            raise ValueError("sample_weight_val must have a positive sum")
+    return (X_val, np.searchsorted(est.classes_, y_val).astype(np.int32),
+            sample_weight_val)
 
 
 # A sparse X for a kernel other than the linear one is converted to dense rows up to this

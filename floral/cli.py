@@ -748,21 +748,32 @@ class _SigintRecord:
     def __init__(self):
         self.received = False
         self._installed = False
+        self._hook = None
 
     def _handle(self, signum, frame):
         self.received = True
         raise KeyboardInterrupt
 
+    def _unraisable(self, unraisable):
+        # Python drops an exception raised where it cannot propagate (importlib's module-lock
+        # callback, during the core's first import) and prints it; our KeyboardInterrupt lost
+        # that way is still the user's Ctrl-C, which main reports
+        if self.received and issubclass(unraisable.exc_type, KeyboardInterrupt):
+            return
+        self._hook(unraisable)
+
     def __enter__(self):
         if (threading.current_thread() is threading.main_thread()
                 and signal.getsignal(signal.SIGINT) is signal.default_int_handler):
             signal.signal(signal.SIGINT, self._handle)
+            self._hook, sys.unraisablehook = sys.unraisablehook, self._unraisable
             self._installed = True
         return self
 
     def __exit__(self, *exc_info):
         if self._installed:
             signal.signal(signal.SIGINT, signal.default_int_handler)
+            sys.unraisablehook = self._hook
         return False
 
 
@@ -773,7 +784,10 @@ def main(argv=None):
             parser = build_parser()
             args = parser.parse_args(argv)
             args.argv = argv  # recorded in results.json by `floral run`
-            return int(args.func(args) or 0)
+            status = int(args.func(args) or 0)
+            if sigint.received:  # its KeyboardInterrupt was dropped (see _SigintRecord)
+                raise KeyboardInterrupt
+            return status
         except CLIError as exc:
             sys.stderr.write(f"floral: error: {exc}\n")
             return 2

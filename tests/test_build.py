@@ -5,8 +5,9 @@
   same dual variables as the OpenMP build this test session runs on;
 - show_config() / `floral show-config` / `python -m floral --version` report version and
   OpenMP;
-- the type stub of the compiled module lists exactly what the module exports, and both it
-  and py.typed are installed beside the package.
+- the type stub of the compiled module lists exactly what the module exports, passes
+  mypy's stubtest (signatures and types against the compiled module), and both it and
+  py.typed are installed beside the package; floral_fit returns its typed result.
 
 The serial build needs the source tree (setup.py, the .pyx and .hpp files), a C++ compiler
 and floral's build requirements (from this environment, or fetched by pip into an isolated
@@ -124,8 +125,9 @@ SERIAL_SCRIPT = textwrap.dedent(
     y = (2 * y - 1).astype(np.int8)
     out = {}
     for name, kw in %r.items():
-        r = _core.floral_fit(X, y, np.full(300, 10.0), np.zeros(300), **kw)
-        out[name + "_lam"], out[name + "_yt"], out[name + "_b"] = r["lam"], r["yt"], r["b"]
+        r = _core.floral_fit(X, y, np.full(300, 10.0), np.zeros(300), diagnostics=True, **kw)
+        d = r.diagnostics
+        out[name + "_lam"], out[name + "_yt"], out[name + "_b"] = d.lam, d.yt, r.b
     info = _core.build_info()
     text = io.StringIO()
     floral.show_config(file=text)
@@ -171,10 +173,10 @@ def test_serial_build_matches_openmp_build_bitwise_in_incremental_regime(serial_
     so the serial core and the OpenMP core give the same bits."""
     _openmp_core_or_skip()
     X, y, C, lam0 = _moons_problem()
-    r = _core.floral_fit(X, y, C, lam0, **FIT_SETTINGS["incremental"])
-    np.testing.assert_array_equal(r["yt"], serial_results["incremental_yt"])
-    np.testing.assert_array_equal(r["lam"], serial_results["incremental_lam"])
-    assert r["b"] == serial_results["incremental_b"].item()
+    r = _core.floral_fit(X, y, C, lam0, diagnostics=True, **FIT_SETTINGS["incremental"])
+    np.testing.assert_array_equal(r.diagnostics.yt, serial_results["incremental_yt"])
+    np.testing.assert_array_equal(r.diagnostics.lam, serial_results["incremental_lam"])
+    assert r.b == serial_results["incremental_b"].item()
 
 
 def test_serial_build_matches_openmp_build_to_rounding_in_default_regime(serial_results):
@@ -183,10 +185,11 @@ def test_serial_build_matches_openmp_build_to_rounding_in_default_regime(serial_
     differ in the last bits; the attacker's choices and lam agree to rounding."""
     _openmp_core_or_skip()
     X, y, C, lam0 = _moons_problem()
-    r = _core.floral_fit(X, y, C, lam0, **FIT_SETTINGS["default"])
-    np.testing.assert_array_equal(r["yt"], serial_results["default_yt"])
-    np.testing.assert_allclose(r["lam"], serial_results["default_lam"], rtol=0, atol=1e-12)
-    assert abs(r["b"] - serial_results["default_b"].item()) <= 1e-12
+    r = _core.floral_fit(X, y, C, lam0, diagnostics=True, **FIT_SETTINGS["default"])
+    np.testing.assert_array_equal(r.diagnostics.yt, serial_results["default_yt"])
+    np.testing.assert_allclose(r.diagnostics.lam, serial_results["default_lam"], rtol=0,
+                               atol=1e-12)
+    assert abs(r.b - serial_results["default_b"].item()) <= 1e-12
 
 
 # --- show_config and the command line ----------------------------------------------------
@@ -283,6 +286,61 @@ def test_the_shipped_core_exports_no_test_only_name():
             if isinstance(node, (ast.Import, ast.ImportFrom)):
                 names = [a.name for a in node.names] + [getattr(node, "module", None) or ""]
                 assert not any("_testing" in n for n in names), path
+
+
+# What stubtest may find at run time and not in the stub: only names Cython generates and
+# the module cannot drop (the cdef classes' pickling hooks, which Cython 3 also binds at
+# module level, and the doctest dictionary every Cython module carries).
+STUBTEST_ALLOWLIST = """\
+floral\\._core\\._(lib|testing)\\.__(reduce|setstate)_cython__
+floral\\._core\\._(lib|testing)\\.__test__
+"""
+
+
+def test_type_stub_passes_mypy_stubtest(tmp_path):
+    """mypy's stubtest imports the compiled modules (the core and its test bindings) and checks every signature, class and
+    constant of the stub against it (the name-only check above does not see a parameter
+    or a type that drifted). Run where the imported floral lies, so that mypy reads the
+    same package (an editable install's import hook is invisible to it)."""
+    pytest.importorskip("mypy.stubtest", reason="mypy is not installed (the test extra has it)")
+    allowlist = tmp_path / "allowlist.txt"
+    allowlist.write_text(STUBTEST_ALLOWLIST)
+    proc = subprocess.run(
+        [sys.executable, "-m", "mypy.stubtest", "floral._core._lib", "floral._core._testing",
+         "--allowlist", str(allowlist)],
+        cwd=Path(floral.__file__).parents[1], capture_output=True, text=True, timeout=300,
+        env={**os.environ, "MYPY_CACHE_DIR": str(tmp_path / "mypy-cache")},
+    )
+    assert proc.returncode == 0, proc.stdout[-5000:] + proc.stderr[-2000:]
+
+
+@pytest.mark.parametrize("storage", ["gram", "features", "csr"])
+def test_core_result_is_the_declared_contract(storage):
+    """floral_fit's result: the typed fields production reads, the test-only ones only on
+    request, and the one dict it still holds (the cache counters, kept in fitted models)
+    with exactly the keys its TypedDict declares."""
+    import dataclasses
+
+    import scipy.sparse as sp
+
+    from floral._core._result import CacheStats, FitDiagnostics, FitResult
+
+    X, y, C, lam0 = _moons_problem()
+    X = sp.csr_matrix(X) if storage == "csr" else X
+    kw = dict(kernel="linear" if storage != "gram" else "rbf", n_rounds=5, flip_budget=3,
+              storage="gram" if storage == "gram" else "features")
+    plain = _core.floral_fit(X, y, C, lam0, **kw)
+    full = _core.floral_fit(X, y, C, lam0, diagnostics=True, **kw)
+    assert type(plain) is FitResult and plain.diagnostics is None
+    assert type(full.diagnostics) is FitDiagnostics
+    assert set(plain.cache) == set(CacheStats.__annotations__)
+    assert plain.cache["storage"] == storage
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        plain.rounds_run = 0
+    # asking for the diagnostics changes nothing else
+    for field in ("coef", "labels", "b"):
+        np.testing.assert_array_equal(getattr(plain, field), getattr(full, field))
+    np.testing.assert_array_equal(full.diagnostics.yt, 2 * full.labels - 1)
 
 
 ONE_RUNTIME_SCRIPT = textwrap.dedent(

@@ -178,12 +178,13 @@ def test_sample_among_draws_what_the_loops_attacker_draws(moons):
     n, k, factor, seed = len(y), 10, 3.0, 17
     kw = dict(learning_rate=0.01, flip_budget=k, candidate_factor=factor, seed=seed)
     # the attacker moves after round 1 on round 1's duals; round 2 trains on its labels
-    lam1 = _core.floral_fit(X, y, np.full(n, 10.0), np.zeros(n), n_rounds=1, **kw)["lam"]
+    lam1 = _core.floral_fit(X, y, np.full(n, 10.0), np.zeros(n), n_rounds=1, **kw,
+                            diagnostics=True).diagnostics.lam
     two = _core.floral_fit(X, y, np.full(n, 10.0), np.zeros(n), n_rounds=2, **kw)
     candidates = _core.topk(lam1, int(np.ceil(factor * k)), 1e-5)
     assert candidates.size > k  # a real draw, not the whole pool
     picked = _core.sample_among(candidates, k, seed)
-    np.testing.assert_array_equal(np.sort(picked), np.flatnonzero(two["labels"] != (y > 0)))
+    np.testing.assert_array_equal(np.sort(picked), np.flatnonzero(two.labels != (y > 0)))
 
 
 def test_sample_among_rejects_k_beyond_the_candidates():
@@ -206,15 +207,15 @@ def test_loop_matches_numpy_reference(moons, n_rounds, learning_rate, flip_budge
         lr_decay=0.5, lr_decay_every=20, flip_budget=flip_budget)
     res = _core.floral_fit(X, y, C, np.zeros(n), gamma=1.0, n_rounds=n_rounds,
                            learning_rate=learning_rate, lr_decay=0.5, lr_decay_every=20,
-                           flip_budget=flip_budget, candidate_factor=1.0)
-    np.testing.assert_allclose(res["lam"], lam_ref, atol=1e-6)
-    np.testing.assert_array_equal(res["yt"], yt_ref)
-    assert res["b"] == pytest.approx(b_ref, abs=1e-6)
-    np.testing.assert_allclose(res["history"]["objective"], obj_ref, rtol=1e-8, atol=1e-8)
+                           flip_budget=flip_budget, candidate_factor=1.0, diagnostics=True)
+    np.testing.assert_allclose(res.diagnostics.lam, lam_ref, atol=1e-6)
+    np.testing.assert_array_equal(res.diagnostics.yt, yt_ref)
+    assert res.b == pytest.approx(b_ref, abs=1e-6)
+    np.testing.assert_allclose(res.history.objective, obj_ref, rtol=1e-8, atol=1e-8)
     eta = learning_rate * 0.5 ** (np.arange(1, n_rounds + 1) // 20)
-    np.testing.assert_allclose(res["history"]["eta"], eta, rtol=1e-15)
-    assert res["rounds_run"] == n_rounds
-    assert int(np.sum(res["yt"] != y)) == (flip_budget if n_rounds > 1 else 0)
+    np.testing.assert_allclose(res.history.eta, eta, rtol=1e-15)
+    assert res.rounds_run == n_rounds
+    assert int(np.sum(res.diagnostics.yt != y)) == (flip_budget if n_rounds > 1 else 0)
 
 
 def test_loop_from_given_lambda_matches_reference(moons):
@@ -225,8 +226,8 @@ def test_loop_from_given_lambda_matches_reference(moons):
     lam_ref, *_ = floral_reference(gram32(X), y, C, lam0, n_rounds=30, learning_rate=0.01,
                                    flip_budget=5)
     res = _core.floral_fit(X, y, C, lam0, n_rounds=30, learning_rate=0.01, flip_budget=5,
-                           candidate_factor=1.0)
-    np.testing.assert_allclose(res["lam"], lam_ref, atol=1e-6)
+                           candidate_factor=1.0, diagnostics=True)
+    np.testing.assert_allclose(res.diagnostics.lam, lam_ref, atol=1e-6)
 
 
 @pytest.mark.parametrize("learning_rate", [1e-4, 0.05])  # dense and sparse regimes
@@ -235,21 +236,24 @@ def test_incremental_f_tracks_dense_product(moons, learning_rate):
     n = len(y)
     res = _core.floral_fit(X, y, np.full(n, 10.0), np.zeros(n), n_rounds=200,
                            learning_rate=learning_rate, flip_budget=20, refresh=0,
-                           dense_fraction=2.0)  # never dense: all drift from updates
-    dense = gram32(X) @ (res["yt"] * res["lam"])
-    np.testing.assert_allclose(res["f"], dense, rtol=1e-6, atol=1e-6 * np.abs(dense).max())
+                           dense_fraction=2.0,  # never dense: all drift from updates
+                           diagnostics=True)
+    d = res.diagnostics
+    dense = gram32(X) @ (d.yt * d.lam)
+    np.testing.assert_allclose(d.f, dense, rtol=1e-6, atol=1e-6 * np.abs(dense).max())
 
 
 def test_lru_budget_gives_same_lambda_as_materialised(moons):
     X, y = moons
     n = len(y)
     kw = dict(n_rounds=60, learning_rate=0.02, flip_budget=10, candidate_factor=2.0, seed=4)
-    full = _core.floral_fit(X, y, np.full(n, 10.0), np.zeros(n), **kw)
-    lru = _core.floral_fit(X, y, np.full(n, 10.0), np.zeros(n), cache_size=0.05, **kw)
-    assert full["cache"]["materialised"] and not lru["cache"]["materialised"]
-    assert lru["cache"]["capacity"] < n
-    np.testing.assert_allclose(lru["lam"], full["lam"], atol=1e-10)
-    np.testing.assert_array_equal(lru["yt"], full["yt"])
+    full = _core.floral_fit(X, y, np.full(n, 10.0), np.zeros(n), **kw, diagnostics=True)
+    lru = _core.floral_fit(X, y, np.full(n, 10.0), np.zeros(n), cache_size=0.05, **kw,
+                           diagnostics=True)
+    assert full.cache["materialised"] and not lru.cache["materialised"]
+    assert lru.cache["capacity"] < n
+    np.testing.assert_allclose(lru.diagnostics.lam, full.diagnostics.lam, atol=1e-10)
+    np.testing.assert_array_equal(lru.diagnostics.yt, full.diagnostics.yt)
 
 
 @pytest.mark.parametrize("d", [2, 40])
@@ -261,11 +265,11 @@ def test_one_and_two_threads_bitwise_identical(d):
     y = np.where(X[:, 0] + 0.3 * rng.normal(size=1500) > 0, 1, -1).astype(np.int8)
     n = len(y)
     kw = dict(gamma=1.0 / d, n_rounds=40, learning_rate=0.01, flip_budget=300, seed=9)
-    one = _core.floral_fit(X, y, np.full(n, 5.0), np.zeros(n), n_jobs=1, **kw)
-    two = _core.floral_fit(X, y, np.full(n, 5.0), np.zeros(n), n_jobs=2, **kw)
-    assert one["lam"].tobytes() == two["lam"].tobytes()
-    assert one["f"].tobytes() == two["f"].tobytes()
-    assert one["history"]["objective"].tobytes() == two["history"]["objective"].tobytes()
+    one = _core.floral_fit(X, y, np.full(n, 5.0), np.zeros(n), n_jobs=1, **kw, diagnostics=True)
+    two = _core.floral_fit(X, y, np.full(n, 5.0), np.zeros(n), n_jobs=2, **kw, diagnostics=True)
+    assert one.diagnostics.lam.tobytes() == two.diagnostics.lam.tobytes()
+    assert one.diagnostics.f.tobytes() == two.diagnostics.f.tobytes()
+    assert one.history.objective.tobytes() == two.history.objective.tobytes()
     rows1 = _testing.GramRows(X, gamma=1.0 / d, n_jobs=1).rows(np.arange(n))
     rows2 = _testing.GramRows(X, gamma=1.0 / d, n_jobs=2).rows(np.arange(n))
     assert rows1.tobytes() == rows2.tobytes()
@@ -275,12 +279,12 @@ def test_randomised_attacker_is_seeded(moons):
     X, y = moons
     n = len(y)
     kw = dict(n_rounds=20, learning_rate=0.01, flip_budget=10, candidate_factor=3.0)
-    a = _core.floral_fit(X, y, np.full(n, 10.0), np.zeros(n), seed=1, **kw)
-    b = _core.floral_fit(X, y, np.full(n, 10.0), np.zeros(n), seed=1, **kw)
-    c = _core.floral_fit(X, y, np.full(n, 10.0), np.zeros(n), seed=2, **kw)
-    np.testing.assert_array_equal(a["yt"], b["yt"])
-    assert not np.array_equal(a["yt"], c["yt"])
-    assert int(np.sum(a["yt"] != y)) == 10
+    a = _core.floral_fit(X, y, np.full(n, 10.0), np.zeros(n), seed=1, **kw, diagnostics=True)
+    b = _core.floral_fit(X, y, np.full(n, 10.0), np.zeros(n), seed=1, **kw, diagnostics=True)
+    c = _core.floral_fit(X, y, np.full(n, 10.0), np.zeros(n), seed=2, **kw, diagnostics=True)
+    np.testing.assert_array_equal(a.diagnostics.yt, b.diagnostics.yt)
+    assert not np.array_equal(a.diagnostics.yt, c.diagnostics.yt)
+    assert int(np.sum(a.diagnostics.yt != y)) == 10
 
 
 def test_callback_stop_and_exception(moons):
@@ -294,22 +298,23 @@ def test_callback_stop_and_exception(moons):
 
     # the first heartbeat comes after 0.2 s, well past round 5: the loop stops there
     res = _core.floral_fit(X, y, np.full(n, 10.0), np.zeros(n), n_rounds=10**6,
-                           learning_rate=0.01, flip_budget=5, callback=stop_at_5)
-    assert res["stopped"] and res["rounds_run"] >= 5
+                           learning_rate=0.01, flip_budget=5, callback=stop_at_5, diagnostics=True)
+    assert res.diagnostics.stopped and res.rounds_run >= 5
     assert all(reason == _core.HEARTBEAT for reason, *_ in seen)
-    assert seen[-1][1] == res["rounds_run"]
-    assert seen[-1][2] == res["history"]["objective"][-1]
-    assert len(res["history"]["objective"]) == res["rounds_run"]
+    assert seen[-1][1] == res.rounds_run
+    assert seen[-1][2] == res.history.objective[-1]
+    assert len(res.history.objective) == res.rounds_run
     # the last round always reports, so a short run is seen once, at its end
     seen.clear()
-    res = _core.floral_fit(X, y, np.full(n, 10.0), np.zeros(n), n_rounds=7, callback=stop_at_5)
-    assert [rnd for _, rnd, _ in seen] == [7] and not res["stopped"]
+    res = _core.floral_fit(X, y, np.full(n, 10.0), np.zeros(n), n_rounds=7, callback=stop_at_5,
+                           diagnostics=True)
+    assert [rnd for _, rnd, _ in seen] == [7] and not res.diagnostics.stopped
 
     def boom(reason, rnd, *state):
         raise RuntimeError("from the callback")
 
     res = _core.floral_fit(X, y, np.full(n, 10.0), np.zeros(n), n_rounds=50, callback=boom)
-    assert isinstance(res["exception"], RuntimeError) and res["rounds_run"] == 50
+    assert isinstance(res.exception, RuntimeError) and res.rounds_run == 50
 
 
 # --- validation points, selection, several classes ---------------------------------------
@@ -334,18 +339,18 @@ def test_validation_values_and_accuracy_follow_each_round(moons, stored):
     n = len(y)
     kw = dict(gamma=1.0, learning_rate=0.02, flip_budget=12, candidate_factor=1.0,
               X_eval=Xv, y_eval=yv, eval_cache_size=64.0 if stored else 1e-6, refresh=0)
-    res = _core.floral_fit(X, y, np.full(n, 10.0), np.zeros(n), n_rounds=40, **kw)
-    assert res["cache"]["eval_stored"] is stored
+    res = _core.floral_fit(X, y, np.full(n, 10.0), np.zeros(n), n_rounds=40, **kw, diagnostics=True)
+    assert res.cache["eval_stored"] is stored
     Kv = kernel_reference(Xv, X, "rbf", 1.0).astype(np.float32).astype(float)
     # the validation values are summed eight rows at a time in float (evaluation.hpp), and
     # 40 rounds of updates without a refresh accumulate that rounding
-    expected = Kv @ res["coef"]
-    np.testing.assert_allclose(res["f_eval"][0], expected, rtol=1e-5,
+    expected = Kv @ res.coef
+    np.testing.assert_allclose(res.diagnostics.f_eval[0], expected, rtol=1e-5,
                                atol=1e-5 * np.abs(expected).max())
     ref = floral_game_reference(gram32(X), (y > 0).astype(int), np.full(n, 10.0), n_classes=2,
                                 n_rounds=40, learning_rate=0.02, flip_budget=12, K_eval=Kv,
                                 y_eval=(yv > 0).astype(int))
-    np.testing.assert_allclose(res["history"]["accuracy"], [r["accuracy"] for r in ref])
+    np.testing.assert_allclose(res.history.accuracy, [r["accuracy"] for r in ref])
 
 
 def test_best_rounds_are_the_most_accurate_and_exact(moons):
@@ -359,18 +364,18 @@ def test_best_rounds_are_the_most_accurate_and_exact(moons):
                                 y_eval=yv, n_best=4, eval_every=2, **kw)
 
     res = fit(n_rounds=60)
-    acc = res["history"]["accuracy"]
+    acc = res.history.accuracy
     evaluated = np.flatnonzero(~np.isnan(acc))
     np.testing.assert_array_equal(evaluated + 1, np.arange(2, 61, 2))
     # the four best by accuracy, the earliest among equals
     order = evaluated[np.lexsort((evaluated, -acc[evaluated]))][:4] + 1
-    assert [r["round"] for r in res["best"]] == order.tolist()
-    for r in res["best"]:
-        assert r["score"] == acc[r["round"] - 1]
-        again = _rerun_round(fit, r["round"])
-        assert r["coef"].tobytes() == again["coef"].tobytes()
-        assert r["b"][0] == again["b"]
-        np.testing.assert_array_equal(r["labels"], again["labels"])
+    assert [r.round for r in res.best] == order.tolist()
+    for r in res.best:
+        assert r.score == acc[r.round - 1]
+        again = _rerun_round(fit, r.round)
+        assert r.coef.tobytes() == again.coef.tobytes()
+        assert r.b[0] == again.b
+        np.testing.assert_array_equal(r.labels, again.labels)
 
 
 def test_average_is_the_mean_of_the_tail_rounds(moons):
@@ -383,16 +388,16 @@ def test_average_is_the_mean_of_the_tail_rounds(moons):
 
     res = fit(n_rounds=12, average_from=8)
     tail = [_rerun_round(fit, t) for t in range(8, 13)]
-    avg = res["average"]
-    assert avg["n"] == 5
-    np.testing.assert_allclose(avg["coef"], np.mean([r["coef"] for r in tail], axis=0),
+    avg = res.average
+    assert avg.n == 5
+    np.testing.assert_allclose(avg.coef, np.mean([r.coef for r in tail], axis=0),
                                rtol=1e-13, atol=1e-15)
-    assert avg["b"][0] == pytest.approx(np.mean([r["b"] for r in tail]), rel=1e-13)
-    flips = np.sum([r["labels"] != (y > 0) for r in tail], axis=0)
-    np.testing.assert_array_equal(avg["flip_count"], flips)
+    assert avg.b[0] == pytest.approx(np.mean([r.b for r in tail]), rel=1e-13)
+    flips = np.sum([r.labels != (y > 0) for r in tail], axis=0)
+    np.testing.assert_array_equal(avg.flip_count, flips)
     # the last round is the run's own end state
-    assert res["coef"].tobytes() == tail[-1]["coef"].tobytes()
-    assert fit(n_rounds=12, average_from=13)["average"] is None
+    assert res.coef.tobytes() == tail[-1].coef.tobytes()
+    assert fit(n_rounds=12, average_from=13).average is None
 
 
 @pytest.mark.parametrize("cap", [None, (3, 9, 9)])
@@ -412,11 +417,11 @@ def test_one_vs_rest_game_matches_numpy_reference(blobs3, cap):
     res = _core.floral_fit(X, y, C, lam0, n_classes=3, gamma=0.1, n_rounds=25,
                            learning_rate=0.05, flip_budget=9, candidate_factor=1.0,
                            class_cap=cap, X_eval=Xv, y_eval=yv)
-    np.testing.assert_allclose(res["coef"], ref[-1]["coef"], atol=1e-6)
-    np.testing.assert_allclose(res["b"], ref[-1]["b"], atol=1e-6)
-    np.testing.assert_array_equal(res["labels"], ref[-1]["labels"])
-    np.testing.assert_allclose(res["history"]["accuracy"], [r["accuracy"] for r in ref])
-    relabelled = res["labels"] != y
+    np.testing.assert_allclose(res.coef, ref[-1]["coef"], atol=1e-6)
+    np.testing.assert_allclose(res.b, ref[-1]["b"], atol=1e-6)
+    np.testing.assert_array_equal(res.labels, ref[-1]["labels"])
+    np.testing.assert_allclose(res.history.accuracy, [r["accuracy"] for r in ref])
+    relabelled = res.labels != y
     assert relabelled.sum() == (9 if cap is None else min(9, sum(cap)))
     if cap is not None:
         assert np.all(np.bincount(y[relabelled], minlength=3) <= cap)
@@ -429,17 +434,17 @@ def test_binary_game_with_class_caps_matches_reference(moons):
     cap = (2, 8)  # the negative class may lose 2 points a round, the positive 8
     res = _core.floral_fit(X, y, np.full(n, 10.0), np.zeros(n), gamma=1.0, n_rounds=30,
                            learning_rate=0.02, flip_budget=10, candidate_factor=1.0,
-                           class_cap=cap)
+                           class_cap=cap, diagnostics=True)
     ref = floral_game_reference(gram32(X), cls, np.full(n, 10.0), n_classes=2, n_rounds=30,
                                 learning_rate=0.02, flip_budget=10, class_cap=cap)
-    assert res["coef"].shape == (n,)
-    np.testing.assert_allclose(res["coef"], ref[-1]["coef"][0], atol=1e-6)
-    assert res["b"] == pytest.approx(ref[-1]["b"][0], abs=1e-6)
-    np.testing.assert_array_equal(res["labels"], ref[-1]["labels"])
-    np.testing.assert_array_equal(res["yt"], 2 * ref[-1]["labels"] - 1)
+    assert res.coef.shape == (n,)
+    np.testing.assert_allclose(res.coef, ref[-1]["coef"][0], atol=1e-6)
+    assert res.b == pytest.approx(ref[-1]["b"][0], abs=1e-6)
+    np.testing.assert_array_equal(res.labels, ref[-1]["labels"])
+    np.testing.assert_array_equal(res.diagnostics.yt, 2 * ref[-1]["labels"] - 1)
     # the cap binds: of the top ten, the negatives past the second are skipped, and the
     # attacker does not reach beyond its candidates to fill the budget
-    lost = np.bincount(cls[res["labels"] != cls], minlength=2)
+    lost = np.bincount(cls[res.labels != cls], minlength=2)
     assert lost[0] == 2 and lost[1] <= 8 and lost.sum() < 10
     # without caps the game reference is the binary reference
     lam_ref, yt_ref, *_ = floral_reference(gram32(X), y, np.full(n, 10.0), np.zeros(n),
@@ -464,12 +469,12 @@ def test_class_caps_always_hold(seed):
                            gamma=0.5, n_rounds=15, learning_rate=0.05, flip_budget=k,
                            candidate_factor=float(rng.uniform(1, 4)), class_cap=cap,
                            seed=seed, average_from=1)
-    lost = [np.bincount(y[res["labels"] != y], minlength=n_classes)]
+    lost = [np.bincount(y[res.labels != y], minlength=n_classes)]
     # every averaged round's flips are counted; no class ever lost more than its cap
-    assert res["average"]["flip_count"].max() <= 15
+    assert res.average.flip_count.max() <= 15
     assert np.all(lost[0] <= cap) and lost[0].sum() <= k
     if n_classes > 2:
-        assert np.all(res["labels"][res["labels"] != y] != y[res["labels"] != y])
+        assert np.all(res.labels[res.labels != y] != y[res.labels != y])
 
 
 def test_lambda_max_matches_eigsh(moons):
@@ -485,8 +490,8 @@ def test_lambda_max_matches_eigsh(moons):
     res = _core.floral_fit(X, np.where(X[:, 0] > 0, 1, -1), np.ones(len(X)),
                            np.zeros(len(X)), n_rounds=1, learning_rate=None, step_scale=0.5)
     lmax = eigsh(gram32(X), k=1, which="LA")[0][0]
-    assert res["lambda_max"] == pytest.approx(lmax, rel=1e-3)
-    assert res["learning_rate"] == pytest.approx(0.5 / lmax, rel=1e-3)
+    assert res.lambda_max == pytest.approx(lmax, rel=1e-3)
+    assert res.learning_rate == pytest.approx(0.5 / lmax, rel=1e-3)
 
 
 def test_too_large_step_raises_the_objective_within_rounds(moons):
@@ -496,10 +501,10 @@ def test_too_large_step_raises_the_objective_within_rounds(moons):
     # no attacker, so every rise is the step's: none below 2 / lambda_max
     stable = _core.floral_fit(X, y, np.full(n, 1e3), np.zeros(n), n_rounds=200,
                               learning_rate=1.9 / lmax)
-    assert stable["history"]["ascent"].sum() == 0
+    assert stable.history.ascent.sum() == 0
     wild = _core.floral_fit(X, y, np.full(n, 1e3), np.zeros(n), n_rounds=200,
                             learning_rate=20.0 / lmax)
-    assert wild["history"]["ascent"].sum() > 100
+    assert wild.history.ascent.sum() > 100
 
 
 def test_decision_function_matches_dense(moons):
@@ -563,7 +568,7 @@ def test_read_only_inputs_are_accepted(moons):
     X.flags.writeable = False
     y.flags.writeable = False
     res = _core.floral_fit(X, y, np.full(len(y), 1.0), np.zeros(len(y)), n_rounds=3)
-    assert res["rounds_run"] == 3
+    assert res.rounds_run == 3
 
 
 def test_failed_allocation_is_memory_error():
@@ -618,6 +623,6 @@ def test_a_huge_candidate_factor_keeps_the_attacker_on():
               seed=3)
     huge = _core.floral_fit(X, y, np.full(n, 1.0), np.zeros(n), candidate_factor=1e18, **kw)
     every = _core.floral_fit(X, y, np.full(n, 1.0), np.zeros(n), candidate_factor=n, **kw)
-    assert np.count_nonzero(huge["labels"] != (y > 0)) == 10
-    np.testing.assert_array_equal(huge["labels"], every["labels"])
-    np.testing.assert_array_equal(huge["coef"], every["coef"])
+    assert np.count_nonzero(huge.labels != (y > 0)) == 10
+    np.testing.assert_array_equal(huge.labels, every.labels)
+    np.testing.assert_array_equal(huge.coef, every.coef)

@@ -10,7 +10,7 @@ from sklearn.datasets import make_moons
 from sklearn.kernel_approximation import Nystroem
 from sklearn.svm import SVC, LinearSVC
 
-from floral import FloralSVC, svm
+from floral import FloralSVC, _assembly
 from oracles import kernel_reference
 
 
@@ -46,9 +46,9 @@ def test_compact_model_stays_within_its_bound_of_the_full_one(monkeypatch, kerne
     kw = dict(kernel=kernel, gamma=gamma, C=10, learning_rate=1e-3, n_rounds=60,
               flip_budget=0.05, random_state=0)
     compact = FloralSVC(**kw).fit(X, y, X_val=Xv, y_val=yv)
-    monkeypatch.setattr(svm, "_COMPACT_TOL", 0.0)  # the expansion the game produced
+    monkeypatch.setattr(_assembly, "COMPACT_TOL", 0.0)  # the expansion the game produced
     full = FloralSVC(**kw).fit(X, y, X_val=Xv, y_val=yv)
-    assert full.support_.size >= svm._COMPACT_MIN_SV
+    assert full.support_.size >= _assembly.COMPACT_MIN_SV
     assert compact.support_.size <= full.support_.size // 2
     np.testing.assert_array_equal(compact.kept_rounds_, full.kept_rounds_)
     bound = compact._compaction_error
@@ -70,9 +70,9 @@ def test_small_expansions_are_kept_exactly(monkeypatch):
     X, y = noisy_moons(300)
     kw = dict(C=10, gamma=1.0, learning_rate=1e-3, n_rounds=30, random_state=0)
     a = FloralSVC(**kw).fit(X, y)
-    monkeypatch.setattr(svm, "_COMPACT_TOL", 0.0)
+    monkeypatch.setattr(_assembly, "COMPACT_TOL", 0.0)
     b = FloralSVC(**kw).fit(X, y)
-    assert a.support_.size == b.support_.size == 300 < svm._COMPACT_MIN_SV
+    assert a.support_.size == b.support_.size == 300 < _assembly.COMPACT_MIN_SV
     assert a.dual_coef_.tobytes() == b.dual_coef_.tobytes()
 
 
@@ -89,7 +89,7 @@ def test_model_size_against_svc_and_linearsvc(monkeypatch):
                                                               svc.support_.size)
         assert len(pickle.dumps(clf)) <= 1.5 * len(pickle.dumps(svc))
         with monkeypatch.context() as m:
-            m.setattr(svm, "_COMPACT_TOL", 0.0)
+            m.setattr(_assembly, "COMPACT_TOL", 0.0)
             full = FloralSVC(**kw).fit(X, y, **val)
         assert full.support_.size > 2 * svc.support_.size  # what compaction removed
         assert np.mean(clf.predict(Xv) != full.predict(Xv)) <= 0.002

@@ -25,7 +25,7 @@ def _fitted(name, data):
         return FloralSVC(n_rounds=60, random_state=0).fit(X, y)
     if name == "FloralSVC with X_val":
         # seed 0: the last round's support is a strict subset of the kept rounds' union, so
-        # it is held as rows of the shared pool (svm._RowsOf) until asked for
+        # it is held as rows of the shared pool (_assembly.RowsOf) until asked for
         # (the game pinned: with X_val the default would choose the budget and width)
         return FloralSVC(n_rounds=60, flip_budget=0.05, gamma="scale",
                          random_state=0).fit(X, y, X_val=X_val, y_val=y_val)
@@ -55,9 +55,9 @@ def _outputs(est, X):
 def test_skops_round_trip_trusts_only_floral_sklearn_and_numpy(name, data):
     est = _fitted(name, data)
     if name == "FloralSVC with X_val":
-        from floral.svm import _RowsOf
+        from floral._assembly import RowsOf
 
-        assert isinstance(est._last_model["support_vectors_"], _RowsOf)
+        assert isinstance(est._last_model["support_vectors_"], RowsOf)
     dumped = sio.dumps(est)
     untrusted = sio.get_untrusted_types(data=dumped)
     assert untrusted, "a floral estimator is never among skops' default trusted types"

@@ -19,7 +19,7 @@ import pytest
 from sklearn.datasets import make_blobs, make_moons
 from sklearn.exceptions import ConvergenceWarning
 
-from floral import FloralSVC, _core, _memory, svm
+from floral import FloralSVC, _assembly, _core, _memory
 from floral._validation import libsvm_max_iter
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -251,8 +251,8 @@ def test_broken_dual_equality_is_warned(monkeypatch):
                     selection="last", random_state=29)
     # the linear model keeps w, not a coefficient per point: look at the rounds' own
     seen = []
-    gap = svm._equality_gap
-    monkeypatch.setattr(svm, "_equality_gap",
+    gap = _assembly.equality_gap
+    monkeypatch.setattr(_assembly, "equality_gap",
                         lambda coef, p: seen.append(np.array(coef)) or gap(coef, p))
     with pytest.warns(ConvergenceWarning, match="equality constraint"):
         clf.fit(X, y, sample_weight=w)

@@ -68,12 +68,12 @@ def test_feature_path_f_equals_numpy_after_every_round(regime):
     for rounds in range(1, 26):
         res = _core.floral_fit(X, y, np.full(n, C), np.zeros(n), kernel="linear",
                                n_rounds=rounds, learning_rate=lr, flip_budget=6, seed=3,
-                               refresh=0, storage="features")
-        c = res["yt"] * res["lam"]
-        np.testing.assert_allclose(res["f"], X @ (X.T @ c), rtol=1e-10, atol=1e-10)
-        np.testing.assert_allclose(res["w"], X.T @ c, rtol=1e-10, atol=1e-10)
-        changed.append(res["history"]["n_changed"][-1])
-    assert int(np.sum(res["yt"] != y)) == 6  # the attacker's flips went through the update
+                               refresh=0, storage="features", diagnostics=True)
+        c = res.diagnostics.yt * res.diagnostics.lam
+        np.testing.assert_allclose(res.diagnostics.f, X @ (X.T @ c), rtol=1e-10, atol=1e-10)
+        np.testing.assert_allclose(res.diagnostics.w, X.T @ c, rtol=1e-10, atol=1e-10)
+        changed.append(res.history.n_changed[-1])
+    assert int(np.sum(res.diagnostics.yt != y)) == 6  # the attacker's flips went through the update
     if regime == "sparse":
         assert np.median(changed) < n / 4  # most coefficients sit at a bound
     else:
@@ -84,12 +84,14 @@ def test_feature_and_gram_paths_give_the_same_lambda():
     X, y = noisy_moons(400, seed=2)
     n = len(y)
     kw = dict(kernel="linear", n_rounds=80, learning_rate=2e-3, flip_budget=8, seed=5)
+    kw.update(diagnostics=True)
     feat = _core.floral_fit(X, y, np.full(n, 10.0), np.zeros(n), storage="features", **kw)
     gram = _core.floral_fit(X, y, np.full(n, 10.0), np.zeros(n), storage="gram", **kw)
-    assert feat["cache"]["storage"] == "features" and gram["cache"]["storage"] == "gram"
+    assert feat.cache["storage"] == "features" and gram.cache["storage"] == "gram"
     # the Gram path stores K in float32; the feature path is float64 throughout
-    np.testing.assert_allclose(feat["lam"], gram["lam"], rtol=0, atol=1e-6 * feat["lam"].max())
-    np.testing.assert_array_equal(feat["yt"], gram["yt"])
+    lam = feat.diagnostics.lam
+    np.testing.assert_allclose(lam, gram.diagnostics.lam, rtol=0, atol=1e-6 * lam.max())
+    np.testing.assert_array_equal(feat.diagnostics.yt, gram.diagnostics.yt)
     with pytest.raises(ValueError, match="storage='features' needs kernel='linear'"):
         _core.floral_fit(X, y, np.full(n, 1.0), np.zeros(n), storage="features")
 
@@ -209,14 +211,15 @@ def test_results_bitwise_identical_for_any_cache_size_storage_and_threads(d):
         for cache_size, n_jobs in runs:
             res = _core.floral_fit(X, y, np.full(n, 5.0), np.zeros(n), gamma=1.0 / d,
                                    n_rounds=25, learning_rate=lr, flip_budget=k, seed=9,
-                                   refresh=7, cache_size=cache_size, n_jobs=n_jobs)
-            got = (res["lam"].tobytes(), res["f"].tobytes(),
-                   res["history"]["objective"].tobytes(), res["b"])
+                                   refresh=7, cache_size=cache_size, n_jobs=n_jobs,
+                                   diagnostics=True)
+            got = (res.diagnostics.lam.tobytes(), res.diagnostics.f.tobytes(),
+                   res.history.objective.tobytes(), res.b)
             if ref is None:
                 ref = got
-                assert res["cache"]["row_slots"] > 0  # hot rows beside the triangle
-            assert got == ref, (cache_size, n_jobs, res["cache"])
-            assert res["cache"]["layout"] == layouts[cache_size]
+                assert res.cache["row_slots"] > 0  # hot rows beside the triangle
+            assert got == ref, (cache_size, n_jobs, res.cache)
+            assert res.cache["layout"] == layouts[cache_size]
 
 
 def test_memory_bounded_run_beyond_the_cache():
@@ -225,16 +228,17 @@ def test_memory_bounded_run_beyond_the_cache():
     budget_mb = 1.0  # the packed triangle is 4.5 MB
     assert _memory.packed_gram_bytes(n) > 4 * budget_mb * 2**20
     kw = dict(gamma=1.0, n_rounds=20, learning_rate=1e-3, flip_budget=15, seed=1)
+    kw.update(diagnostics=True)
     res = _core.floral_fit(X, y, np.full(n, 10.0), np.zeros(n), cache_size=budget_mb, **kw)
-    cache = res["cache"]
+    cache = res.cache
     assert not cache["materialised"] and 8 <= cache["capacity"] < n
     rows = _testing.GramRows(X, cache_size=budget_mb)
     stored = (rows.capacity + rows.wave_rows) * 4 * -(-n // 16) * 16
     assert stored <= budget_mb * 2**20
     # every dense pass recomputed what it could not keep; nothing beyond the budget
-    assert cache["rows_computed"] >= res["dense_passes"] * (n - cache["capacity"])
+    assert cache["rows_computed"] >= res.diagnostics.dense_passes * (n - cache["capacity"])
     full = _core.floral_fit(X, y, np.full(n, 10.0), np.zeros(n), cache_size=1e4, **kw)
-    assert res["lam"].tobytes() == full["lam"].tobytes()
+    assert res.diagnostics.lam.tobytes() == full.diagnostics.lam.tobytes()
     clf = FloralSVC(C=10, gamma=1.0, cache_size=budget_mb, n_rounds=5, learning_rate=1e-3,
                     random_state=0).fit(X, y)
     assert not clf._storage["materialised"]
@@ -333,41 +337,41 @@ def test_feature_path_plays_the_one_vs_rest_game_with_validation_like_the_gram_p
 
     def play(storage, **extra):
         return _core.floral_fit(X, y, np.full(n, 5.0), np.zeros((3, n)), storage=storage,
-                                **{**kw, **extra})
+                                **{**kw, **extra}, diagnostics=True)
 
     def check_own_bookkeeping(r):
         # validation decision values are those of the returned coefficients (exactly for
         # float64 features; to float32 rounding of the stored cross-kernel for the Gram)
-        f_ref = (r["coef"] @ X) @ Xv.T
-        tol = 1e-9 if r["cache"]["storage"] == "features" else 1e-6 * np.abs(f_ref).max()
-        np.testing.assert_allclose(r["f_eval"], f_ref, rtol=tol, atol=tol)
+        f_ref = (r.coef @ X) @ Xv.T
+        tol = 1e-9 if r.cache["storage"] == "features" else 1e-6 * np.abs(f_ref).max()
+        np.testing.assert_allclose(r.diagnostics.f_eval, f_ref, rtol=tol, atol=tol)
         # the kept rounds are the best by this run's own validation history
-        acc = r["history"]["accuracy"]
-        kept = [acc[b["round"] - 1] for b in r["best"]]
+        acc = r.history.accuracy
+        kept = [acc[b.round - 1] for b in r.best]
         assert sorted(kept, reverse=True) == sorted(acc, reverse=True)[:3]
 
     feat, gram = play("features", flip_budget=0), play("gram", flip_budget=0)
-    assert feat["w"] is None  # one weight vector per problem is not kept by the operator
-    assert feat["lambda_max"] == pytest.approx(gram["lambda_max"], rel=1e-5)
+    assert feat.diagnostics.w is None  # one weight vector per problem is not kept by the operator
+    assert feat.lambda_max == pytest.approx(gram.lambda_max, rel=1e-5)
     # float32 Gram storage against float64 features: the same game to ~1e-6
-    np.testing.assert_allclose(feat["coef"], gram["coef"], atol=1e-5 * np.abs(gram["coef"]).max())
-    np.testing.assert_allclose(feat["average"]["coef"], gram["average"]["coef"],
-                               atol=1e-5 * np.abs(gram["average"]["coef"]).max())
-    np.testing.assert_array_equal(feat["labels"], gram["labels"])
+    np.testing.assert_allclose(feat.coef, gram.coef, atol=1e-5 * np.abs(gram.coef).max())
+    np.testing.assert_allclose(feat.average.coef, gram.average.coef,
+                               atol=1e-5 * np.abs(gram.average.coef).max())
+    np.testing.assert_array_equal(feat.labels, gram.labels)
     # validation accuracies match because no decision value is within rounding of a tie
-    gap = np.abs(feat["f_eval"] - gram["f_eval"]).max()
-    assert gap < 1e-3 * np.abs(gram["f_eval"]).min()
-    np.testing.assert_array_equal(feat["history"]["accuracy"], gram["history"]["accuracy"])
+    gap = np.abs(feat.diagnostics.f_eval - gram.diagnostics.f_eval).max()
+    assert gap < 1e-3 * np.abs(gram.diagnostics.f_eval).min()
+    np.testing.assert_array_equal(feat.history.accuracy, gram.history.accuracy)
     for r in (feat, gram):
         check_own_bookkeeping(r)
 
     # with the attacker: round one is the same game, then each path is checked on its own
     feat, gram = play("features", flip_budget=10), play("gram", flip_budget=10)
-    assert feat["history"]["objective"][0] == pytest.approx(gram["history"]["objective"][0],
+    assert feat.history.objective[0] == pytest.approx(gram.history.objective[0],
                                                             rel=1e-6)
     for r in (feat, gram):
         check_own_bookkeeping(r)
-        assert 0 < np.count_nonzero(r["labels"] != y) <= 10
+        assert 0 < np.count_nonzero(r.labels != y) <= 10
 
 
 # --- float32 features --------------------------------------------------------------------

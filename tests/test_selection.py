@@ -391,12 +391,12 @@ def test_core_counts_duals_at_their_bound_and_weights_validation_scores(moons):
     res = _core.floral_fit(X, (2 * y - 1).astype(np.int8), C, np.zeros(n), gamma=1.0,
                            n_rounds=30, learning_rate=None, step_scale=0.5, flip_budget=6,
                            seed=1, X_eval=Xv, y_eval=(2 * yv - 1).astype(np.int8),
-                           w_eval=w, n_best=1, scoring="balanced_accuracy")
-    lam = res["lam"]
-    assert res["history"]["n_bound"][-1] == np.count_nonzero(lam >= C) > 0
+                           w_eval=w, n_best=1, scoring="balanced_accuracy", diagnostics=True)
+    lam = res.diagnostics.lam
+    assert res.history.n_bound[-1] == np.count_nonzero(lam >= C) > 0
     # the last round's weighted scores, from its decision values at the validation points
-    pred = (np.ravel(res["f_eval"]) + res["b"] > 0).astype(int)
-    assert res["history"]["accuracy"][-1] == pytest.approx(
+    pred = (np.ravel(res.diagnostics.f_eval) + res.b > 0).astype(int)
+    assert res.history.accuracy[-1] == pytest.approx(
         np.sum(w * (pred == yv)) / np.sum(w), rel=1e-12)
-    assert res["history"]["balanced_accuracy"][-1] == pytest.approx(
+    assert res.history.balanced_accuracy[-1] == pytest.approx(
         balanced_accuracy_score(yv, pred, sample_weight=w), rel=1e-12)

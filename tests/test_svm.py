@@ -201,7 +201,7 @@ def test_the_returned_model_is_the_one_the_validation_set_scored(moons):
 
 @pytest.mark.parametrize("n", [1, 5, 4096, 9000])
 def test_compact_rows_gathers_in_place(n):
-    from floral.svm import _compact_rows
+    from floral._assembly import compact_rows as _compact_rows
 
     rng = np.random.default_rng(n)
     X = rng.normal(size=(n, 3))

@@ -3,13 +3,17 @@
 Signatures follow the ``def`` functions and ``cdef class`` of _lib.pyx. Array arguments
 accept anything NumPy converts (``ArrayLike``); the core converts them to contiguous
 float64 / int8 / int64 itself. The ``_Name`` TypedDicts exist only here, to describe the
-dicts the core returns; they are not importable at run time.
+dicts the core returns; they are not importable at run time. ``floral_fit`` returns the
+dataclasses of floral/_core/_result.py. tests/test_build.py runs ``mypy.stubtest`` on this
+file against the compiled module.
 """
 from collections.abc import Callable
 from typing import Final, TypedDict
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
+
+from ._result import FitResult
 
 KERNELS: Final[dict[str, int]]
 STOP: Final[int]
@@ -26,64 +30,6 @@ class _CacheStats(TypedDict):
     hits: int
     misses: int
     rows_computed: int
-
-class _FitCacheStats(_CacheStats):
-    storage: str  # "gram" or "features"
-    materialised: bool
-    layout: str | None  # "packed", "square" or "rows" (None for features)
-    capacity: int
-    row_slots: int
-
-class _FitCacheStatsEval(_FitCacheStats):
-    eval_stored: bool | None
-
-class _History(TypedDict):
-    objective: NDArray[np.float64]
-    mu: NDArray[np.float64]
-    eta: NDArray[np.float64]
-    seconds: NDArray[np.float64]
-    accuracy: NDArray[np.float64]
-    n_sv: NDArray[np.int64]
-    n_free: NDArray[np.int64]
-    n_changed: NDArray[np.int64]
-    ascent: NDArray[np.int64]
-    n_bound: NDArray[np.int64]
-
-class _RoundModel(TypedDict):
-    # coef is (n,) for one problem, (n_classes, n) for one-vs-rest
-    coef: NDArray[np.float64]
-    b: NDArray[np.float64]
-    labels: NDArray[np.int32]
-    round: int
-    accuracy: float
-
-class _Average(TypedDict):
-    coef: NDArray[np.float64]
-    b: NDArray[np.float64]
-    n: int
-    flip_count: NDArray[np.int64]
-
-class _FitResult(TypedDict, total=False):
-    lam: NDArray[np.float64]
-    coef: NDArray[np.float64]
-    b: float | NDArray[np.float64]  # float for one problem
-    labels: NDArray[np.int32]
-    yt: NDArray[np.int8]  # one problem only
-    round: int
-    f: NDArray[np.float64]
-    f_eval: NDArray[np.float64]
-    rounds_run: int
-    stopped: bool
-    dense_passes: int
-    exception: BaseException | None
-    cache: _FitCacheStatsEval
-    learning_rate: float
-    lambda_max: float
-    power_iterations: int
-    history: _History
-    average: _Average | None
-    best: list[_RoundModel]
-    w: NDArray[np.float64] | None  # X^T c, storage="features" with one problem only
 
 # callback(reason, round, objective, accuracy) -> STOP to end the loop (or 0 / None)
 _RoundCallback = Callable[[int, int, float, float], int | None]
@@ -140,7 +86,8 @@ def floral_fit(
     power_max_iter: int = 200,
     power_rtol: float = 1e-7,
     storage: str = "gram",
-) -> _FitResult: ...
+    diagnostics: bool = False,
+) -> FitResult: ...
 def kernel_rows_seconds(
     X: ArrayLike,
     n_rows: int,

@@ -292,15 +292,15 @@ def _as_labels(y, index_t n, index_t n_classes):
     return yi
 
 
-cdef dict _model(const RoundModel& r, index_t P, index_t n):
+cdef object _model(const RoundModel& r, index_t P, index_t n, round_model):
     coef = np.asarray(r.coef, dtype=np.float64).reshape(P, n)
-    return {
-        "coef": coef[0].copy() if P == 1 else coef,
-        "b": np.asarray(r.b, dtype=np.float64),
-        "labels": np.asarray(r.labels, dtype=np.int32),
-        "round": int(r.round),
-        "score": float(r.score),
-    }
+    return round_model(
+        coef=coef[0].copy() if P == 1 else coef,
+        b=np.asarray(r.b, dtype=np.float64),
+        labels=np.asarray(r.labels, dtype=np.int32),
+        round=int(r.round),
+        score=float(r.score),
+    )
 
 
 ctypedef fused feature_t:
@@ -492,7 +492,7 @@ def floral_fit(X, y, C, lam0, *, index_t n_classes=2, str kernel="rbf", double g
                double dense_fraction=0.5, X_eval=None, y_eval=None, w_eval=None,
                double eval_cache_size=256.0, index_t average_from=0, index_t n_best=0,
                str scoring="accuracy", index_t power_max_iter=200, double power_rtol=1e-7,
-               str storage="gram"):
+               str storage="gram", bint diagnostics=False):
     """Run the FLORAL round loop in C++ (see floral_loop.hpp for the algorithm).
 
     ``y`` is in {-1, +1} for two classes (one problem), or holds class indices
@@ -516,8 +516,15 @@ def floral_fit(X, y, C, lam0, *, index_t n_classes=2, str kernel="rbf", double g
 
     ``callback(reason, round, objective, accuracy) -> flags`` is called about every 0.2 s
     and after the last round; returning STOP ends the loop. An exception raised inside it
-    stops the loop and is returned as ``result["exception"]`` with the state reached.
+    stops the loop and is returned as ``result.exception`` with the state reached.
+
+    Returns a ``FitResult`` (floral/_core/_result.py); ``diagnostics=True`` also fills its
+    ``diagnostics`` (final duals, decision values, loop counters) for tests and benchmarks.
     """
+    # the result types: imported here, not while this module initialises (a Ctrl-C landing
+    # in Python code run by an extension's initialisation can vanish or kill the CLI)
+    from ._result import Average, FitDiagnostics, FitResult, History
+    from ._result import RoundModel as _RoundModel
     if storage not in ("gram", "features"):
         raise ValueError(f"storage must be 'gram' or 'features', got {storage!r}")
     if storage == "features" and kernel != "linear":
@@ -716,56 +723,59 @@ def floral_fit(X, y, C, lam0, *, index_t n_classes=2, str kernel="rbf", double g
             del ev
 
     h = res.history
-    last = _model(res.last, P, n)
-    if not (np.all(np.isfinite(last["coef"])) and np.all(np.isfinite(last["b"]))):
+    last = _model(res.last, P, n, _RoundModel)
+    if not (np.all(np.isfinite(last.coef)) and np.all(np.isfinite(last.b))):
         # the kernel is finite (checked above) and the duals are in their box, so only
         # K (y lam) can have overflowed
         raise ValueError("the model is not finite: its decision values overflow float64 "
                          "(C * sample_weight times the kernel values); lower C or scale X")
-    lam = np.asarray(res.lam, dtype=np.float64).reshape(P, n)
-    out = {
-        "lam": lam[0].copy() if P == 1 else lam,
-        "coef": last["coef"],
-        "b": float(last["b"][0]) if P == 1 else last["b"],
-        "labels": last["labels"],
-        "round": last["round"],
-        "f": (np.asarray(res.f, dtype=np.float64).reshape(P, n)[0] if P == 1
-              else np.asarray(res.f, dtype=np.float64).reshape(P, n)),
-        "f_eval": np.asarray(res.f_eval, dtype=np.float64).reshape(P, m),
-        "rounds_run": int(res.rounds_run),
-        "stopped": bool(res.stopped),
-        "dense_passes": int(res.dense_passes),
-        "exception": ctx.exception,
-        "cache": stats,
-        "learning_rate": float(p.learning_rate),
-        "lambda_max": float(lmax),
-        "power_iterations": int(power_iters),
-        "history": {
-            "objective": np.asarray(h.objective, dtype=np.float64),
-            "mu": np.asarray(h.mu, dtype=np.float64),
-            "eta": np.asarray(h.eta, dtype=np.float64),
-            "seconds": np.asarray(h.seconds, dtype=np.float64),
-            "accuracy": np.asarray(h.accuracy, dtype=np.float64),
-            "balanced_accuracy": np.asarray(h.balanced_accuracy, dtype=np.float64),
-            "n_sv": np.asarray(h.n_sv, dtype=np.int64),
-            "n_free": np.asarray(h.n_free, dtype=np.int64),
-            "n_changed": np.asarray(h.n_changed, dtype=np.int64),
-            "ascent": np.asarray(h.ascent, dtype=np.int64),
-            "n_bound": np.asarray(h.n_bound, dtype=np.int64),
-        },
-        "average": None,
-        "best": [_model(res.best[i], P, n) for i in range(res.best.size())],
-        "w": w,
-    }
-    if P == 1:
-        out["yt"] = (2 * out["labels"] - 1).astype(np.int8)
+    average = None
     if res.n_averaged > 0:
-        avg = _model(res.average, P, n)
+        avg = _model(res.average, P, n, _RoundModel)
         k = float(res.n_averaged)
-        out["average"] = {"coef": avg["coef"] / k, "b": avg["b"] / k,
-                          "n": int(res.n_averaged),
-                          "flip_count": np.asarray(res.flip_count, dtype=np.int64)}
-    return out
+        average = Average(coef=avg.coef / k, b=avg.b / k, n=int(res.n_averaged),
+                          flip_count=np.asarray(res.flip_count, dtype=np.int64))
+    extra = None
+    if diagnostics:
+        lam = np.asarray(res.lam, dtype=np.float64).reshape(P, n)
+        f = np.asarray(res.f, dtype=np.float64).reshape(P, n)
+        extra = FitDiagnostics(
+            lam=lam[0].copy() if P == 1 else lam,
+            yt=(2 * last.labels - 1).astype(np.int8) if P == 1 else None,
+            f=f[0] if P == 1 else f,
+            f_eval=np.asarray(res.f_eval, dtype=np.float64).reshape(P, m),
+            stopped=bool(res.stopped),
+            dense_passes=int(res.dense_passes),
+            power_iterations=int(power_iters),
+            w=w,
+        )
+    return FitResult(
+        coef=last.coef,
+        b=float(last.b[0]) if P == 1 else last.b,
+        labels=last.labels,
+        round=last.round,
+        rounds_run=int(res.rounds_run),
+        exception=ctx.exception,
+        cache=stats,
+        learning_rate=float(p.learning_rate),
+        lambda_max=float(lmax),
+        history=History(
+            objective=np.asarray(h.objective, dtype=np.float64),
+            mu=np.asarray(h.mu, dtype=np.float64),
+            eta=np.asarray(h.eta, dtype=np.float64),
+            seconds=np.asarray(h.seconds, dtype=np.float64),
+            accuracy=np.asarray(h.accuracy, dtype=np.float64),
+            balanced_accuracy=np.asarray(h.balanced_accuracy, dtype=np.float64),
+            n_sv=np.asarray(h.n_sv, dtype=np.int64),
+            n_free=np.asarray(h.n_free, dtype=np.int64),
+            n_changed=np.asarray(h.n_changed, dtype=np.int64),
+            ascent=np.asarray(h.ascent, dtype=np.int64),
+            n_bound=np.asarray(h.n_bound, dtype=np.int64),
+        ),
+        average=average,
+        best=[_model(res.best[i], P, n, _RoundModel) for i in range(res.best.size())],
+        diagnostics=extra,
+    )
 
 
 def kernel_rows_seconds(X, index_t n_rows, *, str kernel="rbf", double gamma=1.0,

@@ -5,13 +5,14 @@ from typing import TypedDict
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from typing_extensions import Self
+from typing_extensions import Self, disjoint_base
 
 class _CacheStats(TypedDict):
     hits: int
     misses: int
     rows_computed: int
 
+@disjoint_base
 class GramRows:
     """Kernel rows of a training set under a byte budget (float32 storage)."""
 
@@ -49,6 +50,7 @@ class GramRows:
         self, f: ArrayLike, cols: ArrayLike, delta: ArrayLike
     ) -> NDArray[np.float64]: ...
 
+@disjoint_base
 class FeatureRows:
     """The linear kernel K = Xt X^T in feature space (features.hpp's FeatureOperator)."""
 
