@@ -300,8 +300,9 @@ floral\\._core\\._(lib|testing)\\.__test__
 def test_type_stub_passes_mypy_stubtest(tmp_path):
     """mypy's stubtest imports the compiled modules (the core and its test bindings) and
     checks every signature, class and constant of their stubs against them (the name-only
-    check above does not see a parameter or a type that drifted). Run where the imported floral lies, so that mypy reads the
-    same package (an editable install's import hook is invisible to it)."""
+    check above does not see a parameter or a type that drifted). Run where the imported
+    floral lies, so that mypy reads the same package (an editable install's import hook is
+    invisible to it)."""
     pytest.importorskip("mypy.stubtest", reason="mypy is not installed (the test extra has it)")
     allowlist = tmp_path / "allowlist.txt"
     allowlist.write_text(STUBTEST_ALLOWLIST)
