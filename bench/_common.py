@@ -167,6 +167,22 @@ def run_child(args, timeout, env=None):
             "wall_s": time.perf_counter() - start}
 
 
+def extrapolate(measured, n, prior):
+    """A run time at ``n`` from [(n_i, seconds_i), ...] in increasing n, as a power law
+    through the last two points with an exponent of at least ``prior`` (at small n fixed
+    overheads flatten the curve, and an optimistic exponent is what would let a run hang);
+    None if nothing was measured."""
+    if not measured:
+        return None
+    n1, t1 = measured[-1]
+    exponent = prior
+    if len(measured) >= 2:
+        n0, t0 = measured[-2]
+        if t0 > 0 and t1 > 0 and n1 != n0:
+            exponent = max(prior, np.log(t1 / t0) / np.log(n1 / n0))
+    return t1 * (n / n1) ** exponent
+
+
 def child_result(record):
     """Print what :func:`run_child` reads back."""
     print("RESULT " + json.dumps(record), flush=True)

@@ -1,15 +1,10 @@
-"""What choosing the game on the trusted set costs: FloralSVC's search against one fit.
-
-make_moons(noise=0.2), 500 trusted validation points, 10% random flips; per repeat, one
-default fit without a validation set, the same game with it, and the default search
-(``flip_budget="auto"``, ``gamma="auto_scale"``), each timed; ``--digits-seeds`` adds the
-multi-class search on the ten digits beside ``SVC()``. Protocol and results:
+"""What choosing the game on the trusted set costs: FloralSVC's search against one fit
+(``--digits-seeds``: its accuracy on the ten digits beside ``SVC()``). Protocol and results:
 bench/README.md, "FloralSVC chooses its game on the trusted set".
 
 Usage: python bench/bench_selection.py [--sizes 1000 20000] [--repeats 3 1] [--quick]
 Writes bench/results/selection.{json,md} (records of sizes not run this time are kept).
 """
-import argparse
 import json
 import os
 import time
@@ -19,11 +14,11 @@ from sklearn.datasets import make_moons
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import StandardScaler
 
-from _common import load_average, machine_info, machine_line, write_results
+import _common as common
+from _common import load_average, machine_line, table
 from floral import FloralSVC
 from floral.experiments import poison_labels
 
-HERE = os.path.dirname(os.path.abspath(__file__))
 N_VAL, N_TEST, FLIP = 500, 5000, 0.10
 
 
@@ -91,24 +86,25 @@ def digits_lines(digits):
 
 
 def markdown(records, info, digits=()):
-    lines = [f"Machine: {machine_line(info)} (shared with other jobs; timings noisy).", "",
-             "| n | repeats | default fit (s) | fixed game + X_val (s) | search (s) | "
-             "search / fixed (median) | search / default (median) | chosen (budget, gamma) "
-             "| test acc default / fixed / search |",
-             "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |"]
-    for n in sorted({r["n"] for r in records}):
+    sizes = sorted({r["n"] for r in records})
+    rows = []
+    for n in sizes:
         rs = [r for r in records if r["n"] == n]
-        def med(key, rs=rs):
-            return float(np.median([r[key] for r in rs]))
+        med = {k: float(np.median([r[k] for r in rs])) for k in (
+            "default_seconds", "fixed_val_seconds", "search_seconds", "ratio",
+            "ratio_to_default")}
         chosen = ", ".join(f"({r['chosen']['flip_budget']:g}, {r['chosen']['gamma']:.3g})"
                            for r in rs)
         acc = "; ".join(f"{r['accuracy']['default']:.3f} / {r['accuracy']['fixed_val']:.3f} / "
                         f"{r['accuracy']['search']:.3f}" for r in rs)
-        lines.append(f"| {n:,} | {len(rs)} | {med('default_seconds'):.2f} | "
-                     f"{med('fixed_val_seconds'):.2f} | {med('search_seconds'):.2f} | "
-                     f"{med('ratio'):.2f} | {med('ratio_to_default'):.2f} | {chosen} | {acc} |")
-    lines += ["", "Per candidate (first repeat): budget, gamma factor, seconds.", ""]
-    for n in sorted({r["n"] for r in records}):
+        rows.append([f"{n:,}", len(rs), *(f"{v:.2f}" for v in med.values()), chosen, acc])
+    lines = [f"Machine: {machine_line(info)} (shared with other jobs; timings noisy).", "",
+             *table(["n", "repeats", "default fit (s)", "fixed game + X_val (s)", "search (s)",
+                     "search / fixed (median)", "search / default (median)",
+                     "chosen (budget, gamma)", "test acc default / fixed / search"], rows,
+                    "rrrrrrrll"),
+             "", "Per candidate (first repeat): budget, gamma factor, seconds.", ""]
+    for n in sizes:
         r = [r for r in records if r["n"] == n][0]
         parts = [f"({c['flip_budget']:g}, x{c['gamma_factor']:.2g}, {c['seconds']:.2f} s)"
                  for c in r["candidates"]]
@@ -118,17 +114,14 @@ def markdown(records, info, digits=()):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = common.parser(__doc__, "selection", "n = 300, once")
     ap.add_argument("--sizes", type=int, nargs="*", default=[1000, 20000])
     ap.add_argument("--repeats", type=int, nargs="+", default=[3, 1],
                     help="repeats per size (the last value repeats for further sizes)")
     ap.add_argument("--digits-seeds", type=int, default=0)
-    ap.add_argument("--out", default=os.path.join(HERE, "results", "selection"),
-                    help="path of the results without .json / .md")
-    ap.add_argument("--quick", action="store_true", help="smoke run: n = 300, once, to /tmp")
-    args = ap.parse_args()
+    args = common.parse(ap)
     if args.quick:
-        args.sizes, args.repeats, args.out = [300], [1], "/tmp/bench_selection_quick/selection"
+        args.sizes, args.repeats = [300], [1]
     digits = [run_digits(s) for s in range(args.digits_seeds)]
     records = []
     for i, n in enumerate(args.sizes):
@@ -139,7 +132,7 @@ def main():
                   f"{rec['fixed_val_seconds']:.2f} s, search {rec['search_seconds']:.2f} s "
                   f"(x{rec['ratio']:.2f})", flush=True)
             records.append(rec)
-    info = machine_info()
+    info = common.machine_info()
     path = args.out + ".json"
     if os.path.exists(path):
         # sizes run separately (n = 20,000 takes long on a shared machine) share one table
@@ -147,7 +140,7 @@ def main():
             old = json.load(fh)
         records = [r for r in old["records"] if r["n"] not in args.sizes] + records
         digits = digits or old.get("digits", [])
-    write_results(args.out, {"machine": info, "records": records, "digits": digits},
+    common.write_results(args.out, {"machine": info, "records": records, "digits": digits},
                   markdown(records, info, digits))
 
 

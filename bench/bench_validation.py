@@ -1,27 +1,19 @@
 """The cost of validation-based selection: FloralSVC with a validation set evaluated every
-round against the same fit without one.
-
-Moon (500 training, 500 validation points), one thread, process CPU time, T = 1000 and
-3000 rounds, medians of interleaved repeats. Results: bench/README.md, "Cost of
-validating every round".
+round against the same fit without one (Moon, one thread, process CPU time). Protocol and
+results: bench/README.md, "Cost of validating every round".
 
 Usage: python bench/bench_validation.py [--repeats 9] [--quick]
 Writes bench/results/validation.json and prints a table.
 """
-import argparse
 import json
 import os
-import sys
 import time
 
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _common import machine_info, machine_line  # noqa: E402
-from floral import FloralSVC  # noqa: E402
-from floral.datasets import load_moons  # noqa: E402
-
-HERE = os.path.dirname(os.path.abspath(__file__))
+import _common as common
+from floral import FloralSVC
+from floral.datasets import load_moons
 
 
 def cpu_seconds(data, n_rounds, with_val):
@@ -35,13 +27,11 @@ def cpu_seconds(data, n_rounds, with_val):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = common.parser(__doc__, "validation.json", "once")
     parser.add_argument("--repeats", type=int, default=9)
-    parser.add_argument("--out", default=os.path.join(HERE, "results", "validation.json"))
-    parser.add_argument("--quick", action="store_true", help="smoke run: once, to /tmp")
-    args = parser.parse_args(argv)
+    args = common.parse(parser, argv)
     if args.quick:
-        args.repeats, args.out = 1, "/tmp/bench_validation_quick/validation.json"
+        args.repeats = 1
     data = load_moons(random_state=0)
     runs = {(t, v): [] for t in (1000, 3000) for v in (False, True)}
     for _ in range(args.repeats):
@@ -51,7 +41,7 @@ def main(argv=None):
     fit_ratio = med[(1000, True)] / med[(1000, False)]
     per_round = {v: (med[(3000, v)] - med[(1000, v)]) / 2000 for v in (False, True)}
     round_ratio = per_round[True] / per_round[False]
-    out = dict(machine=machine_info(), repeats=args.repeats,
+    out = dict(machine=common.machine_info(), repeats=args.repeats,
                medians_seconds={f"{t}_rounds_{'val' if v else 'no_val'}": s
                                 for (t, v), s in med.items()},
                per_round_us={"no_val": per_round[False] * 1e6, "val": per_round[True] * 1e6},
@@ -59,13 +49,13 @@ def main(argv=None):
     os.makedirs(os.path.dirname(args.out), exist_ok=True)
     with open(args.out, "w") as fh:
         json.dump(out, fh, indent=1)
-    print(machine_line(out["machine"]))
-    print("| | no validation set | validation every round | ratio |")
-    print("| --- | --- | --- | --- |")
-    print(f"| fit, 1000 rounds (CPU s) | {med[(1000, False)]:.3f} | {med[(1000, True)]:.3f} "
-          f"| {fit_ratio:.2f} |")
-    print(f"| per round (CPU us) | {per_round[False] * 1e6:.1f} | {per_round[True] * 1e6:.1f} "
-          f"| {round_ratio:.2f} |")
+    print(common.machine_line(out["machine"]))
+    print("\n".join(common.table(
+        ["", "no validation set", "validation every round", "ratio"],
+        [["fit, 1000 rounds (CPU s)", f"{med[(1000, False)]:.3f}", f"{med[(1000, True)]:.3f}",
+          f"{fit_ratio:.2f}"],
+         ["per round (CPU us)", f"{per_round[False] * 1e6:.1f}", f"{per_round[True] * 1e6:.1f}",
+          f"{round_ratio:.2f}"]], "llll")))
 
 
 if __name__ == "__main__":
