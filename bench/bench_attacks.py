@@ -7,7 +7,6 @@ budget. Protocol and results: bench/README.md, "Label-flip attacks".
 Usage: python bench/bench_attacks.py [--sizes 250 500 1000 2000] [--seeds 0 1 2] [--cap 150]
        [--quick]. Writes bench/results/attacks.{json,md}. Timings, never assertions.
 """
-import math
 import multiprocessing
 import time
 
@@ -31,10 +30,8 @@ SWEEP = {
     "lfa": ("lfa", {}),
     "lfa (max_candidates=25)": ("lfa", {"max_candidates": 25}),
 }
-# Growth exponents assumed when too few sizes have been measured to fit one, and used as a
-# floor on a fitted one: at small n fixed overheads flatten the curve, and an optimistic
-# exponent is what would let a run hang. One SVC fit on a precomputed Gram matrix is at
-# least O(n^2) (every kernel row it touches has n entries); LFA adds k ~ n greedy steps.
+# Floors of the growth exponent of each attack's run time (common.extrapolate): one SVC fit
+# on a precomputed Gram matrix is at least O(n^2); LFA adds k ~ n greedy steps.
 PRIOR_EXPONENT = {"random": 1.0, "topk_sv": 2.0, "alfa": 2.0, "alfa_tilt": 2.0, "lfa": 3.0}
 PAPER_SVM_LAST = {0.05: 0.939, 0.10: 0.886, 0.25: 0.722}
 PAPER_SVM_CLEAN = 0.968
@@ -86,25 +83,12 @@ def run_timed(registry_name, extra, n, limit, min_total=2.0, max_repeats=15):
     return result
 
 
-def predict_seconds(measured, n, prior):
-    """Extrapolate a run time to n from [(n_i, seconds_i), ...] as a power law."""
-    if not measured:
-        return None
-    (n1, t1) = measured[-1]
-    exponent = prior
-    if len(measured) >= 2:
-        (n0, t0) = measured[-2]
-        if t0 > 0 and t1 > 0 and n1 != n0:
-            exponent = max(prior, math.log(t1 / t0) / math.log(n1 / n0))
-    return t1 * (n / n1) ** exponent
-
-
 def runtime_sweep(sizes, cap):
     records = {}
     for label, (registry_name, extra) in SWEEP.items():
         measured, rows, stopped = [], [], None
         for n in sorted(sizes):
-            expected = predict_seconds(measured, n, PRIOR_EXPONENT[registry_name])
+            expected = common.extrapolate(measured, n, PRIOR_EXPONENT[registry_name])
             row = {"n": n, "expected_s": expected}
             if stopped is not None:
                 row.update(status="skipped", note=stopped)

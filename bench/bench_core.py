@@ -114,8 +114,9 @@ def _median_repeat(measure, repeats):
 
 
 def main():
-    parser = common.parser(__doc__, "core.json", "fewer rounds")
-    parser.add_argument("--sizes", type=int, nargs="+", default=[500, 2000, 5000, 10000, 20000])
+    parser = common.parser(__doc__, "core.json", "n = 500 and 2,000, fewer rounds")
+    parser.add_argument("--sizes", type=int, nargs="+", default=None,
+                        help="default 500 2000 5000 10000 20000 (--quick: 500 2000)")
     parser.add_argument("--datasets", nargs="+", default=["moons", "gauss768"])
     parser.add_argument("--layout", choices=["auto", "square"], default="auto",
                         help="Gram storage: what cache_size='auto' picks (the packed triangle "
@@ -123,6 +124,7 @@ def main():
     parser.add_argument("--repeats", type=int, default=3,
                         help="repeats of each floral and probe measurement; the median is kept")
     args = common.parse(parser)
+    args.sizes = args.sizes or ([500, 2000] if args.quick else [500, 2000, 5000, 10000, 20000])
     if args.repeats < 1:
         parser.error("--repeats must be >= 1")
 
