@@ -199,40 +199,27 @@ def auto_steps(seeds):
     return min(steps), max(steps)
 
 
-def pgd_line():
-    """NN-PGD's attack settings as the runner uses them (PGDTrainedMLP's defaults)."""
-    p = PGDTrainedMLP().get_params()
-    if p["pgd_step_size"] == "auto":
-        step = f"{2.5 * p['epsilon'] / p['pgd_steps']:g} (2.5 epsilon / steps)"
-    else:
-        step = f"{p['pgd_step_size']:g}"
-    return (f"radius epsilon = {p['epsilon']:g} (features standardised), {p['pgd_steps']} "
-            f"steps of size {step}")
-
-
-def step_range(steps):
-    low, high = (f"{x:.3g}" for x in steps)
-    return low if low == high else f"{low} to {high}"
-
-
-def floral_settings():
-    p = {**FloralSVC().get_params(), **FLORAL_PARAMS}
-    keys = ("flip_budget", "n_rounds", "learning_rate", "selection", "n_best")
-    return ", ".join(f"{k}={p[k]!r}" for k in keys) + " (selection \"best\" with the " \
-        "validation split)"
-
-
 def differences(n, steps):
     """The run-dependent facts; the full list of differences is in bench/README.md."""
+    p = PGDTrainedMLP().get_params()
+    pgd_step = (f"{2.5 * p['epsilon'] / p['pgd_steps']:g} (2.5 epsilon / steps)"
+                if p["pgd_step_size"] == "auto" else f"{p['pgd_step_size']:g}")
+    fl = {**FloralSVC().get_params(), **FLORAL_PARAMS}
+    fl = ", ".join(f"{k}={fl[k]!r}" for k in ("flip_budget", "n_rounds", "learning_rate",
+                                              "selection", "n_best"))
+    low, high = (f"{x:.3g}" for x in steps)
     return [
         "See bench/README.md, \"How this run differs from the paper\": Best chosen on the "
         "validation split, floral's own NN / NN-PGD, defenses and alfa-tilt, data "
         "standardised on the training split. From this run:",
-        f"- NN-PGD: `PGDTrainedMLP` defaults, {pgd_line()} (chosen in bench/sweeps/nn_pgd.py).",
+        f"- NN-PGD: `PGDTrainedMLP` defaults, radius epsilon = {p['epsilon']:g} (features "
+        f"standardised), {p['pgd_steps']} steps of size {pgd_step} (chosen in "
+        "bench/sweeps/nn_pgd.py).",
         f"- NN: {NN_PARAMS['solver']}, learning rate {NN_PARAMS['learning_rate_init']}, "
         f"batches of {NN_PARAMS['batch_size']}, {NN_PARAMS['max_iter']} epochs.",
-        f"- FLORAL: `{floral_settings()}`, C = 10, gamma = 1; step 0.5 / lambda_max(K) = "
-        f"{step_range(steps)} on these training sets.",
+        f"- FLORAL: `{fl} (selection \"best\" with the validation split)`, C = 10, gamma = 1; "
+        f"step 0.5 / lambda_max(K) = {low if low == high else f'{low} to {high}'} on these "
+        "training sets.",
         f"- {n} seeds, mean ± sample std (ddof = 1); the paper's numbers have no spread.",
     ]
 
