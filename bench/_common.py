@@ -2,8 +2,8 @@
 child processes, the poisoned labels and the tuned peers.
 
 The calls into floral's private core (``_core.floral_fit``, ``GramRows``,
-``kernel_lambda_max``, ``bandwidth_probe``) go through the helpers at the end, so that a
-change of the core's contract is one edit here.
+``kernel_lambda_max``, ``bandwidth_probe``, ``topk``) go through the helpers at the end, so
+that a change of the core's contract is one edit here.
 """
 import argparse
 import json
@@ -263,11 +263,12 @@ def cleanlab_issues(y_enc, proba):
 
 def core_fit(X, y, C, gamma, **kw):
     """``_core.floral_fit`` from zero coefficients with cost ``C`` on every point; returns
-    (history, the result)."""
+    its history and {"dense_passes", "layout"} (the Gram storage it used)."""
     from floral import _core
 
     res = _core.floral_fit(X, y, np.full(len(y), C), np.zeros(len(y)), gamma=gamma, **kw)
-    return res["history"], res
+    return res["history"], {"dense_passes": res["dense_passes"],
+                            "layout": res["cache"]["layout"]}
 
 
 def bandwidth_probe(n_floats, n_jobs):
@@ -280,6 +281,12 @@ def gram_rows(X, **kw):
     from floral import _core
 
     return _core.GramRows(X, **kw)
+
+
+def topk(values, k):
+    from floral import _core
+
+    return _core.topk(values, k, 0.0)
 
 
 def kernel_lambda_max(X, **kw):

@@ -44,9 +44,9 @@ def cache_mb(n, k, cf, layout):
 def floral_round(X, y, gamma, *, C, lr, k, cf, rounds, n_jobs, layout, refresh=50, warmup=3):
     n = len(y)
     t0 = time.perf_counter()
-    h, res = common.core_fit(X, y, C, gamma, n_rounds=rounds, learning_rate=lr, flip_budget=k,
-                             candidate_factor=cf, refresh=refresh, n_jobs=n_jobs, seed=0,
-                             cache_size=cache_mb(n, k, cf, layout))
+    h, info = common.core_fit(X, y, C, gamma, n_rounds=rounds, learning_rate=lr, flip_budget=k,
+                              candidate_factor=cf, refresh=refresh, n_jobs=n_jobs, seed=0,
+                              cache_size=cache_mb(n, k, cf, layout))
     total = time.perf_counter() - t0
     # The median round, not the mean: on a shared VM a stall of another tenant lands in a
     # few rounds and would dominate the mean. The mean (which also amortises the exact
@@ -58,9 +58,9 @@ def floral_round(X, y, gamma, *, C, lr, k, cf, rounds, n_jobs, layout, refresh=5
         "mean_round_s": float(steps.mean()),
         "setup_s": total - loop,  # Gram matrix materialisation and conversions
         "mean_changed": float(h["n_changed"][warmup:].mean()),
-        "dense_passes": res["dense_passes"],
+        "dense_passes": info["dense_passes"],
         "rounds": rounds,
-        "layout": res["cache"]["layout"],
+        "layout": info["layout"],
     }
 
 

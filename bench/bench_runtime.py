@@ -62,8 +62,9 @@ def contention_cell(build, n, threads, rounds, loaded, limit=600.0):
         busy.start()
         time.sleep(0.2)  # let it reach the CPU
     try:
-        rec = common.run_child([os.path.abspath(__file__), "contention", "--worker", str(n),
-                         "none" if threads is None else str(threads), str(rounds)], limit, env)
+        worker = [str(n), "none" if threads is None else str(threads), str(rounds)]
+        rec = common.run_child([os.path.abspath(__file__), "contention", "--worker", *worker],
+                               limit, env)
     finally:
         if busy is not None:
             busy.terminate()

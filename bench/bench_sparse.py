@@ -19,7 +19,7 @@ import scipy.sparse as sp
 
 import _common as common
 from _common import status_kib, table
-from floral import FloralSVC, _core
+from floral import FloralSVC
 from floral.datasets import make_text_corpus
 from floral.experiments import poison_labels
 
@@ -74,7 +74,7 @@ def topk_flips(X, y, rounds, fraction=0.1):
     lam = np.zeros(X.shape[0])
     lam[svm.support_] = np.abs(svm.dual_coef_[0])
     k = int(round(fraction * X.shape[0]))
-    flip = _core.topk(lam, k, 0.0)
+    flip = common.topk(lam, k)
     out = y.copy()
     out[flip] = 1 - out[flip]
     return out
