@@ -7,7 +7,8 @@ budget. Protocol and results: bench/README.md, "Label-flip attacks".
 Usage: python bench/bench_attacks.py [--sizes 250 500 1000 2000] [--seeds 0 1 2] [--cap 150]
        [--quick]. Writes bench/results/attacks.{json,md}. Timings, never assertions.
 """
-import multiprocessing
+import argparse
+import os
 import time
 
 import numpy as np
@@ -46,12 +47,12 @@ def sweep_data(n, seed=0):
     return scaler.transform(X[:n]), y[:n], scaler.transform(X[n:]), y[n:]
 
 
-def _time_attack(registry_name, extra, n, min_total, max_repeats, conn):
-    """Child process: time one attack at one size; sends (seconds list, n_flipped)."""
+def time_attack(label, n, min_total=2.0, max_repeats=15):
+    """In a child process (:func:`run_timed`): time one attack of SWEEP at one size."""
     from floral import attacks
 
+    registry_name, extra = SWEEP[label]
     X, y, X_val, y_val = sweep_data(n)
-    attack = attacks.get(registry_name)
     kwargs = {} if registry_name == "random" else dict(SVM)
     if registry_name == "lfa":
         kwargs.update(X_val=X_val, y_val=y_val)
@@ -59,33 +60,24 @@ def _time_attack(registry_name, extra, n, min_total, max_repeats, conn):
     times, total = [], 0.0
     while not times or (total < min_total and len(times) < max_repeats):
         t0 = time.perf_counter()
-        y_adv = attack(X, y, BUDGET, random_state=0, **kwargs)
+        y_adv = attacks.get(registry_name)(X, y, BUDGET, random_state=0, **kwargs)
         times.append(time.perf_counter() - t0)
         total += times[-1]
-    conn.send((times, int(np.count_nonzero(y_adv != y))))
-    conn.close()
+    common.child_result({"times": times, "n_flipped": int(np.count_nonzero(y_adv != y))})
 
 
-def run_timed(registry_name, extra, n, limit, min_total=2.0, max_repeats=15):
-    """Time an attack in a fresh process, killed after ``limit`` seconds (None: timed out)."""
-    ctx = multiprocessing.get_context("spawn")  # no forked BLAS thread pools
-    parent, child = ctx.Pipe(duplex=False)
-    proc = ctx.Process(target=_time_attack,
-                       args=(registry_name, extra, n, min_total, max_repeats, child))
-    proc.start()
-    child.close()
-    # the child's imports (numpy, scipy, sklearn) are not part of the limit's intent, but
-    # are a few seconds at most; the limit is generous enough to absorb them
-    result = parent.recv() if parent.poll(limit) else None
-    if result is None:
-        proc.kill()
-    proc.join()
-    return result
+def run_timed(label, n, limit):
+    """Time an attack in a fresh process, killed after ``limit`` seconds (None: timed out);
+    the child's imports count, a few seconds the limit is generous enough to absorb."""
+    rec = common.run_child([os.path.abspath(__file__), "--child", label, str(n)], limit)
+    if rec["status"] == "failed":
+        raise RuntimeError(f"timing {label} at n = {n} failed: {rec['stderr']}")
+    return (rec["times"], rec["n_flipped"]) if rec["status"] == "ok" else None
 
 
 def runtime_sweep(sizes, cap):
     records = {}
-    for label, (registry_name, extra) in SWEEP.items():
+    for label, (registry_name, _) in SWEEP.items():
         measured, rows, stopped = [], [], None
         for n in sorted(sizes):
             expected = common.extrapolate(measured, n, PRIOR_EXPONENT[registry_name])
@@ -96,7 +88,7 @@ def runtime_sweep(sizes, cap):
                 stopped = f"skipped (too slow, > {cap:g} s expected)"
                 row.update(status="skipped", note=f"~{expected:.0f} s extrapolated")
             else:
-                result = run_timed(registry_name, extra, n, limit=3 * cap)
+                result = run_timed(label, n, limit=3 * cap)
                 if result is None:
                     stopped = f"skipped (too slow, > {cap:g} s expected)"
                     row.update(status="timed out",
@@ -196,7 +188,10 @@ def main():
     ap.add_argument("--cap", type=float, default=150.0,
                     help="skip a size whose extrapolated run time exceeds this (s); "
                          "a run is killed after 3x this")
+    ap.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args = common.parse(ap)
+    if args.child:
+        return time_attack(args.child[0], int(args.child[1]))
     if args.quick:
         args.sizes, args.seeds, args.cap = [100, 200], [0], 20.0
     if any(n < 20 for n in args.sizes) or args.cap <= 0:
