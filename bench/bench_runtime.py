@@ -183,9 +183,11 @@ PHASES = {
         FloralSVC(n_rounds=500, cache_size=2000, random_state=0).fit(X, y)
     """,
 }
+# SIGINT's default handler again: a child of a background job starts with SIGINT ignored
 PRELUDE = f"""
-import sys, time
+import signal, sys, time
 import numpy as np
+signal.signal(signal.SIGINT, signal.default_int_handler)
 sys.path.insert(0, {common.HERE!r})
 from _common import gram_rows, kernel_lambda_max
 from floral import FloralSVC

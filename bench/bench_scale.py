@@ -293,9 +293,8 @@ def main():
     if not args.fresh and os.path.exists(args.out + ".json"):
         with open(args.out + ".json") as fh:
             old = json.load(fh).get("records", [])
-    key = lambda r: (r["dataset"], r["n"], r["method"], r["threads"], r["rounds"], r["flip"])  # noqa: E731
-    merged = {key(r): r for r in old}
-    merged.update({key(r): r for r in records})
+    fields = ("dataset", "n", "method", "threads", "rounds", "flip")
+    merged = {tuple(r[f] for f in fields): r for r in old + records}
     common.write_results(
         args.out, {"meta": meta, "records": sorted(merged.values(), key=lambda r: (
             r["dataset"], r["n"], r["method"], r["threads"]))},
