@@ -22,7 +22,8 @@ from sklearn.svm import SVC
 import _common as common
 from _common import pm, poisoned, scale_gamma, select, table, tune
 from floral import FloralSVC
-from floral.datasets import _counts, _split_scale, load_breast_cancer, load_digits_1v7, load_moons
+from floral.datasets import load_breast_cancer, load_digits_1v7, load_moons
+from floral.datasets._splits import _counts, _split_scale
 from floral.defenses import LNSVC
 from floral.exceptions import IneffectiveParameterWarning
 from floral.experiments import poison_labels
