@@ -32,7 +32,8 @@ sys.path[:0] = [BENCH, os.path.join(BENCH, os.pardir, "tests")]
 from bench_robustness import ATTACK_PARAMS, DATASETS, scale_gamma  # noqa: E402
 
 from _common import load_average, machine_info, machine_line, poisoned  # noqa: E402
-from floral.datasets import _split_scale, load_imbalanced_moons  # noqa: E402
+from floral.datasets import load_imbalanced_moons  # noqa: E402
+from floral.datasets._splits import _split_scale  # noqa: E402
 from oracles import intercept_reference, xoshiro256ss  # noqa: E402
 
 C = 10.0
