@@ -317,7 +317,7 @@ def test_type_stub_passes_mypy_stubtest(tmp_path):
     proc = subprocess.run(
         [sys.executable, "-m", "mypy.stubtest", "floral._core._lib", "floral._core._testing",
          "--allowlist", str(allowlist)],
-        cwd=Path(floral.__file__).parents[1], capture_output=True, text=True, timeout=300,
+        cwd=where, capture_output=True, text=True, timeout=300,
         env={**os.environ, "MYPY_CACHE_DIR": str(tmp_path / "mypy-cache")},
     )
     assert proc.returncode == 0, proc.stdout[-5000:] + proc.stderr[-2000:]
