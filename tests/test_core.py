@@ -648,7 +648,6 @@ def test_weighted_loop_matches_numpy_reference(moons, flip_budget):
     diag(1 / d): the reference with the same d, round for round; a point with C_i = 0
     stays at 0."""
     X, y = moons
-    n = len(y)
     C = np.where(y > 0, 4.0, 1.0)  # class weights 4 : 1
     C[::11] = 0.0  # sample_weight 0
     d = _point_scale(C)
@@ -690,7 +689,6 @@ def test_weighted_feature_path_matches_reference(moons, layout):
     import scipy.sparse as sp
 
     X, y = moons
-    n = len(y)
     Xf = X.astype(np.float32) if layout == "float32" else X
     C = np.where(y > 0, 1.0, 3.0)
     d = _point_scale(C)
