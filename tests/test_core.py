@@ -753,6 +753,6 @@ def test_floral_fit_rejects_a_bad_scale(moons):
     X, y = moons
     n = len(y)
     for bad, match in [(np.ones(n - 1), "shape"), (np.full(n, -1.0), "scale"),
-                       (np.full(n, np.nan), "scale")]:
+                       (np.full(n, np.nan), "scale"), (np.zeros(n), "only where C is 0")]:
         with pytest.raises(ValueError, match=match):
             _core.floral_fit(X, y, np.ones(n), np.zeros(n), n_rounds=1, scale=bad)

@@ -395,6 +395,9 @@ def test_weighted_projection_matches_scipy_qp(seed):
 
 def test_weighted_projection_rejects_bad_scale():
     v, a = np.array([1.0, 2.0]), np.array([1.0, -1.0])
-    for bad in ([1.0, -1.0], [1.0, np.nan], [1.0, np.inf]):
+    for bad in ([1.0, -1.0], [1.0, np.nan], [1.0, np.inf], [1.0, 0.0]):
         with pytest.raises(ValueError, match="scale"):
             _core.project(v, a, 0.0, 1.0, scale=bad)
+    # 0 where the box is pinned is the loop's C_i = 0
+    x, _ = _core.project(v, a, 0.0, np.array([1.0, 0.0]), scale=[1.0, 0.0])
+    np.testing.assert_array_equal(x, [0.0, 0.0])

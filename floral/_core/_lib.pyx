@@ -230,6 +230,10 @@ def project(v, a, lower, upper, scale=None):
         d_arr = np.array(np.broadcast_to(np.asarray(scale, dtype=np.float64), (n,)))
         if not np.all(np.isfinite(d_arr)) or np.any(d_arr < 0):
             raise ValueError("scale must be finite and >= 0")
+        if np.any((d_arr == 0) & (lo < up)):
+            # such a coordinate cannot move along the multiplier: the set could be out of
+            # reach, and mu unbounded
+            raise ValueError("scale may be 0 only where lower == upper")
         dv = d_arr
     x = np.empty(n, dtype=np.float64)
     cdef double[::1] xv = x
@@ -581,6 +585,8 @@ def floral_fit(X, y, C, lam0, *, index_t n_classes=2, str kernel="rbf", double g
         scale_arr = _as_1d(scale, n, np.float64, "scale")
         if not np.all(np.isfinite(scale_arr)) or np.any(scale_arr < 0):
             raise ValueError("scale must be finite and >= 0 for every sample")
+        if np.any((scale_arr == 0) & (C_arr > 0)):
+            raise ValueError("scale may be 0 only where C is 0 (a dual that cannot move)")
         sv = scale_arr
         scale_ptr = &sv[0]
     cdef KernelSpec spec = _spec(kernel, gamma, degree, coef0)

@@ -72,7 +72,8 @@ struct LoopParams {
     bool balanced = false;        // rank rounds by balanced accuracy instead of accuracy
     const double* eval_weight = nullptr;  // weights of the m validation points; null = 1
     bool adaptive_threads = false;  // n_jobs=None: ThreadGovernor picks 1 or all threads
-    const double* scale = nullptr;  // d_i = C_i / mean(C) (n, >= 0); null: equal boxes
+    // d_i = C_i / mean(C) (n values, 0 only where C_i = 0); null: equal boxes, no scale
+    const double* scale = nullptr;
 };
 
 // The validation side: an operator from the training points to m validation points (null:
