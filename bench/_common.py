@@ -1,11 +1,54 @@
-"""What the bench scripts share: the machine, mean ± std over seeds, the results files.
+"""What the bench scripts share: the command line, the machine, tables, the results files,
+child processes, the poisoned labels and the tuned peers.
 
-Poisoned labels come from :func:`floral.experiments.poison_labels` (the runner's path).
+The calls into floral's private core (``_core.floral_fit``, ``topk``) and its test
+bindings (``_testing.GramRows``, ``kernel_lambda_max``, ``bandwidth_probe``) go through
+the helpers at the end, so that a change of the core's contract is one edit here.
 """
+import argparse
+import json
 import os
 import platform
+import shlex
+import subprocess
+import sys
+import tempfile
+import time
 
 import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+RESULTS = os.path.join(HERE, "results")
+LABEL_CACHE = os.path.join(HERE, ".cache", "labels")
+
+
+# --- command line and machine --------------------------------------------------------
+
+def parser(doc, out, quick):
+    """An ArgumentParser with ``--out`` (default ``bench/results/<out>``, or the folder if
+    ``out`` is empty) and ``--quick`` (help: ``quick``); parse with :func:`parse`."""
+    ap = argparse.ArgumentParser(description=doc.splitlines()[0])
+    ap.add_argument("--out", default=os.path.join(RESULTS, out) if out else RESULTS,
+                    help="where the results go (without .json / .md)")
+    ap.add_argument("--quick", action="store_true", help=f"smoke run: {quick}")
+    return ap
+
+
+def parse(ap, argv=None):
+    """Parsed arguments; a ``--quick`` run without ``--out`` writes to a temporary folder,
+    never over the recorded results."""
+    args = ap.parse_args(argv)
+    if args.quick and args.out == ap.get_default("out"):
+        args.out = os.path.join(tempfile.gettempdir(), "bench_quick",
+                                os.path.basename(args.out))
+    return args
+
+
+def command(argv=None):
+    """The command line that ran this script, for the results."""
+    argv = sys.argv[1:] if argv is None else argv
+    script = os.path.relpath(os.path.abspath(sys.argv[0]), os.path.dirname(HERE))
+    return " ".join(["python", script, *([shlex.join(argv)] if argv else [])])
 
 
 def cpu_model():
@@ -29,14 +72,13 @@ def machine_info():
     """Platform, CPU, core count and the versions a result depends on, for JSON and markdown."""
     import scipy
     import sklearn
+    from threadpoolctl import threadpool_info
 
     from floral import __version__
 
     info = {"platform": platform.platform(), "cpu": cpu_model(), "cpu_count": os.cpu_count(),
             "python": platform.python_version(), "numpy": np.__version__,
             "scipy": scipy.__version__, "sklearn": sklearn.__version__, "floral": __version__}
-    from threadpoolctl import threadpool_info
-
     info["blas"] = [{k: p.get(k) for k in ("internal_api", "num_threads", "version")}
                     for p in threadpool_info()]
     return info
@@ -49,33 +91,208 @@ def machine_line(info):
             f"scikit-learn {info['sklearn']}, floral {info['floral']}")
 
 
+def host_line(info):
+    """machine_line() and the load average now."""
+    return f"{machine_line(info)}; load average {load_average()} at the start"
+
+
+def header(title, cmd, seconds, info, *notes):
+    """The first lines of a results markdown: title, command and time, machine, notes."""
+    lines = [f"# {title}", "", f"Command: `{cmd}` ({seconds:.0f} s)", "",
+             f"Machine: {machine_line(info)}.", ""]
+    for note in notes:
+        lines += [note, ""]
+    return lines
+
+
+# --- numbers and tables --------------------------------------------------------------
+
 def mean_std(values):
     """Mean and sample standard deviation (ddof=1; 0 for a single value)."""
     values = np.asarray(values, dtype=float)
     return float(values.mean()), float(values.std(ddof=1)) if values.size > 1 else 0.0
 
 
-def pm(values):
-    """'mean ± std' to three decimals."""
+def pm(values, empty="—"):
+    """'mean ± std' to three decimals (``empty`` for no values)."""
+    if len(values) == 0:
+        return empty
     mean, std = mean_std(values)
     return f"{mean:.3f} ± {std:.3f}"
 
 
-def quick_out(path):
-    """Where a ``--quick`` run writes instead of ``path`` (the recorded results)."""
-    import tempfile
+def select(records, **match):
+    """The records whose fields equal ``match``."""
+    return [r for r in records if all(r.get(k) == v for k, v in match.items())]
 
-    return os.path.join(tempfile.gettempdir(), "bench_quick", os.path.basename(path))
+
+def table(head, rows, align=None):
+    """Markdown table lines; ``align`` is one character per column ('l' or 'r', default
+    'l' for the first column and 'r' for the others)."""
+    align = align or "l" + "r" * (len(head) - 1)
+    return ["| " + " | ".join(head) + " |",
+            "| " + " | ".join("---:" if a == "r" else "---" for a in align) + " |",
+            *("| " + " | ".join(str(c) for c in row) + " |" for row in rows)]
 
 
 def write_results(stem, payload, text):
     """Write ``payload`` to ``{stem}.json`` and ``text`` to ``{stem}.md`` (folders made as
     needed) and print ``text``."""
-    import json
-
     os.makedirs(os.path.dirname(os.path.abspath(stem)), exist_ok=True)
     with open(stem + ".json", "w") as fh:
         json.dump(payload, fh, indent=1)
     with open(stem + ".md", "w") as fh:
         fh.write(text)
     print(text)
+
+
+# --- child processes -----------------------------------------------------------------
+
+def run_child(args, timeout, env=None):
+    """Run ``python <args>`` and return the JSON of its last line that starts with
+    ``RESULT ``, plus ``wall_s``; ``status`` is "ok", "killed" (past ``timeout``) or
+    "failed" (with the end of stderr)."""
+    start = time.perf_counter()
+    try:
+        proc = subprocess.run([sys.executable, *args], capture_output=True, text=True,
+                              timeout=timeout, env=env)
+    except subprocess.TimeoutExpired:
+        return {"status": "killed", "reason": f"ran past {timeout:.0f} s",
+                "wall_s": time.perf_counter() - start}
+    found = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
+    if proc.returncode != 0 or not found:
+        return {"status": "failed", "returncode": proc.returncode,
+                "stderr": proc.stderr[-2000:], "wall_s": time.perf_counter() - start}
+    return {**json.loads(found[-1][len("RESULT "):]), "status": "ok",
+            "wall_s": time.perf_counter() - start}
+
+
+def extrapolate(measured, n, prior):
+    """A run time at ``n`` from [(n_i, seconds_i), ...] in increasing n, as a power law
+    through the last two points with an exponent of at least ``prior`` (at small n fixed
+    overheads flatten the curve, and an optimistic exponent is what would let a run hang);
+    None if nothing was measured."""
+    if not measured:
+        return None
+    n1, t1 = measured[-1]
+    exponent = prior
+    if len(measured) >= 2:
+        n0, t0 = measured[-2]
+        if t0 > 0 and t1 > 0 and n1 != n0:
+            exponent = max(prior, np.log(t1 / t0) / np.log(n1 / n0))
+    return t1 * (n / n1) ** exponent
+
+
+def child_result(record):
+    """Print what :func:`run_child` reads back."""
+    print("RESULT " + json.dumps(record), flush=True)
+
+
+def peak_rss_mb():
+    """This process's peak resident set, MB."""
+    import resource
+
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 1024 if sys.platform != "darwin" else peak / 2**20
+
+
+def status_kib(field):
+    """A field of /proc/self/status in KiB (VmRSS, VmHWM), None where there is none."""
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return None
+
+
+# --- data, poisoned labels and tuned peers -------------------------------------------
+
+def scale_gamma(X):
+    """SVC's gamma="scale" on the training split."""
+    return 1.0 / (X.shape[1] * X.var())
+
+
+def poisoned(X, y, attack, budget, seed, gamma, C=10.0, attack_params=None):
+    """The attack's labels through the runner's poisoning path and the shared label cache
+    (``attack`` None: the clean labels)."""
+    from floral.experiments import poison_labels
+
+    return poison_labels(X, y, attack or "none", budget, random_state=seed, C=C,
+                         gamma=float(gamma), attack_params=(attack_params or {}).get(attack),
+                         cache_dir=LABEL_CACHE)
+
+
+def tune(fit, grid, X_val, y_val, distance=None):
+    """The model of ``grid`` with the highest validation accuracy: (model, setting).
+    ``fit(setting)`` returns a fitted model; ties go to the smallest ``distance(setting)``
+    (default: the first in ``grid``), so a validation set too small to tell settings apart
+    leaves the default alone."""
+    best = None
+    for i, setting in enumerate(grid):
+        model = fit(setting)
+        key = (-model.score(X_val, y_val), i if distance is None else distance(setting))
+        if best is None or key < best[0]:
+            best = (key, model, setting)
+    return best[1], best[2]
+
+
+def cleanlab_proba(X, y, C, gamma, seed):
+    """(encoded labels, out-of-fold probabilities of a calibrated SVC): cleanlab's input."""
+    from sklearn.calibration import CalibratedClassifierCV
+    from sklearn.model_selection import StratifiedKFold, cross_val_predict
+    from sklearn.svm import SVC
+
+    _, y_enc = np.unique(y, return_inverse=True)
+    calibrated = CalibratedClassifierCV(SVC(C=C, gamma=gamma), method="sigmoid", cv=3)
+    folds = StratifiedKFold(5, shuffle=True, random_state=seed)
+    return y_enc, cross_val_predict(calibrated, X, y_enc, cv=folds, method="predict_proba")
+
+
+def cleanlab_issues(y_enc, proba):
+    """cleanlab's flags; n_jobs=1: its own pool fails inside a joblib worker and buys
+    nothing at these sizes on a shared machine."""
+    from cleanlab.filter import find_label_issues
+
+    return find_label_issues(y_enc, proba, n_jobs=1)
+
+
+# --- floral's private core (one place to change when its contract moves) -------------
+
+def core_fit(X, y, C, gamma, **kw):
+    """``_core.floral_fit`` from zero coefficients with cost ``C`` on every point; returns
+    its history and {"dense_passes", "layout"} (the Gram storage it used)."""
+    import dataclasses
+
+    from floral import _core
+
+    res = _core.floral_fit(X, y, np.full(len(y), C), np.zeros(len(y)), gamma=gamma,
+                           diagnostics=True, **kw)
+    return dataclasses.asdict(res.history), {"dense_passes": res.diagnostics.dense_passes,
+                                             "layout": res.cache["layout"]}
+
+
+def bandwidth_probe(n_floats, n_jobs):
+    from floral._core import _testing
+
+    return _testing.bandwidth_probe(n_floats, n_jobs=n_jobs)
+
+
+def gram_rows(X, **kw):
+    from floral._core import _testing
+
+    return _testing.GramRows(X, **kw)
+
+
+def topk(values, k):
+    from floral import _core
+
+    return _core.topk(values, k, 0.0)
+
+
+def kernel_lambda_max(X, **kw):
+    from floral._core import _testing
+
+    return _testing.kernel_lambda_max(X, **kw)

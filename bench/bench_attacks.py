@@ -1,19 +1,14 @@
 """Label-flip attacks: run time against n, and how much each one hurts an SVC on Moon.
 
-Three tables: run time of each attack against n (each size in a child process with a
-hard time limit, sizes extrapolated above ``--cap`` seconds skipped); SVC on Moon after
-alfa-tilt against the paper's Table 1; each attack against random flips of the same
+Run time against n (each size in a child process with a time limit), SVC on Moon after
+alfa-tilt against the paper's Table 1, each attack against random flips of the same
 budget. Protocol and results: bench/README.md, "Label-flip attacks".
 
 Usage: python bench/bench_attacks.py [--sizes 250 500 1000 2000] [--seeds 0 1 2] [--cap 150]
        [--quick]. Writes bench/results/attacks.{json,md}. Timings, never assertions.
 """
 import argparse
-import math
-import multiprocessing
 import os
-import shlex
-import sys
 import time
 
 import numpy as np
@@ -21,9 +16,9 @@ from sklearn.datasets import make_moons
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 
-from _common import load_average, machine_info, machine_line, mean_std, pm, quick_out, write_results
+import _common as common
+from _common import mean_std, pm, table
 
-HERE = os.path.dirname(os.path.abspath(__file__))
 SVM = dict(C=10.0, gamma=1.0)
 BUDGET = 0.10
 
@@ -36,10 +31,8 @@ SWEEP = {
     "lfa": ("lfa", {}),
     "lfa (max_candidates=25)": ("lfa", {"max_candidates": 25}),
 }
-# Growth exponents assumed when too few sizes have been measured to fit one, and used as a
-# floor on a fitted one: at small n fixed overheads flatten the curve, and an optimistic
-# exponent is what would let a run hang. One SVC fit on a precomputed Gram matrix is at
-# least O(n^2) (every kernel row it touches has n entries); LFA adds k ~ n greedy steps.
+# Floors of the growth exponent of each attack's run time (common.extrapolate): one SVC fit
+# on a precomputed Gram matrix is at least O(n^2); LFA adds k ~ n greedy steps.
 PRIOR_EXPONENT = {"random": 1.0, "topk_sv": 2.0, "alfa": 2.0, "alfa_tilt": 2.0, "lfa": 3.0}
 PAPER_SVM_LAST = {0.05: 0.939, 0.10: 0.886, 0.25: 0.722}
 PAPER_SVM_CLEAN = 0.968
@@ -54,67 +47,40 @@ def sweep_data(n, seed=0):
     return scaler.transform(X[:n]), y[:n], scaler.transform(X[n:]), y[n:]
 
 
-def _attack_kwargs(registry_name, extra, X_val=None, y_val=None):
-    kwargs = {} if registry_name == "random" else dict(SVM)
-    if registry_name == "lfa" and X_val is not None:
-        kwargs.update(X_val=X_val, y_val=y_val)
-    kwargs.update(extra)
-    return kwargs
-
-
-def _time_attack(registry_name, extra, n, min_total, max_repeats, conn):
-    """Child process: time one attack at one size; sends (seconds list, n_flipped)."""
+def time_attack(label, n, min_total=2.0, max_repeats=15):
+    """In a child process (:func:`run_timed`): time one attack of SWEEP at one size."""
     from floral import attacks
 
+    registry_name, extra = SWEEP[label]
     X, y, X_val, y_val = sweep_data(n)
-    attack = attacks.get(registry_name)
-    kwargs = _attack_kwargs(registry_name, extra, X_val, y_val)
+    kwargs = {} if registry_name == "random" else dict(SVM)
+    if registry_name == "lfa":
+        kwargs.update(X_val=X_val, y_val=y_val)
+    kwargs.update(extra)
     times, total = [], 0.0
     while not times or (total < min_total and len(times) < max_repeats):
         t0 = time.perf_counter()
-        y_adv = attack(X, y, BUDGET, random_state=0, **kwargs)
+        y_adv = attacks.get(registry_name)(X, y, BUDGET, random_state=0, **kwargs)
         times.append(time.perf_counter() - t0)
         total += times[-1]
-    conn.send((times, int(np.count_nonzero(y_adv != y))))
-    conn.close()
+    common.child_result({"times": times, "n_flipped": int(np.count_nonzero(y_adv != y))})
 
 
-def run_timed(registry_name, extra, n, limit, min_total=2.0, max_repeats=15):
-    """Time an attack in a fresh process, killed after ``limit`` seconds (None: timed out)."""
-    ctx = multiprocessing.get_context("spawn")  # no forked BLAS thread pools
-    parent, child = ctx.Pipe(duplex=False)
-    proc = ctx.Process(target=_time_attack,
-                       args=(registry_name, extra, n, min_total, max_repeats, child))
-    proc.start()
-    child.close()
-    # the child's imports (numpy, scipy, sklearn) are not part of the limit's intent, but
-    # are a few seconds at most; the limit is generous enough to absorb them
-    result = parent.recv() if parent.poll(limit) else None
-    if result is None:
-        proc.kill()
-    proc.join()
-    return result
-
-
-def predict_seconds(measured, n, prior):
-    """Extrapolate a run time to n from [(n_i, seconds_i), ...] as a power law."""
-    if not measured:
-        return None
-    (n1, t1) = measured[-1]
-    exponent = prior
-    if len(measured) >= 2:
-        (n0, t0) = measured[-2]
-        if t0 > 0 and t1 > 0 and n1 != n0:
-            exponent = max(prior, math.log(t1 / t0) / math.log(n1 / n0))
-    return t1 * (n / n1) ** exponent
+def run_timed(label, n, limit):
+    """Time an attack in a fresh process, killed after ``limit`` seconds (None: timed out);
+    the child's imports count, a few seconds the limit is generous enough to absorb."""
+    rec = common.run_child([os.path.abspath(__file__), "--child", label, str(n)], limit)
+    if rec["status"] == "failed":
+        raise RuntimeError(f"timing {label} at n = {n} failed: {rec['stderr']}")
+    return (rec["times"], rec["n_flipped"]) if rec["status"] == "ok" else None
 
 
 def runtime_sweep(sizes, cap):
     records = {}
-    for label, (registry_name, extra) in SWEEP.items():
+    for label, (registry_name, _) in SWEEP.items():
         measured, rows, stopped = [], [], None
         for n in sorted(sizes):
-            expected = predict_seconds(measured, n, PRIOR_EXPONENT[registry_name])
+            expected = common.extrapolate(measured, n, PRIOR_EXPONENT[registry_name])
             row = {"n": n, "expected_s": expected}
             if stopped is not None:
                 row.update(status="skipped", note=stopped)
@@ -122,7 +88,7 @@ def runtime_sweep(sizes, cap):
                 stopped = f"skipped (too slow, > {cap:g} s expected)"
                 row.update(status="skipped", note=f"~{expected:.0f} s extrapolated")
             else:
-                result = run_timed(registry_name, extra, n, limit=3 * cap)
+                result = run_timed(label, n, limit=3 * cap)
                 if result is None:
                     stopped = f"skipped (too slow, > {cap:g} s expected)"
                     row.update(status="timed out",
@@ -153,20 +119,15 @@ def _format_seconds(s):
 
 
 def runtime_table(records, sizes, cap):
-    sizes = sorted(sizes)
-    lines = ["| attack | " + " | ".join(f"n = {n}" for n in sizes) + " |",
-             "| --- |" + " ---: |" * len(sizes)]
-    for label, rows in records.items():
-        cells = []
-        for row in rows:
-            if row["status"] == "ok":
-                cells.append(_format_seconds(row["seconds"]))
-            elif row["status"] == "timed out":
-                cells.append(f"timed out (> {3 * cap:g} s)")
-            else:
-                cells.append(f"skipped (too slow, > {cap:g} s expected)")
-        lines.append(f"| {label} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+    def cell(row):
+        if row["status"] == "ok":
+            return _format_seconds(row["seconds"])
+        if row["status"] == "timed out":
+            return f"timed out (> {3 * cap:g} s)"
+        return f"skipped (too slow, > {cap:g} s expected)"
+
+    return table(["attack", *(f"n = {n}" for n in sorted(sizes))],
+                 [[label, *map(cell, rows)] for label, rows in records.items()])
 
 
 # --- accuracy on Moon (the paper's protocol) ---------------------------------------------
@@ -197,124 +158,87 @@ def moon_accuracies(seeds, budgets_by_attack):
 
 
 def alfa_tilt_table(acc, clean):
-    lines = ["| budget | SVC after alfa_tilt (this run) | paper, SVM Last | difference |",
-             "| --- | ---: | ---: | ---: |",
-             f"| clean | {pm(clean)} | {PAPER_SVM_CLEAN:.3f} | "
-             f"{mean_std(clean)[0] - PAPER_SVM_CLEAN:+.3f} |"]
-    for b, paper in PAPER_SVM_LAST.items():
-        mean = mean_std(acc["alfa_tilt"][b])[0]
-        lines.append(f"| {b:.0%} | {pm(acc['alfa_tilt'][b])} | {paper:.3f} | "
-                     f"{mean - paper:+.3f} |")
-    return "\n".join(lines)
+    rows = [["clean", pm(clean), f"{PAPER_SVM_CLEAN:.3f}",
+             f"{mean_std(clean)[0] - PAPER_SVM_CLEAN:+.3f}"]]
+    rows += [[f"{b:.0%}", pm(acc["alfa_tilt"][b]), f"{paper:.3f}",
+              f"{mean_std(acc['alfa_tilt'][b])[0] - paper:+.3f}"]
+             for b, paper in PAPER_SVM_LAST.items()]
+    return table(["budget", "SVC after alfa_tilt (this run)", "paper, SVM Last", "difference"],
+                 rows)
 
 
 def versus_random_table(acc, clean, budgets):
-    lines = ["| attack | budget | SVC accuracy after attack | after random_flip | "
-             "attack − random | seeds where attack < random |",
-             "| --- | --- | ---: | ---: | ---: | ---: |",
-             f"| none (clean labels) | 0% | {pm(clean)} | | | |"]
-    names = {"alfa": "alfa", "alfa_tilt": "alfa_tilt", "lfa": "lfa",
-             "topk_sv": "topk_sv_flip"}
-    for name, label in names.items():
+    rows = [["none (clean labels)", "0%", pm(clean), "", "", ""]]
+    for name, label in (("alfa", "alfa"), ("alfa_tilt", "alfa_tilt"), ("lfa", "lfa"),
+                        ("topk_sv", "topk_sv_flip")):
         for b in budgets:
             a, r = np.array(acc[name][b]), np.array(acc["random"][b])
-            lines.append(f"| {label} | {b:.0%} | {pm(a)} | {pm(r)} | "
-                         f"{a.mean() - r.mean():+.3f} | {int(np.sum(a < r))} / {a.size} |")
-    return "\n".join(lines)
+            rows.append([label, f"{b:.0%}", pm(a), pm(r), f"{a.mean() - r.mean():+.3f}",
+                         f"{int(np.sum(a < r))} / {a.size}"])
+    return table(["attack", "budget", "SVC accuracy after attack", "after random_flip",
+                  "attack − random", "seeds where attack < random"], rows, "llrrrr")
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--sizes", type=int, nargs="+", default=[250, 500, 1000, 2000],
-                        help="training set sizes for the run time sweep")
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2],
-                        help="seeds of the Moon accuracy tables")
-    parser.add_argument("--cap", type=float, default=150.0,
-                        help="skip a size whose extrapolated run time exceeds this (s); "
-                             "a run is killed after 3x this")
-    parser.add_argument("--out", default=os.path.join(HERE, "results", "attacks"),
-                        help="path of the results without .json / .md")
-    parser.add_argument("--quick", action="store_true", help="smoke run: n 100, 200; seed 0")
-    args = parser.parse_args()
-    if args.quick and args.out == parser.get_default("out"):
-        args.out = quick_out(args.out)
+    ap = common.parser(__doc__, "attacks", "n 100, 200; seed 0")
+    ap.add_argument("--sizes", type=int, nargs="+", default=[250, 500, 1000, 2000],
+                    help="training set sizes for the run time sweep")
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2],
+                    help="seeds of the Moon accuracy tables")
+    ap.add_argument("--cap", type=float, default=150.0,
+                    help="skip a size whose extrapolated run time exceeds this (s); "
+                         "a run is killed after 3x this")
+    ap.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
+    args = common.parse(ap)
+    if args.child:
+        return time_attack(args.child[0], int(args.child[1]))
     if args.quick:
         args.sizes, args.seeds, args.cap = [100, 200], [0], 20.0
-    if any(n < 20 for n in args.sizes):
-        parser.error("--sizes must be >= 20")
-    if args.cap <= 0:
-        parser.error("--cap must be > 0")
+    if any(n < 20 for n in args.sizes) or args.cap <= 0:
+        ap.error("--sizes must be >= 20 and --cap > 0")
 
-    command = "python bench/bench_attacks.py" + (
-        " " + shlex.join(sys.argv[1:]) if sys.argv[1:] else "")
-    load_before = load_average()
+    load_before = common.load_average()
     started = time.perf_counter()
-
     print("Run time sweep (make_moons, C=10, gamma=1, budget 10%)", flush=True)
     sweep = runtime_sweep(args.sizes, args.cap)
-
     print("Moon, full protocol (500 train / 500 val / 1000 test)", flush=True)
     budgets = {"random": [0.05, 0.10, 0.25], "alfa_tilt": [0.05, 0.10, 0.25],
                "alfa": [0.10, 0.25], "lfa": [0.10, 0.25], "topk_sv": [0.10, 0.25]}
     acc, attack_seconds, clean = moon_accuracies(args.seeds, budgets)
     elapsed = time.perf_counter() - started
-    load_after = load_average()
+    load_after = common.load_average()
 
-    machine = machine_info()
-    tables = {
-        "runtime": runtime_table(sweep, args.sizes, args.cap),
-        "alfa_tilt": alfa_tilt_table(acc, clean),
-        "versus_random": versus_random_table(acc, clean, [0.10, 0.25]),
-    }
+    machine, cmd = common.machine_info(), common.command()
     seeds = ", ".join(map(str, args.seeds))
-    md = f"""# Label-flip attacks
+    lines = common.header(
+        "Label-flip attacks", cmd, elapsed, machine,
+        f"Load average 1/5/15 min: {load_before} at the start, {load_after} at the end (a "
+        "shared machine: run times can be inflated by contention). Protocol: "
+        "bench/README.md, \"Label-flip attacks\"; a size was skipped when extrapolated "
+        f"above {args.cap:g} s and killed after {3 * args.cap:g} s.")
+    lines += ["## Run time against n", "", *runtime_table(sweep, args.sizes, args.cap), "",
+              "## SVC on Moon after alfa-tilt, against the paper", "",
+              f"Mean ± sample std over seeds {seeds}; the paper's column is Table 1, SVM, "
+              "\"Last\".", "", *alfa_tilt_table(acc, clean), "",
+              "## Each attack against random flips of the same budget", "",
+              f"Mean ± sample std over seeds {seeds}.", "",
+              *versus_random_table(acc, clean, [0.10, 0.25])]
 
-Command: `{command}` (total {elapsed / 60:.1f} min)
+    def by_budget(per_attack):
+        return {name: {str(b): v for b, v in per.items()} for name, per in per_attack.items()}
 
-Machine: {machine_line(machine)}.
-
-Load average 1/5/15 min: {load_before} at the start, {load_after} at the end (a shared
-machine: run times can be inflated by contention). Protocol: bench/README.md, "Label-flip
-attacks"; a size was skipped when extrapolated above {args.cap:g} s and killed after
-{3 * args.cap:g} s.
-
-## Run time against n
-
-{tables['runtime']}
-
-## SVC on Moon after alfa-tilt, against the paper
-
-Mean ± sample std over seeds {seeds}; the paper's column is Table 1, SVM, "Last".
-
-{tables['alfa_tilt']}
-
-## Each attack against random flips of the same budget
-
-Mean ± sample std over seeds {seeds}.
-
-{tables['versus_random']}
-"""
     record = {
-        "command": command,
-        "elapsed_s": elapsed,
-        "machine": machine,  # versions included
-        "load_average": {"start": load_before, "end": load_after},
-        "shared_machine": True,
+        "command": cmd, "elapsed_s": elapsed, "machine": machine,
+        "load_average": {"start": load_before, "end": load_after}, "shared_machine": True,
         "svm": SVM,
         "runtime": {"budget": BUDGET, "cap_s": args.cap, "kill_after_s": 3 * args.cap,
                     "records": sweep},
-        "moons": {
-            "seeds": args.seeds,
-            "clean_accuracy": clean,
-            "accuracy": {name: {str(b): v for b, v in per.items()}
-                         for name, per in acc.items()},
-            "attack_seconds": {name: {str(b): v for b, v in per.items()}
-                               for name, per in attack_seconds.items()},
-            "paper_svm_last": {str(b): v for b, v in PAPER_SVM_LAST.items()},
-            "paper_svm_clean": PAPER_SVM_CLEAN,
-        },
+        "moons": {"seeds": args.seeds, "clean_accuracy": clean, "accuracy": by_budget(acc),
+                  "attack_seconds": by_budget(attack_seconds),
+                  "paper_svm_last": {str(b): v for b, v in PAPER_SVM_LAST.items()},
+                  "paper_svm_clean": PAPER_SVM_CLEAN},
     }
-    write_results(args.out, record, md)
+    common.write_results(args.out, record, "\n".join(lines) + "\n")
 
 
 if __name__ == "__main__":

@@ -1,39 +1,33 @@
 """Which labels were flipped: floral's label audit against cleanlab and the defenses' filters.
 
-For every data set, seed and poisoning setting the flipped training indices are known, so
-each detector's scores (AUROC) and flags (precision, recall, fraction flagged on clean
-labels) are checked against them. Data, settings and the definition of each detector:
-bench/README.md, "Label audit". Needs ``pip install ".[bench]"`` (cleanlab).
+Each detector's scores (AUROC) and flags (precision, recall, fraction flagged on clean
+labels) against the known flipped indices. Data, settings and detectors: bench/README.md,
+"Label audit". Needs ``pip install ".[bench]"`` (cleanlab).
 
 Usage: python bench/bench_audit.py [--seeds 10] [--quick]
 Writes bench/results/audit.{json,md}; ``--from-json`` rebuilds the markdown only.
 """
-import argparse
 import json
 import os
-import shlex
-import sys
 import time
 import warnings
 
 import numpy as np
 from sklearn import datasets as skdatasets
-from sklearn.calibration import CalibratedClassifierCV
 from sklearn.metrics import roc_auc_score
-from sklearn.model_selection import StratifiedKFold, cross_val_predict, train_test_split
+from sklearn.model_selection import train_test_split
 from sklearn.neighbors import NearestNeighbors
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 from sklearn.utils import Bunch
 
-from _common import load_average, machine_info, machine_line, mean_std, quick_out
+import _common as common
+from _common import pm, poisoned, scale_gamma, select, table
 from floral import FloralSVC
 from floral.audit import find_flipped_labels
 from floral.datasets import load_breast_cancer, load_digits_1v7, load_moons
 from floral.defenses import curie_filter, klid_weights, sanitize_labels
-from floral.experiments import poison_labels
 
-HERE = os.path.dirname(os.path.abspath(__file__))
 C = 10.0
 
 
@@ -84,16 +78,6 @@ DETECTORS = [
 ]
 
 
-def scale_gamma(X):
-    return 1.0 / (X.shape[1] * X.var())
-
-
-def poisoned(X, y, attack, budget, gamma, seed):
-    return poison_labels(X, y, attack or "none", budget, random_state=seed, C=C,
-                         gamma=float(gamma), attack_params=ATTACK_PARAMS.get(attack),
-                         cache_dir=os.path.join(HERE, ".cache", "labels"))
-
-
 # --- detectors: each returns (scores, flags) -------------------------------------------
 
 def det_audit(X, y, Xv, yv, gamma, seed, use_val):
@@ -109,16 +93,10 @@ def det_svc(X, y, gamma, seed):
 
 
 def det_cleanlab(X, y, gamma, seed):
-    from cleanlab.filter import find_label_issues
     from cleanlab.rank import get_label_quality_scores
 
-    _, y_enc = np.unique(y, return_inverse=True)
-    calibrated = CalibratedClassifierCV(SVC(C=C, gamma=gamma), method="sigmoid", cv=3)
-    folds = StratifiedKFold(5, shuffle=True, random_state=seed)
-    proba = cross_val_predict(calibrated, X, y_enc, cv=folds, method="predict_proba")
-    # n_jobs=1: the machine is shared, and cleanlab's pool buys nothing at this size
-    flags = find_label_issues(y_enc, proba, n_jobs=1)
-    return 1.0 - get_label_quality_scores(y_enc, proba), flags
+    y_enc, proba = common.cleanlab_proba(X, y, C, gamma, seed)
+    return 1.0 - get_label_quality_scores(y_enc, proba), common.cleanlab_issues(y_enc, proba)
 
 
 def det_sanitize(X, y, gamma, seed, k=20):
@@ -159,7 +137,7 @@ def run_cell(dataset, seed):
     g = scale_gamma(X) if gamma == "scale" else float(gamma)
     records = []
     for setting, attack, budget in SETTINGS:
-        y = poisoned(X, d.y_train, attack, budget, g, seed)
+        y = poisoned(X, d.y_train, attack, budget, seed, g, C, ATTACK_PARAMS)
         flipped = y != d.y_train
         runs = {
             "audit_val": lambda y=y: det_audit(X, y, Xv, yv, g, seed, True),
@@ -187,8 +165,7 @@ def run_cell(dataset, seed):
 # --- tables -------------------------------------------------------------------------------
 
 def _values(records, key, **match):
-    vals = [r[key] for r in records
-            if all(r[k] == v for k, v in match.items()) and key in r]
+    vals = [r[key] for r in select(records, **match) if key in r]
     return [v for v in vals if v == v]  # precision is NaN when nothing was flagged
 
 
@@ -197,72 +174,39 @@ def _mean(records, key, **match):
     return float(np.mean(vals)) if vals else float("nan")
 
 
-def _cell(records, key, **match):
-    vals = _values(records, key, **match)
-    if not vals:
-        return "–"
-    mean, std = mean_std(vals)
-    return f"{mean:.3f} ± {std:.3f}"
+def _per_setting(records, cell):
+    """A table: one row per data set and attacked setting, ``cell(match)`` per detector."""
+    rows = [[disp, setting, *(cell(dict(dataset=ds, setting=setting, detector=d))
+                              for d, _ in DETECTORS)]
+            for ds, (_, _, disp) in DATASETS.items() for setting, attack, _ in SETTINGS
+            if attack is not None]
+    return table(["data", "setting", *(lbl for _, lbl in DETECTORS)], rows,
+                 "l" * (2 + len(DETECTORS)))
 
 
-def auroc_table(records):
-    head = "| data | setting | " + " | ".join(lbl for _, lbl in DETECTORS) + " |"
-    lines = [head, "|" + " --- |" * (2 + len(DETECTORS))]
-    for ds, (_, _, disp) in DATASETS.items():
-        for setting, attack, _ in SETTINGS:
-            if attack is None:
-                continue
-            cells = [_cell(records, "auroc", dataset=ds, setting=setting, detector=d)
-                     for d, _ in DETECTORS]
-            lines.append(f"| {disp} | {setting} | " + " | ".join(cells) + " |")
-    return lines
-
-
-def pr_table(records):
-    head = "| data | setting | " + " | ".join(lbl for _, lbl in DETECTORS) + " |"
-    lines = [head, "|" + " --- |" * (2 + len(DETECTORS))]
-    for ds, (_, _, disp) in DATASETS.items():
-        for setting, attack, _ in SETTINGS:
-            if attack is None:
-                continue
-            cells = []
-            for d, _ in DETECTORS:
-                p = _mean(records, "precision", dataset=ds, setting=setting, detector=d)
-                r = _mean(records, "recall", dataset=ds, setting=setting, detector=d)
-                cells.append(("–" if p != p else f"{p:.2f}") + f" / {r:.2f}")
-            lines.append(f"| {disp} | {setting} | " + " | ".join(cells) + " |")
-    return lines
+def _pr(records, match):
+    p, r = (_mean(records, key, **match) for key in ("precision", "recall"))
+    return ("–" if p != p else f"{p:.2f}") + f" / {r:.2f}"
 
 
 def clean_table(records):
-    head = "| data | n train | " + " | ".join(lbl for _, lbl in DETECTORS) + " |"
-    lines = [head, "|" + " --- |" * (2 + len(DETECTORS))]
-    for ds, (_, _, disp) in DATASETS.items():
-        n = _mean(records, "n", dataset=ds, setting="clean", detector="audit_val")
-        rates = [_mean(records, "flag_rate", dataset=ds, setting="clean", detector=d)
-                 for d, _ in DETECTORS]
-        cells = [f"{100 * r:.1f}%" for r in rates]
-        lines.append(f"| {disp} | {n:.0f} | " + " | ".join(cells) + " |")
-    return lines
-
-
-def time_table(records):
-    lines = ["| detector | mean seconds per call | max |", "| --- | --- | --- |"]
-    for d, lbl in DETECTORS:
-        vals = _values(records, "seconds", detector=d)
-        lines.append(f"| {lbl} | {np.mean(vals):.3f} | {np.max(vals):.3f} |")
-    return lines
+    rows = [[disp, f"{_mean(records, 'n', dataset=ds, setting='clean', detector='audit_val'):.0f}",
+             *(f"{100 * _mean(records, 'flag_rate', dataset=ds, setting='clean', detector=d):.1f}%"
+               for d, _ in DETECTORS)] for ds, (_, _, disp) in DATASETS.items()]
+    return table(["data", "n train", *(lbl for _, lbl in DETECTORS)], rows,
+                 "l" * (2 + len(DETECTORS)))
 
 
 def markdown(payload):
     records = payload["records"]
-    seeds = payload["seeds"]
+    times = [[lbl, f"{np.mean(v):.3f}", f"{np.max(v):.3f}"] for d, lbl in DETECTORS
+             for v in [_values(records, "seconds", detector=d)]]
     lines = [
         "# Label audit: which labels were flipped",
         "",
         f"Generated by `{payload['command']}` ({payload['elapsed_s'] / 60:.1f} min, one "
-        f"process, {seeds} seeds). {payload['host']}. The machine was shared with other "
-        "jobs, so times are indicative only.",
+        f"process, {payload['seeds']} seeds). {payload['host']}. The machine was shared with "
+        "other jobs, so times are indicative only.",
         "",
         "C = 10; gamma 1 on Moon, \"scale\" on the training split elsewhere; the "
         "detectors are defined in bench/README.md, \"Label audit\". Mean ± sample std over "
@@ -270,13 +214,13 @@ def markdown(payload):
         "",
         "## AUROC of the scores against the flipped labels",
         "",
-        *auroc_table(records),
+        *_per_setting(records, lambda m: pm(_values(records, "auroc", **m), "–")),
         "",
         "## Precision / recall of each detector's own flags (means over seeds)",
         "",
         "Precision is averaged over the seeds where the detector flagged anything.",
         "",
-        *pr_table(records),
+        *_per_setting(records, lambda m: _pr(records, m)),
         "",
         "## Clean labels: fraction flagged (every flag is a false alarm)",
         "",
@@ -284,22 +228,18 @@ def markdown(payload):
         "",
         "## Run time",
         "",
-        *time_table(records),
+        *table(["detector", "mean seconds per call", "max"], times, "lll"),
         "",
     ]
     return "\n".join(lines)
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--seeds", type=int, default=10)
-    parser.add_argument("--datasets", nargs="+", default=list(DATASETS))
-    parser.add_argument("--from-json", action="store_true")
-    parser.add_argument("--out", default=os.path.join(HERE, "results"))
-    parser.add_argument("--quick", action="store_true", help="smoke run: one seed, iris only")
-    args = parser.parse_args(argv)
-    if args.quick and args.out == parser.get_default("out"):
-        args.out = quick_out(args.out)
+    ap = common.parser(__doc__, "", "one seed, iris only")
+    ap.add_argument("--seeds", type=int, default=10)
+    ap.add_argument("--datasets", nargs="+", default=list(DATASETS))
+    ap.add_argument("--from-json", action="store_true")
+    args = common.parse(ap, argv)
     if args.quick:
         args.seeds, args.datasets = 1, ["iris_1v2"]
     json_path = os.path.join(args.out, "audit.json")
@@ -307,17 +247,16 @@ def main(argv=None):
         with open(json_path) as fh:
             payload = json.load(fh)
     else:
-        info = machine_info()
-        host = f"{machine_line(info)}; load average {load_average()} at the start"
+        info = common.machine_info()
+        host = common.host_line(info)
         start = time.perf_counter()
         records = []
         for seed in range(args.seeds):
             for ds in args.datasets:
                 records += run_cell(ds, seed)
                 print(f"seed {seed} {ds}: {time.perf_counter() - start:.0f} s", flush=True)
-        payload = dict(command="python bench/bench_audit.py " + shlex.join(argv or sys.argv[1:]),
-                       seeds=args.seeds, host=host, machine_info=info,
-                       load_average_end=load_average(), C=C,
+        payload = dict(command=common.command(argv), seeds=args.seeds, host=host,
+                       machine_info=info, load_average_end=common.load_average(), C=C,
                        elapsed_s=time.perf_counter() - start, records=records)
         os.makedirs(args.out, exist_ok=True)
         with open(json_path, "w") as fh:

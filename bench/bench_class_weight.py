@@ -16,26 +16,22 @@ training points; gamma "scale"). C = 1. Results: bench/README.md, "Class weights
 Usage: nice -n 10 python bench/bench_class_weight.py [--seeds 3] [--quick]
 Writes bench/results/class_weight.{json,md} and prints the table.
 """
-import argparse
-import os
 import sys
 import time
 import warnings
 from unittest import mock
 
 import numpy as np
+from sklearn.datasets import make_classification
+from sklearn.metrics import balanced_accuracy_score
+from sklearn.preprocessing import StandardScaler
+from sklearn.svm import SVC
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from sklearn.datasets import make_classification  # noqa: E402
-from sklearn.metrics import balanced_accuracy_score  # noqa: E402
-from sklearn.preprocessing import StandardScaler  # noqa: E402
-from sklearn.svm import SVC  # noqa: E402
+import _common as common
+from _common import load_average, machine_info, machine_line, pm, write_results
+from floral import FloralSVC, _selection
+from floral.datasets import load_imbalanced_moons
 
-from _common import machine_info, machine_line, pm, quick_out, write_results  # noqa: E402
-from floral import FloralSVC, _selection  # noqa: E402
-from floral.datasets import load_imbalanced_moons  # noqa: E402
-
-HERE = os.path.dirname(os.path.abspath(__file__))
 MODELS = ["SVC", "FloralSVC", "FloralSVC, unpreconditioned"]
 
 
@@ -108,16 +104,15 @@ def markdown(rows, bitwise, info, seeds, n_rounds):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--rounds", type=int, default=500)
-    parser.add_argument("--quick", action="store_true", help="1 seed, 50 rounds, to /tmp")
-    args = parser.parse_args(argv)
-    stem = os.path.join(HERE, "results", "class_weight")
+    ap = common.parser(__doc__, "class_weight", "1 seed, 50 rounds")
+    ap.add_argument("--seeds", type=int, default=3)
+    ap.add_argument("--rounds", type=int, default=500)
+    args = common.parse(ap, argv)
     if args.quick:
-        args.seeds, args.rounds, stem = 1, 50, quick_out(stem)
+        args.seeds, args.rounds = 1, 50
+    stem = args.out
     info = machine_info()
-    info["load"] = [round(x, 2) for x in os.getloadavg()]
+    info["load"] = load_average()
     seeds = range(args.seeds)
     rows, bitwise = run(seeds, args.rounds)
     write_results(stem, dict(machine=info, seeds=list(seeds), rounds=args.rounds, rows=rows,

@@ -1,14 +1,12 @@
 """Per-round cost of floral's compiled FLORAL loop against NumPy baselines.
 
-Moon (d = 2) and Gaussian (d = 768) data: floral's dense round (every coefficient moves)
-against a memory-bandwidth probe, its sparse round (O(n |J|)), 1 vs all threads, and two
-NumPy loops of the same algorithm (Gram matrix once, and every round as the official code
-does). Medians of --repeats. Protocol and results: bench/README.md, "The compiled core".
+The dense round against a memory-bandwidth probe, the sparse round, 1 vs all threads, and
+two NumPy loops of the same algorithm. Protocol and results: bench/README.md, "The compiled
+core".
 
 Usage: python bench/bench_core.py [--sizes 500 2000 ...] [--quick] [--layout auto|square]
 Writes bench/results/core.json. Timings, never assertions.
 """
-import argparse
 import json
 import os
 import time
@@ -18,12 +16,9 @@ import numpy as np
 from sklearn.datasets import make_moons
 from sklearn.metrics.pairwise import rbf_kernel
 
-from _common import load_average, machine_info, quick_out
-from floral import _core, _memory, show_config
+import _common as common
+from floral import _memory, show_config
 from floral._config import config_info
-from floral._core import _testing
-
-HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 def make_data(name, n, seed=0):
@@ -49,25 +44,23 @@ def cache_mb(n, k, cf, layout):
 def floral_round(X, y, gamma, *, C, lr, k, cf, rounds, n_jobs, layout, refresh=50, warmup=3):
     n = len(y)
     t0 = time.perf_counter()
-    res = _core.floral_fit(X, y, np.full(n, C), np.zeros(n), gamma=gamma, n_rounds=rounds,
-                           learning_rate=lr, flip_budget=k, candidate_factor=cf,
-                           refresh=refresh, cache_size=cache_mb(n, k, cf, layout),
-                           n_jobs=n_jobs, seed=0, diagnostics=True)
+    h, info = common.core_fit(X, y, C, gamma, n_rounds=rounds, learning_rate=lr, flip_budget=k,
+                              candidate_factor=cf, refresh=refresh, n_jobs=n_jobs, seed=0,
+                              cache_size=cache_mb(n, k, cf, layout))
     total = time.perf_counter() - t0
-    h = res.history
     # The median round, not the mean: on a shared VM a stall of another tenant lands in a
     # few rounds and would dominate the mean. The mean (which also amortises the exact
     # refresh every `refresh` rounds) is kept beside it.
-    steps = np.diff(h.seconds[warmup - 1:])
-    loop = h.seconds[-1]
+    steps = np.diff(h["seconds"][warmup - 1:])
+    loop = h["seconds"][-1]
     return {
         "per_round_s": float(np.median(steps)),
         "mean_round_s": float(steps.mean()),
         "setup_s": total - loop,  # Gram matrix materialisation and conversions
-        "mean_changed": float(h.n_changed[warmup:].mean()),
-        "dense_passes": res.diagnostics.dense_passes,
+        "mean_changed": float(h["n_changed"][warmup:].mean()),
+        "dense_passes": info["dense_passes"],
         "rounds": rounds,
-        "layout": res.cache["layout"],
+        "layout": info["layout"],
     }
 
 
@@ -121,24 +114,22 @@ def _median_repeat(measure, repeats):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--sizes", type=int, nargs="+", default=[500, 2000, 5000, 10000, 20000])
+    parser = common.parser(__doc__, "core.json", "n = 500 and 2,000, fewer rounds")
+    parser.add_argument("--sizes", type=int, nargs="+", default=None,
+                        help="default 500 2000 5000 10000 20000 (--quick: 500 2000)")
     parser.add_argument("--datasets", nargs="+", default=["moons", "gauss768"])
-    parser.add_argument("--quick", action="store_true", help="fewer rounds (smoke run)")
     parser.add_argument("--layout", choices=["auto", "square"], default="auto",
                         help="Gram storage: what cache_size='auto' picks (the packed triangle "
                              "with hot rows), or every whole row")
     parser.add_argument("--repeats", type=int, default=3,
                         help="repeats of each floral and probe measurement; the median is kept")
-    parser.add_argument("--out", default=os.path.join(HERE, "results", "core.json"))
-    args = parser.parse_args()
-    if args.quick and args.out == parser.get_default("out"):
-        args.out = quick_out(args.out)
+    args = common.parse(parser)
+    args.sizes = args.sizes or ([500, 2000] if args.quick else [500, 2000, 5000, 10000, 20000])
     if args.repeats < 1:
         parser.error("--repeats must be >= 1")
 
     show_config()
-    load_start = load_average()
+    load_start = common.load_average()
     threads = config_info()["threads"]
     records = []
     for ds in args.datasets:
@@ -148,7 +139,7 @@ def main():
             rec = {"dataset": ds, "n": n, "d": X.shape[1]}
             # Each measurement is repeated and the median repeat kept (all are in the JSON):
             # on a shared VM a single pass can be stalled for milliseconds at any size.
-            probes = {str(t): [_testing.bandwidth_probe(n * (n + 1) // 2, n_jobs=t)
+            probes = {str(t): [common.bandwidth_probe(n * (n + 1) // 2, t)
                                for _ in range(args.repeats)] for t in (1, threads)}
             rec["bandwidth_bound_s"] = {t: float(np.median(v)) for t, v in probes.items()}
             rec["bandwidth_bound_repeats_s"] = probes
@@ -182,13 +173,13 @@ def main():
                   flush=True)
 
     meta = {
-        "machine": machine_info(),
+        "machine": common.machine_info(),
         "config": {k: v for k, v in config_info().items() if k != "openmp_runtimes"},
         "threads": threads,
         "quick": args.quick,
         "layout": args.layout,
         "load_average_start": load_start,
-        "load_average_end": load_average(),
+        "load_average_end": common.load_average(),
         "repeats": args.repeats,
     }
     os.makedirs(os.path.dirname(args.out), exist_ok=True)

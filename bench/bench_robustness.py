@@ -1,39 +1,33 @@
 """FloralSVC's returned model against tuned and filtering baselines, over 10 seeds.
 
-Two studies, test accuracy, mean ± sample std over seeds: robustness on five data sets
-under clean / alfa-tilt / top-k SV / random labels against SVC, tuned SVC, LN-SVM, tuned
-LN-SVM and cleanlab; the validation-set size (Moon). Protocol and results:
-bench/README.md, "Robustness of FloralSVC's returned model" (its large-n study is now
-bench_scale.py's). Poisoned labels are cached under bench/.cache/ (git-ignored). Needs
-``pip install ".[bench]"`` (cleanlab).
+Two studies: robustness on five data sets against SVC, tuned SVC, LN-SVM, tuned LN-SVM and
+cleanlab; the validation-set size (Moon). Protocol and results: bench/README.md,
+"Robustness of FloralSVC's returned model". Needs ``pip install ".[bench]"`` (cleanlab).
 
 Usage: python bench/bench_robustness.py [--seeds 10] [--n-jobs 2] [--quick]
 Writes bench/results/robustness.{json,md}; ``--from-json`` rebuilds the markdown only.
 """
-import argparse
 import json
 import math
 import os
-import shlex
 import sys
 import time
 import warnings
 
 import numpy as np
 from joblib import Parallel, delayed
-from sklearn.calibration import CalibratedClassifierCV
-from sklearn.model_selection import StratifiedKFold, cross_val_predict, train_test_split
+from sklearn.model_selection import train_test_split
 from sklearn.svm import SVC
 
-from _common import load_average, machine_info, machine_line, mean_std, quick_out
+import _common as common
+from _common import pm, poisoned, scale_gamma, select, table, tune
 from floral import FloralSVC
-from floral.datasets import _counts, _split_scale, load_breast_cancer, load_digits_1v7, load_moons
+from floral.datasets import load_breast_cancer, load_digits_1v7, load_moons
+from floral.datasets._splits import _counts, _split_scale
 from floral.defenses import LNSVC
 from floral.exceptions import IneffectiveParameterWarning
 from floral.experiments import poison_labels
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-CACHE = os.path.join(HERE, ".cache", "labels")
 C = 10.0
 
 
@@ -90,60 +84,24 @@ VAL_FLIP = 0.10
 VAL_SETTINGS = [("clean", None, 0.0), ("alfa-tilt 25%", "alfa_tilt", 0.25)]
 
 
-# --- data and poisoned labels --------------------------------------------------------
-
-def scale_gamma(X):
-    """SVC's gamma="scale" on the training split."""
-    return 1.0 / (X.shape[1] * X.var())
-
-
-def poisoned_labels(seed, attack, budget, X, y, gamma):
-    """The attack's labels, through the runner's poisoning path and the label cache."""
-    return poison_labels(X, y, attack or "none", budget, random_state=seed, C=C,
-                         gamma=float(gamma), attack_params=ATTACK_PARAMS.get(attack),
-                         cache_dir=CACHE)
-
-
-# --- the methods that select on validation -------------------------------------------
-
-def _closer_to_default(acc, distance):
-    """Sort key: highest validation accuracy; ties go to the setting nearest the default,
-    so a validation set too small to tell settings apart leaves the default alone."""
-    return (-acc, distance)
-
+# --- the peers that select on validation ----------------------------------------------
 
 def tuned_svc(X, y, X_val, y_val, gamma):
-    best = None
-    for c in C_GRID:
-        for f in GAMMA_FACTORS:
-            model = SVC(C=c, gamma=f * gamma).fit(X, y)
-            key = _closer_to_default(model.score(X_val, y_val),
-                                     abs(math.log10(c / C)) + abs(math.log10(f)))
-            if best is None or key < best[0]:
-                best = (key, model, dict(C=c, gamma_factor=f))
-    return best[1], best[2]
+    """SVC with C and gamma chosen on the validation split (ties: nearest the defaults)."""
+    grid = [dict(C=c, gamma_factor=f) for c in C_GRID for f in GAMMA_FACTORS]
+    return tune(lambda p: SVC(C=p["C"], gamma=p["gamma_factor"] * gamma).fit(X, y), grid,
+                X_val, y_val, lambda p: abs(math.log10(p["C"] / C))
+                + abs(math.log10(p["gamma_factor"])))
 
 
 def tuned_lnsvc(X, y, X_val, y_val, gamma):
-    best = None
-    for mu in MU_GRID:
-        model = LNSVC(C=C, gamma=gamma, mu=mu).fit(X, y)
-        key = _closer_to_default(model.score(X_val, y_val), abs(mu - 0.25))
-        if best is None or key < best[0]:
-            best = (key, model, dict(mu=mu))
-    return best[1], best[2]
+    model, mu = tune(lambda mu: LNSVC(C=C, gamma=gamma, mu=mu).fit(X, y), MU_GRID, X_val,
+                     y_val, lambda mu: abs(mu - 0.25))
+    return model, dict(mu=mu)
 
 
 def cleanlab_svc(X, y, gamma, seed):
-    from cleanlab.filter import find_label_issues
-
-    classes, y_enc = np.unique(y, return_inverse=True)
-    calibrated = CalibratedClassifierCV(SVC(C=C, gamma=gamma), method="sigmoid", cv=3)
-    folds = StratifiedKFold(5, shuffle=True, random_state=seed)
-    proba = cross_val_predict(calibrated, X, y_enc, cv=folds, method="predict_proba")
-    # n_jobs=1: cleanlab's own process pool fails inside a joblib worker, and the
-    # workers already take both cores
-    issues = find_label_issues(y_enc, proba, n_jobs=1)
+    issues = common.cleanlab_issues(*common.cleanlab_proba(X, y, C, gamma, seed))
     return SVC(C=C, gamma=gamma).fit(X[~issues], y[~issues]), issues
 
 
@@ -156,7 +114,7 @@ def run_robustness(dataset, seed):
     g = scale_gamma(X) if gamma == "scale" else float(gamma)
     out = []
     for setting, attack, budget in SETTINGS:
-        y = poisoned_labels(seed, attack, budget, X, d.y_train, g)
+        y = poisoned(X, d.y_train, attack, budget, seed, g, C, ATTACK_PARAMS)
         flipped = y != d.y_train
         acc, extra = {}, {}
         acc["svc"] = SVC(C=C, gamma=g).fit(X, y).score(Xt, yt)
@@ -204,7 +162,7 @@ def run_val_size(seed):
     g = DATASETS["moons"][1]
     out = []
     for setting, attack, budget in VAL_SETTINGS:
-        y = poisoned_labels(seed, attack, budget, X, d.y_train, g)
+        y = poisoned(X, d.y_train, attack, budget, seed, g, C, ATTACK_PARAMS)
         svc = SVC(C=C, gamma=g).fit(X, y).score(Xt, yt)
         for m in VAL_SIZES:
             if m < d.y_val.size:
@@ -221,93 +179,92 @@ def run_val_size(seed):
                 fl = FloralSVC(C=C, gamma=g, flip_budget=0.05, selection="best", n_jobs=1,
                                random_state=seed)
                 fl.fit(X, y, X_val=Xv, y_val=yv)
-                common = dict(study="val_size", dataset="moons", seed=seed, setting=setting,
+                base = dict(study="val_size", dataset="moons", seed=seed, setting=setting,
                               n_val=m, val_labels=val_labels,
                               n_val_flipped=int((yv != d.y_val[idx]).sum()))
-                out.append(dict(common, method="svc", accuracy=float(svc)))
-                out.append(dict(common, method="svc_tuned",
+                out.append(dict(base, method="svc", accuracy=float(svc)))
+                out.append(dict(base, method="svc_tuned",
                                 accuracy=float(tuned.score(Xt, yt)), detail=params))
-                out.append(dict(common, method="floral_val", accuracy=float(fl.score(Xt, yt))))
-                out.append(dict(common, method="floral_best1",
+                out.append(dict(base, method="floral_val", accuracy=float(fl.score(Xt, yt))))
+                out.append(dict(base, method="floral_best1",
                                 accuracy=float(fl.best_round().score(Xt, yt))))
     return out
 
 
 # --- the markdown ----------------------------------------------------------------------
 
-def _group(records, **match):
-    return [r for r in records if all(r.get(k) == v for k, v in match.items())]
-
-
 def _accs(records, **match):
-    return [r["accuracy"] for r in _group(records, **match)]
+    return [r["accuracy"] for r in select(records, **match)]
 
 
-def _cell(values):
-    if not values:
-        return "—"
-    mean, std = mean_std(values)
-    return f"{mean:.3f} ± {std:.3f}"
+def _top(counts, fmt="{}"):
+    """The three most frequent keys of a {key: count} with their counts."""
+    top = sorted(counts.items(), key=lambda kv: -kv[1])[:3]
+    return ", ".join(f"{fmt.format(k)} ({v})" for k, v in top)
+
+
+def _count(keys):
+    counts = {}
+    for k in keys:
+        counts[k] = counts.get(k, 0) + 1
+    return counts
 
 
 def robustness_tables(records):
     lines = []
     for dataset in DATASETS:
-        recs = _group(records, study="robustness", dataset=dataset)
+        recs = select(records, study="robustness", dataset=dataset)
         if not recs:
             continue
-        n_val = recs[0]["n_val"]
-        seeds = sorted({r["seed"] for r in recs})
-        lines += [f"**{DISPLAY_DATA[dataset]}** ({len(seeds)} seeds, {n_val} validation "
-                  "points)", "",
-                  "| method | " + " | ".join(s[0] for s in SETTINGS) + " |",
-                  "| --- | " + " | ".join("---:" for _ in SETTINGS) + " |"]
-        for method, name in METHODS:
-            cells = [_cell(_accs(recs, setting=s[0], method=method)) for s in SETTINGS]
-            lines.append(f"| {name} | " + " | ".join(cells) + " |")
+        seeds = {r["seed"] for r in recs}
+        lines += [f"**{DISPLAY_DATA[dataset]}** ({len(seeds)} seeds, {recs[0]['n_val']} "
+                  "validation points)", ""]
+        lines += table(["method", *(s[0] for s in SETTINGS)],
+                       [[name, *(pm(_accs(recs, setting=s[0], method=method))
+                                 for s in SETTINGS)] for method, name in METHODS])
         lines.append("")
     return lines
+
+
+def _diff(records, dataset, setting, a, b):
+    """Mean over seeds of method a minus method b, in points (None if either is missing)."""
+    x, y = ({r["seed"]: r["accuracy"] for r in select(records, dataset=dataset,
+                                                        setting=setting, method=m)}
+            for m in (a, b))
+    common = sorted(set(x) & set(y))
+    return 100 * float(np.mean([x[s] - y[s] for s in common])) if common else None
 
 
 def summary_tables(records):
     """Per method and setting, the mean over data sets of the per-data-set means; then
     the default FloralSVC with X_val minus the tuned SVC in every cell (points)."""
-    rob = _group(records, study="robustness")
-    datasets = [d for d in DATASETS if _group(rob, dataset=d)]
+    rob = select(records, study="robustness")
+    datasets = [d for d in DATASETS if select(rob, dataset=d)]
     if not datasets:
         return []
-    seeds = sorted({r["seed"] for r in rob})
-    lines = [f"**Summary: mean over the {len(datasets)} data sets** ({len(seeds)} seeds "
-             "each)", "",
-             "| method | " + " | ".join(s[0] for s in SETTINGS) + " | mean |",
-             "| --- | " + " | ".join("---:" for _ in SETTINGS) + " | ---: |"]
+    rows = []
     for method, name in METHODS:
         cells = []
         for setting, _, _ in SETTINGS:
             means = [np.mean(_accs(rob, dataset=d, setting=setting, method=method))
                      for d in datasets if _accs(rob, dataset=d, setting=setting, method=method)]
             cells.append(float(np.mean(means)) if len(means) == len(datasets) else None)
-        shown = ["—" if c is None else f"{c:.3f}" for c in cells]
         known = [c for c in cells if c is not None]
-        lines.append(f"| {name} | " + " | ".join(shown) + " | "
-                     + (f"{np.mean(known):.3f}" if known else "—") + " |")
+        rows.append([name, *("—" if c is None else f"{c:.3f}" for c in cells),
+                     f"{np.mean(known):.3f}" if known else "—"])
+    lines = [f"**Summary: mean over the {len(datasets)} data sets** "
+             f"({len({r['seed'] for r in rob})} seeds each)", ""]
+    lines += table(["method", *(s[0] for s in SETTINGS), "mean"], rows)
     lines += ["", "**Default FloralSVC with X_val minus the tuned SVC** (points; mean over "
-              "seeds; both chose on the same trusted split)", "",
-              "| data set | " + " | ".join(s[0] for s in SETTINGS) + " |",
-              "| --- | " + " | ".join("---:" for _ in SETTINGS) + " |"]
-    for d in datasets:
-        cells = []
-        for setting, _, _ in SETTINGS:
-            diff = _diff(rob, d, setting, "floral_val", "svc_tuned")
-            cells.append("—" if diff is None else f"{diff:+.1f}")
-        lines.append(f"| {DISPLAY_DATA[d]} | " + " | ".join(cells) + " |")
-    lines.append("")
-    picks = {}
-    for r in _group(rob, method="floral_val"):
-        if "flip_budget" not in r.get("detail", {}):  # runs before the default chose one
-            continue
-        key = (r["setting"], r["detail"]["flip_budget"])
-        picks[key] = picks.get(key, 0) + 1
+              "seeds; both chose on the same trusted split)", ""]
+    diffs = [[DISPLAY_DATA[d], *(("—" if v is None else f"{v:+.1f}") for v in
+                                 (_diff(rob, d, s[0], "floral_val", "svc_tuned")
+                                  for s in SETTINGS))] for d in datasets]
+    lines += table(["data set", *(s[0] for s in SETTINGS)], diffs) + [""]
+    # records of runs before the default chose its flip budget have none to count
+    picks = _count((r["setting"], r["detail"]["flip_budget"])
+                   for r in select(rob, method="floral_val")
+                   if "flip_budget" in r.get("detail", {}))
     parts = []
     for setting, _, _ in SETTINGS:
         ks = sorted((b, c) for (s, b), c in picks.items() if s == setting)
@@ -319,31 +276,19 @@ def summary_tables(records):
     return lines
 
 
-def _diff(records, dataset, setting, a, b):
-    """Mean over seeds of method a minus method b, in points (None if either is missing)."""
-    x = {r["seed"]: r["accuracy"] for r in _group(records, dataset=dataset, setting=setting,
-                                                    method=a)}
-    y = {r["seed"]: r["accuracy"] for r in _group(records, dataset=dataset, setting=setting,
-                                                    method=b)}
-    common = sorted(set(x) & set(y))
-    if not common:
-        return None
-    return 100 * float(np.mean([x[s] - y[s] for s in common]))
-
-
 def cleanlab_line(records):
     parts = []
     for dataset in DATASETS:
         for setting in ("clean", "alfa-tilt 25%", "random 25%"):
-            recs = _group(records, study="robustness", dataset=dataset, setting=setting,
+            recs = select(records, study="robustness", dataset=dataset, setting=setting,
                           method="cleanlab")
-            if not recs:
-                continue
-            removed = np.mean([r["detail"]["removed"] for r in recs])
-            hit = np.mean([r["detail"]["removed_flipped"] for r in recs])
-            flipped = np.mean([r["n_flipped"] for r in recs])
-            parts.append(f"{DISPLAY_DATA[dataset]} {setting}: removes {removed:.0f}, of "
-                         f"which {hit:.0f} flipped (of {flipped:.0f})")
+            if recs:
+                removed, hit, flipped = (
+                    np.mean([f(r) for r in recs]) for f in (
+                        lambda r: r["detail"]["removed"],
+                        lambda r: r["detail"]["removed_flipped"], lambda r: r["n_flipped"]))
+                parts.append(f"{DISPLAY_DATA[dataset]} {setting}: removes {removed:.0f}, of "
+                             f"which {hit:.0f} flipped (of {flipped:.0f})")
     return "; ".join(parts)
 
 
@@ -351,72 +296,51 @@ def tuned_line(records):
     out = []
     for dataset in DATASETS:
         for setting in ("clean", "alfa-tilt 25%"):
-            recs = _group(records, study="robustness", dataset=dataset, setting=setting,
-                          method="svc_tuned")
+            match = dict(study="robustness", dataset=dataset, setting=setting)
+            recs = select(records, method="svc_tuned", **match)
             if not recs:
                 continue
-            picks = {}
-            for r in recs:
-                key = f"C {r['detail']['C']:g}, gamma x{r['detail']['gamma_factor']:g}"
-                picks[key] = picks.get(key, 0) + 1
-            mus = {}
-            for r in _group(records, study="robustness", dataset=dataset, setting=setting,
-                            method="ln_svm_tuned"):
-                mus[r["detail"]["mu"]] = mus.get(r["detail"]["mu"], 0) + 1
-            common = ", ".join(f"{k} ({v})" for k, v in
-                               sorted(picks.items(), key=lambda kv: -kv[1])[:3])
-            mu = ", ".join(f"{k:g} ({v})" for k, v in sorted(mus.items(),
-                                                             key=lambda kv: -kv[1])[:3])
-            out.append(f"{DISPLAY_DATA[dataset]} {setting}: {common}; mu {mu}")
+            picks = _count(f"C {r['detail']['C']:g}, gamma x{r['detail']['gamma_factor']:g}"
+                           for r in recs)
+            mus = _count(r["detail"]["mu"] for r in select(records, method="ln_svm_tuned",
+                                                           **match))
+            out.append(f"{DISPLAY_DATA[dataset]} {setting}: {_top(picks)}; "
+                       f"mu {_top(mus, '{:g}')}")
     return out
 
 
 def val_size_table(records):
-    recs = _group(records, study="val_size")
+    recs = select(records, study="val_size")
     if not recs:
         return []
-    seeds = sorted({r["seed"] for r in recs})
     # SVC ignores the validation set: one number per setting, the same for every size
-    svc = "; ".join(f"{s} {_cell(_accs(recs, setting=s, method='svc', n_val=VAL_SIZES[0], val_labels='clean'))}"  # noqa: E501
-                    for s, _, _ in VAL_SETTINGS)
+    svc = "; ".join(f"{s} " + pm(_accs(recs, setting=s, method="svc", n_val=VAL_SIZES[0],
+                                       val_labels="clean")) for s, _, _ in VAL_SETTINGS)
     head = ["validation points", "val labels"]
     for setting, _, _ in VAL_SETTINGS:
         head += [f"{setting}: SVC tuned", f"{setting}: FloralSVC best 5",
                  f"{setting}: best_round()"]
-    lines = [f"Moon, {len(seeds)} seeds. SVC (no validation set): {svc}.", "",
-             "| " + " | ".join(head) + " |",
-             "| --- | --- | " + " | ".join("---:" for _ in head[2:]) + " |"]
-    for m in VAL_SIZES:
-        for val_labels in ("clean", "10% flipped"):
-            cells = [str(m), val_labels]
-            for setting, _, _ in VAL_SETTINGS:
-                for method in ("svc_tuned", "floral_val", "floral_best1"):
-                    cells.append(_cell(_accs(recs, setting=setting, method=method, n_val=m,
-                                             val_labels=val_labels)))
-            lines.append("| " + " | ".join(cells) + " |")
-    return lines
+    rows = [[str(m), labels, *(pm(_accs(recs, setting=s, method=method, n_val=m,
+                                        val_labels=labels))
+                               for s, _, _ in VAL_SETTINGS
+                               for method in ("svc_tuned", "floral_val", "floral_best1"))]
+            for m in VAL_SIZES for labels in ("clean", "10% flipped")]
+    return [f"Moon, {len({r['seed'] for r in recs})} seeds. SVC (no validation set): {svc}.",
+            "", *table(head, rows, "ll" + "r" * (len(head) - 2))]
 
 
 def markdown(payload):
-    records = payload["records"]
-    meta = payload["meta"]
-    grid = ", ".join(f"{c:g}" for c in C_GRID)
-    factors = ", ".join(f"{f:g}" for f in GAMMA_FACTORS)
-    mus = ", ".join(f"{m:g}" for m in MU_GRID)
+    records, meta = payload["records"], payload["meta"]
+    grids = [", ".join(f"{v:g}" for v in g) for g in (C_GRID, GAMMA_FACTORS, MU_GRID)]
     lines = [
-        "# Robustness of FloralSVC's returned model",
-        "",
+        "# Robustness of FloralSVC's returned model", "",
         f"Command: `{meta['command']}` ({meta['seconds']:.0f} s with {meta['n_jobs']} "
-        "worker processes)",
-        "",
-        f"Machine: {meta['machine']}.",
-        "",
-        "## Robustness against the baselines",
-        "",
+        "worker processes)", "",
+        f"Machine: {meta['machine']}.", "",
+        "## Robustness against the baselines", "",
         "Test accuracy, mean ± sample std over seeds; protocol: bench/README.md, "
-        "\"Robustness of FloralSVC's returned model\" (C grid {" + grid + "}, gamma "
-        "factors {" + factors + "}, mu grid {" + mus + "}).",
-        "",
+        "\"Robustness of FloralSVC's returned model\" (C grid {%s}, gamma factors {%s}, mu "
+        "grid {%s})." % tuple(grids), "",
     ]
     lines += robustness_tables(records)
     cl = cleanlab_line(records)
@@ -436,22 +360,15 @@ def markdown(payload):
     return "\n".join(lines) + "\n"
 
 
-# --- main ----------------------------------------------------------------------------
-
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, default=10, help="seeds 0..N-1 (default 10)")
-    parser.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=DATASETS)
-    parser.add_argument("--no-val-size", action="store_true", help="skip study 2")
-    parser.add_argument("--n-jobs", type=int, default=2, help="worker processes (default 2)")
-    parser.add_argument("--out", default=os.path.join(HERE, "results"))
-    parser.add_argument("--from-json", action="store_true",
-                        help="rebuild robustness.md from robustness.json without fitting")
-    parser.add_argument("--quick", action="store_true",
-                        help="smoke run: one seed, wine only, no validation-size study")
-    args = parser.parse_args(argv)
-    if args.quick and args.out == parser.get_default("out"):
-        args.out = quick_out(args.out)
+    ap = common.parser(__doc__, "", "one seed, wine only, no validation-size study")
+    ap.add_argument("--seeds", type=int, default=10, help="seeds 0..N-1 (default 10)")
+    ap.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=DATASETS)
+    ap.add_argument("--no-val-size", action="store_true", help="skip study 2")
+    ap.add_argument("--n-jobs", type=int, default=2, help="worker processes (default 2)")
+    ap.add_argument("--from-json", action="store_true",
+                    help="rebuild robustness.md from robustness.json without fitting")
+    args = common.parse(ap, argv)
     if args.quick:
         args.seeds, args.datasets, args.no_val_size = 1, ["wine_1vr"], True
     json_path = os.path.join(args.out, "robustness.json")
@@ -461,40 +378,32 @@ def main(argv=None):
             payload = json.load(fh)
         with open(md_path, "w") as fh:
             fh.write(markdown(payload))
-        print(f"wrote {md_path}")
-        return 0
+        return print(f"wrote {md_path}")
 
-    argv_list = sys.argv[1:] if argv is None else argv
-    command = "python bench/bench_robustness.py" + (
-        " " + shlex.join(argv_list) if argv_list else "")
-    info = machine_info()
-    host = f"{machine_line(info)}; load average {load_average()} at the start"
-    seeds = range(args.seeds)
-    tasks = [delayed(run_robustness)(ds, s) for ds in args.datasets for s in seeds]
+    info = common.machine_info()
+    tasks = [delayed(run_robustness)(ds, s) for ds in args.datasets for s in range(args.seeds)]
     if not args.no_val_size:
-        tasks += [delayed(run_val_size)(s) for s in seeds]
+        tasks += [delayed(run_val_size)(s) for s in range(args.seeds)]
     start = time.perf_counter()
     chunks = Parallel(n_jobs=args.n_jobs, verbose=5)(tasks)
     seconds = time.perf_counter() - start
     records = [r for chunk in chunks for r in chunk]
-    meta = dict(command=command, seconds=seconds, n_jobs=args.n_jobs, machine=host,
-                machine_info=info, load_average_end=load_average(), C=C,
+    meta = dict(command=common.command(argv), seconds=seconds, n_jobs=args.n_jobs,
+                machine=common.host_line(info), machine_info=info,
+                load_average_end=common.load_average(), C=C,
                 gammas={k: v[1] for k, v in DATASETS.items()},
                 settings=SETTINGS, attack_params=ATTACK_PARAMS, c_grid=C_GRID,
                 gamma_factors=GAMMA_FACTORS, mu_grid=MU_GRID, val_sizes=VAL_SIZES,
                 val_flip=VAL_FLIP)
-    payload = {"meta": meta, "records": records}
     os.makedirs(args.out, exist_ok=True)
     with open(json_path, "w") as fh:
         # one record per line: diff- and grep-friendly
         fh.write('{"meta": ' + json.dumps(meta) + ',\n "records": [\n  '
                  + ",\n  ".join(json.dumps(r) for r in records) + "\n]}\n")
-    text = markdown(payload)
+    text = markdown({"meta": meta, "records": records})
     with open(md_path, "w") as fh:
         fh.write(text)
-    print(text)
-    print(f"wrote {json_path} and {md_path} ({seconds:.0f} s)")
-    return 0
+    print(text + f"\nwrote {json_path} and {md_path} ({seconds:.0f} s)")
 
 
 if __name__ == "__main__":

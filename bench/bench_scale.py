@@ -1,9 +1,8 @@
 """FLORAL at large n on the CPU: exact kernel, Nystroem features + FloralSVC(kernel="linear"),
 and scikit-learn's SVC and Nystroem + LinearSVC beside them, all in the same run.
 
-Every cell runs in a fresh child process (peak RSS is that process's); cells that cannot
-fit or would run past --cap are skipped with the reason. Data, methods and sections:
-bench/README.md, "Large n" (the protocol block).
+Every cell runs in a fresh child process; cells that cannot fit or would run past --cap
+are skipped with the reason. Protocol: bench/README.md, "Large n".
 
 Usage: python bench/bench_scale.py [--sections ...] [--datasets ...] [--sizes ...] [--quick]
 Sections: exact, nystroem, svc, linsvc, linear, rowcache, million, peers. Writes
@@ -12,15 +11,14 @@ Timings, never assertions.
 """
 import argparse
 import json
-import math
 import os
-import subprocess
-import sys
 import time
 
 import numpy as np
 
-HERE = os.path.dirname(os.path.abspath(__file__))
+import _common as common
+from _common import table
+
 SECTIONS = ("exact", "nystroem", "svc", "linsvc", "linear", "rowcache", "million", "peers")
 PEER_METHODS = ("exact", "svc", "sklearnex_svc", "thundersvm_svc")
 C = 10.0
@@ -64,24 +62,6 @@ def make_data(dataset, n, seed=0):
 
 # --- one cell, in a child process ----------------------------------------------------------
 
-def _rss_mb():
-    try:
-        with open("/proc/self/status") as fh:
-            for line in fh:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return float("nan")
-
-
-def _peak_rss_mb():
-    import resource
-
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak / 1024 if sys.platform != "darwin" else peak / 2**20
-
-
 def nystroem_front(gamma, m):
     from sklearn.kernel_approximation import Nystroem
     from sklearn.pipeline import make_pipeline
@@ -100,7 +80,7 @@ def fit_cell(spec):
     X, y, Xt, yt, gamma = make_data(spec["dataset"], spec["n"])
     if spec.get("dtype"):
         X, Xt = X.astype(spec["dtype"]), Xt.astype(spec["dtype"])
-    rec = {"rss_before_fit_mb": _rss_mb()}
+    rec = {"rss_before_fit_mb": (common.status_kib("VmRSS") or float("nan")) / 1024}
     threads = spec["threads"]
     method = spec["method"]
     floral_kw = dict(C=C, flip_budget=spec["flip"], n_rounds=spec["rounds"], random_state=0,
@@ -152,7 +132,7 @@ def fit_cell(spec):
         t0 = time.perf_counter()
         est.fit(X, y)
         rec["fit_s"] = time.perf_counter() - t0
-        rec["peak_rss_mb"] = _peak_rss_mb()
+        rec["peak_rss_mb"] = common.peak_rss_mb()
         t0 = time.perf_counter()
         rec["test_accuracy"] = float(est.score(Xt, yt))
         rec["predict_s"] = time.perf_counter() - t0
@@ -184,44 +164,12 @@ def fit_cell(spec):
     return rec
 
 
-def child_main(spec_json):
-    spec = json.loads(spec_json)
-    rec = fit_cell(spec)
-    print("RESULT " + json.dumps(rec), flush=True)
-
-
-def run_child(spec, limit_s):
-    cmd = [sys.executable, os.path.abspath(__file__), "--cell", json.dumps(spec)]
-    t0 = time.perf_counter()
-    try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=limit_s)
-    except subprocess.TimeoutExpired:
-        return {"status": "killed", "reason": f"ran past {limit_s:.0f} s",
-                "wall_s": time.perf_counter() - t0}
-    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
-    if proc.returncode != 0 or not lines:
-        return {"status": "failed", "returncode": proc.returncode,
-                "stderr": proc.stderr[-2000:], "wall_s": time.perf_counter() - t0}
-    rec = json.loads(lines[-1][len("RESULT "):])
-    rec["status"] = "ok"
-    rec["wall_s"] = time.perf_counter() - t0
-    return rec
-
-
 # --- the grid ---------------------------------------------------------------------------
 
 def svc_estimate(records, dataset, n):
     """SVC time at n extrapolated from measured sizes (power law, exponent >= 2)."""
-    done = sorted((r["n"], r["fit_s"]) for r in records
-                  if r["method"] == "svc" and r["dataset"] == dataset and r["status"] == "ok")
-    if not done:
-        return None
-    if len(done) >= 2:
-        (n1, t1), (n2, t2) = done[-2], done[-1]
-        p = max(2.0, math.log(t2 / t1) / math.log(n2 / n1)) if t1 > 0 and t2 > 0 else 2.0
-    else:
-        (n2, t2), p = done[-1], 2.0
-    return t2 * (n / n2) ** p
+    return common.extrapolate(sorted((r["n"], r["fit_s"]) for r in records if r["method"] == "svc"
+                                     and r["dataset"] == dataset and r["status"] == "ok"), n, 2.0)
 
 
 def exact_estimate(dataset, n):
@@ -232,7 +180,7 @@ def exact_estimate(dataset, n):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = common.parser(__doc__, "scale", "moons, n = 2,000, 50 rounds, 1 thread")
     parser.add_argument("--cell", help=argparse.SUPPRESS)
     parser.add_argument("--sections", nargs="+", default=list(SECTIONS), choices=SECTIONS)
     parser.add_argument("--datasets", nargs="+", default=["moons", "blobs768"],
@@ -254,20 +202,14 @@ def main():
     parser.add_argument("--peer-cells", nargs="+", default=["blobs768:5000", "moons:20000"],
                         help="dataset:n cells of the peers section")
     parser.add_argument("--fresh", action="store_true", help="do not merge with --out")
-    parser.add_argument("--out", default=os.path.join(HERE, "results", "scale.json"))
-    parser.add_argument("--quick", action="store_true",
-                        help="smoke run: moons, n = 2,000, 50 rounds, 1 thread, to /tmp")
-    args = parser.parse_args()
+    args = common.parse(parser)
     if args.quick:
         args.sections, args.datasets, args.sizes = ["exact", "nystroem", "svc"], ["moons"], [2000]
         args.threads, args.rounds, args.nystroem_dtypes = ["1"], 50, ["float64"]
-        args.fresh, args.out = True, "/tmp/bench_scale_quick/scale.json"
+        args.fresh = True
     if args.cell:
-        child_main(args.cell)
-        return
+        return common.child_result(fit_cell(json.loads(args.cell)))
 
-    sys.path.insert(0, HERE)  # bench/_common.py
-    from _common import load_average, machine_info
     from floral import _memory
     from floral._config import config_info
 
@@ -275,7 +217,7 @@ def main():
     available = _memory.available_memory()
     records = []
     started = time.time()
-    load_start = load_average()
+    load_start = common.load_average()
 
     def cell(dataset, n, method, nthreads, skip=None, **extra):
         rounds = extra.pop("rounds", args.rounds)
@@ -287,7 +229,8 @@ def main():
         else:
             spec = dict(dataset=dataset, n=n, method=method, threads=nthreads,
                         rounds=rounds, flip=args.flip, **extra)
-            rec.update(run_child(spec, args.cap + 300))
+            rec.update(common.run_child([os.path.abspath(__file__), "--cell", json.dumps(spec)],
+                                        args.cap + 300))
         records.append(rec)
         show(rec)
         return rec
@@ -338,29 +281,25 @@ def main():
             cell("moons", MILLION, "nystroem256", t, dtype=args.million_dtype)
 
     meta = {
-        "machine": machine_info(),
+        "machine": common.machine_info(),
         "config": {k: v for k, v in config_info().items() if k != "openmp_runtimes"},
         "available_memory_bytes": available,
         "load_average_start": load_start,
-        "load_average_end": load_average(),
+        "load_average_end": common.load_average(),
         "elapsed_s": time.time() - started,
         "args": {k: v for k, v in vars(args).items() if k != "cell"},
     }
     old = []
-    if not args.fresh and os.path.exists(args.out):
-        with open(args.out) as fh:
+    if not args.fresh and os.path.exists(args.out + ".json"):
+        with open(args.out + ".json") as fh:
             old = json.load(fh).get("records", [])
-    key = lambda r: (r["dataset"], r["n"], r["method"], r["threads"], r["rounds"], r["flip"])  # noqa: E731
-    merged = {key(r): r for r in old}
-    merged.update({key(r): r for r in records})
-    os.makedirs(os.path.dirname(args.out), exist_ok=True)
-    with open(args.out, "w") as fh:
-        json.dump({"meta": meta, "records": sorted(merged.values(), key=lambda r: (
-            r["dataset"], r["n"], r["method"], r["threads"]))}, fh, indent=1)
-    with open(os.path.splitext(args.out)[0] + ".md", "w") as fh:
-        fh.write(markdown(sorted(merged.values(), key=lambda r: (
-            r["dataset"], r["n"], r["method"], str(r["threads"])))))
-    print(f"wrote {args.out} and its .md ({time.time() - started:.0f} s)")
+    fields = ("dataset", "n", "method", "threads", "rounds", "flip")
+    merged = {tuple(r[f] for f in fields): r for r in old + records}
+    common.write_results(
+        args.out, {"meta": meta, "records": sorted(merged.values(), key=lambda r: (
+            r["dataset"], r["n"], r["method"], r["threads"]))},
+        markdown(sorted(merged.values(), key=lambda r: (r["dataset"], r["n"], r["method"],
+                                                        str(r["threads"])))))
 
 
 def show(rec):
@@ -396,38 +335,41 @@ PEER_NAMES = {"exact": "FloralSVC exact RBF", "svc": "scikit-learn SVC",
               "sklearnex_svc": "scikit-learn-intelex SVC", "thundersvm_svc": "ThunderSVM SVC"}
 
 
+def _max_threads(records, **match):
+    return max((r["threads"] for r in common.select(records, **match)
+                if isinstance(r.get("threads"), int)), default=None)
+
+
+def _failed(r):
+    why = (r.get("reason") or r.get("stderr", "")).strip().splitlines()
+    return f"{r.get('status')}: {why[-1][:120] if why else ''}"
+
+
 def peers_markdown(records):
     """The peers section: per cell, each method's fit, FloralSVC's time over it, fastest."""
-    out = ["## Peers: FloralSVC beside SVC implementations (all threads)", "",
-           "| dataset | n | method | fit (s) | FloralSVC fit / this | test accuracy | "
-           "support vectors | pickle (bytes) | note |",
-           "| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | --- |"]
-    cells = sorted({(r["dataset"], r["n"]) for r in records
-                    if r["method"] in ("sklearnex_svc", "thundersvm_svc")})
-    for dataset, n in cells:
+    rows = []
+    for dataset, n in sorted({(r["dataset"], r["n"]) for r in records
+                              if r["method"] in ("sklearnex_svc", "thundersvm_svc")}):
         by = {r["method"]: r for r in records if r["dataset"] == dataset and r["n"] == n
-              and r["method"] in PEER_NAMES and r.get("threads") == max(
-                  (x["threads"] for x in records if isinstance(x.get("threads"), int)),
-                  default=None)}
+              and r["method"] in PEER_NAMES and r.get("threads") == _max_threads(records)}
         floral = by.get("exact", {})
         ok = {m: r for m, r in by.items() if r.get("status") == "ok"}
         fastest = min(ok, key=lambda m: ok[m]["fit_s"]) if ok else None
-        for method in PEER_NAMES:
-            r = by.get(method)
-            if r is None:
-                continue
+        for method in (m for m in PEER_NAMES if m in by):
+            r = by[method]
             if r.get("status") != "ok":
-                why = (r.get("reason") or r.get("stderr", "")).strip().splitlines()
-                out.append(f"| {dataset} | {n:,} | {PEER_NAMES[method]} | | | | | | "
-                           f"{r.get('status')}: {why[-1][:120] if why else ''} |")
+                rows.append([dataset, f"{n:,}", PEER_NAMES[method], "", "", "", "", "",
+                             _failed(r)])
                 continue
             ratio = (f"{floral['fit_s'] / r['fit_s']:.2f}" if floral.get("status") == "ok"
                      else "")
-            out.append(f"| {dataset} | {n:,} | {PEER_NAMES[method]} | {r['fit_s']:.1f} | "
-                       f"{ratio} | {r['test_accuracy']:.4f} | {r.get('n_sv', '')} | "
-                       f"{r.get('pickle_bytes', '')} | "
-                       f"{'fastest' if method == fastest else ''} |")
-    return out + [""]
+            rows.append([dataset, f"{n:,}", PEER_NAMES[method], f"{r['fit_s']:.1f}", ratio,
+                         f"{r['test_accuracy']:.4f}", r.get("n_sv", ""),
+                         r.get("pickle_bytes", ""), "fastest" if method == fastest else ""])
+    return ["## Peers: FloralSVC beside SVC implementations (all threads)", "",
+            *table(["dataset", "n", "method", "fit (s)", "FloralSVC fit / this",
+                    "test accuracy", "support vectors", "pickle (bytes)", "note"], rows,
+                   "lrlrrrrrl"), ""]
 
 
 def markdown(records):
@@ -436,28 +378,27 @@ def markdown(records):
     ok = [r for r in records if r.get("status") == "ok"]
     out = ["# FloralSVC at large n (generated by bench/bench_scale.py)", ""]
     for dataset in sorted({r["dataset"] for r in records}):
-        rows = [r for r in records if r["dataset"] == dataset and r["method"] in METHOD_NAMES
-                and r["n"] < MILLION and r["threads"] == max(
-                    (x["threads"] for x in records if x["dataset"] == dataset
-                     and isinstance(x["threads"], int)), default=None)]
-        out += [f"## {dataset}: all threads", "",
-                "| n | method | step | fit (s) | round median (ms) | peak RSS (MB) | "
-                "test accuracy | note |", "| ---: | --- | --- | ---: | ---: | ---: | ---: | --- |"]
-        for r in sorted(rows, key=lambda r: (r["n"], list(METHOD_NAMES).index(r["method"]))):
+        top = _max_threads(records, dataset=dataset)
+        cells = [r for r in records if r["dataset"] == dataset and r["method"] in METHOD_NAMES
+                 and r["n"] < MILLION and r["threads"] == top]
+        rows = []
+        for r in sorted(cells, key=lambda r: (r["n"], list(METHOD_NAMES).index(r["method"]))):
             step = r.get("learning_rate")
             step = "" if r["method"] in ("svc", "nystroem_linsvc") else (
                 "auto" if step in (None, "auto") else "1/lambda_max")
+            head = [f"{r['n']:,}", METHOD_NAMES[r["method"]], step]
             if r.get("status") != "ok":
-                out.append(f"| {r['n']:,} | {METHOD_NAMES[r['method']]} | {step} | | | | | "
-                           f"{r.get('status')}: {r.get('reason', '')} |")
+                rows.append(head + ["", "", "", "", f"{r.get('status')}: {r.get('reason', '')}"])
                 continue
-            rnd = f"{r['round_median_s'] * 1e3:.1f}" if "round_median_s" in r else ""
-            note = (f"one pass over X {r['pass_over_X_s'] * 1e3:.2f} ms"
-                    if "pass_over_X_s" in r else "")
-            out.append(f"| {r['n']:,} | {METHOD_NAMES[r['method']]} | {step} | "
-                       f"{r['fit_s']:.1f} | {rnd} | {r['peak_rss_mb']:.0f} | "
-                       f"{r['test_accuracy']:.4f} | {note} |")
-        out.append("")
+            rows.append(head + [
+                f"{r['fit_s']:.1f}",
+                f"{r['round_median_s'] * 1e3:.1f}" if "round_median_s" in r else "",
+                f"{r['peak_rss_mb']:.0f}", f"{r['test_accuracy']:.4f}",
+                f"one pass over X {r['pass_over_X_s'] * 1e3:.2f} ms"
+                if "pass_over_X_s" in r else ""])
+        out += [f"## {dataset}: all threads", "",
+                *table(["n", "method", "step", "fit (s)", "round median (ms)", "peak RSS (MB)",
+                        "test accuracy", "note"], rows, "rllrrrrl"), ""]
     pairs = {}
     for r in ok:  # 1 vs all threads only between cells run with the same step
         if "round_median_s" in r and r["method"] != "rowcache":
@@ -465,37 +406,34 @@ def markdown(records):
             pairs.setdefault((r["dataset"], r["n"], r["method"], step), {})[r["threads"]] = r
     if any(r["method"] in ("sklearnex_svc", "thundersvm_svc") for r in records):
         out += peers_markdown(records)
+    rows = [[dataset, f"{n:,}", method, f"{by[1]['loop_s']:.1f}",
+             f"{by[max(by)]['loop_s']:.1f}", f"{by[1]['loop_s'] / by[max(by)]['loop_s']:.2f}"]
+            for (dataset, n, method, _), by in sorted(pairs.items()) if 1 in by and len(by) > 1]
     out += ["## Threads: FLORAL loop time, 1 thread / all threads", "",
-            "| dataset | n | method | loop 1 thread (s) | loop all (s) | speed-up |",
-            "| --- | ---: | --- | ---: | ---: | ---: |"]
-    for (dataset, n, method, _), by in sorted(pairs.items()):
-        if 1 in by and len(by) > 1:
-            one, many = by[1], by[max(by)]
-            out.append(f"| {dataset} | {n:,} | {method} | {one['loop_s']:.1f} | "
-                       f"{many['loop_s']:.1f} | {one['loop_s'] / many['loop_s']:.2f} |")
+            *table(["dataset", "n", "method", "loop 1 thread (s)", "loop all (s)", "speed-up"],
+                   rows, "lrlrrr")]
+    rows = [[r["dataset"], f"{r['n']:,}", f"{r['cache_mb']:.0f}", r["threads"],
+             f"{r['round_median_s']:.2f}", f"{r['peak_rss_mb']:.0f}"]
+            for r in sorted((r for r in ok if r["method"] == "rowcache"),
+                            key=lambda r: (r["dataset"], r["n"], r["threads"]))]
     out += ["", "## Row cache (exact kernel through an explicit small cache_size)", "",
-            "| dataset | n | cache (MB) | threads | round median (s) | peak RSS (MB) |",
-            "| --- | ---: | ---: | ---: | ---: | ---: |"]
-    for r in sorted((r for r in ok if r["method"] == "rowcache"),
-                    key=lambda r: (r["dataset"], r["n"], r["threads"])):
-        out.append(f"| {r['dataset']} | {r['n']:,} | {r['cache_mb']:.0f} | {r['threads']} | "
-                   f"{r['round_median_s']:.2f} | {r['peak_rss_mb']:.0f} |")
+            *table(["dataset", "n", "cache (MB)", "threads", "round median (s)",
+                    "peak RSS (MB)"], rows, "lrrrrr")]
+    rows = [[r["threads"], r.get("dtype", "float64"), f"{r['fit_s']:.1f}",
+             f"{r['round_median_s'] * 1e3:.0f}", f"{r['peak_rss_mb']:.0f}",
+             f"{r['test_accuracy']:.4f}"]
+            for r in sorted((r for r in ok if r["n"] == MILLION), key=lambda r: r["threads"])]
     out += ["", "## n = 1,000,000 (moons, Nystroem m = 256 + FloralSVC)", "",
-            "| threads | input dtype | fit (s) | round median (ms) | peak RSS (MB) | "
-            "test accuracy |", "| ---: | --- | ---: | ---: | ---: | ---: |"]
-    for r in sorted((r for r in ok if r["n"] == MILLION), key=lambda r: r["threads"]):
-        out.append(f"| {r['threads']} | {r.get('dtype', 'float64')} | {r['fit_s']:.1f} | "
-                   f"{r['round_median_s'] * 1e3:.0f} | {r['peak_rss_mb']:.0f} | "
-                   f"{r['test_accuracy']:.4f} |")
+            *table(["threads", "input dtype", "fit (s)", "round median (ms)", "peak RSS (MB)",
+                    "test accuracy"], rows, "rlrrrr")]
     # records of the removed "average" section (returned model against the last round)
+    rows = [[r["dataset"], f"{r['n']:,}", name, f"{acc.get('returned', acc.get('average')):.4f}",
+             f"{acc['last']:.4f}"]
+            for r in sorted((r for r in ok if r["method"] == "average"),
+                            key=lambda r: (r["dataset"], r["n"]))
+            for name, acc in r["accuracy"].items()]
     out += ["", "## Returned model (no validation set: average) against the last round", "",
-            "| dataset | n | model | returned | last round |", "| --- | ---: | --- | ---: | ---: |"]
-    for r in sorted((r for r in ok if r["method"] == "average"),
-                    key=lambda r: (r["dataset"], r["n"])):
-        for name, acc in r["accuracy"].items():
-            returned = acc.get("returned", acc.get("average"))
-            out.append(f"| {r['dataset']} | {r['n']:,} | {name} | {returned:.4f} | "
-                       f"{acc['last']:.4f} |")
+            *table(["dataset", "n", "model", "returned", "last round"], rows, "lrlrr")]
     return "\n".join(out) + "\n"
 
 

@@ -1,15 +1,11 @@
-"""What choosing the game on the trusted set costs: FloralSVC's search against one fit.
-
-make_moons(noise=0.2), 500 trusted validation points, 10% random flips; per repeat, one
-default fit without a validation set, the same game with it, and the default search
-(``flip_budget="auto"``, ``gamma="auto_scale"``), each timed; ``--digits-seeds`` adds the
-multi-class search on the ten digits beside ``SVC()``. Protocol and results:
-bench/README.md, "FloralSVC chooses its game on the trusted set".
+"""What the trusted set costs: FloralSVC's search against one fit (``--digits-seeds``: its
+accuracy on the ten digits beside ``SVC()``), and with ``--per-round`` the CPU time of
+validating every round. Protocols and results: bench/README.md, "FloralSVC chooses its game
+on the trusted set" and "Cost of validating every round".
 
 Usage: python bench/bench_selection.py [--sizes 1000 20000] [--repeats 3 1] [--quick]
 Writes bench/results/selection.{json,md} (records of sizes not run this time are kept).
 """
-import argparse
 import json
 import os
 import time
@@ -19,11 +15,11 @@ from sklearn.datasets import make_moons
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import StandardScaler
 
-from _common import load_average, machine_info, machine_line, write_results
+import _common as common
+from _common import load_average, machine_line, table
 from floral import FloralSVC
 from floral.experiments import poison_labels
 
-HERE = os.path.dirname(os.path.abspath(__file__))
 N_VAL, N_TEST, FLIP = 500, 5000, 0.10
 
 
@@ -91,24 +87,25 @@ def digits_lines(digits):
 
 
 def markdown(records, info, digits=()):
-    lines = [f"Machine: {machine_line(info)} (shared with other jobs; timings noisy).", "",
-             "| n | repeats | default fit (s) | fixed game + X_val (s) | search (s) | "
-             "search / fixed (median) | search / default (median) | chosen (budget, gamma) "
-             "| test acc default / fixed / search |",
-             "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |"]
-    for n in sorted({r["n"] for r in records}):
+    sizes = sorted({r["n"] for r in records})
+    rows = []
+    for n in sizes:
         rs = [r for r in records if r["n"] == n]
-        def med(key, rs=rs):
-            return float(np.median([r[key] for r in rs]))
+        med = {k: float(np.median([r[k] for r in rs])) for k in (
+            "default_seconds", "fixed_val_seconds", "search_seconds", "ratio",
+            "ratio_to_default")}
         chosen = ", ".join(f"({r['chosen']['flip_budget']:g}, {r['chosen']['gamma']:.3g})"
                            for r in rs)
         acc = "; ".join(f"{r['accuracy']['default']:.3f} / {r['accuracy']['fixed_val']:.3f} / "
                         f"{r['accuracy']['search']:.3f}" for r in rs)
-        lines.append(f"| {n:,} | {len(rs)} | {med('default_seconds'):.2f} | "
-                     f"{med('fixed_val_seconds'):.2f} | {med('search_seconds'):.2f} | "
-                     f"{med('ratio'):.2f} | {med('ratio_to_default'):.2f} | {chosen} | {acc} |")
-    lines += ["", "Per candidate (first repeat): budget, gamma factor, seconds.", ""]
-    for n in sorted({r["n"] for r in records}):
+        rows.append([f"{n:,}", len(rs), *(f"{v:.2f}" for v in med.values()), chosen, acc])
+    lines = [f"Machine: {machine_line(info)} (shared with other jobs; timings noisy).", "",
+             *table(["n", "repeats", "default fit (s)", "fixed game + X_val (s)", "search (s)",
+                     "search / fixed (median)", "search / default (median)",
+                     "chosen (budget, gamma)", "test acc default / fixed / search"], rows,
+                    "rrrrrrrll"),
+             "", "Per candidate (first repeat): budget, gamma factor, seconds.", ""]
+    for n in sizes:
         r = [r for r in records if r["n"] == n][0]
         parts = [f"({c['flip_budget']:g}, x{c['gamma_factor']:.2g}, {c['seconds']:.2f} s)"
                  for c in r["candidates"]]
@@ -117,18 +114,58 @@ def markdown(records, info, digits=()):
     return "\n".join(lines) + "\n"
 
 
+def per_round_cost(repeats, out):
+    """FloralSVC with a validation set scored every round against the same fit without one:
+    Moon, one thread, process CPU time, medians of interleaved repeats."""
+    from floral.datasets import load_moons
+
+    d = load_moons(random_state=0)
+
+    def cpu_seconds(n_rounds, with_val):
+        clf = FloralSVC(C=10, gamma=1.0, n_rounds=n_rounds, n_jobs=1, random_state=0)
+        start = time.process_time()
+        clf.fit(d.X_train, d.y_train, **(dict(X_val=d.X_val, y_val=d.y_val) if with_val else {}))
+        return time.process_time() - start
+
+    runs = {(t, v): [] for t in (1000, 3000) for v in (False, True)}
+    for _ in range(repeats):
+        for key in runs:  # interleaved, so drifts in machine load hit every variant
+            runs[key].append(cpu_seconds(*key))
+    med = {key: float(np.median(v)) for key, v in runs.items()}
+    fit_ratio = med[(1000, True)] / med[(1000, False)]
+    per_round = {v: (med[(3000, v)] - med[(1000, v)]) / 2000 for v in (False, True)}
+    round_ratio = per_round[True] / per_round[False]
+    result = dict(machine=common.machine_info(), repeats=repeats,
+                  medians_seconds={f"{t}_rounds_{'val' if v else 'no_val'}": s
+                                   for (t, v), s in med.items()},
+                  per_round_us={"no_val": per_round[False] * 1e6, "val": per_round[True] * 1e6},
+                  fit_ratio_1000_rounds=fit_ratio, per_round_ratio=round_ratio)
+    os.makedirs(os.path.dirname(out), exist_ok=True)
+    with open(out + ".json", "w") as fh:
+        json.dump(result, fh, indent=1)
+    print(machine_line(result["machine"]), *table(
+        ["", "no validation set", "validation every round", "ratio"],
+        [["fit, 1000 rounds (CPU s)", f"{med[(1000, False)]:.3f}", f"{med[(1000, True)]:.3f}",
+          f"{fit_ratio:.2f}"],
+         ["per round (CPU us)", f"{per_round[False] * 1e6:.1f}", f"{per_round[True] * 1e6:.1f}",
+          f"{round_ratio:.2f}"]], "llll"), sep="\n")
+
+
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = common.parser(__doc__, "selection", "n = 300, once")
     ap.add_argument("--sizes", type=int, nargs="*", default=[1000, 20000])
     ap.add_argument("--repeats", type=int, nargs="+", default=[3, 1],
                     help="repeats per size (the last value repeats for further sizes)")
     ap.add_argument("--digits-seeds", type=int, default=0)
-    ap.add_argument("--out", default=os.path.join(HERE, "results", "selection"),
-                    help="path of the results without .json / .md")
-    ap.add_argument("--quick", action="store_true", help="smoke run: n = 300, once, to /tmp")
-    args = ap.parse_args()
+    ap.add_argument("--per-round", type=int, metavar="REPEATS", nargs="?", const=9,
+                    help="measure the cost of validating every round instead (default 9 "
+                         "repeats; written to validation.json beside --out)")
+    args = common.parse(ap)
+    if args.per_round:
+        out = os.path.join(os.path.dirname(args.out), "validation")
+        return per_round_cost(1 if args.quick else args.per_round, out)
     if args.quick:
-        args.sizes, args.repeats, args.out = [300], [1], "/tmp/bench_selection_quick/selection"
+        args.sizes, args.repeats = [300], [1]
     digits = [run_digits(s) for s in range(args.digits_seeds)]
     records = []
     for i, n in enumerate(args.sizes):
@@ -139,7 +176,7 @@ def main():
                   f"{rec['fixed_val_seconds']:.2f} s, search {rec['search_seconds']:.2f} s "
                   f"(x{rec['ratio']:.2f})", flush=True)
             records.append(rec)
-    info = machine_info()
+    info = common.machine_info()
     path = args.out + ".json"
     if os.path.exists(path):
         # sizes run separately (n = 20,000 takes long on a shared machine) share one table
@@ -147,8 +184,8 @@ def main():
             old = json.load(fh)
         records = [r for r in old["records"] if r["n"] not in args.sizes] + records
         digits = digits or old.get("digits", [])
-    write_results(args.out, {"machine": info, "records": records, "digits": digits},
-                  markdown(records, info, digits))
+    common.write_results(args.out, {"machine": info, "records": records, "digits": digits},
+                         markdown(records, info, digits))
 
 
 if __name__ == "__main__":

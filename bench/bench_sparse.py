@@ -1,10 +1,7 @@
 """Sparse text: FloralSVC(kernel="linear") on TF-IDF rows against LinearSVC and
-SGDClassifier, clean and under 10% label flips.
-
-Measures one pass over the nonzeros (the unit of the round time), FloralSVC's round time
-(1 thread and all), fit time and test accuracy of each method (LinearSVC and SGD tuned on
-the validation split), and the peak memory of a fit in a fresh process. Protocol and
-results: bench/README.md, "Sparse text".
+SGDClassifier, clean and under 10% label flips: round time in passes over the nonzeros,
+fit time, test accuracy, memory of a fit. Protocol and results: bench/README.md, "Sparse
+text".
 
 Usage: python bench/bench_sparse.py [--n 100000 --terms 50000 --rounds 100] [--quick]
 Writes bench/results/sparse.{json,md}.
@@ -13,7 +10,6 @@ import argparse
 import json
 import os
 import resource
-import subprocess
 import sys
 import tempfile
 import time
@@ -21,13 +17,11 @@ import time
 import numpy as np
 import scipy.sparse as sp
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _common import machine_info, machine_line, write_results  # noqa: E402
-from floral import FloralSVC, _core  # noqa: E402
-from floral.datasets import make_text_corpus  # noqa: E402
-from floral.experiments import poison_labels  # noqa: E402
-
-HERE = os.path.dirname(os.path.abspath(__file__))
+import _common as common
+from _common import status_kib, table
+from floral import FloralSVC
+from floral.datasets import make_text_corpus
+from floral.experiments import poison_labels
 
 
 def corpus(n, n_val, n_test, terms, seed):
@@ -63,15 +57,14 @@ def floral_fit(X, y, Xv, yv, C, rounds, n_jobs=None):
 
 def tuned(make, grid, X, y, Xv, yv):
     """The setting of ``grid`` with the best validation accuracy: (model, value, seconds)."""
-    best = None
-    for value in grid:
-        t = time.perf_counter()
+    def fit(value):
+        start = time.perf_counter()
         model = make(value).fit(X, y)
-        seconds = time.perf_counter() - t
-        score = model.score(Xv, yv)
-        if best is None or score > best[0]:
-            best = (score, model, value, seconds)
-    return best[1], best[2], best[3]
+        model.fit_seconds = time.perf_counter() - start
+        return model
+
+    model, value = common.tune(fit, grid, Xv, yv)
+    return model, value, model.fit_seconds
 
 
 def topk_flips(X, y, rounds, fraction=0.1):
@@ -81,18 +74,10 @@ def topk_flips(X, y, rounds, fraction=0.1):
     lam = np.zeros(X.shape[0])
     lam[svm.support_] = np.abs(svm.dual_coef_[0])
     k = int(round(fraction * X.shape[0]))
-    flip = _core.topk(lam, k, 0.0)
+    flip = common.topk(lam, k)
     out = y.copy()
     out[flip] = 1 - out[flip]
     return out
-
-
-def _status_kib(field):
-    with open("/proc/self/status") as fh:
-        for line in fh:
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    return None
 
 
 def memory_child(path, rounds):
@@ -108,14 +93,14 @@ def memory_child(path, rounds):
     # current resident set first (Linux >= 4.0), else ru_maxrss would hide the fit
     with open("/proc/self/clear_refs", "w") as fh:
         fh.write("5")
-    before = _status_kib("VmRSS")
+    before = status_kib("VmRSS")
     tracemalloc.start()
     FloralSVC(kernel="linear", n_rounds=rounds, random_state=0).fit(X, y, X_val=Xv, y_val=yv)
     traced = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
-    print(json.dumps({"csr_bytes": csr_bytes, "rss_before_kib": before,
-                      "peak_rss_kib": _status_kib("VmHWM"), "tracemalloc_peak_bytes": traced,
-                      "maxrss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
+    common.child_result({"csr_bytes": csr_bytes, "rss_before_kib": before,
+                         "peak_rss_kib": status_kib("VmHWM"), "tracemalloc_peak_bytes": traced,
+                         "maxrss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss})
 
 
 def memory(X, y, Xv, yv, rounds):
@@ -124,17 +109,17 @@ def memory(X, y, Xv, yv, rounds):
         sp.save_npz(path + ".X.npz", X, compressed=False)
         sp.save_npz(path + ".Xv.npz", Xv, compressed=False)
         np.savez(path + ".y.npz", y=y, yv=yv)
-        out = subprocess.run([sys.executable, __file__, "--memory-child", path,
-                              "--rounds", str(rounds)], check=True, capture_output=True,
-                             text=True)
-    m = json.loads(out.stdout.strip().splitlines()[-1])
+        m = common.run_child([__file__, "--memory-child", path, "--rounds", str(rounds)],
+                             None)
+    if m.pop("status") != "ok":
+        raise RuntimeError(f"the memory child failed: {m.get('stderr')}")
     growth = (m["peak_rss_kib"] - m["rss_before_kib"]) * 1024
     return {**m, "peak_growth_bytes": growth, "ratio_to_csr": growth / m["csr_bytes"],
             "tracemalloc_ratio_to_csr": m["tracemalloc_peak_bytes"] / m["csr_bytes"]}
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = common.parser(__doc__, "sparse", "n = 2,000, 5,000 terms, 10 rounds")
     parser.add_argument("--n", type=int, default=100_000)
     parser.add_argument("--n-val", type=int, default=5_000)
     parser.add_argument("--n-test", type=int, default=20_000)
@@ -143,14 +128,9 @@ def main(argv=None):
     parser.add_argument("--memory-child", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--memory-only", action="store_true",
                         help="measure the memory of a fit only and update the results")
-    parser.add_argument("--out", default=os.path.join(HERE, "results", "sparse"),
-                        help="path of the results without .json / .md")
-    parser.add_argument("--quick", action="store_true",
-                        help="smoke run: n = 2,000, 5,000 terms, 10 rounds, to /tmp")
-    args = parser.parse_args(argv)
+    args = common.parse(parser, argv)
     if args.quick:
         args.n, args.n_val, args.n_test, args.terms, args.rounds = 2000, 500, 1000, 5000, 10
-        args.out = "/tmp/bench_sparse_quick/sparse"
     if args.memory_child:
         memory_child(args.memory_child, args.rounds)
         return 0
@@ -210,7 +190,7 @@ def main(argv=None):
               flush=True)
 
     mem = memory(X, y, Xv, yv, min(args.rounds, 40))
-    out = dict(machine=machine_info(), shared_machine=True, n=args.n, n_val=args.n_val,
+    out = dict(machine=common.machine_info(), shared_machine=True, n=args.n, n_val=args.n_val,
                n_test=args.n_test, terms=args.terms, rounds=args.rounds,
                nnz_per_row=nnz_per_row, csr_mb=csr_mb, one_pass_seconds={"X@w": t_xw,
                                                                           "X.T@v": t_xtv},
@@ -221,26 +201,26 @@ def main(argv=None):
 
 def write(out, stem):
     """``stem``.json and .md from the results ``out``; prints the md."""
-    info, mem, rows, rounds = out["machine"], out["memory"], out["rows"], out["round_time"]
-    csr_mb, nnz_per_row = out["csr_mb"], out["nnz_per_row"]
+    mem, rows = out["memory"], out["rows"]
     t_xw, t_xtv = out["one_pass_seconds"]["X@w"], out["one_pass_seconds"]["X.T@v"]
+    methods = {"floral": "FLORAL", "linearsvc": "LinearSVC", "sgd": "SGD"}
     lines = [
         "# Sparse text: FloralSVC on TF-IDF rows", "",
-        machine_line(info) + " (shared with other jobs: timings are noisy)", "",
-        f"{out['n']:,} training documents x {out['terms']:,} terms, {nnz_per_row:.1f} nonzeros "
-        f"per row (CSR {csr_mb:.0f} MB); {out['n_val']:,} trusted validation and "
-        f"{out['n_test']:,} test documents; FloralSVC {out['rounds']} rounds.", "",
+        common.machine_line(out["machine"]) + " (shared with other jobs: timings are noisy)", "",
+        f"{out['n']:,} training documents x {out['terms']:,} terms, {out['nnz_per_row']:.1f} "
+        f"nonzeros per row (CSR {out['csr_mb']:.0f} MB); {out['n_val']:,} trusted validation "
+        f"and {out['n_test']:,} test documents; FloralSVC {out['rounds']} rounds.", "",
         f"One pass over the nonzeros (scipy, 1 thread): X @ w {t_xw * 1e3:.1f} ms, "
         f"X.T @ v {t_xtv * 1e3:.1f} ms.", "",
-        "| threads | round (ms) | round / pass |", "| --- | --- | --- |",
-        *[f"| {k} | {v['round_seconds'] * 1e3:.1f} | {v['ratio_to_pass']:.2f} |"
-          for k, v in rounds.items()], "",
-        "| training labels | FLORAL acc | FLORAL fit (s) | LinearSVC acc | LinearSVC fit (s) "
-        "| SGD acc | SGD fit (s) |", "| --- | --- | --- | --- | --- | --- | --- |",
-        *[f"| {r['setting']} | {r['floral']['test_accuracy']:.4f} | "
-          f"{r['floral']['fit_seconds']:.1f} | {r['linearsvc']['test_accuracy']:.4f} | "
-          f"{r['linearsvc']['fit_seconds']:.1f} | {r['sgd']['test_accuracy']:.4f} | "
-          f"{r['sgd']['fit_seconds']:.1f} |" for r in rows], "",
+        *table(["threads", "round (ms)", "round / pass"],
+               [[k, f"{v['round_seconds'] * 1e3:.1f}", f"{v['ratio_to_pass']:.2f}"]
+                for k, v in out["round_time"].items()], "lll"), "",
+        *table(["training labels", *(f"{name} {what}" for name in methods.values()
+                                     for what in ("acc", "fit (s)"))],
+               [[r["setting"], *(f"{r[m]['test_accuracy']:.4f}" if i == 0
+                                 else f"{r[m]['fit_seconds']:.1f}"
+                                 for m in methods for i in (0, 1))] for r in rows],
+               "l" * 7), "",
         f"Memory of one fit ({min(out['rounds'], 40)} rounds, validation set), in a process "
         "that loaded the CSR matrix: peak resident set growth (VmHWM after the fit minus "
         f"VmRSS before, the peak reset first) {mem['peak_growth_bytes'] / 2**20:.0f} MB = "
@@ -248,7 +228,7 @@ def write(out, stem):
         f"allocations) {mem['tracemalloc_peak_bytes'] / 2**20:.0f} MB = "
         f"{mem['tracemalloc_ratio_to_csr']:.2f} x.", "",
     ]
-    write_results(stem, out, "\n".join(lines))
+    common.write_results(stem, out, "\n".join(lines))
 
 
 if __name__ == "__main__":

@@ -1,31 +1,23 @@
 """Reproduce the FLORAL paper's Table 1: Moon under alfa-tilt, every method, Best and Last,
-and the model each method returns.
-
-Runs the paper's grid through :func:`floral.experiments.run_grid` (floral, svm, nn, nn-pgd,
-ln-svm, curie, ls-svm, k-lid; alfa-tilt 0 / 5 / 10 / 25%; C = 10, gamma = 1) and FLORAL with
-the paper's step-size decay. Protocol, results and how this run differs from the paper:
-bench/README.md, "Table 1 reproduction".
+and the model each method returns, through :func:`floral.experiments.run_grid` (and FLORAL
+with the paper's step-size decay). Protocol, results and how this run differs from the
+paper: bench/README.md, "Table 1 reproduction".
 
 Usage: python bench/reproduce_table1.py [--seeds 10] [--n-jobs -1] [--quick]
 Writes bench/results/table1.{csv,json,md}. Numbers, never assertions.
 """
-import argparse
 import os
-import shlex
 import sys
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.dirname(HERE))  # run from a checkout without installing
-
-from _common import load_average, machine_info, machine_line, quick_out  # noqa: E402
-from floral import FloralSVC  # noqa: E402
-from floral.defenses import PGDTrainedMLP  # noqa: E402
-from floral.experiments import FLORAL_PARAMS, NN_PARAMS, Results, run_grid  # noqa: E402
+import _common as common
+from _common import table
+from floral import FloralSVC
+from floral.defenses import PGDTrainedMLP
+from floral.experiments import FLORAL_PARAMS, NN_PARAMS, Results, run_grid
 
 BUDGETS = [0.0, 0.05, 0.10, 0.25]
 METHODS = ["floral", "svm", "nn", "nn-pgd", "ln-svm", "curie", "ls-svm", "k-lid"]
-COLUMNS = METHODS
 DISPLAY = {"floral": "FLORAL", "svm": "SVM", "nn": "NN", "nn-pgd": "NN-PGD",
            "ln-svm": "LN-SVM", "curie": "Curie", "ls-svm": "LS-SVM", "k-lid": "K-LID"}
 # DESIGN.md / the paper's Table 1: (Best, Last) per setting and method
@@ -45,8 +37,6 @@ PAPER = {
 }
 # The paper's FLORAL step size schedule (DESIGN.md): x0.1 every 100 rounds.
 DECAY = dict(lr_decay=0.1, lr_decay_every=100)
-# Methods whose returned model is not simply their Best / Last (run_grid's model_accuracy)
-MODEL_METHODS = ["floral", "nn", "nn-pgd"]
 
 
 def fmt(x):
@@ -94,38 +84,32 @@ def setting(b):
     return "clean" if b == 0 else f"{b:.0%}"
 
 
+def paper(b, m="floral"):
+    return f"{fmt(PAPER[b][m][0])} / {fmt(PAPER[b][m][1])}"
+
+
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, default=10, help="seeds 0..N-1 (default 10)")
-    parser.add_argument("--n-jobs", type=int, default=-1, help="joblib n_jobs (default -1)")
-    parser.add_argument("--out", default=os.path.join(HERE, "results"))
-    parser.add_argument("--quick", action="store_true",
-                        help="smoke run: one seed, 50 rounds, 5 epochs")
-    args = parser.parse_args(argv)
-    if args.quick and args.out == parser.get_default("out"):
-        args.out = quick_out(args.out)
+    ap = common.parser(__doc__, "", "one seed, 50 rounds, 5 epochs")
+    ap.add_argument("--seeds", type=int, default=10, help="seeds 0..N-1 (default 10)")
+    ap.add_argument("--n-jobs", type=int, default=-1, help="joblib n_jobs (default -1)")
+    args = common.parse(ap, argv)
     quick = ({"floral": {"n_rounds": 50}, "nn": {"max_iter": 5}, "nn-pgd": {"max_iter": 5}}
              if args.quick else {})
-    if args.quick:
-        args.seeds = 1
-    command = "python bench/reproduce_table1.py " + " ".join(
-        shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv))
-    seeds = list(range(args.seeds))
-    host = f"{machine_line(machine_info())}; load average {load_average()} at the start"
+    seeds = [0] if args.quick else list(range(args.seeds))
+    command = common.command(argv)
+    host = common.host_line(common.machine_info())
 
+    grid = dict(n_jobs=args.n_jobs, C=10.0, gamma=1.0, verbose=1)
     start = time.perf_counter()
-    main_grid = run_grid("moons", "alfa_tilt", BUDGETS, METHODS, seeds, n_jobs=args.n_jobs,
-                         C=10.0, gamma=1.0, method_params=quick, verbose=1)
+    main_grid = run_grid("moons", "alfa_tilt", BUDGETS, METHODS, seeds, method_params=quick,
+                         **grid)
     t_main = time.perf_counter() - start
     start = time.perf_counter()
-    decay_params = {"floral": {**DECAY, **quick.get("floral", {})}}
-    decay = run_grid("moons", "alfa_tilt", BUDGETS, ["floral"], seeds, n_jobs=args.n_jobs,
-                     C=10.0, gamma=1.0, method_params=decay_params, verbose=1)
+    decay = run_grid("moons", "alfa_tilt", BUDGETS, ["floral"], seeds,
+                     method_params={"floral": {**DECAY, **quick.get("floral", {})}}, **grid)
     t_decay = time.perf_counter() - start
-    print(main_grid.table())
-    print()
-    print("FLORAL with the paper's step-size decay (x0.1 every 100 rounds):")
-    print(decay.table())
+    print(main_grid.table(), "\nFLORAL with the paper's step-size decay (x0.1 every 100 "
+          "rounds):", decay.table(), sep="\n")
 
     os.makedirs(args.out, exist_ok=True)
     everything = Results([dict(r, variant="default") for r in main_grid]
@@ -145,76 +129,46 @@ def main(argv=None):
         "",
         f"Machine: {host}.",
         "",
-        "Test accuracy on Moon (`load_moons`: make_moons(2000, noise=0.2), 500 train / 500 "
-        "validation / 1000 test, standardised on the training split) after alfa-tilt "
-        "(`floral.attacks.alfa_tilt`, C = 10, gamma = 1) flips 0 / 5 / 10 / 25% of the "
-        "training labels. Each cell is Best / Last as in the paper; ours are mean ± sample "
-        f"std over {n} seeds ({seeds[0]}..{seeds[-1]}; the seed draws the data, the split, "
-        "the attack and the methods' randomness), the paper's are its Table 1 (Bal, Cevher "
-        "& Muehlebach, ICLR 2025). **Our Best is selected on the validation split; the "
-        "paper's was picked on the test curve.** Single-shot methods have Best = Last. "
-        "**FLORAL Model** is the model `FloralSVC.fit` returns (the average of the 5 rounds "
-        "with the highest validation accuracy); the paper has no such column. "
+        "Test accuracy on Moon after alfa-tilt (C = 10, gamma = 1) flips 0 / 5 / 10 / 25% of "
+        "the training labels; protocol: bench/README.md, \"Table 1 reproduction\". Each cell "
+        f"is Best / Last as in the paper; ours are mean ± sample std over {n} seeds "
+        f"({seeds[0]}..{seeds[-1]}), the paper's are its Table 1. **Our Best is selected on "
+        "the validation split; the paper's was picked on the test curve.** **FLORAL Model** "
+        "is the model `FloralSVC.fit` returns; the paper has no such column. "
         + nn_model_note(main_grid),
         "",
-        "| setting | | FLORAL Model | " + " | ".join(DISPLAY[m] for m in COLUMNS) + " |",
-        "| --- | --- | --- | " + " | ".join("---" for _ in COLUMNS) + " |",
     ]
+    rows = []
     for b in BUDGETS:
-        lines.append(f"| {setting(b)} | ours | **{model_cell(ours.get((b, 'floral')))}** | "
-                     + " | ".join(ours_cell(ours.get((b, m))) for m in COLUMNS) + " |")
-        lines.append("| | paper | — | " + " | ".join(
-            f"{fmt(PAPER[b][m][0])} / {fmt(PAPER[b][m][1])}" for m in COLUMNS) + " |")
-    lines += [
-        "",
-        "## The returned model",
-        "",
-        "What each method's `fit` returns, beside FLORAL's Best and Last and the paper's "
-        "(mean ± sample std; NN and NN-PGD return their best validation epoch).",
-        "",
-        "| setting | FLORAL Model | FLORAL Best | FLORAL Last | paper FLORAL Best / Last "
-        "| SVM | NN Model | NN-PGD Model |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- |",
-    ]
-    for b in BUDGETS:
-        f = ours[(b, "floral")]
-        pb, pl = PAPER[b]["floral"]
-        lines.append(
-            f"| {setting(b)} | **{model_cell(f)}** | {fmt(f[0])} ± {fmt(f[1])} | "
-            f"{fmt(f[2])} ± {fmt(f[3])} | {fmt(pb)} / {fmt(pl)} | "
-            f"{model_cell(ours[(b, 'svm')])} | {model_cell(ours[(b, 'nn')])} | "
-            f"{model_cell(ours[(b, 'nn-pgd')])} |")
-    lines += [
-        "",
-        "## Ours minus paper (means)",
-        "",
-        "Best / Last, in accuracy points (x100).",
-        "",
-        "| setting | " + " | ".join(DISPLAY[m] for m in METHODS) + " |",
-        "| --- | " + " | ".join("---" for _ in METHODS) + " |",
-    ]
-    for b in BUDGETS:
-        cells = []
-        for m in METHODS:
-            bm, _, lm = ours[(b, m)][:3]
-            pb, pl = PAPER[b][m]
-            cells.append(f"{100 * (bm - pb):+.1f} / {100 * (lm - pl):+.1f}")
-        lines.append(f"| {setting(b)} | " + " | ".join(cells) + " |")
-    lines += [
-        "",
-        "## FLORAL with the paper's step-size decay",
-        "",
-        "Same grid, FLORAL only, with `lr_decay=0.1, lr_decay_every=100` (the schedule the "
-        "paper describes, from the same initial step) instead of FloralSVC's default "
-        "constant step. Cells: Model / Best / Last (paper: Best / Last).",
-        "",
-        "| setting | FLORAL default (ours) | FLORAL with decay (ours) | paper |",
-        "| --- | --- | --- | --- |",
-    ]
-    for b in BUDGETS:
-        pb, pl = PAPER[b]["floral"]
-        lines.append(f"| {setting(b)} | {floral_cell(ours[(b, 'floral')])} | "
-                     f"{floral_cell(ours_decay[(b, 'floral')])} | {fmt(pb)} / {fmt(pl)} |")
+        rows.append([setting(b), "ours", f"**{model_cell(ours.get((b, 'floral')))}**",
+                     *(ours_cell(ours.get((b, m))) for m in METHODS)])
+        rows.append(["", "paper", "—", *(paper(b, m) for m in METHODS)])
+    lines += table(["setting", "", "FLORAL Model", *(DISPLAY[m] for m in METHODS)], rows,
+                   "l" * (3 + len(METHODS)))
+    lines += ["", "## The returned model", "",
+              "What each method's `fit` returns, beside FLORAL's Best and Last and the paper's "
+              "(mean ± sample std; NN and NN-PGD return their best validation epoch).", ""]
+    rows = [[setting(b), f"**{model_cell(f)}**", f"{fmt(f[0])} ± {fmt(f[1])}",
+             f"{fmt(f[2])} ± {fmt(f[3])}", paper(b),
+             *(model_cell(ours[(b, m)]) for m in ("svm", "nn", "nn-pgd"))]
+            for b in BUDGETS for f in [ours[(b, "floral")]]]
+    lines += table(["setting", "FLORAL Model", "FLORAL Best", "FLORAL Last",
+                    "paper FLORAL Best / Last", "SVM", "NN Model", "NN-PGD Model"], rows,
+                   "l" * 8)
+    lines += ["", "## Ours minus paper (means)", "", "Best / Last, in accuracy points (x100).",
+              ""]
+    rows = [[setting(b), *(f"{100 * (ours[(b, m)][0] - PAPER[b][m][0]):+.1f} / "
+                           f"{100 * (ours[(b, m)][2] - PAPER[b][m][1]):+.1f}"
+                           for m in METHODS)] for b in BUDGETS]
+    lines += table(["setting", *(DISPLAY[m] for m in METHODS)], rows, "l" * (1 + len(METHODS)))
+    lines += ["", "## FLORAL with the paper's step-size decay", "",
+              "Same grid, FLORAL only, with `lr_decay=0.1, lr_decay_every=100` (the schedule "
+              "the paper describes, from the same initial step) instead of FloralSVC's default "
+              "constant step. Cells: Model / Best / Last (paper: Best / Last).", ""]
+    rows = [[setting(b), floral_cell(ours[(b, "floral")]),
+             floral_cell(ours_decay[(b, "floral")]), paper(b)] for b in BUDGETS]
+    lines += table(["setting", "FLORAL default (ours)", "FLORAL with decay (ours)", "paper"],
+                   rows, "llll")
     lines += ["", "## How this run differs from the paper", ""]
     lines += differences(n, auto_steps(seeds))
     text = "\n".join(lines) + "\n"
@@ -222,7 +176,6 @@ def main(argv=None):
         fh.write(text)
     print(f"\nwrote {os.path.join(args.out, 'table1.md')}, table1.csv, table1.json "
           f"({t_main + t_decay:.0f} s)")
-    return 0
 
 
 def nn_model_note(results):
@@ -246,40 +199,27 @@ def auto_steps(seeds):
     return min(steps), max(steps)
 
 
-def pgd_line():
-    """NN-PGD's attack settings as the runner uses them (PGDTrainedMLP's defaults)."""
-    p = PGDTrainedMLP().get_params()
-    if p["pgd_step_size"] == "auto":
-        step = f"{2.5 * p['epsilon'] / p['pgd_steps']:g} (2.5 epsilon / steps)"
-    else:
-        step = f"{p['pgd_step_size']:g}"
-    return (f"radius epsilon = {p['epsilon']:g} (features standardised), {p['pgd_steps']} "
-            f"steps of size {step}")
-
-
-def step_range(steps):
-    low, high = (f"{x:.3g}" for x in steps)
-    return low if low == high else f"{low} to {high}"
-
-
-def floral_settings():
-    p = {**FloralSVC().get_params(), **FLORAL_PARAMS}
-    keys = ("flip_budget", "n_rounds", "learning_rate", "selection", "n_best")
-    return ", ".join(f"{k}={p[k]!r}" for k in keys) + " (selection \"best\" with the " \
-        "validation split)"
-
-
 def differences(n, steps):
     """The run-dependent facts; the full list of differences is in bench/README.md."""
+    p = PGDTrainedMLP().get_params()
+    pgd_step = (f"{2.5 * p['epsilon'] / p['pgd_steps']:g} (2.5 epsilon / steps)"
+                if p["pgd_step_size"] == "auto" else f"{p['pgd_step_size']:g}")
+    fl = {**FloralSVC().get_params(), **FLORAL_PARAMS}
+    fl = ", ".join(f"{k}={fl[k]!r}" for k in ("flip_budget", "n_rounds", "learning_rate",
+                                              "selection", "n_best"))
+    low, high = (f"{x:.3g}" for x in steps)
     return [
         "See bench/README.md, \"How this run differs from the paper\": Best chosen on the "
         "validation split, floral's own NN / NN-PGD, defenses and alfa-tilt, data "
         "standardised on the training split. From this run:",
-        f"- NN-PGD: `PGDTrainedMLP` defaults, {pgd_line()} (chosen in bench/sweeps/nn_pgd.py).",
+        f"- NN-PGD: `PGDTrainedMLP` defaults, radius epsilon = {p['epsilon']:g} (features "
+        f"standardised), {p['pgd_steps']} steps of size {pgd_step} (chosen in "
+        "bench/sweeps/nn_pgd.py).",
         f"- NN: {NN_PARAMS['solver']}, learning rate {NN_PARAMS['learning_rate_init']}, "
         f"batches of {NN_PARAMS['batch_size']}, {NN_PARAMS['max_iter']} epochs.",
-        f"- FLORAL: `{floral_settings()}`, C = 10, gamma = 1; step 0.5 / lambda_max(K) = "
-        f"{step_range(steps)} on these training sets.",
+        f"- FLORAL: `{fl} (selection \"best\" with the validation split)`, C = 10, gamma = 1; "
+        f"step 0.5 / lambda_max(K) = {low if low == high else f'{low} to {high}'} on these "
+        "training sets.",
         f"- {n} seeds, mean ± sample std (ddof = 1); the paper's numbers have no spread.",
     ]
 

@@ -10,6 +10,8 @@ import copy
 
 import numpy as np
 
+from ._kernels import diagonal, gram, kernel_params
+
 __all__ = ["RowsOf", "attributes", "compact_expansion", "compact_rows", "core_labels",
            "equality_gap", "history", "is_converted_copy", "kept_model", "round_model",
            "with_model"]
@@ -240,7 +242,6 @@ def compact_expansion(X, coefs, kernel, gamma, degree, coef0, block=1024):
     (n_problems, |S|) coefficient array per entry of coefs, max_f ||e_f||).
     """
     from scipy.linalg import solve_triangular
-    from sklearn.metrics.pairwise import pairwise_kernels
 
     if kernel not in ("rbf", "poly") or COMPACT_TOL <= 0:
         return None
@@ -249,11 +250,10 @@ def compact_expansion(X, coefs, kernel, gamma, degree, coef0, block=1024):
     m = support.size
     if m < COMPACT_MIN_SV or m * m > COMPACT_MAX_WORK:
         return None
-    params = {"gamma": gamma} if kernel == "rbf" else {"gamma": gamma, "degree": degree,
-                                                       "coef0": coef0}
+    params = kernel_params(kernel, gamma, degree, coef0)
 
     def K(A, B):
-        return pairwise_kernels(A, B, metric=kernel, **params)
+        return gram(A, B, params)
 
     Xs = np.asarray(X[support], dtype=np.float64)
     Cs = C[:, support].T  # (m, F)
@@ -261,8 +261,7 @@ def compact_expansion(X, coefs, kernel, gamma, degree, coef0, block=1024):
     for a in range(0, m, block):
         u0[a:a + block] = K(Xs[a:a + block], Xs) @ Cs
     norm2 = np.einsum("if,if->f", Cs, u0)  # ||h_f||^2
-    diag = np.ones(m) if kernel == "rbf" else (gamma * np.einsum("ij,ij->i", Xs, Xs)
-                                                + coef0) ** degree
+    diag = diagonal(Xs, params)
     limit = min(m // 2, COMPACT_MAX_BASIS, COMPACT_MAX_WORK // m)
     L = np.empty((m, limit))
     Z = np.empty((limit, Cs.shape[1]))

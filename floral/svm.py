@@ -13,6 +13,7 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted, vali
 from . import _assembly, _core, _memory, _monitoring, _selection
 from ._assembly import RowsOf as _RowsOf  # noqa: F401  (pickles of earlier releases name it here)
 from ._base import BaseKernelSVC
+from ._kernels import document
 from ._validation import (
     BUDGET,
     CANDIDATE_FACTOR,
@@ -45,6 +46,7 @@ AUTO_STEP = 0.5
 _EVAL_CACHE_MB = 256.0
 
 
+@document
 class FloralSVC(BaseKernelSVC):
     r"""Kernel SVM trained by FLORAL against label-flipping attacks.
 
@@ -62,15 +64,15 @@ class FloralSVC(BaseKernelSVC):
         Box constraint of the dual, as in SVC. Inside the game C acts only once it binds
         (a dual reaches it); the attacker relabels the largest duals first, so large
         values often change nothing (``fit`` then warns).
-    kernel : {"rbf", "linear", "poly", "sigmoid"}, default="rbf"
+    kernel : {kernel_options}, default="rbf"
         Kernel, with scikit-learn's formulas.
     gamma : {"auto_scale", "scale", "auto"} or float, default="auto_scale"
         Kernel coefficient; "scale" and "auto" as in SVC. "auto_scale" is "scale" without
         a validation set and the best of "scale" times {1/3, 1, 3} on it with one.
     degree : int, default=3
-        Degree of the "poly" kernel.
+        Degree of the {degree_kernels} kernel.
     coef0 : float, default=0.0
-        Independent term of the "poly" and "sigmoid" kernels.
+        Independent term of the {coef0_kernels} kernels.
     flip_budget : "auto", int or float, default="auto"
         Labels the attacker flips per round (a count, or a fraction of the training set),
         *not* the share you expect poisoned: useful values are about 0.01 to 0.1 (near

@@ -22,6 +22,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import textwrap
 import zipfile
 from pathlib import Path
@@ -218,7 +219,10 @@ def test_show_config_reports_version_openmp_and_threads():
 
 
 def _run(args):
-    return subprocess.run(args, capture_output=True, text=True, timeout=300)
+    # outside the checkout: with a non-editable install (as .ci/run tests) the checkout's
+    # floral/ has no compiled core and would come first on sys.path
+    return subprocess.run(args, capture_output=True, text=True, timeout=300,
+                          cwd=tempfile.gettempdir())
 
 
 def test_python_m_floral_version():
@@ -300,12 +304,16 @@ floral\\._core\\._(lib|testing)\\.__test__
 def test_type_stub_passes_mypy_stubtest(tmp_path):
     """mypy's stubtest imports the compiled modules (the core and its test bindings) and
     checks every signature, class and constant of their stubs against them (the name-only
-    check above does not see a parameter or a type that drifted). Run where the imported
-    floral lies, so that mypy reads the same package (an editable install's import hook is
-    invisible to it)."""
+    check above does not see a parameter or a type that drifted). From a source checkout
+    (an editable install, whose import hook mypy does not see) it runs in the checkout;
+    an installed floral mypy finds in site-packages, from any other folder (run there,
+    mypy would take site-packages' own top-level modules for the user's)."""
     pytest.importorskip("mypy.stubtest", reason="mypy is not installed (the test extra has it)")
     allowlist = tmp_path / "allowlist.txt"
     allowlist.write_text(STUBTEST_ALLOWLIST)
+    where = Path(floral.__file__).parents[1]
+    if not (where / "pyproject.toml").is_file():
+        where = tmp_path
     proc = subprocess.run(
         [sys.executable, "-m", "mypy.stubtest", "floral._core._lib", "floral._core._testing",
          "--allowlist", str(allowlist)],

@@ -300,7 +300,7 @@ def test_an_npz_declaring_a_huge_shape_is_refused_from_its_header(tmp_path, caps
 
 
 def test_an_npz_bomb_is_refused_before_decompressing(tmp_path, monkeypatch):
-    from floral import datasets
+    from floral.datasets import _io
 
     # 64 MiB of zeros compress to ~64 KiB; with the limit at 16 MiB the zip directory's
     # declared size refuses it, and nothing is inflated
@@ -316,7 +316,7 @@ def test_an_npz_bomb_is_refused_before_decompressing(tmp_path, monkeypatch):
         with zf.open("y.npy", "w") as fh:
             npy.write_array(fh, np.zeros(2**20))
     assert os.path.getsize(tmp_path / "bomb.npz") < 2**20
-    monkeypatch.setattr(datasets, "_npz_max_bytes", lambda: 16 * 2**20)
+    monkeypatch.setattr(_io, "_npz_max_bytes", lambda: 16 * 2**20)
     inflated = []
     real_read = zipfile.ZipExtFile.read
     monkeypatch.setattr(zipfile.ZipExtFile, "read",
@@ -348,7 +348,7 @@ def test_an_svm_attack_too_large_for_memory_is_refused_before_it_starts(tmp_path
 
 
 def test_a_memory_error_is_reported_not_raised(tmp_path, capsys, monkeypatch):
-    from floral import attacks
+    from floral.attacks import _registry
 
     X, y = moons()
     np.savez(tmp_path / "d.npz", X=X, y=y)
@@ -356,12 +356,12 @@ def test_a_memory_error_is_reported_not_raised(tmp_path, capsys, monkeypatch):
     def no_memory(*args, **kwargs):
         raise MemoryError
 
-    monkeypatch.setitem(attacks._REGISTRY, "alfa", no_memory)
+    monkeypatch.setitem(_registry._REGISTRY, "alfa", no_memory)
     code, _, err = run(["attack", tmp_path / "d.npz", "--attack", "alfa", "--budget", 2],
                        capsys)
     assert code == 2 and error_line(err).startswith("floral: error: out of memory")
     # and in a grid's cell (alfa_tilt on a file too large for its kernel matrix)
-    monkeypatch.setitem(attacks._REGISTRY, "alfa_tilt", no_memory)
+    monkeypatch.setitem(_registry._REGISTRY, "alfa_tilt", no_memory)
     code, _, err = run(["run", "--methods", "svm", "--seeds", 1, "--n-jobs", 1, "--budget",
                         0.1, "--quiet"], capsys)
     assert code == 2 and error_line(err).startswith("floral: error: out of memory")

@@ -632,9 +632,10 @@ def test_cli_reports_an_exception_caused_by_ctrl_c_as_the_interrupt(monkeypatch,
     import signal
 
     from floral import cli
+    from floral.cli import _show_config
 
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
-    monkeypatch.setattr(cli, "_cmd_show_config", _self_interrupt_mangled)
+    monkeypatch.setattr(_show_config, "_cmd_show_config", _self_interrupt_mangled)
     assert cli.main(["show-config"]) == 130
     err = capsys.readouterr().err
     assert err.strip() == "floral: interrupted"
@@ -643,11 +644,12 @@ def test_cli_reports_an_exception_caused_by_ctrl_c_as_the_interrupt(monkeypatch,
 
 def test_cli_does_not_hide_an_exception_without_ctrl_c(monkeypatch):
     from floral import cli
+    from floral.cli import _show_config
 
     def broken(args):
         raise ValueError("a bug, not the user's doing")
 
-    monkeypatch.setattr(cli, "_cmd_show_config", broken)
+    monkeypatch.setattr(_show_config, "_cmd_show_config", broken)
     with pytest.raises(ValueError, match="a bug"):
         cli.main(["show-config"])
 

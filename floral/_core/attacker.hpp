@@ -6,7 +6,7 @@
 // relative to the given labels y: to the other class (one binary problem) or to the
 // runner-up class by decision value (one-vs-rest). The draw is a partial Fisher-Yates
 // shuffle with the portable generator of rng.hpp, so a seed gives the same flips on every
-// platform; attacks.py's topk_sv_flip makes the same draw through sample_among().
+// platform; floral/attacks/_flips.py's topk_sv_flip makes the same draw through sample_among().
 #pragma once
 
 #include <algorithm>

@@ -1,0 +1,335 @@
+"""FloralSVC's cost beside the fit: round time on a busy machine, Ctrl-C latency, model size.
+
+Three studies, one subcommand each, each writing bench/results/<subcommand>.{json,md}:
+``contention`` (per-round time idle and beside a busy loop, each cell in a fresh process;
+``--builds name=path ...`` compares builds), ``interrupt`` (seconds from SIGINT to exit,
+phase by phase at n = 30,000), ``model_size`` (support vectors and pickle bytes against
+SVC and LinearSVC). Protocols and results: bench/README.md, "Round time on a busy
+machine", "Ctrl-C during fit", "Model size". Timings, never assertions.
+
+Usage: python bench/bench_runtime.py {contention,interrupt,model_size} [--quick] [...]
+"""
+import argparse
+import multiprocessing as mp
+import os
+import pickle
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import numpy as np
+
+import _common as common
+
+ROOT = os.path.dirname(common.HERE)
+
+
+# --- contention ------------------------------------------------------------------------
+
+def contention_worker(n, threads, rounds):
+    """One measurement in this process (a child of :func:`contention`)."""
+    from sklearn.datasets import make_moons
+
+    import floral
+    from floral import _memory
+
+    X, y = make_moons(n, noise=0.2, random_state=0)
+    k = n // 20
+    history, _ = common.core_fit(X, (2 * y - 1).astype(np.int8), 10.0, 1.0, n_rounds=rounds,
+                          learning_rate=1e-4, flip_budget=k, candidate_factor=2.0,
+                          refresh=50, n_jobs=threads, seed=0,
+                          cache_size=_memory.plan_gram(n, k, 2.0, available=2**50).cache_mb)
+    steps = np.diff(history["seconds"])
+    common.child_result({"mean_round_s": float(steps.mean()),
+                  "median_round_s": float(np.median(steps)), "file": floral.__file__})
+
+
+def _busy(deadline):
+    while time.time() < deadline:
+        pass
+
+
+def contention_cell(build, n, threads, rounds, loaded, limit=600.0):
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.path.abspath(build) + os.pathsep + env.get("PYTHONPATH", "")
+    load_before = common.load_average()
+    busy = None
+    if loaded:
+        busy = mp.get_context("spawn").Process(target=_busy, args=(time.time() + limit,),
+                                               daemon=True)
+        busy.start()
+        time.sleep(0.2)  # let it reach the CPU
+    try:
+        worker = [str(n), "none" if threads is None else str(threads), str(rounds)]
+        rec = common.run_child([os.path.abspath(__file__), "contention", "--worker", *worker],
+                               limit, env)
+    finally:
+        if busy is not None:
+            busy.terminate()
+            busy.join()
+    if rec["status"] != "ok":
+        raise RuntimeError(f"contention worker {rec['status']}: {rec.get('stderr', '')}")
+    return {**rec, "loadavg_before": load_before}
+
+
+def contention(args):
+    if args.worker:
+        n, t, rounds = args.worker
+        return contention_worker(int(n), None if t == "none" else int(t), int(rounds))
+    sizes = args.sizes or ([2000, 5000] if args.quick else [2000, 5000, 20000])
+    repeats = args.repeats or (1 if args.quick else 2)
+    builds = [b.split("=", 1) for b in (args.builds or [f"current={ROOT}"])]
+    big = 10 if args.quick else 20
+
+    def rounds_for(n):
+        return (40 if args.quick else 100) if n <= 5000 else big
+
+    t_start, load_start = time.time(), common.load_average()
+    threads = {1: "1", None: "default", -1: "all"}
+    if not args.explicit:
+        del threads[-1]
+    cells = {}
+    for n in sizes:
+        for rep in range(repeats):
+            for name, path in builds:
+                for load in ("idle", "loaded"):
+                    for t, label in threads.items():
+                        rec = contention_cell(path, n, t, rounds_for(n), load == "loaded")
+                        cells.setdefault((name, n, load, label), []).append(rec)
+                        print(f"n={n:>6} rep {rep} {name:>8} {load:>6} {label:>7}: "
+                              f"{rec['mean_round_s'] * 1e3:8.2f} ms/round (median "
+                              f"{rec['median_round_s'] * 1e3:7.2f}), load "
+                              f"{rec['loadavg_before'][0]:.2f}", flush=True)
+
+    def med(key, field="mean_round_s"):
+        return float(np.median([r[field] for r in cells[key]]))
+
+    rows = []
+    for name, _ in builds:
+        for n in sizes:
+            row = {"build": name, "n": n, "rounds": rounds_for(n)}
+            for load in ("idle", "loaded"):
+                one, dflt = med((name, n, load, "1")), med((name, n, load, "default"))
+                row[load] = {
+                    "one_thread_s": one, "default_s": dflt, "default_over_one": dflt / one,
+                    "one_thread_median_round_s": med((name, n, load, "1"), "median_round_s"),
+                    "default_median_round_s": med((name, n, load, "default"), "median_round_s"),
+                }
+                if (name, n, load, "all") in cells:
+                    row[load]["all_threads_s"] = med((name, n, load, "all"))
+            rows.append(row)
+    info = common.machine_info()
+    meta = {"machine": info, "loadavg_start": load_start,
+            "loadavg_end": common.load_average(), "wall_s": time.time() - t_start,
+            "repeats": repeats, "builds": dict(builds),
+            "note": "the loaded cells add ONE busy-loop process started by this script; "
+                    "the load average shows what else was running on the machine"}
+    head = ["build", "n", "rounds", "idle 1 thread", "idle default", "idle 1t/default",
+            "loaded 1 thread", "loaded default", "loaded default/1t"]
+    head += ["idle n_jobs=-1", "loaded n_jobs=-1"] if args.explicit else []
+    body = []
+    for r in rows:
+        i, ld = r["idle"], r["loaded"]
+        body.append([r["build"], f"{r['n']:,}", r["rounds"], f"{i['one_thread_s'] * 1e3:.2f}",
+                     f"{i['default_s'] * 1e3:.2f}", f"{1 / i['default_over_one']:.2f}x",
+                     f"{ld['one_thread_s'] * 1e3:.2f}", f"{ld['default_s'] * 1e3:.2f}",
+                     f"{ld['default_over_one']:.2f}x"]
+                    + ([f"{i['all_threads_s'] * 1e3:.2f}", f"{ld['all_threads_s'] * 1e3:.2f}"]
+                       if args.explicit else []))
+    lines = ["# Per-round time under contention (bench_runtime.py contention)", "",
+             f"Machine: {info['platform']}, {info['cpu']}, os.cpu_count() = "
+             f"{info['cpu_count']}. Load average (1/5/15 min) at start {meta['loadavg_start']}, "
+             f"at end {meta['loadavg_end']}: other processes were running unless these are "
+             f"near 0. Median of {repeats} interleaved repeat(s); mean round over rounds "
+             "2..end, ms.", "", *common.table(head, body)]
+    raw = {"|".join(map(str, k)): v for k, v in cells.items()}
+    common.write_results(args.out, {"meta": meta, "rows": rows, "raw": raw},
+                         "\n".join(lines) + "\n")
+
+
+# --- interrupt -------------------------------------------------------------------------
+
+N_INTERRUPT = 30_000
+PHASES = {
+    # the floor: a child in time.sleep, interrupted at once; what remains is the unwinding
+    # and the interpreter's exit on this machine
+    "floor: Python in time.sleep": """
+        start()
+        time.sleep(1000)
+    """,
+    "kernel storage (packed triangle, 1.8 GB)": f"""
+        X = np.random.default_rng(0).normal(size=({N_INTERRUPT}, 20))
+        start()
+        gram_rows(X, kernel="rbf", gamma=0.1, cache_size=2000)
+    """,
+    "power iteration (learning_rate='auto')": """
+        A = np.random.default_rng(0).normal(size=(3000, 5))
+        X = np.vstack([A, A[:-1] + 1000.0])
+        start()
+        kernel_lambda_max(X, gamma=0.1, max_iter=10**9, rtol=0.0)
+    """,
+    "init='svc' (libsvm)": f"""
+        rng = np.random.default_rng(0)
+        X, y = rng.normal(size=({N_INTERRUPT}, 10)), rng.integers(0, 2, {N_INTERRUPT})
+        start()
+        FloralSVC(init="svc", C=1e4, gamma=10.0, n_rounds=1, cache_size=200).fit(X, y)
+    """,
+    "whole fit (storage, power iteration, rounds)": f"""
+        rng = np.random.default_rng(0)
+        X, y = rng.normal(size=({N_INTERRUPT}, 20)), rng.integers(0, 2, {N_INTERRUPT})
+        start()
+        FloralSVC(n_rounds=500, cache_size=2000, random_state=0).fit(X, y)
+    """,
+}
+# SIGINT's default handler again: a child of a background job starts with SIGINT ignored
+PRELUDE = f"""
+import signal, sys, time
+import numpy as np
+signal.signal(signal.SIGINT, signal.default_int_handler)
+sys.path.insert(0, {common.HERE!r})
+from _common import gram_rows, kernel_lambda_max
+from floral import FloralSVC
+def start():
+    print("start", flush=True)
+"""
+
+
+def interrupt_latency(code, delay):
+    """Seconds from SIGINT to the child's exit, None if it finished first."""
+    source = textwrap.dedent(PRELUDE) + textwrap.dedent(code) + 'print("finished")\n'
+    proc = subprocess.Popen([sys.executable, "-c", source], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "start"
+    time.sleep(delay)
+    sent = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate()
+    took = time.monotonic() - sent
+    return took if "finished" not in out and "KeyboardInterrupt" in err else None
+
+
+def interrupt(args):
+    phases = PHASES
+    if args.quick:  # the two phases that need no large memory
+        args.repeats = 1
+        phases = {k: v for k, v in PHASES.items() if k.startswith(("floor", "power"))}
+    rows, body = [], []
+    for name, code in phases.items():
+        got = [interrupt_latency(code, args.delay) for _ in range(args.repeats)]
+        lat = [round(g, 3) for g in got if g is not None]
+        rows.append({"phase": name, "latencies_s": lat,
+                     "finished_before_signal": len(got) - len(lat)})
+        body.append([name, *((f"{np.median(lat):.2f}", f"{max(lat):.2f}") if lat
+                             else ("-", "-")), f"{len(lat)}/{args.repeats}"])
+        print(" | ".join(body[-1]), flush=True)
+    out = {"n": N_INTERRUPT, "delay_s": args.delay, "repeats": args.repeats, "rows": rows,
+           "load_average": common.load_average(), "machine": common.machine_info()}
+    lines = [f"SIGINT {args.delay} s into each phase at n = {N_INTERRUPT:,}; seconds from the "
+             "signal to the child's exit", "",
+             *common.table(["phase", "median", "max", "interrupted"], body, "llll")]
+    common.write_results(args.out, out, "\n".join(lines) + "\n")
+
+
+# --- model size ------------------------------------------------------------------------
+
+def moons(n, n_val, n_test, seed=0):
+    """make_moons with 10% of the training labels flipped: train, val and test splits."""
+    from sklearn.datasets import make_moons
+
+    X, y = make_moons(n + n_val + n_test, noise=0.2, random_state=seed)
+    ytr = y[:n].copy()
+    ytr[np.random.default_rng(seed).choice(n, n // 10, replace=False)] ^= 1
+    return (X[:n], ytr, X[n:n + n_val], y[n:n + n_val], X[n + n_val:], y[n + n_val:])
+
+
+def size_row(case, name, est, X, y, Xt, yt, **fit_kw):
+    start = time.perf_counter()
+    est.fit(X, y, **fit_kw)
+    return {"case": case, "model": name, "n_sv": int(np.size(getattr(est, "support_", ()))),
+            "pickle_bytes": len(pickle.dumps(est)), "test_accuracy": float(est.score(Xt, yt)),
+            "fit_s": time.perf_counter() - start}
+
+
+def model_size(args):
+    from sklearn.kernel_approximation import Nystroem
+    from sklearn.svm import SVC, LinearSVC
+
+    from floral import FloralSVC, _assembly
+
+    n, rounds = (2000, 150) if args.quick else (5000, 500)
+    X, y, Xv, yv, Xt, yt = moons(n, 1000, 1000)
+    load_start = common.load_average()
+    svc = size_row(f"moons n={n}", "SVC", SVC(C=10, gamma=1.0), X, y, Xt, yt)
+    rows = []
+    for kw in ({}, {"X_val": Xv, "y_val": yv}):
+        case = f"moons n={n}" + (", X_val" if kw else "")
+        est = dict(C=10, gamma=1.0, n_rounds=rounds, random_state=0)
+        compact = FloralSVC(**est)
+        after = size_row(case, "FloralSVC compact (after)", compact, X, y, Xt, yt, **kw)
+        full, saved, _assembly.COMPACT_TOL = FloralSVC(**est), _assembly.COMPACT_TOL, 0.0
+        try:
+            before = size_row(case, "FloralSVC full expansion (before)", full, X, y, Xt, yt,
+                              **kw)
+        finally:
+            _assembly.COMPACT_TOL = saved
+        rows += [{**svc, "case": case}, before, after]
+        diff = np.abs(compact.decision_function(Xt) - full.decision_function(Xt)).max()
+        rows[-1].update(max_decision_change=float(diff),
+                        bound=float(compact._compaction_error),
+                        ranking_unchanged=bool(np.array_equal(compact.kept_rounds_,
+                                                              full.kept_rounds_)))
+        print(rows[-3:], flush=True)
+    Xl, yl, _, _, Xlt, ylt = moons(20000, 0, 5000, seed=1)
+    ny = Nystroem(gamma=1.0, n_components=256, random_state=0).fit(Xl)
+    F, Ft = ny.transform(Xl), ny.transform(Xlt)
+    for name, est in (("LinearSVC", LinearSVC(C=1.0)),
+                      ("FloralSVC(kernel='linear')",
+                       FloralSVC(kernel="linear", n_rounds=100, random_state=0))):
+        rows.append(size_row("Nystroem 256 features, n=20000", name, est, F, yl, Ft, ylt))
+        print(rows[-1], flush=True)
+    meta = {"machine": common.machine_info(), "loadavg_start": load_start,
+            "loadavg_end": common.load_average(), "rounds": rounds, "n": n,
+            "compact_tol": _assembly.COMPACT_TOL, "compact_min_sv": _assembly.COMPACT_MIN_SV}
+    body = [[r["case"], r["model"], f"{r['n_sv']:,}", f"{r['pickle_bytes']:,}",
+             f"{r['test_accuracy']:.4f}",
+             *((f"{r['max_decision_change']:.2e}", f"{r['bound']:.2e}",
+                r["ranking_unchanged"]) if "bound" in r else ("", "", "")),
+             f"{r['fit_s']:.1f}"] for r in rows]
+    lines = ["# Fitted model size (bench_runtime.py model_size)", "",
+             f"Load average at start {load_start}, at end {meta['loadavg_end']} (the machine "
+             "was shared; fit times are information only, sizes are exact).", "",
+             *common.table(["case", "model", "support vectors", "pickle (bytes)", "test accuracy",
+                     "max test decision change", "bound", "ranking unchanged", "fit (s)"],
+                    body, "llrrrrrlr")]
+    common.write_results(args.out, {"meta": meta, "rows": rows}, "\n".join(lines) + "\n")
+
+
+STUDIES = {"contention": (contention, "n = 2,000 and 5,000, one repeat, fewer rounds"),
+           "interrupt": (interrupt, "once, the two phases that need no large memory"),
+           "model_size": (model_size, "n = 2,000, 150 rounds")}
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    if not argv or argv[0] not in STUDIES:
+        sys.exit(f"usage: python bench/bench_runtime.py {{{','.join(STUDIES)}}} [--quick] ...")
+    run, quick = STUDIES[argv[0]]
+    ap = common.parser(__doc__, argv[0], quick)
+    if run is contention:
+        ap.add_argument("--worker", nargs=3, help=argparse.SUPPRESS)
+        ap.add_argument("--sizes", type=int, nargs="+", default=None)
+        ap.add_argument("--repeats", type=int, default=None)
+        ap.add_argument("--explicit", action="store_true",
+                        help="also n_jobs=-1 (all cores, fixed: what n_jobs=None did before)")
+        ap.add_argument("--builds", nargs="+", default=None,
+                        help="name=path pairs (default: this checkout as 'current')")
+    elif run is interrupt:
+        ap.add_argument("--repeats", type=int, default=3)
+        ap.add_argument("--delay", type=float, default=1.0)
+    run(common.parse(ap, argv[1:]))
+
+
+if __name__ == "__main__":
+    main()
