@@ -232,8 +232,8 @@ def check_fitted_model(est, X, y, X_val, y_val, sample_weight_val, sample_weight
     """Warn (DegenerateModelWarning) when the fitted ``est`` predicts one class on its
     training points, scores no better than a constant classifier on the validation set
     (without one: on the training labels), or when the best validation score of the whole
-    fit is at chance; warn (IneffectiveParameterWarning) when C and the weights were set
-    but could not have changed the model."""
+    fit is at chance; warn (IneffectiveParameterWarning) when C (or weights that scale
+    every point alike) was set but could not have changed the model."""
     classes = est.classes_
     pred = _predict_codes(est, X)
     y_idx = np.searchsorted(classes, np.asarray(y).reshape(-1))
@@ -288,9 +288,14 @@ def check_fitted_model(est, X, y, X_val, y_val, sample_weight_val, sample_weight
                 "set is too small to tell a model from chance, or it is not in X's feature "
                 f"space.{_PIPELINE_HINT}",
                 DegenerateModelWarning)
+    # unequal per-point weights scale each point's step and box inside the game
+    # (point_scale), so they act whether or not a box binds; weights equal for every
+    # point only rescale C
+    uniform = not _weights_differ(est, y, sample_weight)
     user_set = [name for name, is_set in (
-        ("C", float(est.C) != 1.0), ("class_weight", est.class_weight is not None),
-        ("sample_weight", sample_weight is not None)) if is_set]
+        ("C", float(est.C) != 1.0),
+        ("class_weight", est.class_weight is not None and uniform),
+        ("sample_weight", sample_weight is not None and uniform)) if is_set]
     # with a search that played the plain SVM (budget 0), C and the weights acted there,
     # and the validation set weighed that candidate against the games: they did change
     # the model that was chosen
@@ -304,8 +309,33 @@ def check_fitted_model(est, X, y, X_val, y_val, sample_weight_val, sample_weight
             "model. Inside the game the attacker relabels the points with the "
             "largest dual variables before they reach the box; with flip_budget=0 (or a "
             "validation set, where the search includes the plain SVM) these parameters act "
-            "as in SVC.",
+            "as in SVC, and so do smaller values of C that the duals reach. Unequal "
+            "per-point weights (class_weight, sample_weight) act inside the game whatever "
+            "C is.",
             IneffectiveParameterWarning)
+
+
+def _weights_differ(est, y, sample_weight):
+    """Whether sample_weight times the class weights differs between training points (the
+    game's point_scale is then not None)."""
+    from sklearn.utils.class_weight import compute_class_weight
+
+    y = np.asarray(y).reshape(-1)
+    classes = est.classes_
+    y_idx = np.searchsorted(classes, y)
+    w = compute_class_weight(est.class_weight, classes=classes, y=y)[y_idx]
+    if sample_weight is not None:
+        w = w * np.broadcast_to(np.asarray(sample_weight, dtype=np.float64), w.shape)
+    return point_scale(w) is not None
+
+
+def point_scale(C_vec):
+    """The leader's per-point scale d_i = C_i / mean(C) (floral_loop.hpp), or None when
+    every box is equal: then the game runs the unpreconditioned step, bit for bit."""
+    C_vec = np.asarray(C_vec, dtype=np.float64)
+    if C_vec.size == 0 or np.all(C_vec == C_vec[0]):
+        return None
+    return C_vec / C_vec.mean()
 
 
 def box_reach(C_vec, models, n_problems):

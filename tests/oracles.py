@@ -7,18 +7,23 @@ import numpy as np
 from scipy.optimize import brentq
 
 
-def project_reference(v, a, lower, upper):
+def project_reference(v, a, lower, upper, scale=None):
     """Projection onto {lower <= x <= upper, a^T x = 0} by Brent's method on the
-    multiplier: phi(mu) = sum a_i clip(v_i - mu a_i) is monotone, so bracket and solve."""
+    multiplier: phi(mu) = sum a_i clip(v_i - mu a_i) is monotone, so bracket and solve.
+    With ``scale`` (d >= 0) the projection is in the metric diag(1 / d):
+    x_i = clip(v_i - mu d_i a_i), the same search with phi's terms scaled by d_i."""
     v = np.asarray(v, float)
     a = np.asarray(a, float)
     lower = np.broadcast_to(np.asarray(lower, float), v.shape)
     upper = np.broadcast_to(np.asarray(upper, float), v.shape)
+    d = np.ones_like(v) if scale is None else np.broadcast_to(np.asarray(scale, float), v.shape)
 
     def phi(mu):
-        return np.sum(a * np.clip(v - mu * a, lower, upper))
+        return np.sum(a * np.clip(v - mu * d * a, lower, upper))
 
-    span = np.max(np.abs(v)) + np.max(np.abs(np.r_[lower, upper])) + 1.0
+    # every breakpoint (v_i - bound) / d_i lies inside
+    span = (np.max(np.abs(v)) + np.max(np.abs(np.r_[lower, upper])) + 1.0) / np.min(
+        d[d > 0], initial=1.0)
     lo, hi = -span, span
     if phi(lo) == 0.0:
         mu = lo
@@ -26,7 +31,7 @@ def project_reference(v, a, lower, upper):
         mu = hi
     else:
         mu = brentq(phi, lo, hi, xtol=1e-15, rtol=1e-15, maxiter=500)
-    return np.clip(v - mu * a, lower, upper)
+    return np.clip(v - mu * d * a, lower, upper)
 
 
 def kernel_reference(X, Z, kernel, gamma, degree=3, coef0=0.0):
@@ -57,16 +62,18 @@ def intercept_reference(lam, yt, f, C):
 
 
 def floral_reference(K, y, C, lam0, *, n_rounds, learning_rate, lr_decay=1.0,
-                     lr_decay_every=100, flip_budget=0, tol=1e-5):
-    """DESIGN.md's algorithm with the deterministic attacker (candidate_factor = 1)."""
+                     lr_decay_every=100, flip_budget=0, tol=1e-5, scale=None):
+    """DESIGN.md's algorithm with the deterministic attacker (candidate_factor = 1);
+    ``scale`` (d) preconditions the step and the projection (floral_loop.hpp)."""
     y = np.asarray(y, float)
     lam = np.array(lam0, float)
+    d = 1.0 if scale is None else np.asarray(scale, float)
     yt = y.copy()
     objective = []
     for t in range(1, n_rounds + 1):
         eta = learning_rate * lr_decay ** (t // lr_decay_every)
         f = K @ (yt * lam)
-        lam = project_reference(lam - eta * (yt * f - 1.0), yt, 0.0, C)
+        lam = project_reference(lam - eta * d * (yt * f - 1.0), yt, 0.0, C, scale)
         f = K @ (yt * lam)
         b = intercept_reference(lam, yt, f, C)
         objective.append(0.5 * (yt * lam) @ f - lam.sum())
@@ -79,7 +86,8 @@ def floral_reference(K, y, C, lam0, *, n_rounds, learning_rate, lr_decay=1.0,
 
 
 def floral_game_reference(K, y, C, *, n_classes, n_rounds, learning_rate, flip_budget=0,
-                          class_cap=None, tol=1e-5, K_eval=None, y_eval=None, lam0=None):
+                          class_cap=None, tol=1e-5, K_eval=None, y_eval=None, lam0=None,
+                          scale=None):
     """The one-vs-rest FLORAL game of DESIGN.md / FloralSVC's docstring with the
     deterministic attacker (candidate_factor = 1), written densely.
 
@@ -88,7 +96,9 @@ def floral_game_reference(K, y, C, *, n_classes, n_rounds, learning_rate, flip_b
     (value desc, index asc), skips a point whose given class already lost its cap, and
     relabels to the other class (binary) or to the largest decision value among the other
     classes (lowest class on ties). Returns per round: coef (P x n), b (P), labels, and
-    the accuracy on (K_eval, y_eval) when given.
+    the accuracy on (K_eval, y_eval) when given. ``scale`` (d, n values) preconditions
+    every problem's step and projection: lam - eta d (yt f - 1), projected in the metric
+    diag(1 / d).
     """
     y = np.asarray(y)
     n = y.size
@@ -97,6 +107,7 @@ def floral_game_reference(K, y, C, *, n_classes, n_rounds, learning_rate, flip_b
     cap = np.full(n_classes, flip_budget) if class_cap is None else np.asarray(class_cap)
     lam = np.zeros((P, n)) if lam0 is None else np.array(lam0, float).reshape(P, n)
     labels = y.copy()
+    d = 1.0 if scale is None else np.asarray(scale, float)
     rounds = []
     for t in range(1, n_rounds + 1):
         coef, b = np.zeros((P, n)), np.zeros(P)
@@ -104,7 +115,8 @@ def floral_game_reference(K, y, C, *, n_classes, n_rounds, learning_rate, flip_b
         for p in range(P):
             yt = np.where(positive(labels, p), 1.0, -1.0)
             f = K @ (yt * lam[p])
-            lam[p] = project_reference(lam[p] - learning_rate * (yt * f - 1.0), yt, 0.0, C)
+            lam[p] = project_reference(lam[p] - learning_rate * d * (yt * f - 1.0), yt, 0.0,
+                                       C, scale)
             coef[p] = yt * lam[p]
             f_all[p] = K @ coef[p]
             b[p] = intercept_reference(lam[p], yt, f_all[p], C)

@@ -626,3 +626,133 @@ def test_a_huge_candidate_factor_keeps_the_attacker_on():
     assert np.count_nonzero(huge.labels != (y > 0)) == 10
     np.testing.assert_array_equal(huge.labels, every.labels)
     np.testing.assert_array_equal(huge.coef, every.coef)
+
+
+# --- the weighted leader (unequal boxes: class_weight, sample_weight) -------------------
+
+def _point_scale(C):
+    return C / C.mean()
+
+
+def _generic_start(y, C, seed=0):
+    """A feasible start without ties: from lam = 0 the first step moves every point of a
+    class by the same amount, and the attacker's order among equal duals would hang on
+    the last bit of each sum (which differs between storages)."""
+    rng = np.random.default_rng(seed)
+    return project_reference(rng.uniform(0, 0.5, len(y)) * C, y, 0.0, C)
+
+
+@pytest.mark.parametrize("flip_budget", [0, 12])
+def test_weighted_loop_matches_numpy_reference(moons, flip_budget):
+    """With scale d the leader steps lam - eta d (yt f - 1) and projects in the metric
+    diag(1 / d): the reference with the same d, round for round; a point with C_i = 0
+    stays at 0."""
+    X, y = moons
+    C = np.where(y > 0, 4.0, 1.0)  # class weights 4 : 1
+    C[::11] = 0.0  # sample_weight 0
+    d = _point_scale(C)
+    lam0 = _generic_start(y, C)
+    lam_ref, yt_ref, b_ref, obj_ref = floral_reference(
+        gram32(X), y, C, lam0, n_rounds=40, learning_rate=0.02,
+        flip_budget=flip_budget, scale=d)
+    res = _core.floral_fit(X, y, C, lam0, gamma=1.0, n_rounds=40, learning_rate=0.02,
+                           flip_budget=flip_budget, candidate_factor=1.0, scale=d,
+                           diagnostics=True)
+    np.testing.assert_allclose(res.diagnostics.lam, lam_ref, atol=1e-6)
+    np.testing.assert_array_equal(res.diagnostics.yt, yt_ref)
+    assert res.b == pytest.approx(b_ref, abs=1e-6)
+    np.testing.assert_allclose(res.history.objective, obj_ref, rtol=1e-8, atol=1e-8)
+    assert np.all(res.diagnostics.lam[C == 0] == 0)
+    # the scale acts: the unweighted step from the same start is another path
+    plain = _core.floral_fit(X, y, C, lam0, gamma=1.0, n_rounds=40,
+                             learning_rate=0.02, flip_budget=flip_budget,
+                             candidate_factor=1.0, diagnostics=True)
+    assert np.abs(plain.diagnostics.lam - lam_ref).max() > 1e-3
+
+
+def test_unit_scale_is_the_unweighted_loop_bit_for_bit(moons):
+    X, y = moons
+    n = len(y)
+    C = np.full(n, 10.0)
+    kw = dict(gamma=1.0, n_rounds=30, learning_rate=0.03, flip_budget=10, seed=2,
+              diagnostics=True)
+    a = _core.floral_fit(X, y, C, np.zeros(n), **kw)
+    b = _core.floral_fit(X, y, C, np.zeros(n), scale=np.ones(n), **kw)
+    assert a.coef.tobytes() == b.coef.tobytes() and a.b == b.b
+    assert a.history.objective.tobytes() == b.history.objective.tobytes()
+
+
+@pytest.mark.parametrize("layout", ["dense", "float32", "csr"])
+def test_weighted_feature_path_matches_reference(moons, layout):
+    """The linear kernel in feature space (dense float64/float32 and CSR rows) with a
+    scale: the reference on K = X X^T, and the auto step is 0.5 / lambda_max(D^1/2 K D^1/2)."""
+    import scipy.sparse as sp
+
+    X, y = moons
+    Xf = X.astype(np.float32) if layout == "float32" else X
+    C = np.where(y > 0, 1.0, 3.0)
+    d = _point_scale(C)
+    K = Xf.astype(float) @ Xf.astype(float).T
+    Xin = sp.csr_matrix(Xf) if layout == "csr" else Xf
+    lam0 = _generic_start(y, C)
+    res = _core.floral_fit(Xin, y, C, lam0, kernel="linear", n_rounds=25,
+                           learning_rate=None, step_scale=0.5, flip_budget=8,
+                           candidate_factor=1.0, storage="features", scale=d,
+                           diagnostics=True)
+    r = np.sqrt(d)
+    lmax = np.linalg.eigvalsh(r[:, None] * K * r)[-1]
+    assert res.lambda_max == pytest.approx(lmax, rel=1e-4)
+    lam_ref, yt_ref, b_ref, _ = floral_reference(K, y, C, lam0, n_rounds=25,
+                                                 learning_rate=res.learning_rate,
+                                                 flip_budget=8, scale=d)
+    np.testing.assert_allclose(res.diagnostics.lam, lam_ref, atol=1e-6)
+    np.testing.assert_array_equal(res.diagnostics.yt, yt_ref)
+    assert res.b == pytest.approx(b_ref, abs=1e-6)
+
+
+def test_weighted_auto_step_on_the_gram_path(moons):
+    from scipy.sparse.linalg import eigsh
+
+    X, y = moons
+    n = len(y)
+    C = np.where(y > 0, 5.0, 1.0)
+    d = _point_scale(C)
+    res = _core.floral_fit(X, y, C, np.zeros(n), n_rounds=1, learning_rate=None,
+                           step_scale=0.5, scale=d)
+    r = np.sqrt(d)
+    lmax = eigsh(r[:, None] * gram32(X) * r, k=1, which="LA")[0][0]
+    assert res.lambda_max == pytest.approx(lmax, rel=1e-3)
+    assert res.learning_rate == pytest.approx(0.5 / lmax, rel=1e-3)
+    # differs from the unscaled estimate (a check that the scale reached the iteration)
+    plain = _core.floral_fit(X, y, C, np.zeros(n), n_rounds=1, learning_rate=None,
+                             step_scale=0.5)
+    assert abs(plain.lambda_max - lmax) > 0.05 * lmax
+
+
+def test_weighted_one_vs_rest_game_matches_numpy_reference(blobs3):
+    X, y, Xv, yv = blobs3
+    n = len(y)
+    C = np.array([1.0, 2.0, 6.0])[y]  # per-class boxes
+    d = _point_scale(C)
+    Kv = kernel_reference(Xv, X, "rbf", 0.1).astype(np.float32).astype(float)
+    rng = np.random.default_rng(0)
+    lam0 = np.array([project_reference(rng.uniform(0, 1, n), np.where(y == p, 1, -1), 0.0, C)
+                     for p in range(3)])
+    ref = floral_game_reference(gram32(X, gamma=0.1), y, C, n_classes=3, n_rounds=25,
+                                learning_rate=0.05, flip_budget=9, K_eval=Kv, y_eval=yv,
+                                lam0=lam0, scale=d)
+    res = _core.floral_fit(X, y, C, lam0, n_classes=3, gamma=0.1, n_rounds=25,
+                           learning_rate=0.05, flip_budget=9, candidate_factor=1.0,
+                           X_eval=Xv, y_eval=yv, scale=d)
+    np.testing.assert_allclose(res.coef, ref[-1]["coef"], atol=1e-6)
+    np.testing.assert_allclose(res.b, ref[-1]["b"], atol=1e-6)
+    np.testing.assert_array_equal(res.labels, ref[-1]["labels"])
+
+
+def test_floral_fit_rejects_a_bad_scale(moons):
+    X, y = moons
+    n = len(y)
+    for bad, match in [(np.ones(n - 1), "shape"), (np.full(n, -1.0), "scale"),
+                       (np.full(n, np.nan), "scale"), (np.zeros(n), "only where C is 0")]:
+        with pytest.raises(ValueError, match=match):
+            _core.floral_fit(X, y, np.ones(n), np.zeros(n), n_rounds=1, scale=bad)

@@ -47,26 +47,32 @@ def exact_sums(a, lower, upper):
     return lo, hi
 
 
-def exact_projection(v, a, lower, upper):
+def exact_projection(v, a, lower, upper, scale=None):
     """The projection in rational arithmetic, returned as correctly rounded floats.
 
     phi(mu) = sum_i a_i clip(v_i - mu a_i, l_i, u_i) is non-increasing and linear between
     the sorted breakpoints; bisect over them for the segment holding the root, then solve
     the segment's linear equation exactly. x does not depend on which root is taken.
+    With ``scale`` (d >= 0) the metric is diag(1 / d): x_i = clip(v_i - mu d_i a_i), whose
+    breakpoints are the unweighted ones divided by d_i (none where d_i = 0).
     """
     v = [Fraction(float(t)) for t in v]
     lower = [Fraction(float(t)) for t in lower]
     upper = [Fraction(float(t)) for t in upper]
     a = [int(t) for t in a]
+    d = [Fraction(1)] * len(v) if scale is None else [Fraction(float(t)) for t in scale]
 
     def xs(mu):
-        return [min(max(vi - mu * ai, li), ui) for vi, ai, li, ui in zip(v, a, lower, upper)]
+        return [min(max(vi - mu * di * ai, li), ui)
+                for vi, ai, li, ui, di in zip(v, a, lower, upper, d)]
 
     def phi(mu):
         return sum(ai * xi for ai, xi in zip(a, xs(mu)))
 
-    bps = sorted({b for vi, ai, li, ui in zip(v, a, lower, upper)
+    bps = sorted({b / di for vi, ai, li, ui, di in zip(v, a, lower, upper, d) if di > 0
                   for b in ((vi - ui, vi - li) if ai > 0 else (li - vi, ui - vi))})
+    if not bps:  # every d_i = 0: x = clip(v) whatever mu is
+        bps = [Fraction(0)]
     i, j = 0, len(bps) - 1
     p_i, p_j = phi(bps[i]), phi(bps[j])
     assert p_i >= 0 >= p_j, "infeasible instance given to the oracle"
@@ -305,3 +311,93 @@ def test_topk_rejects_nan(values, data):
     values[data.draw(st.integers(0, len(values) - 1))] = np.nan
     with pytest.raises(ValueError, match="NaN"):
         _core.topk(values, 1)
+
+
+# --- the weighted projection (the leader's under unequal boxes) ---------------------------
+
+# d_i = C_i / mean(C): within 2^-6 .. 2^6 of each other, or 0 (a point with C_i = 0, whose
+# box is pinned)
+scales = st.one_of(st.just(0.0), st.just(1.0), st.floats(min_value=2.0 ** -6, max_value=2.0 ** 6))
+
+
+def check_weighted_projection(v, a, lower, upper, d):
+    """Run the core's weighted projection and assert feasibility, KKT and optimality
+    against the exact oracle; returns (x, mu)."""
+    x, mu = _core.project(v, a, lower, upper, scale=d)
+    assert np.all(np.isfinite(x)) and math.isfinite(mu)
+    assert np.all(lower <= x) and np.all(x <= upper)
+    assert abs(math.fsum(a * x)) <= HYPERPLANE_TOL * (1 + math.fsum(np.abs(x)))
+    kkt = np.clip(v - mu * d * a, lower, upper)
+    assert np.all(np.abs(x - kkt) <= 8 * EPS * (np.abs(v) + abs(mu) * d))
+    scale = max(np.abs(v).max(), np.abs(lower).max(), np.abs(upper).max())
+    np.testing.assert_allclose(x, exact_projection(v, a, lower, upper, d), rtol=0,
+                               atol=8 * len(v) * EPS * scale * max(1.0, d.max() / d[d > 0].min(
+                                   initial=1.0)))
+    return x, mu
+
+
+@given(instances(), st.data())
+@example((np.array([3.0, 1.0]), np.array([1.0, -1.0]), np.zeros(2), np.array([2.0, 0.0])),
+         None)  # a point with C_i = 0 and d_i = 0 stays at 0
+def test_weighted_projection_matches_exact_oracle(inst, data):
+    v, a, lower, upper = inst
+    lo, hi = exact_sums(a, lower, upper)
+    assume(lo <= 0 <= hi)
+    if data is None:
+        d = np.array([1.5, 0.0])
+    else:
+        d = np.array(data.draw(st.lists(scales, min_size=v.size, max_size=v.size)))
+        # d_i = 0 comes with a pinned box (C_i = 0 in the loop): a coordinate that cannot
+        # move along mu but could inside its box would make a feasible set unreachable
+        d[(d == 0) & (lower < upper)] = 1.0
+    x, _ = check_weighted_projection(v, a, lower, upper, d)
+    # d_i = 0: no step along the multiplier, x_i is v_i clipped to its box
+    np.testing.assert_array_equal(x[d == 0], np.clip(v, lower, upper)[d == 0])
+
+
+@given(instances())
+def test_weighted_projection_with_unit_scale_is_the_projection_bit_for_bit(inst):
+    """The loop passes no scale under equal boxes; a scale of ones must agree anyway (the
+    template over the weights folds d_i = 1 away exactly)."""
+    v, a, lower, upper = inst
+    lo, hi = exact_sums(a, lower, upper)
+    assume(lo <= 0 <= hi)
+    x, mu = _core.project(v, a, lower, upper)
+    xw, muw = _core.project(v, a, lower, upper, scale=np.ones_like(v))
+    assert x.tobytes() == xw.tobytes() and mu == muw
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_weighted_projection_matches_scipy_qp(seed):
+    """The weighted projection solves min sum (x_i - v_i)^2 / d_i over the box and the
+    hyperplane: scipy's SLSQP on the same QP (an independent solver, no multiplier)."""
+    from scipy.optimize import minimize
+
+    from oracles import project_reference
+
+    rng = np.random.default_rng(seed)
+    n = 8
+    v, a = rng.normal(size=n) * 2, rng.choice([-1.0, 1.0], n)
+    a[:2] = (1.0, -1.0)  # both signs: the set is not {0}
+    upper = rng.uniform(0.2, 3.0, n)
+    d = rng.uniform(0.2, 5.0, n)
+    x, _ = _core.project(v, a, np.zeros(n), upper, scale=d)
+    qp = minimize(lambda z: np.sum((z - v) ** 2 / d), np.zeros(n),
+                  jac=lambda z: 2 * (z - v) / d, bounds=list(zip(np.zeros(n), upper)),
+                  constraints=[{"type": "eq", "fun": lambda z: a @ z, "jac": lambda z: a}],
+                  method="SLSQP", options={"ftol": 1e-14, "maxiter": 500})
+    assert qp.success
+    np.testing.assert_allclose(x, qp.x, atol=1e-6)
+    np.testing.assert_allclose(x, project_reference(v, a, 0.0, upper, d), atol=1e-12)
+    # the weights matter: the unweighted projection is another point
+    assert np.abs(x - _core.project(v, a, np.zeros(n), upper)[0]).max() > 1e-3
+
+
+def test_weighted_projection_rejects_bad_scale():
+    v, a = np.array([1.0, 2.0]), np.array([1.0, -1.0])
+    for bad in ([1.0, -1.0], [1.0, np.nan], [1.0, np.inf], [1.0, 0.0]):
+        with pytest.raises(ValueError, match="scale"):
+            _core.project(v, a, 0.0, 1.0, scale=bad)
+    # 0 where the box is pinned is the loop's C_i = 0
+    x, _ = _core.project(v, a, 0.0, np.array([1.0, 0.0]), scale=[1.0, 0.0])
+    np.testing.assert_array_equal(x, [0.0, 0.0])

@@ -242,6 +242,29 @@ def test_unbinding_C_warns_and_binding_C_does_not(moons):
     assert np.any(small.history_["n_bound"])
 
 
+def test_unequal_weights_do_not_warn_and_C_still_does(moons):
+    """class_weight and unequal sample_weight scale each point's step inside the game, so
+    they act whether or not a box binds; C (and weights equal for every point) does not."""
+    X, y, _, _ = moons
+    kw = dict(gamma=1.0, n_rounds=60, random_state=0)
+    w = np.where(y == 1, 3.0, 1.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", IneffectiveParameterWarning)
+        clf = FloralSVC(class_weight={0: 1.0, 1: 3.0}, **kw).fit(X, y)
+        FloralSVC(**kw).fit(X, y, sample_weight=w)
+    assert not np.any(clf.history_["n_bound"])  # no box bound, and still no warning
+    y_imb = y.copy()
+    y_imb[:40] = 1
+    with pytest.warns(IneffectiveParameterWarning, match="^C changed nothing"):
+        FloralSVC(C=1000, class_weight="balanced", **kw).fit(X, y_imb)
+    # "balanced" on equal class counts gives every point weight 1: it cannot act
+    assert np.bincount(y).tolist() == [120, 120]
+    with pytest.warns(IneffectiveParameterWarning, match="^C and class_weight changed"):
+        FloralSVC(C=1000, class_weight="balanced", **kw).fit(X, y)
+    with pytest.warns(IneffectiveParameterWarning, match="^C and sample_weight changed"):
+        FloralSVC(C=1000, **kw).fit(X, y, sample_weight=np.full(len(y), 0.5))
+
+
 def test_C_does_not_warn_when_the_search_played_the_plain_svm(moons):
     # with X_val the search's budget-0 candidate is SVC's optimum, where C acts: whichever
     # candidate wins, C took part in the choice (the README's example sets C = 10)

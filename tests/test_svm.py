@@ -15,6 +15,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from floral import FloralSVC
 from floral.datasets import load_moons
+from floral.exceptions import IneffectiveParameterWarning
 from oracles import floral_reference, kernel_reference
 
 
@@ -110,8 +111,9 @@ def test_sample_weight_scales_c(moons):
                     selection="last")
     clf.fit(X, y, sample_weight=w)
     K = kernel_reference(X, X, "rbf", 0.5).astype(np.float32).astype(float)
+    # unequal boxes: the leader's step is preconditioned by d = C_i / mean(C)
     lam, *_ = floral_reference(K, 2 * y - 1, 2.0 * w, np.zeros(n), n_rounds=30,
-                               learning_rate=0.05)
+                               learning_rate=0.05, scale=w / w.mean())
     coef = np.zeros(n)
     coef[clf.support_] = clf.dual_coef_.ravel()
     np.testing.assert_allclose(np.abs(coef), lam, atol=1e-6)
@@ -560,6 +562,14 @@ EXPECTED_FAILED_CHECKS = {
     "check_sample_weight_equivalence_on_sparse_data": (
         "the same as on dense data: sparse X runs the same rounds (tests/test_sparse.py)"
     ),
+    "check_class_weight_classifiers": (
+        "class weights 1000 : 0.0001 scale each point's step by d_i = C_i / mean(C), so "
+        "the low-weight class's duals cross their box 1e7 times more slowly than the "
+        "others' and are still free (between their bounds) after the check's 200 rounds; "
+        "the free-SV intercept then follows them and the model favours the low-weight "
+        "class. SVC puts them at their bound. Moderate weights move the model as SVC's "
+        "do (test_balanced_class_weight_raises_minority_recall_in_the_game)."
+    ),
 }
 
 
@@ -569,3 +579,96 @@ EXPECTED_FAILED_CHECKS = {
 )
 def test_sklearn_compatible(estimator, check):
     check(estimator)
+
+
+# --- class_weight / sample_weight inside the game ------------------------------------------
+
+def _imbalanced_moons(seed, frac=0.1, n=400, noise=0.3):
+    """Moon with 10 % positives for training, a balanced test set of 2,000."""
+    X, y = make_moons(2 * n, noise=noise, random_state=seed)
+    keep = np.r_[np.flatnonzero(y == 0)[:round(n * (1 - frac))],
+                 np.flatnonzero(y == 1)[:round(n * frac)]]
+    Xt, yt = make_moons(2000, noise=noise, random_state=seed + 100)
+    return X[keep], y[keep], Xt, yt
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_balanced_class_weight_raises_minority_recall_in_the_game(seed):
+    """Under the attacker (flip_budget 5 %, no validation set: the tail average) the
+    weights scale each point's step, so "balanced" moves the model as it moves SVC's:
+    minority recall goes up (by 7-10 points here, SVC's by 8-24; asserted: 3)."""
+    X, y, Xt, yt = _imbalanced_moons(seed)
+    recall = {}
+    for cw in (None, "balanced"):
+        svc = SVC(C=1.0, gamma=1.0, class_weight=cw).fit(X, y)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", IneffectiveParameterWarning)
+            fl = FloralSVC(C=1.0, gamma=1.0, flip_budget=0.05, n_rounds=150,
+                           random_state=seed, class_weight=cw).fit(X, y)
+        recall[cw] = [np.mean(m.predict(Xt[yt == 1]) == 1) for m in (svc, fl)]
+    assert recall["balanced"][0] > recall[None][0] + 0.03  # SVC's direction
+    assert recall["balanced"][1] > recall[None][1] + 0.03  # the game's, the same
+
+
+def test_upweighting_a_class_moves_predictions_towards_it():
+    """sample_weight 5 on the minority class: more test points predicted in it, as for
+    SVC (the game's share rises by about 5 points on this set, SVC's by 8)."""
+    X, y, Xt, _ = _imbalanced_moons(2)
+    kw = dict(C=1.0, gamma=1.0, flip_budget=0.05, n_rounds=150, random_state=0)
+    share = {}
+    for w1 in (1.0, 5.0):
+        w = np.where(y == 1, w1, 1.0)
+        clf = FloralSVC(**kw).fit(X, y, sample_weight=None if w1 == 1.0 else w)
+        svc = SVC(C=1.0, gamma=1.0).fit(X, y, sample_weight=w)
+        share[w1] = [np.mean(m.predict(Xt) == 1) for m in (svc, clf)]
+    assert share[5.0][0] > share[1.0][0] + 0.04  # SVC's direction
+    assert share[5.0][1] > share[1.0][1] + 0.02
+
+
+def test_equal_weights_play_the_unweighted_game_bit_for_bit(moons):
+    """Weights equal for every point only rescale C: no preconditioning, the same bits as
+    the same C without weights."""
+    X, y = moons
+    kw = dict(gamma=1.0, flip_budget=0.05, n_rounds=60, random_state=0)
+    with pytest.warns(IneffectiveParameterWarning, match="C changed nothing"):
+        plain = FloralSVC(C=2.0, **kw).fit(X, y)
+    # such weights act only through the box, so they still warn when no box binds
+    with pytest.warns(IneffectiveParameterWarning, match="^sample_weight changed nothing"):
+        weighted = FloralSVC(C=1.0, **kw).fit(X, y, sample_weight=np.full(len(y), 2.0))
+    assert plain.dual_coef_.tobytes() == weighted.dual_coef_.tobytes()
+    assert plain.intercept_.tobytes() == weighted.intercept_.tobytes()
+    assert plain.learning_rate_ == weighted.learning_rate_
+
+
+@pytest.mark.parametrize("layout", ["dense", "csr"])
+def test_balanced_class_weight_acts_on_the_linear_feature_path(layout):
+    import scipy.sparse as sp
+
+    rng = np.random.default_rng(0)
+    n_neg, n_pos = 360, 40
+    X = np.r_[rng.normal(0, 1, (n_neg, 5)), rng.normal(0, 1, (n_pos, 5)) + 1.0]
+    y = np.r_[np.zeros(n_neg, int), np.ones(n_pos, int)]
+    Xt = rng.normal(0, 1, (1000, 5)) + 1.0  # minority-class test points
+    if layout == "csr":
+        X, Xt = sp.csr_matrix(X), sp.csr_matrix(Xt)
+    recall = {}
+    for cw in (None, "balanced"):
+        clf = FloralSVC(kernel="linear", C=1.0, flip_budget=0.05, n_rounds=150,
+                        random_state=0, class_weight=cw).fit(X, y)
+        assert clf._storage["storage"] == ("csr" if layout == "csr" else "features")
+        svc = SVC(kernel="linear", C=1.0, class_weight=cw).fit(X, y)
+        recall[cw] = [np.mean(m.predict(Xt) == 1) for m in (svc, clf)]
+    # SVC gains about 28 points of minority recall here, the game 7.5
+    assert recall["balanced"][0] > recall[None][0] + 0.1
+    assert recall["balanced"][1] > recall[None][1] + 0.04
+
+
+def test_class_weight_acts_in_one_vs_rest():
+    X, y = make_blobs(450, centers=3, cluster_std=2.5, random_state=1)
+    Xt, yt = make_blobs(1500, centers=3, cluster_std=2.5, random_state=1, shuffle=True)
+    kw = dict(C=1.0, gamma=0.2, flip_budget=0.05, n_rounds=100, random_state=0)
+    recall = {}
+    for cw in (None, {0: 1.0, 1: 1.0, 2: 5.0}):
+        clf = FloralSVC(class_weight=cw, **kw).fit(X, y)
+        recall[cw is None] = np.mean(clf.predict(Xt[yt == 2]) == 2)
+    assert recall[False] > recall[True] + 0.02

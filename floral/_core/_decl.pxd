@@ -43,6 +43,9 @@ cdef extern from "projection.hpp" namespace "floral":
     double project_box_hyperplane(const double* v, const int8_t* a, const double* l,
                                   const double* u, index_t n, double* x,
                                   ProjectionWorkspace& ws) except + nogil
+    double project_box_hyperplane_weighted(const double* v, const int8_t* a, const double* l,
+                                           const double* u, const double* d, index_t n,
+                                           double* x, ProjectionWorkspace& ws) except + nogil
 
 cdef extern from "kernel.hpp" namespace "floral":
     const index_t c_GEMM_MIN_FEATURES "floral::GEMM_MIN_FEATURES"
@@ -137,19 +140,20 @@ cdef extern from "floral_loop.hpp" namespace "floral":
         cbool balanced
         const double* eval_weight
         cbool adaptive_threads
+        const double* scale
     void run_floral_gram(GramCache& cache, CrossKernel* ev, const int32_t* y_eval,
                          const int32_t* y, index_t n_classes, const double* C,
                          const double* lam0, const index_t* class_cap, const LoopParams& p,
                          round_callback cb, void* ctx, LoopResult& res) except + nogil
     double gram_lambda_max(GramCache& cache, index_t max_iter, double rtol,
-                           index_t* iterations) except + nogil
+                           index_t* iterations, const double* scale) except + nogil
     void run_floral_features[T](BasicFeatureOperator[T]& op, BasicFeatureOperator[T]* ev,
                                 const int32_t* y_eval, const int32_t* y, index_t n_classes,
                                 const double* C, const double* lam0, const index_t* class_cap,
                                 const LoopParams& p, round_callback cb, void* ctx,
                                 LoopResult& res) except + nogil
     double features_lambda_max[T](BasicFeatureOperator[T]& op, index_t max_iter, double rtol,
-                                  index_t* iterations) except + nogil
+                                  index_t* iterations, const double* scale) except + nogil
 
 cdef extern from "sparse_features.hpp" namespace "floral":
     cdef cppclass BasicCsrFeatureOperator[T, I]:
@@ -165,7 +169,8 @@ cdef extern from "sparse_features.hpp" namespace "floral":
                               const LoopParams& p, round_callback cb, void* ctx,
                               LoopResult& res) except + nogil
     double csr_lambda_max[T, I](BasicCsrFeatureOperator[T, I]& op, index_t max_iter,
-                                double rtol, index_t* iterations) except + nogil
+                                double rtol, index_t* iterations,
+                                const double* scale) except + nogil
 
 cdef extern from "decision.hpp" namespace "floral":
     void c_decision_function "floral::decision_function"(

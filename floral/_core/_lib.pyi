@@ -45,7 +45,11 @@ def simd_info() -> tuple[str, tuple[str, ...]]: ...
 def select_simd_target(name: str) -> None: ...
 
 def project(
-    v: ArrayLike, a: ArrayLike, lower: ArrayLike, upper: ArrayLike
+    v: ArrayLike,
+    a: ArrayLike,
+    lower: ArrayLike,
+    upper: ArrayLike,
+    scale: ArrayLike | None = None,
 ) -> tuple[NDArray[np.float64], float]: ...
 def topk(values: ArrayLike, k: int, threshold: float = ...) -> NDArray[np.int64]: ...
 def sample_among(candidates: ArrayLike, k: int, seed: int) -> NDArray[np.int64]: ...
@@ -87,6 +91,7 @@ def floral_fit(
     power_rtol: float = 1e-7,
     storage: str = "gram",
     diagnostics: bool = False,
+    scale: ArrayLike | None = None,
 ) -> FitResult: ...
 def kernel_rows_seconds(
     X: ArrayLike,

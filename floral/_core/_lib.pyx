@@ -24,7 +24,8 @@ from floral._core._decl cimport (
     ProjectionWorkspace, PyErr_CheckSignals, RoundModel, _check_signals_pending,
     c_decision_function, c_GEMM_MIN_FEATURES, c_sample_among, compiler_version, csr_lambda_max,
     dgemm_fn, features_lambda_max, g_interrupt_check, gram_lambda_max, index_t, max_threads,
-    openmp_enabled, openmp_version, project_box_hyperplane, run_floral_csr,
+    openmp_enabled, openmp_version, project_box_hyperplane, project_box_hyperplane_weighted,
+    run_floral_csr,
     run_floral_features, run_floral_gram, set_simd_target, simd_target,
     simd_target_supported, topk_above)
 
@@ -196,10 +197,13 @@ class _blas_single_thread:
         return False
 
 
-def project(v, a, lower, upper):
+def project(v, a, lower, upper, scale=None):
     """Euclidean projection of v onto {lower <= x <= upper, a^T x = 0}, a in {-1, +1}^n.
 
-    Returns ``(x, mu)`` with ``x_i = clip(v_i - mu a_i, lower_i, upper_i)``.
+    Returns ``(x, mu)`` with ``x_i = clip(v_i - mu a_i, lower_i, upper_i)``. With
+    ``scale`` (d, n finite values >= 0) the projection is in the metric diag(1 / d) (the
+    FLORAL leader's with unequal boxes): ``x_i = clip(v_i - mu d_i a_i, lower_i, upper_i)``;
+    ``d_i = 0`` is meant for a pinned box (``lower_i == upper_i``).
     """
     cdef const double[::1] vv = np.ascontiguousarray(v, dtype=np.float64).reshape(-1)
     cdef index_t n = vv.shape[0]
@@ -221,12 +225,27 @@ def project(v, a, lower, upper):
     hi_sum = math.fsum(np.where(a_np > 0, up, -lo))
     if lo_sum > 0 or hi_sum < 0:
         raise ValueError("the set {lower <= x <= upper, a^T x = 0} is empty")
+    cdef const double[::1] dv
+    if scale is not None:
+        d_arr = np.array(np.broadcast_to(np.asarray(scale, dtype=np.float64), (n,)))
+        if not np.all(np.isfinite(d_arr)) or np.any(d_arr < 0):
+            raise ValueError("scale must be finite and >= 0")
+        if np.any((d_arr == 0) & (lo < up)):
+            # such a coordinate cannot move along the multiplier: the set could be out of
+            # reach, and mu unbounded
+            raise ValueError("scale may be 0 only where lower == upper")
+        dv = d_arr
     x = np.empty(n, dtype=np.float64)
     cdef double[::1] xv = x
     cdef ProjectionWorkspace ws
     cdef double mu
-    with nogil:
-        mu = project_box_hyperplane(&vv[0], &av[0], &lv[0], &uv[0], n, &xv[0], ws)
+    if scale is None:
+        with nogil:
+            mu = project_box_hyperplane(&vv[0], &av[0], &lv[0], &uv[0], n, &xv[0], ws)
+    else:
+        with nogil:
+            mu = project_box_hyperplane_weighted(&vv[0], &av[0], &lv[0], &uv[0], &dv[0], n,
+                                                 &xv[0], ws)
     return x, mu
 
 
@@ -382,7 +401,8 @@ cdef tuple _features_loop(const feature_t[:, ::1] X, const feature_t[:, ::1] X_e
             if m > 0:
                 ev = new BasicFeatureOperator[feature_t](&X[0, 0], n, d, &X_eval[0, 0], m, nt)
             if auto_step:
-                lmax = features_lambda_max(op[0], power_max_iter, power_rtol, &iters)
+                lmax = features_lambda_max(op[0], power_max_iter, power_rtol, &iters,
+                                           p.scale)
         if auto_step:
             p.learning_rate = _auto_step(lmax, step_scale)
         with nogil:
@@ -469,7 +489,7 @@ cdef tuple _csr_loop(const feature_t[::1] data, const csr_index_t[::1] indices,
                     dp, ip, &indptr[0], n, d, edp, eip, &e_indptr[0], m, nt)
                 ev.share_from(op)  # X^T over the changed rows is computed once
             if auto_step:
-                lmax = csr_lambda_max(op[0], power_max_iter, power_rtol, &iters)
+                lmax = csr_lambda_max(op[0], power_max_iter, power_rtol, &iters, p.scale)
         if auto_step:
             p.learning_rate = _auto_step(lmax, step_scale)
         with nogil:
@@ -492,7 +512,7 @@ def floral_fit(X, y, C, lam0, *, index_t n_classes=2, str kernel="rbf", double g
                double dense_fraction=0.5, X_eval=None, y_eval=None, w_eval=None,
                double eval_cache_size=256.0, index_t average_from=0, index_t n_best=0,
                str scoring="accuracy", index_t power_max_iter=200, double power_rtol=1e-7,
-               str storage="gram", bint diagnostics=False):
+               str storage="gram", bint diagnostics=False, scale=None):
     """Run the FLORAL round loop in C++ (see floral_loop.hpp for the algorithm).
 
     ``y`` is in {-1, +1} for two classes (one problem), or holds class indices
@@ -505,6 +525,11 @@ def floral_fit(X, y, C, lam0, *, index_t n_classes=2, str kernel="rbf", double g
     highest ``scoring`` ("accuracy" or "balanced_accuracy"; weighted by ``w_eval``, m
     non-negative floats, when given); rounds from ``average_from``
     (1-based, 0 = none) are averaged.
+
+    ``scale`` (n finite values >= 0, or None) preconditions the leader's step and
+    projection by d = scale (floral_loop.hpp; FloralSVC passes d_i = C_i / mean(C) when the
+    boxes differ), and ``learning_rate=None`` then takes ``step_scale / lambda_max(D^1/2 K
+    D^1/2)``; None is the unpreconditioned step.
 
     ``storage="gram"`` keeps the kernel matrix (packed triangle, square or row cache, by
     ``cache_size``); ``storage="features"`` (``kernel="linear"`` only) works on X itself,
@@ -554,6 +579,16 @@ def floral_fit(X, y, C, lam0, *, index_t n_classes=2, str kernel="rbf", double g
         raise ValueError("lam0 must satisfy 0 <= lam0 <= C")
     lam_arr = lam_arr.reshape(-1)
     cdef const double[::1] lv = lam_arr
+    cdef const double[::1] sv
+    cdef const double* scale_ptr = NULL
+    if scale is not None:
+        scale_arr = _as_1d(scale, n, np.float64, "scale")
+        if not np.all(np.isfinite(scale_arr)) or np.any(scale_arr < 0):
+            raise ValueError("scale must be finite and >= 0 for every sample")
+        if np.any((scale_arr == 0) & (C_arr > 0)):
+            raise ValueError("scale may be 0 only where C is 0 (a dual that cannot move)")
+        sv = scale_arr
+        scale_ptr = &sv[0]
     cdef KernelSpec spec = _spec(kernel, gamma, degree, coef0)
     cdef bint auto_step = learning_rate is None
     # sizes, divisors and the candidate count: wrong values here would be undefined
@@ -637,6 +672,7 @@ def floral_fit(X, y, C, lam0, *, index_t n_classes=2, str kernel="rbf", double g
     p.eval_weight = wev_ptr
     # n_jobs=None: up to all cores, each product on one thread or all by timing
     p.adaptive_threads = n_jobs is None
+    p.scale = scale_ptr
 
     cdef _LoopContext ctx = _LoopContext()
     ctx.callback = callback
@@ -704,7 +740,7 @@ def floral_fit(X, y, C, lam0, *, index_t n_classes=2, str kernel="rbf", double g
                         if serial_power:
                             cache.set_threads(1)
                         lmax = gram_lambda_max(cache[0], power_max_iter, power_rtol,
-                                               &power_iters)
+                                               &power_iters, p.scale)
                         cache.set_threads(cache.max_threads())
             if auto_step:
                 p.learning_rate = _auto_step(lmax, step_scale)

@@ -344,7 +344,7 @@ def kernel_lambda_max(X, *, str kernel="rbf", double gamma=1.0, int degree=3,
         with _lib._blas_single_thread(d):
             with nogil:
                 cache = new GramCache(&Xv[0, 0], n, d, spec, budget, nt, _gemm)
-                lmax = gram_lambda_max(cache[0], max_iter, rtol, &iters)
+                lmax = gram_lambda_max(cache[0], max_iter, rtol, &iters, NULL)
     finally:
         if cache != NULL:
             del cache

@@ -9,6 +9,12 @@
 //   f_p = K (yt_p * lam_p)                  kept incrementally (DecisionValues)
 //   g   = yt_p * f_p - 1                    gradient of D(lam) = 1/2 lam'Q lam - 1'lam
 //   lam_p <- Proj_{0 <= lam <= C, yt_p'lam = 0}(lam_p - eta_t g)
+//
+// With unequal boxes C_i (class_weight, sample_weight) the step and the projection are
+// preconditioned by d_i = C_i / mean(C) (LoopParams::scale): lam_p - eta_t d * g, projected
+// in the metric diag(1 / d), so a point with a larger box also moves faster towards it and
+// the weights act from the first round rather than only once a box binds. Equal boxes pass
+// no scale and run the unpreconditioned step above, bit for bit.
 //   b_p = mean over free SVs of (yt_i - f_i)    (LIBSVM's midpoint rule without free SVs)
 //
 // then the round is scored on the validation set and kept (rounds.hpp: history, running
@@ -66,6 +72,8 @@ struct LoopParams {
     bool balanced = false;        // rank rounds by balanced accuracy instead of accuracy
     const double* eval_weight = nullptr;  // weights of the m validation points; null = 1
     bool adaptive_threads = false;  // n_jobs=None: ThreadGovernor picks 1 or all threads
+    // d_i = C_i / mean(C) (n values, 0 only where C_i = 0); null: equal boxes, no scale
+    const double* scale = nullptr;
 };
 
 // The validation side: an operator from the training points to m validation points (null:
@@ -189,13 +197,13 @@ class DecisionValues {
 
 // The leader: the duals lam_p of the P problems, the labels yt_p in {-1, +1} each trains
 // on, the coefficients c_p = yt_p * lam_p and the intercepts b_p (problem-major, n per
-// problem). C: the per-sample box.
+// problem). C: the per-sample box; d: the step's per-point scale (null: none).
 class Leader {
   public:
     Leader(const double* lam0, const std::int32_t* labels, index_t n, index_t P,
-           const double* C)
+           const double* C, const double* d)
         : lam(lam0, lam0 + P * n), c(static_cast<size_t>(P * n)), b(static_cast<size_t>(P), 0.0),
-          yt(static_cast<size_t>(P * n)), n_(n), P_(P), C_(C), v_(static_cast<size_t>(n)),
+          yt(static_cast<size_t>(P * n)), n_(n), P_(P), C_(C), d_(d), v_(static_cast<size_t>(n)),
           lam_new_(static_cast<size_t>(n)), zeros_(static_cast<size_t>(n), 0.0) {
         for (index_t q = 0; q < P; ++q) {
             for (index_t i = 0; i < n; ++i) {
@@ -226,16 +234,25 @@ class Leader {
         const double* fq = &values.f[q * n_];
         const std::int8_t* yq = &yt[q * n_];
         // D before the step under this round's labels: a step below 2 / lambda_max(K)
-        // never raises it (descent lemma), so a rise flags a step that is too large.
+        // (2 / lambda_max(D^1/2 K D^1/2) when preconditioned by D = diag(d)) never raises
+        // it (descent lemma), so a rise flags a step that is too large.
         double quad0 = 0.0, lin0 = 0.0, scale = 0.0;
         for (index_t i = 0; i < n_; ++i) {
             quad0 += cq[i] * fq[i];
             lin0 += lq[i];
             scale += std::abs(cq[i] * fq[i]);
-            v_[i] = lq[i] - eta * (yq[i] * fq[i] - 1.0);
         }
-        const double mu = project_box_hyperplane(v_.data(), yq, zeros_.data(), C_, n_,
+        double mu;
+        if (d_ == nullptr) {
+            for (index_t i = 0; i < n_; ++i) v_[i] = lq[i] - eta * (yq[i] * fq[i] - 1.0);
+            mu = project_box_hyperplane(v_.data(), yq, zeros_.data(), C_, n_, lam_new_.data(),
+                                        pws_);
+        } else {
+            for (index_t i = 0; i < n_; ++i)
+                v_[i] = lq[i] - eta * d_[i] * (yq[i] * fq[i] - 1.0);
+            mu = project_box_hyperplane_weighted(v_.data(), yq, zeros_.data(), C_, d_, n_,
                                                  lam_new_.data(), pws_);
+        }
         changed_.clear();
         delta_.clear();
         for (index_t i = 0; i < n_; ++i) {
@@ -307,6 +324,7 @@ class Leader {
 
     index_t n_, P_;
     const double* C_;
+    const double* d_;
     std::vector<double> v_, lam_new_, zeros_, delta_;
     std::vector<index_t> changed_;
     ProjectionWorkspace pws_;
@@ -326,7 +344,7 @@ void run_floral(Op& op, Evaluation<EvalOp> ev, const std::int32_t* y, index_t n_
     const index_t n = op.n();
     const index_t P = n_classes > 2 ? n_classes : 1;  // problems
     std::vector<std::int32_t> labels(y, y + n), labels_new(static_cast<size_t>(n));
-    Leader leader(lam0, y, n, P, C);
+    Leader leader(lam0, y, n, P, C, p.scale);
     DecisionValues<Op, EvalOp> values(op, ev.op, P, p, res.dense_passes);
     leader.start(values);
     ValidationScore validation(ev.classes, values.m(), n_classes, p.eval_weight);
@@ -413,6 +431,37 @@ double lambda_max(Op& op, index_t max_iter, double rtol, index_t* iterations) {
     return lam;
 }
 
+// D^1/2 K D^1/2 for K = op and D = diag(d): the matrix whose lambda_max bounds the
+// preconditioned step (the Leader with a scale).
+template <class Op>
+class ScaledOperator {
+  public:
+    ScaledOperator(Op& op, const double* d)
+        : op_(op), r_(static_cast<size_t>(op.n())), t_(static_cast<size_t>(op.n())) {
+        for (index_t i = 0; i < op.n(); ++i) r_[i] = std::sqrt(d[i]);
+    }
+    index_t n() const { return op_.n(); }
+    void matvec(const double* x, double* y) {
+        const index_t n = op_.n();
+        for (index_t i = 0; i < n; ++i) t_[i] = r_[i] * x[i];
+        op_.matvec(t_.data(), y);
+        for (index_t i = 0; i < n; ++i) y[i] *= r_[i];
+    }
+
+  private:
+    Op& op_;
+    std::vector<double> r_, t_;
+};
+
+// lambda_max of K (scale null) or of D^1/2 K D^1/2 (D = diag(scale)).
+template <class Op>
+double lambda_max(Op& op, index_t max_iter, double rtol, index_t* iterations,
+                  const double* scale) {
+    if (scale == nullptr) return lambda_max(op, max_iter, rtol, iterations);
+    ScaledOperator<Op> scaled(op, scale);
+    return lambda_max(scaled, max_iter, rtol, iterations);
+}
+
 // Entry points for the Cython layer, which binds concrete types only.
 inline void run_floral_gram(GramCache& cache, CrossKernel* eval, const std::int32_t* y_eval,
                             const std::int32_t* y, index_t n_classes, const double* C,
@@ -424,9 +473,9 @@ inline void run_floral_gram(GramCache& cache, CrossKernel* eval, const std::int3
 }
 
 inline double gram_lambda_max(GramCache& cache, index_t max_iter, double rtol,
-                              index_t* iterations) {
+                              index_t* iterations, const double* scale = nullptr) {
     GramOperator op(cache);
-    return lambda_max(op, max_iter, rtol, iterations);
+    return lambda_max(op, max_iter, rtol, iterations, scale);
 }
 
 // The linear kernel in feature space; the validation side is a FeatureOperator from the
@@ -443,8 +492,8 @@ inline void run_floral_features(BasicFeatureOperator<T>& op, BasicFeatureOperato
 
 template <typename T>
 inline double features_lambda_max(BasicFeatureOperator<T>& op, index_t max_iter, double rtol,
-                                  index_t* iterations) {
-    return lambda_max(op, max_iter, rtol, iterations);
+                                  index_t* iterations, const double* scale = nullptr) {
+    return lambda_max(op, max_iter, rtol, iterations, scale);
 }
 
 }  // namespace floral

@@ -15,6 +15,18 @@
 // work is expected O(n) (nth_element is expected linear). Once no breakpoint is inside,
 // phi is linear on the bracket and mu is solved for exactly; one Newton polish on the free
 // set removes the rounding left in a^T x.
+//
+// The weighted variant projects in the metric diag(1 / d), d_i >= 0:
+//
+//     P_d(v) = argmin_x sum_i (x_i - v_i)^2 / d_i   s.t. the same constraints,
+//
+// so x_i(mu) = clip(v_i - mu d_i a_i, l_i, u_i): the breakpoints are the unweighted ones
+// divided by d_i and a free coordinate contributes slope -d_i instead of -1 (a coordinate
+// with d_i = 0 is fixed at clip(v_i, l_i, u_i)). The FLORAL leader uses it with
+// d_i = C_i / mean(C) (per-point weights, floral_loop.hpp). Both variants are one template
+// on the weights; unit weights compile to the unweighted algorithm, bit for bit (every
+// multiplication and division by 1.0 is exact, and a count of free coordinates summed as
+// 1.0s is exact).
 #pragma once
 
 #include <algorithm>
@@ -31,15 +43,28 @@ struct ProjectionWorkspace {
     std::vector<double> breakpoints;
 };
 
-// Solves for mu and writes x (x may not alias v). Returns mu. The caller guarantees
-// feasibility: sum_{a=+1} l - sum_{a=-1} u <= 0 <= sum_{a=+1} u - sum_{a=-1} l.
-inline double project_box_hyperplane(const double* v, const std::int8_t* a, const double* l,
-                                     const double* u, index_t n, double* x,
-                                     ProjectionWorkspace& ws) {
+namespace detail {
+
+// d_i = 1 for every i, known at compile time.
+struct UnitWeights {
+    static constexpr bool weighted = false;
+    double operator[](index_t) const { return 1.0; }
+};
+
+struct PointWeights {
+    static constexpr bool weighted = true;
+    const double* d;
+    double operator[](index_t i) const { return d[i]; }
+};
+
+template <class W>
+double project_impl(const double* v, const std::int8_t* a, const double* l, const double* u,
+                    W d, index_t n, double* x, ProjectionWorkspace& ws) {
     const double inf = std::numeric_limits<double>::infinity();
-    // lo_i / hi_i: the mu interval on which x_i is strictly between its bounds.
-    auto lo = [&](index_t i) { return a[i] > 0 ? v[i] - u[i] : l[i] - v[i]; };
-    auto hi = [&](index_t i) { return a[i] > 0 ? v[i] - l[i] : u[i] - v[i]; };
+    // lo_i / hi_i: the mu interval on which x_i is strictly between its bounds (only read
+    // for d_i > 0: a coordinate with d_i = 0 never enters the search below).
+    auto lo = [&](index_t i) { return (a[i] > 0 ? v[i] - u[i] : l[i] - v[i]) / d[i]; };
+    auto hi = [&](index_t i) { return (a[i] > 0 ? v[i] - l[i] : u[i] - v[i]) / d[i]; };
     // a_i x_i for mu below lo_i (left) and above hi_i (right).
     auto left_val = [&](index_t i) { return a[i] > 0 ? u[i] : -l[i]; };
     auto right_val = [&](index_t i) { return a[i] > 0 ? l[i] : -u[i]; };
@@ -47,12 +72,20 @@ inline double project_box_hyperplane(const double* v, const std::int8_t* a, cons
     double mu_l = -inf, mu_r = inf;
     double fixed_sum = 0.0;  // sum of a_i x_i over indices at a bound on the whole bracket
     double free_sum = 0.0;   // sum of a_i v_i over indices free on the whole bracket
-    index_t n_free = 0;
+    double n_free = 0.0;     // sum of d_i over the same (their count for unit weights)
     bool exact = false;
     double mu = 0.0;
 
-    ws.active.resize(static_cast<size_t>(n));
-    for (index_t i = 0; i < n; ++i) ws.active[static_cast<size_t>(i)] = i;
+    if constexpr (W::weighted) {
+        ws.active.clear();
+        for (index_t i = 0; i < n; ++i) {
+            if (d[i] > 0.0) ws.active.push_back(i);
+            else fixed_sum += a[i] * std::min(std::max(v[i], l[i]), u[i]);
+        }
+    } else {
+        ws.active.resize(static_cast<size_t>(n));
+        for (index_t i = 0; i < n; ++i) ws.active[static_cast<size_t>(i)] = i;
+    }
 
     while (true) {
         ws.breakpoints.clear();
@@ -65,7 +98,7 @@ inline double project_box_hyperplane(const double* v, const std::int8_t* a, cons
                 fixed_sum += left_val(i);
             } else if (lo_i <= mu_l && hi_i >= mu_r) {
                 free_sum += a[i] * v[i];
-                ++n_free;
+                n_free += d[i];
             } else {
                 ws.next_active.push_back(i);
                 if (lo_i > mu_l) ws.breakpoints.push_back(lo_i);
@@ -78,9 +111,9 @@ inline double project_box_hyperplane(const double* v, const std::int8_t* a, cons
         auto mid = ws.breakpoints.begin() + static_cast<std::ptrdiff_t>(ws.breakpoints.size() / 2);
         std::nth_element(ws.breakpoints.begin(), mid, ws.breakpoints.end());
         const double m = *mid;
-        double phi = fixed_sum + free_sum - static_cast<double>(n_free) * m;
+        double phi = fixed_sum + free_sum - n_free * m;
         for (index_t i : ws.active) {
-            const double xi = std::min(std::max(v[i] - m * a[i], l[i]), u[i]);
+            const double xi = std::min(std::max(v[i] - m * d[i] * a[i], l[i]), u[i]);
             phi += a[i] * xi;
         }
         if (phi > 0.0) {
@@ -95,9 +128,9 @@ inline double project_box_hyperplane(const double* v, const std::int8_t* a, cons
     }
 
     if (!exact) {
-        if (n_free > 0) {
+        if (n_free > 0.0) {
             // phi is linear on the bracket: fixed_sum + free_sum - n_free * mu = 0.
-            mu = (fixed_sum + free_sum) / static_cast<double>(n_free);
+            mu = (fixed_sum + free_sum) / n_free;
             mu = std::min(std::max(mu, mu_l), mu_r);
         } else if (std::isfinite(mu_l) && std::isfinite(mu_r)) {
             mu = 0.5 * (mu_l + mu_r);  // phi is flat (and zero) on the whole bracket
@@ -106,19 +139,20 @@ inline double project_box_hyperplane(const double* v, const std::int8_t* a, cons
         }
     }
 
-    for (index_t i = 0; i < n; ++i) x[i] = std::min(std::max(v[i] - mu * a[i], l[i]), u[i]);
+    for (index_t i = 0; i < n; ++i)
+        x[i] = std::min(std::max(v[i] - mu * d[i] * a[i], l[i]), u[i]);
 
     // Newton polish: the closed-form mu carries rounding of the running sums.
     double resid = 0.0;
-    index_t n_inside = 0;
+    double n_inside = 0.0;  // phi's slope on the free set (a count for unit weights)
     for (index_t i = 0; i < n; ++i) {
         resid += a[i] * x[i];
-        if (x[i] > l[i] && x[i] < u[i]) ++n_inside;
+        if (x[i] > l[i] && x[i] < u[i]) n_inside += d[i];
     }
-    if (resid != 0.0 && n_inside > 0) {
-        mu += resid / static_cast<double>(n_inside);
+    if (resid != 0.0 && n_inside > 0.0) {
+        mu += resid / n_inside;
         for (index_t i = 0; i < n; ++i)
-            x[i] = std::min(std::max(v[i] - mu * a[i], l[i]), u[i]);
+            x[i] = std::min(std::max(v[i] - mu * d[i] * a[i], l[i]), u[i]);
     }
 
     // When |v_i| dwarfs the box, v_i - mu a_i cancels and can round a free coordinate onto
@@ -133,17 +167,38 @@ inline double project_box_hyperplane(const double* v, const std::int8_t* a, cons
         abs_sum += std::abs(x[i]);
     }
     if (std::abs(resid) > 1e-12 * (1.0 + abs_sum)) {
-        index_t n_slope = 0;
-        for (index_t i = 0; i < n; ++i) n_slope += lo(i) <= mu && mu <= hi(i);
-        if (n_slope > 0) {
-            const double step = resid / static_cast<double>(n_slope);
+        auto sloped = [&](index_t i) { return d[i] > 0.0 && lo(i) <= mu && mu <= hi(i); };
+        double n_slope = 0.0;
+        for (index_t i = 0; i < n; ++i)
+            if (sloped(i)) n_slope += d[i];
+        if (n_slope > 0.0) {
+            const double step = resid / n_slope;
             for (index_t i = 0; i < n; ++i)
-                if (lo(i) <= mu && mu <= hi(i))
-                    x[i] = std::min(std::max(x[i] - step * a[i], l[i]), u[i]);
+                if (sloped(i)) x[i] = std::min(std::max(x[i] - step * d[i] * a[i], l[i]), u[i]);
             mu += step;
         }
     }
     return mu;
+}
+
+}  // namespace detail
+
+// Solves for mu and writes x (x may not alias v). Returns mu. The caller guarantees
+// feasibility: sum_{a=+1} l - sum_{a=-1} u <= 0 <= sum_{a=+1} u - sum_{a=-1} l.
+inline double project_box_hyperplane(const double* v, const std::int8_t* a, const double* l,
+                                     const double* u, index_t n, double* x,
+                                     ProjectionWorkspace& ws) {
+    return detail::project_impl(v, a, l, u, detail::UnitWeights{}, n, x, ws);
+}
+
+// The projection in the metric diag(1 / d) (d_i >= 0 and finite): x_i = clip(v_i - mu d_i
+// a_i, l_i, u_i) with a^T x = 0. Same contract as project_box_hyperplane, with d_i = 0 only
+// where l_i = u_i (a point with C_i = 0): such a coordinate cannot move along mu.
+inline double project_box_hyperplane_weighted(const double* v, const std::int8_t* a,
+                                              const double* l, const double* u,
+                                              const double* d, index_t n, double* x,
+                                              ProjectionWorkspace& ws) {
+    return detail::project_impl(v, a, l, u, detail::PointWeights{d}, n, x, ws);
 }
 
 }  // namespace floral

@@ -279,8 +279,8 @@ inline void run_floral_csr(BasicCsrFeatureOperator<T, I>& op,
 
 template <typename T, typename I>
 inline double csr_lambda_max(BasicCsrFeatureOperator<T, I>& op, index_t max_iter, double rtol,
-                             index_t* iterations) {
-    return lambda_max(op, max_iter, rtol, iterations);
+                             index_t* iterations, const double* scale = nullptr) {
+    return lambda_max(op, max_iter, rtol, iterations, scale);
 }
 
 }  // namespace floral

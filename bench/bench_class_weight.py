@@ -1,0 +1,125 @@
+"""Class weights in the game: minority recall with class_weight=None and "balanced", for
+SVC and FloralSVC, on two imbalanced sets (issue 19 item 2).
+
+FloralSVC plays its game (flip_budget 0.05, the default without a validation set; the
+tail average is returned) on clean labels. Rows: SVC, FloralSVC (the leader preconditioned
+by d_i = C_i / mean(C), this branch) and FloralSVC with the unpreconditioned leader (the
+step before this change, obtained by making ``_selection.point_scale`` return None), on
+the same data and seeds. Under class_weight=None every box is equal, so the two FloralSVC
+rows are the same game; the script checks that their models are equal bit for bit.
+
+Data: imbalanced Moon (``load_imbalanced_moons(0.1)``: 500 training points, 50 positive;
+gamma 1) and "imbalanced blobs" (``make_classification``: 10 features, 5 informative,
+10 % positives, class_sep 0.8; 600 training / 900 test points, standardised on the
+training points; gamma "scale"). C = 1. Results: bench/README.md, "Class weights in the game".
+
+Usage: nice -n 10 python bench/bench_class_weight.py [--seeds 3] [--quick]
+Writes bench/results/class_weight.{json,md} and prints the table.
+"""
+import sys
+import time
+import warnings
+from unittest import mock
+
+import numpy as np
+from sklearn.datasets import make_classification
+from sklearn.metrics import balanced_accuracy_score
+from sklearn.preprocessing import StandardScaler
+from sklearn.svm import SVC
+
+import _common as common
+from _common import load_average, machine_info, machine_line, pm, write_results
+from floral import FloralSVC, _selection
+from floral.datasets import load_imbalanced_moons
+
+MODELS = ["SVC", "FloralSVC", "FloralSVC, unpreconditioned"]
+
+
+def load(name, seed):
+    if name == "imbalanced moons":
+        d = load_imbalanced_moons(0.1, random_state=seed)
+        return d.X_train, d.y_train, d.X_test, d.y_test, 1.0
+    # make_classification with 10 % positives and overlapping classes
+    X, y = make_classification(n_samples=1500, n_features=10, n_informative=5,
+                               weights=[0.9], class_sep=0.8, flip_y=0.0, random_state=seed)
+    X = StandardScaler().fit(X[:600]).transform(X)
+    return X[:600], y[:600], X[600:], y[600:], "scale"
+
+
+def fit(model, cw, X, y, gamma, seed, n_rounds):
+    if model == "SVC":
+        return SVC(C=1.0, gamma=gamma, class_weight=cw).fit(X, y)
+    clf = FloralSVC(C=1.0, gamma=gamma, flip_budget=0.05, n_rounds=n_rounds,
+                    class_weight=cw, random_state=seed)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # IneffectiveParameterWarning for the old leader
+        if model == "FloralSVC":
+            return clf.fit(X, y)
+        with mock.patch.object(_selection, "point_scale", lambda C_vec: None):
+            return clf.fit(X, y)
+
+
+def run(seeds, n_rounds):
+    rows, bitwise = [], []
+    for name in ("imbalanced moons", "imbalanced blobs"):
+        for seed in seeds:
+            X, y, Xt, yt, gamma = load(name, seed)
+            fitted = {}
+            for cw in (None, "balanced"):
+                for model in MODELS:
+                    t0 = time.perf_counter()
+                    m = fitted[model, cw] = fit(model, cw, X, y, gamma, seed, n_rounds)
+                    pred = m.predict(Xt)
+                    rows.append(dict(data=name, seed=seed, model=model, class_weight=str(cw),
+                                     minority_recall=float(np.mean(pred[yt == 1] == 1)),
+                                     balanced_accuracy=float(balanced_accuracy_score(yt, pred)),
+                                     accuracy=float(np.mean(pred == yt)),
+                                     positives=int(np.sum(y == 1)), n=int(y.size),
+                                     seconds=time.perf_counter() - t0))
+            a, b = fitted["FloralSVC", None], fitted["FloralSVC, unpreconditioned", None]
+            bitwise.append(a.dual_coef_.tobytes() == b.dual_coef_.tobytes()
+                           and a.intercept_.tobytes() == b.intercept_.tobytes())
+    return rows, bitwise
+
+
+def markdown(rows, bitwise, info, seeds, n_rounds):
+    lines = [f"Machine: {machine_line(info)}; load average {info['load']} at the start, shared "
+             "with other jobs. "
+             f"Seeds {list(seeds)}, C = 1, FloralSVC flip_budget 0.05, {n_rounds} rounds, "
+             "no validation set (tail average), clean labels.", "",
+             "| data | model | minority recall, None | \"balanced\" | balanced accuracy, "
+             "None | \"balanced\" |", "| --- | --- | --- | --- | --- | --- |"]
+    for name in ("imbalanced moons", "imbalanced blobs"):
+        for model in MODELS:
+            def col(key, cw, name=name, model=model):
+                return pm([r[key] for r in rows if (r["data"], r["model"], r["class_weight"])
+                           == (name, model, cw)])
+            lines.append(f"| {name} | {model} | {col('minority_recall', 'None')} | "
+                         f"{col('minority_recall', 'balanced')} | "
+                         f"{col('balanced_accuracy', 'None')} | "
+                         f"{col('balanced_accuracy', 'balanced')} |")
+    lines += ["", f"class_weight=None: FloralSVC and the unpreconditioned leader bitwise equal "
+              f"in {sum(bitwise)} of {len(bitwise)} fits."]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None):
+    ap = common.parser(__doc__, "class_weight", "1 seed, 50 rounds")
+    ap.add_argument("--seeds", type=int, default=3)
+    ap.add_argument("--rounds", type=int, default=500)
+    args = common.parse(ap, argv)
+    if args.quick:
+        args.seeds, args.rounds = 1, 50
+    stem = args.out
+    info = machine_info()
+    info["load"] = load_average()
+    seeds = range(args.seeds)
+    rows, bitwise = run(seeds, args.rounds)
+    write_results(stem, dict(machine=info, seeds=list(seeds), rounds=args.rounds, rows=rows,
+                             bitwise_equal_at_equal_weights=bitwise),
+                  markdown(rows, bitwise, info, seeds, args.rounds))
+    return 0 if all(bitwise) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
