@@ -61,9 +61,8 @@ class FloralSVC(BaseKernelSVC):
     Parameters
     ----------
     C : float, default=1.0
-        Box constraint of the dual, as in SVC. Inside the game C acts only once it binds
-        (a dual reaches it); the attacker relabels the largest duals first, so large
-        values often change nothing (``fit`` then warns).
+        Box constraint of the dual, as in SVC. In the game it acts only once a dual reaches
+        it, which relabelling the largest duals often prevents (``fit`` then warns).
     kernel : {kernel_options}, default="rbf"
         Kernel, with scikit-learn's formulas.
     gamma : {"auto_scale", "scale", "auto"} or float, default="auto_scale"
@@ -85,16 +84,13 @@ class FloralSVC(BaseKernelSVC):
         Per round at most ``ceil(class_cap * k * n_c / n)`` of a class's ``n_c`` points
         are relabelled. None: no cap (the paper's attacker).
     class_weight : dict, "balanced" or None, default=None
-        As in SVC: class ``c``'s box is ``C * class_weight[c]``. Inside the game unequal
-        weights (with ``sample_weight``) also scale each point's step: the leader's step
-        and projection are preconditioned by ``d_i = C_i / mean(C)``, so the weights act
-        from the first round, whether or not a box binds.
+        As in SVC: class ``c``'s box is ``C * class_weight[c]``; unequal weights also scale
+        each point's step, ``d_i = C_i / mean(C)``, so they act in the game (README).
     n_rounds : int, default=500
         Rounds of the game (projected-gradient steps).
     learning_rate : "auto" or float, default="auto"
-        Initial step. "auto" is ``0.5 / lambda_max(K)`` (power iteration in the core), or
-        ``0.5 / lambda_max(D^1/2 K D^1/2)`` with ``D = diag(d)`` under unequal weights;
-        steps above twice that diverge (``ConvergenceWarning``).
+        Initial step. "auto" is ``0.5 / lambda_max(D^1/2 K D^1/2)``, ``D = diag(d)`` (see
+        class_weight); steps above twice that diverge (``ConvergenceWarning``).
     lr_decay : float in (0, 1], default=1.0
         Step at round t is ``learning_rate * lr_decay ** (t // lr_decay_every)``.
     lr_decay_every : int, default=100
@@ -304,8 +300,7 @@ class FloralSVC(BaseKernelSVC):
         y : array-like of shape (n_samples,)
             Training labels, two or more classes; they may be poisoned.
         sample_weight : array-like of shape (n_samples,), default=None
-            Sample i gets the box constraint ``C * sample_weight[i]``; unequal weights
-            also scale each point's step inside the game (see ``class_weight``).
+            Sample i gets the box ``C * sample_weight[i]`` and a step scaled as with class_weight.
         X_val : {array-like, sparse matrix} of shape (n_val, n_features), default=None
             A **trusted** validation set: the core scores every ``eval_every``-th round on
             it, ``selection="best"`` keeps the rounds that score highest and, with the
@@ -325,8 +320,7 @@ class FloralSVC(BaseKernelSVC):
         DegenerateModelWarning
             The model predicts one class or scores no better than a constant classifier.
         IneffectiveParameterWarning
-            ``C`` (or weights equal for every point) was set but no dual variable
-            reached its bound.
+            ``C`` (or weights equal for every point) was set but no dual reached its bound.
         """
         search_budget, search_width = _selection.searched(self, X_val is not None)
         if search_budget or search_width:
@@ -342,10 +336,8 @@ class FloralSVC(BaseKernelSVC):
         """One game with this estimator's flip_budget and gamma ("auto" values as
         played without a search); fit without the search and its checks."""
         check_data(X, y)
-        # sparse X: the linear kernel runs on its CSR rows (never densified); the other
-        # kernels read dense rows, so a sparse X is converted up to a size limit
-        sparse = is_sparse(X)
-        if sparse and self.kernel != "linear":
+        # sparse X: the linear kernel runs on its CSR rows, the others densify (size-capped)
+        if is_sparse(X) and self.kernel != "linear":
             X = densify(X, kernel=self.kernel)
         X_given = X
         # the linear kernel in feature space reads float32 features as they are; every
