@@ -329,13 +329,21 @@ def _weights_differ(est, y, sample_weight):
     return point_scale(w) is not None
 
 
+# The smallest per-point scale, as a fraction of the largest: a point whose box is tiny
+# against the others' still moves at this rate, so its dual reaches its (tiny) box within
+# a few rounds, as under the unscaled step; weight ratios up to 1 / SCALE_FLOOR act fully.
+SCALE_FLOOR = 1e-2
+
+
 def point_scale(C_vec):
-    """The leader's per-point scale d_i = C_i / mean(C) (floral_loop.hpp), or None when
-    every box is equal: then the game runs the unpreconditioned step, bit for bit."""
+    """The leader's per-point scale d_i = C_i / mean(C) (floral_loop.hpp), floored at
+    SCALE_FLOOR times the largest for C_i > 0, or None when every box is equal: then the
+    game runs the unpreconditioned step, bit for bit."""
     C_vec = np.asarray(C_vec, dtype=np.float64)
     if C_vec.size == 0 or np.all(C_vec == C_vec[0]):
         return None
-    return C_vec / C_vec.mean()
+    d = C_vec / C_vec.mean()
+    return np.where(d > 0, np.maximum(d, SCALE_FLOOR * d.max()), 0.0)
 
 
 def box_reach(C_vec, models, n_problems):

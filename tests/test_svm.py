@@ -562,14 +562,6 @@ EXPECTED_FAILED_CHECKS = {
     "check_sample_weight_equivalence_on_sparse_data": (
         "the same as on dense data: sparse X runs the same rounds (tests/test_sparse.py)"
     ),
-    "check_class_weight_classifiers": (
-        "class weights 1000 : 0.0001 scale each point's step by d_i = C_i / mean(C), so "
-        "the low-weight class's duals cross their box 1e7 times more slowly than the "
-        "others' and are still free (between their bounds) after the check's 200 rounds; "
-        "the free-SV intercept then follows them and the model favours the low-weight "
-        "class. SVC puts them at their bound. Moderate weights move the model as SVC's "
-        "do (test_balanced_class_weight_raises_minority_recall_in_the_game)."
-    ),
 }
 
 
@@ -639,6 +631,22 @@ def test_equal_weights_play_the_unweighted_game_bit_for_bit(moons):
     assert plain.intercept_.tobytes() == weighted.intercept_.tobytes()
     assert plain.learning_rate_ == weighted.learning_rate_
 
+
+def test_point_scale_is_floored_for_tiny_boxes():
+    """d_i = C_i / mean(C), but no positive d below SCALE_FLOOR times the largest (a box a
+    million times smaller than the others' would otherwise take a million times as many
+    rounds to reach); a zero box stays zero, equal boxes need no scale."""
+    from floral import _selection
+
+    C = np.array([1000.0, 1000.0, 1.0, 1e-4, 0.0])
+    d = _selection.point_scale(C)
+    raw = C / C.mean()
+    floor = _selection.SCALE_FLOOR * raw.max()
+    np.testing.assert_array_equal(d, [raw[0], raw[1], max(raw[2], floor), floor, 0.0])
+    assert _selection.point_scale(np.full(4, 3.0)) is None
+    # ratios within 1 / SCALE_FLOOR are kept as they are
+    C = np.array([1.0, 10.0, 50.0])
+    np.testing.assert_array_equal(_selection.point_scale(C), C / C.mean())
 
 @pytest.mark.parametrize("layout", ["dense", "csr"])
 def test_balanced_class_weight_acts_on_the_linear_feature_path(layout):
