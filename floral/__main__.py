@@ -1,6 +1,4 @@
-import sys
-
-from .cli import main
+from .cli import run
 
 if __name__ == "__main__":  # `python -m floral`; importing this module runs nothing
-    sys.exit(main())
+    run()

@@ -8,7 +8,7 @@ are read and checked, output paths are checked for writability. Ctrl-C stops any
 subcommand with exit status 130.
 """
 from ._demo import DEMO_KERNEL
-from ._main import build_parser, main
+from ._main import build_parser, main, run
 from ._options import CLIError
 
-__all__ = ["main", "build_parser", "CLIError", "DEMO_KERNEL"]
+__all__ = ["main", "run", "build_parser", "CLIError", "DEMO_KERNEL"]

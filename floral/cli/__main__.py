@@ -1,6 +1,4 @@
-import sys
-
-from ._main import main
+from ._main import run
 
 if __name__ == "__main__":  # `python -m floral.cli`, as `python -m floral`
-    sys.exit(main())
+    run()

@@ -37,8 +37,10 @@ class _SigintRecord:
     default handler in the main thread: a SIGINT the parent set to be ignored (``nohup``,
     ``&`` in a script) stays ignored, and an embedding application's handler is kept."""
 
-    def __init__(self):
+    def __init__(self, process=False):
         self.received = False
+        self.exiting = False  # main is returning 130 (set in its interrupt branch)
+        self._process = process
         self._installed = False
         self._hook = None
 
@@ -64,14 +66,24 @@ class _SigintRecord:
 
     def __exit__(self, *exc_info):
         if self._installed:
-            signal.signal(signal.SIGINT, signal.default_int_handler)
+            # the process is ending with status 130: a further (or still pending) SIGINT
+            # during the interpreter's shutdown would end it by the signal instead, after
+            # "floral: interrupted" was printed, so it is ignored from here on
+            last = signal.SIG_IGN if self._process and self.exiting else signal.default_int_handler
+            signal.signal(signal.SIGINT, last)
             sys.unraisablehook = self._hook
         return False
 
 
-def main(argv=None):
+def run():
+    """The process entry (the ``floral`` console script, ``python -m floral``): exits
+    with :func:`main`'s status."""
+    sys.exit(main(_process=True))
+
+
+def main(argv=None, *, _process=False):
     argv = sys.argv[1:] if argv is None else list(argv)
-    with _SigintRecord() as sigint:
+    with _SigintRecord(_process) as sigint:
         try:
             parser = build_parser()
             args = parser.parse_args(argv)
@@ -92,5 +104,6 @@ def main(argv=None):
         except BaseException as exc:
             if not (isinstance(exc, KeyboardInterrupt) or sigint.received):
                 raise
+            sigint.exiting = True
             sys.stderr.write("floral: interrupted\n")
             return 130
