@@ -10,7 +10,7 @@ import copy
 
 import numpy as np
 
-from ._kernels import diagonal, gram, kernel_params
+from ._kernels import KERNELS, diagonal, gram, kernel_params
 
 __all__ = ["RowsOf", "attributes", "compact_expansion", "compact_rows", "core_labels",
            "equality_gap", "history", "is_converted_copy", "kept_model", "round_model",
@@ -234,16 +234,17 @@ def compact_expansion(X, coefs, kernel, gamma, degree, coef0, block=1024):
     whose direction removes the most of the remaining squared error summed over the
     functions; each h_f is then replaced by its orthogonal projection onto span phi(S),
     whose error e_f satisfies |e_f(x)| <= ||e_f|| sqrt(K(x, x)) for every x
-    (Cauchy-Schwarz). It stops once every ||e_f|| <= COMPACT_TOL. Only for kernels that
-    are positive semidefinite (rbf, poly), supports of at least COMPACT_MIN_SV points,
-    and while the work fits COMPACT_MAX_WORK; None when a basis of half the support or
-    less (at most COMPACT_MAX_BASIS points) does not reach the tolerance, or when the
-    error's decay, extrapolated, shows it would not. Returns (sorted training indices S, one
-    (n_problems, |S|) coefficient array per entry of coefs, max_f ||e_f||).
+    (Cauchy-Schwarz). It stops once every ||e_f|| <= COMPACT_TOL. Only for the kernels
+    the table marks ``compact`` (positive semidefinite), supports of at least
+    COMPACT_MIN_SV points, and while the work fits COMPACT_MAX_WORK; None when a basis of
+    half the support or less (at most COMPACT_MAX_BASIS points) does not reach the
+    tolerance, or when the error's decay, extrapolated, shows it would not. Returns (sorted
+    training indices S, one (n_problems, |S|) coefficient array per entry of coefs,
+    max_f ||e_f||).
     """
     from scipy.linalg import solve_triangular
 
-    if kernel not in ("rbf", "poly") or COMPACT_TOL <= 0:
+    if not KERNELS[kernel].compact or COMPACT_TOL <= 0:
         return None
     C = np.concatenate(coefs, axis=0)  # (F, n)
     support = np.flatnonzero(np.any(C != 0.0, axis=0))

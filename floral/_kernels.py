@@ -27,7 +27,10 @@ class Kernel:
     (the others are accepted and ignored, as by SVC). ``diagonal(sq, params)`` is
     K(x, x) from the squared norms ``sq`` of the rows and :func:`kernel_params`'
     keywords, without forming the Gram matrix. ``onnx`` is the ``kernel_type`` of ONNX's
-    SVM operators, None where ONNX has no such kernel.
+    SVM operators, None where ONNX has no such kernel. ``compact``: a fitted model's kernel
+    expansion may be replaced by a smaller one (``floral._assembly.compact_expansion``);
+    it needs a positive semidefinite kernel (the error bound is Cauchy-Schwarz in its
+    feature space), and the linear kernel keeps its weight vector instead.
     """
 
     name: str
@@ -35,15 +38,17 @@ class Kernel:
     params: tuple
     diagonal: Callable
     onnx: Optional[str] = None
+    compact: bool = False
 
 
 # In the order the docs and help list them (the default first).
 KERNELS = {k.name: k for k in (
     Kernel("rbf", "exp(-gamma ||x - z||^2)", ("gamma",),
-           lambda sq, p: np.ones_like(sq), "RBF"),
+           lambda sq, p: np.ones_like(sq), "RBF", compact=True),
     Kernel("linear", "<x, z>", (), lambda sq, p: sq, "LINEAR"),
     Kernel("poly", "(gamma <x, z> + coef0)^degree", ("gamma", "degree", "coef0"),
-           lambda sq, p: (p["gamma"] * sq + p["coef0"]) ** p["degree"], "POLY"),
+           lambda sq, p: (p["gamma"] * sq + p["coef0"]) ** p["degree"], "POLY",
+           compact=True),
     Kernel("sigmoid", "tanh(gamma <x, z> + coef0)", ("gamma", "coef0"),
            lambda sq, p: np.tanh(p["gamma"] * sq + p["coef0"]), "SIGMOID"),
 )}

@@ -82,3 +82,24 @@ def test_cli_kernel_help_and_choices_come_from_the_table(command, capsys):
 def test_every_kernel_has_an_onnx_type_or_none():
     for kernel in _kernels.KERNELS.values():
         assert kernel.onnx in (None, "LINEAR", "POLY", "RBF", "SIGMOID")
+
+
+@pytest.mark.parametrize("kernel", KERNELS)
+def test_compaction_follows_the_tables_flag(kernel, monkeypatch):
+    from floral import _assembly
+
+    monkeypatch.setattr(_assembly, "COMPACT_MIN_SV", 10)
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(200, 3))
+    params = _kernels.kernel_params(kernel, **PARAMS)
+    if _kernels.KERNELS[kernel].compact:
+        # the compaction's error bound is Cauchy-Schwarz in the kernel's feature space
+        eig = np.linalg.eigvalsh(_kernels.gram(X, X, params))
+        assert eig.min() >= -1e-9 * eig.max()
+    # a smooth expansion over every point: compactable where the table allows it
+    coef = np.sin(X[:, 0])[None, :] * 1e-2
+    got = _assembly.compact_expansion(X, [coef], kernel, **PARAMS)
+    if not _kernels.KERNELS[kernel].compact:
+        assert got is None
+    else:
+        assert got is not None and got[0].size < X.shape[0]
