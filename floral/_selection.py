@@ -41,9 +41,12 @@ __all__ = ["BUDGETS", "DEFAULT_BUDGET", "WIDTH_FACTORS", "searched", "fit_search
            "check_fitted_model", "box_reach", "initial_dual"]
 
 # flip_budget="auto": the budgets tried with a validation set (0 is the SVM), and the one
-# played without (the paper's 5% per round).
+# played without. Without a validation set nothing can tell clean labels from poisoned
+# ones, so the budget trades clean accuracy for robustness; 0.02 keeps clean accuracy
+# within 1 point of SVC and most of the paper's 5% gain under moderate attacks
+# (bench/README.md, "Playing without a validation set").
 BUDGETS = (0.0, 0.05, 0.1)
-DEFAULT_BUDGET = 0.05
+DEFAULT_BUDGET = 0.02
 # gamma="auto_scale": the widths tried with a validation set, as factors of "scale".
 WIDTH_FACTORS = (1.0 / 3.0, 1.0, 3.0)
 # The budget-0 candidate starts at libsvm's solution; these rounds of the core refine it

@@ -76,7 +76,7 @@ class FloralSVC(BaseKernelSVC):
         Labels the attacker flips per round (a count, or a fraction of the training set),
         *not* the share you expect poisoned: useful values are about 0.01 to 0.1 (near
         the poisoning rate the model collapses). "auto" chooses among 0, 0.05 and 0.1 on
-        the validation set and plays 0.05 without one; 0 disables the attacker.
+        the validation set and plays 0.02 without one; 0 disables the attacker.
     candidate_factor : float, default=2.0
         The attacker draws among the top ``ceil(candidate_factor * flip_budget)``
         support vectors; 1.0 is the deterministic top-k attacker.

@@ -129,7 +129,8 @@ def test_explicit_values_are_not_searched(moons):
 def test_without_validation_set_nothing_is_searched(moons):
     X, y, _, _ = moons
     a = FloralSVC(n_rounds=60, random_state=0).fit(X, y)
-    b = FloralSVC(n_rounds=60, flip_budget=0.05, gamma="scale", random_state=0).fit(X, y)
+    b = FloralSVC(n_rounds=60, flip_budget=_selection.DEFAULT_BUDGET, gamma="scale",
+                  random_state=0).fit(X, y)
     assert a.search_results_ is None
     assert a.flip_budget_ == _selection.DEFAULT_BUDGET
     assert a.gamma_ == pytest.approx(_scale(X))
@@ -190,7 +191,7 @@ def test_budget_read_as_poisoning_rate_warns():
 def test_single_class_on_training_points_warns(moons):
     X, y, _, _ = moons
     # a box so small that the intercept outweighs every kernel term
-    clf = FloralSVC(C=0.001, gamma=1.0, n_rounds=60, random_state=0)
+    clf = FloralSVC(C=0.001, gamma=1.0, flip_budget=0.05, n_rounds=60, random_state=0)
     with pytest.warns(DegenerateModelWarning, match="single class 1 for every"):
         clf.fit(X, y)
     assert np.unique(clf.predict(X)).size == 1
