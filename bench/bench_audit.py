@@ -24,7 +24,7 @@ from sklearn.utils import Bunch
 import _common as common
 from _common import pm, poisoned, scale_gamma, select, table
 from floral import FloralSVC
-from floral.audit import find_flipped_labels
+from floral.audit import NOVAL_BUDGET, find_flipped_labels
 from floral.datasets import load_breast_cancer, load_digits_1v7, load_moons
 from floral.defenses import curie_filter, klid_weights, sanitize_labels
 
@@ -81,7 +81,9 @@ DETECTORS = [
 # --- detectors: each returns (scores, flags) -------------------------------------------
 
 def det_audit(X, y, Xv, yv, gamma, seed, use_val):
-    est = FloralSVC(C=C, gamma=gamma, n_jobs=1)
+    # the audit's own default model plays NOVAL_BUDGET without a validation set
+    est = FloralSVC(C=C, gamma=gamma, n_jobs=1,
+                    flip_budget="auto" if use_val else NOVAL_BUDGET)
     kw = dict(X_val=Xv, y_val=yv) if use_val else {}
     audit = find_flipped_labels(X, y, estimator=est, random_state=seed, **kw)
     return np.asarray(audit.scores), audit.mask

@@ -156,6 +156,22 @@ def test_default_estimator_is_floralsvc_seeded_by_random_state():
     assert isinstance(a, LabelAudit) and "flagged=" in repr(a)
 
 
+def test_default_estimator_plays_the_papers_budget_without_a_validation_set():
+    from floral import _selection
+    from floral.audit import NOVAL_BUDGET
+
+    X, y = _blobs(80, seed=2)
+    Xv, yv = _blobs(40, seed=3)
+    alone = find_flipped_labels(X, y, random_state=0).estimator
+    # FloralSVC's own no-validation budget is smaller: the audit pins its own
+    assert NOVAL_BUDGET != _selection.DEFAULT_BUDGET
+    assert alone.flip_budget == NOVAL_BUDGET and alone.flip_budget_ == NOVAL_BUDGET
+    assert alone.search_results_ is None
+    # with a trusted set the default model chooses its game as FloralSVC() does
+    searched = find_flipped_labels(X, y, X_val=Xv, y_val=yv, random_state=0).estimator
+    assert searched.flip_budget == "auto" and searched.search_results_ is not None
+
+
 @pytest.mark.parametrize("kwargs, exc, names", [
     (dict(threshold="high"), ValueError, "threshold"),
     (dict(threshold=float("nan")), ValueError, "threshold"),
