@@ -24,13 +24,17 @@ LABEL_CACHE = os.path.join(HERE, ".cache", "labels")
 
 # --- command line and machine --------------------------------------------------------
 
-def parser(doc, out, quick):
+def parser(doc, out, quick, rebuild=False):
     """An ArgumentParser with ``--out`` (default ``bench/results/<out>``, or the folder if
-    ``out`` is empty) and ``--quick`` (help: ``quick``); parse with :func:`parse`."""
+    ``out`` is empty) and ``--quick`` (help: ``quick``), and with ``rebuild`` a
+    ``--from-json`` for :func:`results`; parse with :func:`parse`."""
     ap = argparse.ArgumentParser(description=doc.splitlines()[0])
     ap.add_argument("--out", default=os.path.join(RESULTS, out) if out else RESULTS,
                     help="where the results go (without .json / .md)")
     ap.add_argument("--quick", action="store_true", help=f"smoke run: {quick}")
+    if rebuild:
+        ap.add_argument("--from-json", action="store_true",
+                        help="rebuild the markdown from the JSON of --out, without running")
     return ap
 
 
@@ -135,15 +139,51 @@ def table(head, rows, align=None):
             *("| " + " | ".join(str(c) for c in row) + " |" for row in rows)]
 
 
-def write_results(stem, payload, text):
-    """Write ``payload`` to ``{stem}.json`` and ``text`` to ``{stem}.md`` (folders made as
-    needed) and print ``text``."""
-    os.makedirs(os.path.dirname(os.path.abspath(stem)), exist_ok=True)
-    with open(stem + ".json", "w") as fh:
-        json.dump(payload, fh, indent=1)
+def pivot(records, rows, cols, cell, corner=("",), align=None):
+    """A :func:`table` of ``records``: one row per ``(labels, match)`` of ``rows`` (labels:
+    the row's leading cells, under the heads ``corner``), one column per ``(head, match)``
+    of ``cols``; a cell is ``cell`` of the records that match both."""
+    return table([*corner, *(head for head, _ in cols)],
+                 [[*labels, *(cell(select(records, **match, **col)) for _, col in cols)]
+                  for labels, match in rows], align)
+
+
+def recorded(stem):
+    """The payload an earlier run wrote to ``{stem}.json``, {} if none: what a partial run
+    merges its records into."""
+    if not os.path.exists(stem + ".json"):
+        return {}
+    with open(stem + ".json") as fh:
+        return json.load(fh)
+
+
+def results(stem, markdown, payload=None, one_per_line=None):
+    """Write ``payload`` to ``{stem}.json`` and ``markdown(payload)`` to ``{stem}.md``
+    (folders made as needed) and print the markdown. Without a payload (``--from-json``)
+    the markdown is rebuilt from ``{stem}.json``, without running anything; a fresh
+    payload goes through JSON first, so that both ways render the same values.
+    ``one_per_line`` names a list of the payload written one item per line (diff- and
+    grep-friendly)."""
+    if payload is None:
+        with open(stem + ".json") as fh:
+            payload = json.load(fh)
+    else:
+        payload = json.loads(json.dumps(payload))
+        os.makedirs(os.path.dirname(os.path.abspath(stem)), exist_ok=True)
+        with open(stem + ".json", "w") as fh:
+            if one_per_line is None:
+                json.dump(payload, fh, indent=1)
+            else:
+                fh.write("{" + "".join(f"{json.dumps(k)}: {json.dumps(v)},\n "
+                                       for k, v in payload.items() if k != one_per_line)
+                         + f'"{one_per_line}": [\n  '
+                         + ",\n  ".join(json.dumps(r) for r in payload[one_per_line])
+                         + "\n]}\n")
+    text = markdown(payload)
     with open(stem + ".md", "w") as fh:
         fh.write(text)
     print(text)
+    return payload
 
 
 # --- child processes -----------------------------------------------------------------
