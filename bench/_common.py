@@ -314,6 +314,42 @@ def core_fit(X, y, C, gamma, **kw):
                                              "layout": res.cache["layout"]}
 
 
+def cache_mb(n, k, cf, layout):
+    """The budget that gives the layout: FloralSVC's cache_size="auto" (packed triangle and
+    hot rows for the attacker), or the whole square."""
+    if layout == "square":
+        return 4.0 * n * (-(-n // 16) * 16) / 2**20 + 1.0
+    from floral import _memory
+
+    return _memory.plan_gram(n, k, cf, available=2**50).cache_mb
+
+
+def floral_round(X, y, gamma, *, C, lr, k, cf, rounds, n_jobs, layout="auto", refresh=50,
+                 warmup=3):
+    """One fit of the core for its per-round time (bench_core and bench_runtime's
+    contention): rounds ``warmup`` and later."""
+    n = len(y)
+    t0 = time.perf_counter()
+    h, info = core_fit(X, y, C, gamma, n_rounds=rounds, learning_rate=lr, flip_budget=k,
+                       candidate_factor=cf, refresh=refresh, n_jobs=n_jobs, seed=0,
+                       cache_size=cache_mb(n, k, cf, layout))
+    total = time.perf_counter() - t0
+    # The median round, not the mean: on a shared VM a stall of another tenant lands in a
+    # few rounds and would dominate the mean. The mean (which also amortises the exact
+    # refresh every `refresh` rounds) is kept beside it.
+    steps = np.diff(h["seconds"][warmup - 1:])
+    loop = h["seconds"][-1]
+    return {
+        "per_round_s": float(np.median(steps)),
+        "mean_round_s": float(steps.mean()),
+        "setup_s": total - loop,  # Gram matrix materialisation and conversions
+        "mean_changed": float(h["n_changed"][warmup:].mean()),
+        "dense_passes": info["dense_passes"],
+        "rounds": rounds,
+        "layout": info["layout"],
+    }
+
+
 def bandwidth_probe(n_floats, n_jobs):
     from floral._core import _testing
 

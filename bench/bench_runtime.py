@@ -33,17 +33,12 @@ def contention_worker(n, threads, rounds):
     from sklearn.datasets import make_moons
 
     import floral
-    from floral import _memory
 
     X, y = make_moons(n, noise=0.2, random_state=0)
-    k = n // 20
-    history, _ = common.core_fit(X, (2 * y - 1).astype(np.int8), 10.0, 1.0, n_rounds=rounds,
-                          learning_rate=1e-4, flip_budget=k, candidate_factor=2.0,
-                          refresh=50, n_jobs=threads, seed=0,
-                          cache_size=_memory.plan_gram(n, k, 2.0, available=2**50).cache_mb)
-    steps = np.diff(history["seconds"])
-    common.child_result({"mean_round_s": float(steps.mean()),
-                  "median_round_s": float(np.median(steps)), "file": floral.__file__})
+    rec = common.floral_round(X, (2 * y - 1).astype(np.int8), 1.0, C=10.0, lr=1e-4, k=n // 20,
+                              cf=2.0, rounds=rounds, n_jobs=threads, warmup=1)
+    common.child_result({"mean_round_s": rec["mean_round_s"],
+                         "median_round_s": rec["per_round_s"], "file": floral.__file__})
 
 
 def _busy(deadline):
