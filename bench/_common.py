@@ -186,6 +186,11 @@ def results(stem, markdown, payload=None, one_per_line=None):
     return payload
 
 
+def write_results(stem, payload, text):
+    """:func:`results` with the markdown already rendered (the sweeps under bench/sweeps/)."""
+    results(stem, lambda _: text, payload)
+
+
 # --- child processes -----------------------------------------------------------------
 
 def run_child(args, timeout, env=None):
