@@ -24,13 +24,17 @@ LABEL_CACHE = os.path.join(HERE, ".cache", "labels")
 
 # --- command line and machine --------------------------------------------------------
 
-def parser(doc, out, quick):
+def parser(doc, out, quick, rebuild=False):
     """An ArgumentParser with ``--out`` (default ``bench/results/<out>``, or the folder if
-    ``out`` is empty) and ``--quick`` (help: ``quick``); parse with :func:`parse`."""
+    ``out`` is empty) and ``--quick`` (help: ``quick``), and with ``rebuild`` a
+    ``--from-json`` for :func:`results`; parse with :func:`parse`."""
     ap = argparse.ArgumentParser(description=doc.splitlines()[0])
     ap.add_argument("--out", default=os.path.join(RESULTS, out) if out else RESULTS,
                     help="where the results go (without .json / .md)")
     ap.add_argument("--quick", action="store_true", help=f"smoke run: {quick}")
+    if rebuild:
+        ap.add_argument("--from-json", action="store_true",
+                        help="rebuild the markdown from the JSON of --out, without running")
     return ap
 
 
@@ -135,15 +139,56 @@ def table(head, rows, align=None):
             *("| " + " | ".join(str(c) for c in row) + " |" for row in rows)]
 
 
-def write_results(stem, payload, text):
-    """Write ``payload`` to ``{stem}.json`` and ``text`` to ``{stem}.md`` (folders made as
-    needed) and print ``text``."""
-    os.makedirs(os.path.dirname(os.path.abspath(stem)), exist_ok=True)
-    with open(stem + ".json", "w") as fh:
-        json.dump(payload, fh, indent=1)
+def pivot(records, rows, cols, cell, corner=("",), align=None):
+    """A :func:`table` of ``records``: one row per ``(labels, match)`` of ``rows`` (labels:
+    the row's leading cells, under the heads ``corner``), one column per ``(head, match)``
+    of ``cols``; a cell is ``cell`` of the records that match both."""
+    return table([*corner, *(head for head, _ in cols)],
+                 [[*labels, *(cell(select(records, **match, **col)) for _, col in cols)]
+                  for labels, match in rows], align)
+
+
+def recorded(stem):
+    """The payload an earlier run wrote to ``{stem}.json``, {} if none: what a partial run
+    merges its records into."""
+    if not os.path.exists(stem + ".json"):
+        return {}
+    with open(stem + ".json") as fh:
+        return json.load(fh)
+
+
+def results(stem, markdown, payload=None, one_per_line=None):
+    """Write ``payload`` to ``{stem}.json`` and ``markdown(payload)`` to ``{stem}.md``
+    (folders made as needed) and print the markdown. Without a payload (``--from-json``)
+    the markdown is rebuilt from ``{stem}.json``, without running anything; a fresh
+    payload goes through JSON first, so that both ways render the same values.
+    ``one_per_line`` names a list of the payload written one item per line (diff- and
+    grep-friendly)."""
+    if payload is None:
+        with open(stem + ".json") as fh:
+            payload = json.load(fh)
+    else:
+        payload = json.loads(json.dumps(payload))
+        os.makedirs(os.path.dirname(os.path.abspath(stem)), exist_ok=True)
+        with open(stem + ".json", "w") as fh:
+            if one_per_line is None:
+                json.dump(payload, fh, indent=1)
+            else:
+                fh.write("{" + "".join(f"{json.dumps(k)}: {json.dumps(v)},\n "
+                                       for k, v in payload.items() if k != one_per_line)
+                         + f'"{one_per_line}": [\n  '
+                         + ",\n  ".join(json.dumps(r) for r in payload[one_per_line])
+                         + "\n]}\n")
+    text = markdown(payload)
     with open(stem + ".md", "w") as fh:
         fh.write(text)
     print(text)
+    return payload
+
+
+def write_results(stem, payload, text):
+    """:func:`results` with the markdown already rendered (the sweeps under bench/sweeps/)."""
+    results(stem, lambda _: text, payload)
 
 
 # --- child processes -----------------------------------------------------------------
@@ -272,6 +317,42 @@ def core_fit(X, y, C, gamma, **kw):
                            diagnostics=True, **kw)
     return dataclasses.asdict(res.history), {"dense_passes": res.diagnostics.dense_passes,
                                              "layout": res.cache["layout"]}
+
+
+def cache_mb(n, k, cf, layout):
+    """The budget that gives the layout: FloralSVC's cache_size="auto" (packed triangle and
+    hot rows for the attacker), or the whole square."""
+    if layout == "square":
+        return 4.0 * n * (-(-n // 16) * 16) / 2**20 + 1.0
+    from floral import _memory
+
+    return _memory.plan_gram(n, k, cf, available=2**50).cache_mb
+
+
+def floral_round(X, y, gamma, *, C, lr, k, cf, rounds, n_jobs, layout="auto", refresh=50,
+                 warmup=3):
+    """One fit of the core for its per-round time (bench_core and bench_runtime's
+    contention): rounds ``warmup`` and later."""
+    n = len(y)
+    t0 = time.perf_counter()
+    h, info = core_fit(X, y, C, gamma, n_rounds=rounds, learning_rate=lr, flip_budget=k,
+                       candidate_factor=cf, refresh=refresh, n_jobs=n_jobs, seed=0,
+                       cache_size=cache_mb(n, k, cf, layout))
+    total = time.perf_counter() - t0
+    # The median round, not the mean: on a shared VM a stall of another tenant lands in a
+    # few rounds and would dominate the mean. The mean (which also amortises the exact
+    # refresh every `refresh` rounds) is kept beside it.
+    steps = np.diff(h["seconds"][warmup - 1:])
+    loop = h["seconds"][-1]
+    return {
+        "per_round_s": float(np.median(steps)),
+        "mean_round_s": float(steps.mean()),
+        "setup_s": total - loop,  # Gram matrix materialisation and conversions
+        "mean_changed": float(h["n_changed"][warmup:].mean()),
+        "dense_passes": info["dense_passes"],
+        "rounds": rounds,
+        "layout": info["layout"],
+    }
 
 
 def bandwidth_probe(n_floats, n_jobs):

@@ -118,7 +118,7 @@ def _format_seconds(s):
     return f"{s:.2f} s"
 
 
-def runtime_table(records, sizes, cap):
+def runtime_table(records, cap):
     def cell(row):
         if row["status"] == "ok":
             return _format_seconds(row["seconds"])
@@ -126,7 +126,8 @@ def runtime_table(records, sizes, cap):
             return f"timed out (> {3 * cap:g} s)"
         return f"skipped (too slow, > {cap:g} s expected)"
 
-    return table(["attack", *(f"n = {n}" for n in sorted(sizes))],
+    sizes = [row["n"] for row in next(iter(records.values()))]
+    return table(["attack", *(f"n = {n}" for n in sizes)],
                  [[label, *map(cell, rows)] for label, rows in records.items()])
 
 
@@ -160,8 +161,8 @@ def moon_accuracies(seeds, budgets_by_attack):
 def alfa_tilt_table(acc, clean):
     rows = [["clean", pm(clean), f"{PAPER_SVM_CLEAN:.3f}",
              f"{mean_std(clean)[0] - PAPER_SVM_CLEAN:+.3f}"]]
-    rows += [[f"{b:.0%}", pm(acc["alfa_tilt"][b]), f"{paper:.3f}",
-              f"{mean_std(acc['alfa_tilt'][b])[0] - paper:+.3f}"]
+    rows += [[f"{b:.0%}", pm(acc["alfa_tilt"][str(b)]), f"{paper:.3f}",
+              f"{mean_std(acc['alfa_tilt'][str(b)])[0] - paper:+.3f}"]
              for b, paper in PAPER_SVM_LAST.items()]
     return table(["budget", "SVC after alfa_tilt (this run)", "paper, SVM Last", "difference"],
                  rows)
@@ -172,7 +173,7 @@ def versus_random_table(acc, clean, budgets):
     for name, label in (("alfa", "alfa"), ("alfa_tilt", "alfa_tilt"), ("lfa", "lfa"),
                         ("topk_sv", "topk_sv_flip")):
         for b in budgets:
-            a, r = np.array(acc[name][b]), np.array(acc["random"][b])
+            a, r = np.array(acc[name][str(b)]), np.array(acc["random"][str(b)])
             rows.append([label, f"{b:.0%}", pm(a), pm(r), f"{a.mean() - r.mean():+.3f}",
                          f"{int(np.sum(a < r))} / {a.size}"])
     return table(["attack", "budget", "SVC accuracy after attack", "after random_flip",
@@ -208,27 +209,11 @@ def main():
     elapsed = time.perf_counter() - started
     load_after = common.load_average()
 
-    machine, cmd = common.machine_info(), common.command()
-    seeds = ", ".join(map(str, args.seeds))
-    lines = common.header(
-        "Label-flip attacks", cmd, elapsed, machine,
-        f"Load average 1/5/15 min: {load_before} at the start, {load_after} at the end (a "
-        "shared machine: run times can be inflated by contention). Protocol: "
-        "bench/README.md, \"Label-flip attacks\"; a size was skipped when extrapolated "
-        f"above {args.cap:g} s and killed after {3 * args.cap:g} s.")
-    lines += ["## Run time against n", "", *runtime_table(sweep, args.sizes, args.cap), "",
-              "## SVC on Moon after alfa-tilt, against the paper", "",
-              f"Mean ± sample std over seeds {seeds}; the paper's column is Table 1, SVM, "
-              "\"Last\".", "", *alfa_tilt_table(acc, clean), "",
-              "## Each attack against random flips of the same budget", "",
-              f"Mean ± sample std over seeds {seeds}.", "",
-              *versus_random_table(acc, clean, [0.10, 0.25])]
-
     def by_budget(per_attack):
         return {name: {str(b): v for b, v in per.items()} for name, per in per_attack.items()}
 
-    record = {
-        "command": cmd, "elapsed_s": elapsed, "machine": machine,
+    common.results(args.out, markdown, {
+        "command": common.command(), "elapsed_s": elapsed, "machine": common.machine_info(),
         "load_average": {"start": load_before, "end": load_after}, "shared_machine": True,
         "svm": SVM,
         "runtime": {"budget": BUDGET, "cap_s": args.cap, "kill_after_s": 3 * args.cap,
@@ -237,8 +222,27 @@ def main():
                   "attack_seconds": by_budget(attack_seconds),
                   "paper_svm_last": {str(b): v for b, v in PAPER_SVM_LAST.items()},
                   "paper_svm_clean": PAPER_SVM_CLEAN},
-    }
-    common.write_results(args.out, record, "\n".join(lines) + "\n")
+    })
+
+
+def markdown(record):
+    cap, moons = record["runtime"]["cap_s"], record["moons"]
+    seeds = ", ".join(map(str, moons["seeds"]))
+    load = record["load_average"]
+    lines = common.header(
+        "Label-flip attacks", record["command"], record["elapsed_s"], record["machine"],
+        f"Load average 1/5/15 min: {load['start']} at the start, {load['end']} at the end (a "
+        "shared machine: run times can be inflated by contention). Protocol: "
+        "bench/README.md, \"Label-flip attacks\"; a size was skipped when extrapolated "
+        f"above {cap:g} s and killed after {3 * cap:g} s.")
+    lines += ["## Run time against n", "", *runtime_table(record["runtime"]["records"], cap),
+              "", "## SVC on Moon after alfa-tilt, against the paper", "",
+              f"Mean ± sample std over seeds {seeds}; the paper's column is Table 1, SVM, "
+              "\"Last\".", "", *alfa_tilt_table(moons["accuracy"], moons["clean_accuracy"]),
+              "", "## Each attack against random flips of the same budget", "",
+              f"Mean ± sample std over seeds {seeds}.", "",
+              *versus_random_table(moons["accuracy"], moons["clean_accuracy"], [0.10, 0.25])]
+    return "\n".join(lines) + "\n"
 
 
 if __name__ == "__main__":

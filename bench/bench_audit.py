@@ -7,7 +7,6 @@ labels) against the known flipped indices. Data, settings and detectors: bench/R
 Usage: python bench/bench_audit.py [--seeds 10] [--quick]
 Writes bench/results/audit.{json,md}; ``--from-json`` rebuilds the markdown only.
 """
-import json
 import os
 import time
 import warnings
@@ -22,7 +21,7 @@ from sklearn.svm import SVC
 from sklearn.utils import Bunch
 
 import _common as common
-from _common import pm, poisoned, scale_gamma, select, table
+from _common import pivot, pm, poisoned, scale_gamma, select, table
 from floral import FloralSVC
 from floral.audit import NOVAL_BUDGET, find_flipped_labels
 from floral.datasets import load_breast_cancer, load_digits_1v7, load_moons
@@ -166,43 +165,47 @@ def run_cell(dataset, seed):
 
 # --- tables -------------------------------------------------------------------------------
 
-def _values(records, key, **match):
-    vals = [r[key] for r in select(records, **match) if key in r]
+def _values(records, key):
+    vals = [r[key] for r in records if key in r]
     return [v for v in vals if v == v]  # precision is NaN when nothing was flagged
 
 
-def _mean(records, key, **match):
-    vals = _values(records, key, **match)
+def _mean(records, key):
+    vals = _values(records, key)
     return float(np.mean(vals)) if vals else float("nan")
 
 
+def _per_detector(records, rows, cell, corner):
+    """A table: one column per detector, ``cell`` of the records of each row and detector."""
+    return pivot(records, rows, [(lbl, dict(detector=d)) for d, lbl in DETECTORS], cell,
+                 corner, "l" * (len(corner) + len(DETECTORS)))
+
+
 def _per_setting(records, cell):
-    """A table: one row per data set and attacked setting, ``cell(match)`` per detector."""
-    rows = [[disp, setting, *(cell(dict(dataset=ds, setting=setting, detector=d))
-                              for d, _ in DETECTORS)]
-            for ds, (_, _, disp) in DATASETS.items() for setting, attack, _ in SETTINGS
-            if attack is not None]
-    return table(["data", "setting", *(lbl for _, lbl in DETECTORS)], rows,
-                 "l" * (2 + len(DETECTORS)))
+    """One row per data set and attacked setting."""
+    return _per_detector(records, [([disp, setting], dict(dataset=ds, setting=setting))
+                                   for ds, (_, _, disp) in DATASETS.items()
+                                   for setting, attack, _ in SETTINGS if attack is not None],
+                         cell, ["data", "setting"])
 
 
-def _pr(records, match):
-    p, r = (_mean(records, key, **match) for key in ("precision", "recall"))
+def _pr(records):
+    p, r = (_mean(records, key) for key in ("precision", "recall"))
     return ("–" if p != p else f"{p:.2f}") + f" / {r:.2f}"
 
 
 def clean_table(records):
-    rows = [[disp, f"{_mean(records, 'n', dataset=ds, setting='clean', detector='audit_val'):.0f}",
-             *(f"{100 * _mean(records, 'flag_rate', dataset=ds, setting='clean', detector=d):.1f}%"
-               for d, _ in DETECTORS)] for ds, (_, _, disp) in DATASETS.items()]
-    return table(["data", "n train", *(lbl for _, lbl in DETECTORS)], rows,
-                 "l" * (2 + len(DETECTORS)))
+    n = {ds: _mean(select(records, dataset=ds, setting="clean", detector="audit_val"), "n")
+         for ds in DATASETS}
+    return _per_detector(records, [([disp, f"{n[ds]:.0f}"], dict(dataset=ds, setting="clean"))
+                                   for ds, (_, _, disp) in DATASETS.items()],
+                         lambda rs: f"{100 * _mean(rs, 'flag_rate'):.1f}%", ["data", "n train"])
 
 
 def markdown(payload):
     records = payload["records"]
     times = [[lbl, f"{np.mean(v):.3f}", f"{np.max(v):.3f}"] for d, lbl in DETECTORS
-             for v in [_values(records, "seconds", detector=d)]]
+             for v in [_values(select(records, detector=d), "seconds")]]
     lines = [
         "# Label audit: which labels were flipped",
         "",
@@ -216,13 +219,13 @@ def markdown(payload):
         "",
         "## AUROC of the scores against the flipped labels",
         "",
-        *_per_setting(records, lambda m: pm(_values(records, "auroc", **m), "–")),
+        *_per_setting(records, lambda rs: pm(_values(rs, "auroc"), "–")),
         "",
         "## Precision / recall of each detector's own flags (means over seeds)",
         "",
         "Precision is averaged over the seeds where the detector flagged anything.",
         "",
-        *_per_setting(records, lambda m: _pr(records, m)),
+        *_per_setting(records, _pr),
         "",
         "## Clean labels: fraction flagged (every flag is a false alarm)",
         "",
@@ -237,36 +240,28 @@ def markdown(payload):
 
 
 def main(argv=None):
-    ap = common.parser(__doc__, "", "one seed, iris only")
+    ap = common.parser(__doc__, "", "one seed, iris only", rebuild=True)
     ap.add_argument("--seeds", type=int, default=10)
     ap.add_argument("--datasets", nargs="+", default=list(DATASETS))
-    ap.add_argument("--from-json", action="store_true")
     args = common.parse(ap, argv)
     if args.quick:
         args.seeds, args.datasets = 1, ["iris_1v2"]
-    json_path = os.path.join(args.out, "audit.json")
+    stem = os.path.join(args.out, "audit")
     if args.from_json:
-        with open(json_path) as fh:
-            payload = json.load(fh)
-    else:
-        info = common.machine_info()
-        host = common.host_line(info)
-        start = time.perf_counter()
-        records = []
-        for seed in range(args.seeds):
-            for ds in args.datasets:
-                records += run_cell(ds, seed)
-                print(f"seed {seed} {ds}: {time.perf_counter() - start:.0f} s", flush=True)
-        payload = dict(command=common.command(argv), seeds=args.seeds, host=host,
-                       machine_info=info, load_average_end=common.load_average(), C=C,
-                       elapsed_s=time.perf_counter() - start, records=records)
-        os.makedirs(args.out, exist_ok=True)
-        with open(json_path, "w") as fh:
-            json.dump(payload, fh, indent=1)
-    text = markdown(payload)
-    with open(os.path.join(args.out, "audit.md"), "w") as fh:
-        fh.write(text)
-    print(text)
+        common.results(stem, markdown)
+        return
+    info = common.machine_info()
+    host = common.host_line(info)
+    start = time.perf_counter()
+    records = []
+    for seed in range(args.seeds):
+        for ds in args.datasets:
+            records += run_cell(ds, seed)
+            print(f"seed {seed} {ds}: {time.perf_counter() - start:.0f} s", flush=True)
+    common.results(stem, markdown, dict(
+        command=common.command(argv), seeds=args.seeds, host=host, machine_info=info,
+        load_average_end=common.load_average(), C=C, elapsed_s=time.perf_counter() - start,
+        records=records))
 
 
 if __name__ == "__main__":

@@ -28,11 +28,12 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 
 import _common as common
-from _common import load_average, machine_info, machine_line, pm, write_results
+from _common import load_average, machine_info, machine_line, pm, select, table
 from floral import FloralSVC, _selection
 from floral.datasets import load_imbalanced_moons
 
 MODELS = ["SVC", "FloralSVC", "FloralSVC, unpreconditioned"]
+DATA = ("imbalanced moons", "imbalanced blobs")
 
 
 def load(name, seed):
@@ -61,7 +62,7 @@ def fit(model, cw, X, y, gamma, seed, n_rounds):
 
 def run(seeds, n_rounds):
     rows, bitwise = [], []
-    for name in ("imbalanced moons", "imbalanced blobs"):
+    for name in DATA:
         for seed in seeds:
             X, y, Xt, yt, gamma = load(name, seed)
             fitted = {}
@@ -82,42 +83,40 @@ def run(seeds, n_rounds):
     return rows, bitwise
 
 
-def markdown(rows, bitwise, info, seeds, n_rounds):
+def markdown(payload):
+    info, rows = payload["machine"], payload["rows"]
+    bitwise = payload["bitwise_equal_at_equal_weights"]
+    body = [[name, model, *(pm([r[key] for r in select(rows, data=name, model=model,
+                                                         class_weight=cw)])
+                            for key in ("minority_recall", "balanced_accuracy")
+                            for cw in ("None", "balanced"))] for name in DATA for model in MODELS]
     lines = [f"Machine: {machine_line(info)}; load average {info['load']} at the start, shared "
              "with other jobs. "
-             f"Seeds {list(seeds)}, C = 1, FloralSVC flip_budget 0.05, {n_rounds} rounds, "
-             "no validation set (tail average), clean labels.", "",
-             "| data | model | minority recall, None | \"balanced\" | balanced accuracy, "
-             "None | \"balanced\" |", "| --- | --- | --- | --- | --- | --- |"]
-    for name in ("imbalanced moons", "imbalanced blobs"):
-        for model in MODELS:
-            def col(key, cw, name=name, model=model):
-                return pm([r[key] for r in rows if (r["data"], r["model"], r["class_weight"])
-                           == (name, model, cw)])
-            lines.append(f"| {name} | {model} | {col('minority_recall', 'None')} | "
-                         f"{col('minority_recall', 'balanced')} | "
-                         f"{col('balanced_accuracy', 'None')} | "
-                         f"{col('balanced_accuracy', 'balanced')} |")
-    lines += ["", f"class_weight=None: FloralSVC and the unpreconditioned leader bitwise equal "
-              f"in {sum(bitwise)} of {len(bitwise)} fits."]
+             f"Seeds {payload['seeds']}, C = 1, FloralSVC flip_budget 0.05, "
+             f"{payload['rounds']} rounds, no validation set (tail average), clean labels.", "",
+             *table(["data", "model", "minority recall, None", '"balanced"',
+                     "balanced accuracy, None", '"balanced"'], body, "l" * 6),
+             "", f"class_weight=None: FloralSVC and the unpreconditioned leader bitwise equal "
+             f"in {sum(bitwise)} of {len(bitwise)} fits."]
     return "\n".join(lines) + "\n"
 
 
 def main(argv=None):
-    ap = common.parser(__doc__, "class_weight", "1 seed, 50 rounds")
+    ap = common.parser(__doc__, "class_weight", "1 seed, 50 rounds", rebuild=True)
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--rounds", type=int, default=500)
     args = common.parse(ap, argv)
     if args.quick:
         args.seeds, args.rounds = 1, 50
-    stem = args.out
+    if args.from_json:
+        common.results(args.out, markdown)
+        return 0
     info = machine_info()
     info["load"] = load_average()
-    seeds = range(args.seeds)
-    rows, bitwise = run(seeds, args.rounds)
-    write_results(stem, dict(machine=info, seeds=list(seeds), rounds=args.rounds, rows=rows,
-                             bitwise_equal_at_equal_weights=bitwise),
-                  markdown(rows, bitwise, info, seeds, args.rounds))
+    rows, bitwise = run(range(args.seeds), args.rounds)
+    common.results(args.out, markdown, dict(machine=info, seeds=list(range(args.seeds)),
+                                            rounds=args.rounds, rows=rows,
+                                            bitwise_equal_at_equal_weights=bitwise))
     return 0 if all(bitwise) else 1
 
 

@@ -17,7 +17,7 @@ from sklearn.datasets import make_moons
 from sklearn.metrics.pairwise import rbf_kernel
 
 import _common as common
-from floral import _memory, show_config
+from floral import show_config
 from floral._config import config_info
 
 
@@ -31,37 +31,6 @@ def make_data(name, n, seed=0):
     w = rng.normal(size=d)
     y = np.where(X @ w + rng.normal(scale=0.5 * np.sqrt(d), size=n) > 0, 1, -1).astype(np.int8)
     return X, y, 1.0 / d
-
-
-def cache_mb(n, k, cf, layout):
-    """The budget that gives the layout: FloralSVC's cache_size="auto" (packed triangle and
-    hot rows for the attacker), or the whole square."""
-    if layout == "square":
-        return 4.0 * n * (-(-n // 16) * 16) / 2**20 + 1.0
-    return _memory.plan_gram(n, k, cf, available=2**50).cache_mb
-
-
-def floral_round(X, y, gamma, *, C, lr, k, cf, rounds, n_jobs, layout, refresh=50, warmup=3):
-    n = len(y)
-    t0 = time.perf_counter()
-    h, info = common.core_fit(X, y, C, gamma, n_rounds=rounds, learning_rate=lr, flip_budget=k,
-                              candidate_factor=cf, refresh=refresh, n_jobs=n_jobs, seed=0,
-                              cache_size=cache_mb(n, k, cf, layout))
-    total = time.perf_counter() - t0
-    # The median round, not the mean: on a shared VM a stall of another tenant lands in a
-    # few rounds and would dominate the mean. The mean (which also amortises the exact
-    # refresh every `refresh` rounds) is kept beside it.
-    steps = np.diff(h["seconds"][warmup - 1:])
-    loop = h["seconds"][-1]
-    return {
-        "per_round_s": float(np.median(steps)),
-        "mean_round_s": float(steps.mean()),
-        "setup_s": total - loop,  # Gram matrix materialisation and conversions
-        "mean_changed": float(h["n_changed"][warmup:].mean()),
-        "dense_passes": info["dense_passes"],
-        "rounds": rounds,
-        "layout": info["layout"],
-    }
 
 
 def _project_bisect(v, a, C, iters=60):
@@ -146,12 +115,12 @@ def main():
             # partial binds this iteration's values (a lambda would look them up late)
             rec["dense"] = {
                 str(t): _median_repeat(partial(
-                    floral_round, X, y, gamma, C=10.0, lr=1e-4, k=n // 20, cf=2.0,
+                    common.floral_round, X, y, gamma, C=10.0, lr=1e-4, k=n // 20, cf=2.0,
                     rounds=rounds, n_jobs=t, layout=args.layout), args.repeats)
                 for t in sorted({1, threads})
             }
             rec["sparse"] = _median_repeat(partial(
-                floral_round, X, y, gamma, C=0.01, lr=5.0 / n, k=n // 100, cf=1.0,
+                common.floral_round, X, y, gamma, C=0.01, lr=5.0 / n, k=n // 100, cf=1.0,
                 rounds=max(rounds, 200 if n <= 5000 else 100), n_jobs=threads, refresh=0,
                 warmup=50, layout=args.layout), args.repeats)
             base_rounds = 3 if n >= 10000 else (5 if n >= 2000 else 20)

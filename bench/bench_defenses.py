@@ -10,7 +10,7 @@ Writes bench/results/defenses.{json,md}. Accuracies, never assertions.
 import time
 
 import _common as common
-from floral.experiments import FLORAL_PARAMS, run_grid
+from floral.experiments import FLORAL_PARAMS, Results, run_grid
 
 ATTACKS = {"alfa_tilt": "alfa_tilt", "topk_sv": "topk_sv_flip"}
 ATTACK_PARAMS = {"topk_sv": {"candidate_factor": 2.0}}
@@ -39,9 +39,16 @@ def main():
     res = run_grid("moons", list(ATTACKS), [0, args.budget], sorted({m for _, m, _ in ROWS}),
                    args.seeds, n_jobs=1, C=10.0, gamma=1.0, attack_params=ATTACK_PARAMS)
     elapsed = time.perf_counter() - start
-    summary = {(r["attack"], r["method"]): r for r in res.summary()}
+    common.results(args.out, markdown, {
+        "command": common.command(), "seconds": elapsed, "machine": common.machine_info(),
+        "seeds": args.seeds, "budget": args.budget, "floral": FLORAL_PARAMS,
+        "attack_params": ATTACK_PARAMS, "paper_alfa_tilt_10pct": PAPER_10PCT,
+        "records": list(res)})
 
-    pct = f"{args.budget:.0%}"
+
+def markdown(payload):
+    summary = {(r["attack"], r["method"]): r for r in Results(payload["records"]).summary()}
+    pct = f"{payload['budget']:.0%}"
     settings = [("none", "clean")] + [(a, f"{name} {pct}") for a, name in ATTACKS.items()]
     rows = []
     for row, method, which in ROWS:
@@ -51,19 +58,14 @@ def main():
             std = s[f"{which}_std"]
             cells.append(f"{s[f'{which}_mean']:.3f} ± {0.0 if std != std else std:.3f}")
         rows.append([row, *cells, PAPER_10PCT[row]])
-    machine, command = common.machine_info(), common.command()
     lines = common.header(
-        "Baseline defenses on Moon", command, elapsed, machine,
+        "Baseline defenses on Moon", payload["command"], payload["seconds"], payload["machine"],
         f"Attacks at {pct} of the training set; test accuracy, mean ± sample std over seeds "
-        f"{', '.join(map(str, args.seeds))}; protocol: bench/README.md, \"Baseline defenses "
+        f"{', '.join(map(str, payload['seeds']))}; protocol: bench/README.md, \"Baseline defenses "
         "on Moon\". The paper's column is its Table 1 at alfa-tilt 10%.")
     lines += common.table(["method", *(s for _, s in settings),
                            "paper, alfa-tilt 10% (Best / Last)"], rows)
-    common.write_results(args.out, {"command": command, "seconds": elapsed, "machine": machine,
-                                    "seeds": args.seeds, "budget": args.budget,
-                                    "floral": FLORAL_PARAMS, "attack_params": ATTACK_PARAMS,
-                                    "paper_alfa_tilt_10pct": PAPER_10PCT,
-                                    "records": list(res)}, "\n".join(lines) + "\n")
+    return "\n".join(lines) + "\n"
 
 
 if __name__ == "__main__":

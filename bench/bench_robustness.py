@@ -7,12 +7,12 @@ cleanlab; the validation-set size (Moon). Protocol and results: bench/README.md,
 Usage: python bench/bench_robustness.py [--seeds 10] [--n-jobs 2] [--quick]
 Writes bench/results/robustness.{json,md}; ``--from-json`` rebuilds the markdown only.
 """
-import json
 import math
 import os
 import sys
 import time
 import warnings
+from collections import Counter
 
 import numpy as np
 from joblib import Parallel, delayed
@@ -20,7 +20,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.svm import SVC
 
 import _common as common
-from _common import pm, poisoned, scale_gamma, select, table, tune
+from _common import pivot, pm, poisoned, scale_gamma, select, table, tune
 from floral import FloralSVC
 from floral.datasets import load_breast_cancer, load_digits_1v7, load_moons
 from floral.datasets._splits import _counts, _split_scale
@@ -197,32 +197,25 @@ def _accs(records, **match):
     return [r["accuracy"] for r in select(records, **match)]
 
 
-def _top(counts, fmt="{}"):
-    """The three most frequent keys of a {key: count} with their counts."""
-    top = sorted(counts.items(), key=lambda kv: -kv[1])[:3]
-    return ", ".join(f"{fmt.format(k)} ({v})" for k, v in top)
+def _pm(records):
+    return pm(_accs(records))
 
 
-def _count(keys):
-    counts = {}
-    for k in keys:
-        counts[k] = counts.get(k, 0) + 1
-    return counts
+def _top(keys, fmt="{}"):
+    """The three most frequent of ``keys`` with their counts."""
+    return ", ".join(f"{fmt.format(k)} ({v})" for k, v in Counter(keys).most_common(3))
 
 
 def robustness_tables(records):
     lines = []
     for dataset in DATASETS:
         recs = select(records, study="robustness", dataset=dataset)
-        if not recs:
-            continue
-        seeds = {r["seed"] for r in recs}
-        lines += [f"**{DISPLAY_DATA[dataset]}** ({len(seeds)} seeds, {recs[0]['n_val']} "
-                  "validation points)", ""]
-        lines += table(["method", *(s[0] for s in SETTINGS)],
-                       [[name, *(pm(_accs(recs, setting=s[0], method=method))
-                                 for s in SETTINGS)] for method, name in METHODS])
-        lines.append("")
+        if recs:
+            lines += [f"**{DISPLAY_DATA[dataset]}** ({len({r['seed'] for r in recs})} seeds, "
+                      f"{recs[0]['n_val']} validation points)", "",
+                      *pivot(recs, [([name], dict(method=m)) for m, name in METHODS],
+                             [(s, dict(setting=s)) for s, _, _ in SETTINGS], _pm, ["method"]),
+                      ""]
     return lines
 
 
@@ -262,9 +255,9 @@ def summary_tables(records):
                                   for s in SETTINGS))] for d in datasets]
     lines += table(["data set", *(s[0] for s in SETTINGS)], diffs) + [""]
     # records of runs before the default chose its flip budget have none to count
-    picks = _count((r["setting"], r["detail"]["flip_budget"])
-                   for r in select(rob, method="floral_val")
-                   if "flip_budget" in r.get("detail", {}))
+    picks = Counter((r["setting"], r["detail"]["flip_budget"])
+                    for r in select(rob, method="floral_val")
+                    if "flip_budget" in r.get("detail", {}))
     parts = []
     for setting, _, _ in SETTINGS:
         ks = sorted((b, c) for (s, b), c in picks.items() if s == setting)
@@ -300,12 +293,11 @@ def tuned_line(records):
             recs = select(records, method="svc_tuned", **match)
             if not recs:
                 continue
-            picks = _count(f"C {r['detail']['C']:g}, gamma x{r['detail']['gamma_factor']:g}"
-                           for r in recs)
-            mus = _count(r["detail"]["mu"] for r in select(records, method="ln_svm_tuned",
-                                                           **match))
-            out.append(f"{DISPLAY_DATA[dataset]} {setting}: {_top(picks)}; "
-                       f"mu {_top(mus, '{:g}')}")
+            picks = _top(f"C {r['detail']['C']:g}, gamma x{r['detail']['gamma_factor']:g}"
+                         for r in recs)
+            mus = _top((r["detail"]["mu"] for r in select(records, method="ln_svm_tuned",
+                                                           **match)), "{:g}")
+            out.append(f"{DISPLAY_DATA[dataset]} {setting}: {picks}; mu {mus}")
     return out
 
 
@@ -316,17 +308,14 @@ def val_size_table(records):
     # SVC ignores the validation set: one number per setting, the same for every size
     svc = "; ".join(f"{s} " + pm(_accs(recs, setting=s, method="svc", n_val=VAL_SIZES[0],
                                        val_labels="clean")) for s, _, _ in VAL_SETTINGS)
-    head = ["validation points", "val labels"]
-    for setting, _, _ in VAL_SETTINGS:
-        head += [f"{setting}: SVC tuned", f"{setting}: FloralSVC best 5",
-                 f"{setting}: best_round()"]
-    rows = [[str(m), labels, *(pm(_accs(recs, setting=s, method=method, n_val=m,
-                                        val_labels=labels))
-                               for s, _, _ in VAL_SETTINGS
-                               for method in ("svc_tuned", "floral_val", "floral_best1"))]
+    cols = [(f"{s}: {name}", dict(setting=s, method=method)) for s, _, _ in VAL_SETTINGS
+            for method, name in (("svc_tuned", "SVC tuned"), ("floral_val", "FloralSVC best 5"),
+                                 ("floral_best1", "best_round()"))]
+    rows = [([str(m), labels], dict(n_val=m, val_labels=labels))
             for m in VAL_SIZES for labels in ("clean", "10% flipped")]
     return [f"Moon, {len({r['seed'] for r in recs})} seeds. SVC (no validation set): {svc}.",
-            "", *table(head, rows, "ll" + "r" * (len(head) - 2))]
+            "", *pivot(recs, rows, cols, _pm, ["validation points", "val labels"],
+                       "ll" + "r" * len(cols))]
 
 
 def markdown(payload):
@@ -361,24 +350,19 @@ def markdown(payload):
 
 
 def main(argv=None):
-    ap = common.parser(__doc__, "", "one seed, wine only, no validation-size study")
+    ap = common.parser(__doc__, "", "one seed, wine only, no validation-size study",
+                       rebuild=True)
     ap.add_argument("--seeds", type=int, default=10, help="seeds 0..N-1 (default 10)")
     ap.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=DATASETS)
     ap.add_argument("--no-val-size", action="store_true", help="skip study 2")
     ap.add_argument("--n-jobs", type=int, default=2, help="worker processes (default 2)")
-    ap.add_argument("--from-json", action="store_true",
-                    help="rebuild robustness.md from robustness.json without fitting")
     args = common.parse(ap, argv)
     if args.quick:
         args.seeds, args.datasets, args.no_val_size = 1, ["wine_1vr"], True
-    json_path = os.path.join(args.out, "robustness.json")
-    md_path = os.path.join(args.out, "robustness.md")
+    stem = os.path.join(args.out, "robustness")
     if args.from_json:
-        with open(json_path) as fh:
-            payload = json.load(fh)
-        with open(md_path, "w") as fh:
-            fh.write(markdown(payload))
-        return print(f"wrote {md_path}")
+        common.results(stem, markdown)
+        return 0
 
     info = common.machine_info()
     tasks = [delayed(run_robustness)(ds, s) for ds in args.datasets for s in range(args.seeds)]
@@ -395,15 +379,7 @@ def main(argv=None):
                 settings=SETTINGS, attack_params=ATTACK_PARAMS, c_grid=C_GRID,
                 gamma_factors=GAMMA_FACTORS, mu_grid=MU_GRID, val_sizes=VAL_SIZES,
                 val_flip=VAL_FLIP)
-    os.makedirs(args.out, exist_ok=True)
-    with open(json_path, "w") as fh:
-        # one record per line: diff- and grep-friendly
-        fh.write('{"meta": ' + json.dumps(meta) + ',\n "records": [\n  '
-                 + ",\n  ".join(json.dumps(r) for r in records) + "\n]}\n")
-    text = markdown({"meta": meta, "records": records})
-    with open(md_path, "w") as fh:
-        fh.write(text)
-    print(text + f"\nwrote {json_path} and {md_path} ({seconds:.0f} s)")
+    common.results(stem, markdown, {"meta": meta, "records": records}, one_per_line="records")
 
 
 if __name__ == "__main__":

@@ -33,17 +33,12 @@ def contention_worker(n, threads, rounds):
     from sklearn.datasets import make_moons
 
     import floral
-    from floral import _memory
 
     X, y = make_moons(n, noise=0.2, random_state=0)
-    k = n // 20
-    history, _ = common.core_fit(X, (2 * y - 1).astype(np.int8), 10.0, 1.0, n_rounds=rounds,
-                          learning_rate=1e-4, flip_budget=k, candidate_factor=2.0,
-                          refresh=50, n_jobs=threads, seed=0,
-                          cache_size=_memory.plan_gram(n, k, 2.0, available=2**50).cache_mb)
-    steps = np.diff(history["seconds"])
-    common.child_result({"mean_round_s": float(steps.mean()),
-                  "median_round_s": float(np.median(steps)), "file": floral.__file__})
+    rec = common.floral_round(X, (2 * y - 1).astype(np.int8), 1.0, C=10.0, lr=1e-4, k=n // 20,
+                              cf=2.0, rounds=rounds, n_jobs=threads, warmup=1)
+    common.child_result({"mean_round_s": rec["mean_round_s"],
+                         "median_round_s": rec["per_round_s"], "file": floral.__file__})
 
 
 def _busy(deadline):
@@ -126,9 +121,16 @@ def contention(args):
             "repeats": repeats, "builds": dict(builds),
             "note": "the loaded cells add ONE busy-loop process started by this script; "
                     "the load average shows what else was running on the machine"}
+    raw = {"|".join(map(str, k)): v for k, v in cells.items()}
+    common.results(args.out, contention_markdown, {"meta": meta, "rows": rows, "raw": raw})
+
+
+def contention_markdown(payload):
+    meta, rows = payload["meta"], payload["rows"]
+    info, explicit = meta["machine"], "all_threads_s" in rows[0]["idle"]
     head = ["build", "n", "rounds", "idle 1 thread", "idle default", "idle 1t/default",
             "loaded 1 thread", "loaded default", "loaded default/1t"]
-    head += ["idle n_jobs=-1", "loaded n_jobs=-1"] if args.explicit else []
+    head += ["idle n_jobs=-1", "loaded n_jobs=-1"] if explicit else []
     body = []
     for r in rows:
         i, ld = r["idle"], r["loaded"]
@@ -137,16 +139,14 @@ def contention(args):
                      f"{ld['one_thread_s'] * 1e3:.2f}", f"{ld['default_s'] * 1e3:.2f}",
                      f"{ld['default_over_one']:.2f}x"]
                     + ([f"{i['all_threads_s'] * 1e3:.2f}", f"{ld['all_threads_s'] * 1e3:.2f}"]
-                       if args.explicit else []))
+                       if explicit else []))
     lines = ["# Per-round time under contention (bench_runtime.py contention)", "",
              f"Machine: {info['platform']}, {info['cpu']}, os.cpu_count() = "
              f"{info['cpu_count']}. Load average (1/5/15 min) at start {meta['loadavg_start']}, "
              f"at end {meta['loadavg_end']}: other processes were running unless these are "
-             f"near 0. Median of {repeats} interleaved repeat(s); mean round over rounds "
-             "2..end, ms.", "", *common.table(head, body)]
-    raw = {"|".join(map(str, k)): v for k, v in cells.items()}
-    common.write_results(args.out, {"meta": meta, "rows": rows, "raw": raw},
-                         "\n".join(lines) + "\n")
+             f"near 0. Median of {meta['repeats']} interleaved repeat(s); mean round over "
+             "rounds 2..end, ms.", "", *common.table(head, body)]
+    return "\n".join(lines) + "\n"
 
 
 # --- interrupt -------------------------------------------------------------------------
@@ -215,21 +215,26 @@ def interrupt(args):
     if args.quick:  # the two phases that need no large memory
         args.repeats = 1
         phases = {k: v for k, v in PHASES.items() if k.startswith(("floor", "power"))}
-    rows, body = [], []
+    rows = []
     for name, code in phases.items():
         got = [interrupt_latency(code, args.delay) for _ in range(args.repeats)]
         lat = [round(g, 3) for g in got if g is not None]
         rows.append({"phase": name, "latencies_s": lat,
                      "finished_before_signal": len(got) - len(lat)})
-        body.append([name, *((f"{np.median(lat):.2f}", f"{max(lat):.2f}") if lat
-                             else ("-", "-")), f"{len(lat)}/{args.repeats}"])
-        print(" | ".join(body[-1]), flush=True)
-    out = {"n": N_INTERRUPT, "delay_s": args.delay, "repeats": args.repeats, "rows": rows,
-           "load_average": common.load_average(), "machine": common.machine_info()}
-    lines = [f"SIGINT {args.delay} s into each phase at n = {N_INTERRUPT:,}; seconds from the "
-             "signal to the child's exit", "",
-             *common.table(["phase", "median", "max", "interrupted"], body, "llll")]
-    common.write_results(args.out, out, "\n".join(lines) + "\n")
+        print(name, lat, flush=True)
+    common.results(args.out, interrupt_markdown, {
+        "n": N_INTERRUPT, "delay_s": args.delay, "repeats": args.repeats, "rows": rows,
+        "load_average": common.load_average(), "machine": common.machine_info()})
+
+
+def interrupt_markdown(payload):
+    body = [[r["phase"], *((f"{np.median(lat):.2f}", f"{max(lat):.2f}") if lat else ("-", "-")),
+             f"{len(lat)}/{payload['repeats']}"] for r in payload["rows"]
+            for lat in [r["latencies_s"]]]
+    return "\n".join([f"SIGINT {payload['delay_s']} s into each phase at n = {payload['n']:,}; "
+                      "seconds from the signal to the child's exit", "",
+                      *common.table(["phase", "median", "max", "interrupted"], body, "llll")]
+                     ) + "\n"
 
 
 # --- model size ------------------------------------------------------------------------
@@ -292,31 +297,39 @@ def model_size(args):
     meta = {"machine": common.machine_info(), "loadavg_start": load_start,
             "loadavg_end": common.load_average(), "rounds": rounds, "n": n,
             "compact_tol": _assembly.COMPACT_TOL, "compact_min_sv": _assembly.COMPACT_MIN_SV}
+    common.results(args.out, model_size_markdown, {"meta": meta, "rows": rows})
+
+
+def model_size_markdown(payload):
+    meta = payload["meta"]
     body = [[r["case"], r["model"], f"{r['n_sv']:,}", f"{r['pickle_bytes']:,}",
              f"{r['test_accuracy']:.4f}",
              *((f"{r['max_decision_change']:.2e}", f"{r['bound']:.2e}",
                 r["ranking_unchanged"]) if "bound" in r else ("", "", "")),
-             f"{r['fit_s']:.1f}"] for r in rows]
+             f"{r['fit_s']:.1f}"] for r in payload["rows"]]
     lines = ["# Fitted model size (bench_runtime.py model_size)", "",
-             f"Load average at start {load_start}, at end {meta['loadavg_end']} (the machine "
-             "was shared; fit times are information only, sizes are exact).", "",
+             f"Load average at start {meta['loadavg_start']}, at end {meta['loadavg_end']} "
+             "(the machine was shared; fit times are information only, sizes are exact).", "",
              *common.table(["case", "model", "support vectors", "pickle (bytes)", "test accuracy",
                      "max test decision change", "bound", "ranking unchanged", "fit (s)"],
                     body, "llrrrrrlr")]
-    common.write_results(args.out, {"meta": meta, "rows": rows}, "\n".join(lines) + "\n")
+    return "\n".join(lines) + "\n"
 
 
-STUDIES = {"contention": (contention, "n = 2,000 and 5,000, one repeat, fewer rounds"),
-           "interrupt": (interrupt, "once, the two phases that need no large memory"),
-           "model_size": (model_size, "n = 2,000, 150 rounds")}
+# subcommand -> (run, its markdown for --from-json, what --quick runs)
+STUDIES = {"contention": (contention, contention_markdown,
+                          "n = 2,000 and 5,000, one repeat, fewer rounds"),
+           "interrupt": (interrupt, interrupt_markdown,
+                         "once, the two phases that need no large memory"),
+           "model_size": (model_size, model_size_markdown, "n = 2,000, 150 rounds")}
 
 
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     if not argv or argv[0] not in STUDIES:
         sys.exit(f"usage: python bench/bench_runtime.py {{{','.join(STUDIES)}}} [--quick] ...")
-    run, quick = STUDIES[argv[0]]
-    ap = common.parser(__doc__, argv[0], quick)
+    run, markdown, quick = STUDIES[argv[0]]
+    ap = common.parser(__doc__, argv[0], quick, rebuild=True)
     if run is contention:
         ap.add_argument("--worker", nargs=3, help=argparse.SUPPRESS)
         ap.add_argument("--sizes", type=int, nargs="+", default=None)
@@ -328,7 +341,11 @@ def main(argv=None):
     elif run is interrupt:
         ap.add_argument("--repeats", type=int, default=3)
         ap.add_argument("--delay", type=float, default=1.0)
-    run(common.parse(ap, argv[1:]))
+    args = common.parse(ap, argv[1:])
+    if args.from_json:
+        common.results(args.out, markdown)
+    else:
+        run(args)
 
 
 if __name__ == "__main__":

@@ -62,15 +62,24 @@ def make_data(dataset, n, seed=0):
 
 # --- one cell, in a child process ----------------------------------------------------------
 
-def nystroem_front(gamma, m):
+# SVC-like peers: method -> the module whose SVC it fits
+SVC_MODULES = {"svc": "sklearn.svm", "sklearnex_svc": "sklearnex.svm",
+               "thundersvm_svc": "thundersvm"}
+
+
+def nystroem(gamma, m, last):
+    """Standardised features, ``m`` Nystroem components, then ``last``."""
     from sklearn.kernel_approximation import Nystroem
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    return make_pipeline(StandardScaler(), Nystroem(gamma=gamma, n_components=m, random_state=0))
+    return make_pipeline(StandardScaler(), Nystroem(gamma=gamma, n_components=m, random_state=0),
+                         last)
 
 
 def fit_cell(spec):
+    import importlib
+    import pickle
     import warnings
 
     from threadpoolctl import threadpool_limits
@@ -100,31 +109,17 @@ def fit_cell(spec):
                 passes.append(time.perf_counter() - t0)
         rec["pass_over_X_s"] = float(np.median(passes))
     elif method.startswith("nystroem") and method[8:].removesuffix("_f32").isdigit():
-        from sklearn.pipeline import make_pipeline
-
         if method.endswith("_f32"):
             X, Xt = X.astype(np.float32), Xt.astype(np.float32)
             rec["dtype"] = "float32"
-        front = nystroem_front(gamma, int(method[8:].removesuffix("_f32")))
-        est = make_pipeline(*[s for _, s in front.steps], FloralSVC(kernel="linear", **floral_kw))
-    elif method == "svc":
-        from sklearn.svm import SVC
-
-        est = SVC(C=C, gamma=gamma)
-    elif method == "sklearnex_svc":
-        from sklearnex.svm import SVC
-
-        est = SVC(C=C, gamma=gamma)
-    elif method == "thundersvm_svc":
-        from thundersvm import SVC
-
-        est = SVC(C=C, gamma=gamma, kernel="rbf")
+        est = nystroem(gamma, int(method[8:].removesuffix("_f32")),
+                       FloralSVC(kernel="linear", **floral_kw))
+    elif method in SVC_MODULES:
+        est = importlib.import_module(SVC_MODULES[method]).SVC(C=C, gamma=gamma, kernel="rbf")
     elif method == "nystroem_linsvc":
-        from sklearn.pipeline import make_pipeline
         from sklearn.svm import LinearSVC
 
-        front = nystroem_front(gamma, 1024)
-        est = make_pipeline(*[s for _, s in front.steps], LinearSVC(C=C))
+        est = nystroem(gamma, 1024, LinearSVC(C=C))
     else:
         raise ValueError(method)
     with threadpool_limits(limits=threads), warnings.catch_warnings(record=True) as caught:
@@ -139,8 +134,6 @@ def fit_cell(spec):
     rec["warnings"] = sorted({f"{w.category.__name__}: {str(w.message)[:200]}" for w in caught})
     clf = est[-1] if hasattr(est, "steps") else est
     try:
-        import pickle
-
         rec["pickle_bytes"] = len(pickle.dumps(est))
     except Exception as exc:  # a peer's model may not pickle
         rec["pickle_error"] = repr(exc)[:200]
@@ -180,7 +173,8 @@ def exact_estimate(dataset, n):
 
 
 def main():
-    parser = common.parser(__doc__, "scale", "moons, n = 2,000, 50 rounds, 1 thread")
+    parser = common.parser(__doc__, "scale", "moons, n = 2,000, 50 rounds, 1 thread",
+                           rebuild=True)
     parser.add_argument("--cell", help=argparse.SUPPRESS)
     parser.add_argument("--sections", nargs="+", default=list(SECTIONS), choices=SECTIONS)
     parser.add_argument("--datasets", nargs="+", default=["moons", "blobs768"],
@@ -209,6 +203,9 @@ def main():
         args.fresh = True
     if args.cell:
         return common.child_result(fit_cell(json.loads(args.cell)))
+    if args.from_json:
+        common.results(args.out, markdown)
+        return
 
     from floral import _memory
     from floral._config import config_info
@@ -289,17 +286,11 @@ def main():
         "elapsed_s": time.time() - started,
         "args": {k: v for k, v in vars(args).items() if k != "cell"},
     }
-    old = []
-    if not args.fresh and os.path.exists(args.out + ".json"):
-        with open(args.out + ".json") as fh:
-            old = json.load(fh).get("records", [])
+    old = [] if args.fresh else common.recorded(args.out).get("records", [])
     fields = ("dataset", "n", "method", "threads", "rounds", "flip")
     merged = {tuple(r[f] for f in fields): r for r in old + records}
-    common.write_results(
-        args.out, {"meta": meta, "records": sorted(merged.values(), key=lambda r: (
-            r["dataset"], r["n"], r["method"], r["threads"]))},
-        markdown(sorted(merged.values(), key=lambda r: (r["dataset"], r["n"], r["method"],
-                                                        str(r["threads"])))))
+    common.results(args.out, markdown, {"meta": meta, "records": sorted(
+        merged.values(), key=lambda r: (r["dataset"], r["n"], r["method"], r["threads"]))})
 
 
 def show(rec):
@@ -372,9 +363,11 @@ def peers_markdown(records):
                    "lrlrrrrrl"), ""]
 
 
-def markdown(records):
+def markdown(payload):
     """bench/results/scale.md: one table per dataset (cells with all threads), the thread
     scaling of the FLORAL cells, the row-cache cells and the returned-vs-last accuracies."""
+    records = sorted(payload["records"], key=lambda r: (r["dataset"], r["n"], r["method"],
+                                                        str(r["threads"])))
     ok = [r for r in records if r.get("status") == "ok"]
     out = ["# FloralSVC at large n (generated by bench/bench_scale.py)", ""]
     for dataset in sorted({r["dataset"] for r in records}):

@@ -86,7 +86,8 @@ def digits_lines(digits):
             f"{f:.3f}, SVC() {s:.3f} ({100 * (f - s):+.1f} points); {per}."]
 
 
-def markdown(records, info, digits=()):
+def markdown(payload):
+    records = payload["records"]
     sizes = sorted({r["n"] for r in records})
     rows = []
     for n in sizes:
@@ -99,7 +100,8 @@ def markdown(records, info, digits=()):
         acc = "; ".join(f"{r['accuracy']['default']:.3f} / {r['accuracy']['fixed_val']:.3f} / "
                         f"{r['accuracy']['search']:.3f}" for r in rs)
         rows.append([f"{n:,}", len(rs), *(f"{v:.2f}" for v in med.values()), chosen, acc])
-    lines = [f"Machine: {machine_line(info)} (shared with other jobs; timings noisy).", "",
+    lines = [f"Machine: {machine_line(payload['machine'])} (shared with other jobs; timings "
+             "noisy).", "",
              *table(["n", "repeats", "default fit (s)", "fixed game + X_val (s)", "search (s)",
                      "search / fixed (median)", "search / default (median)",
                      "chosen (budget, gamma)", "test acc default / fixed / search"], rows,
@@ -110,7 +112,7 @@ def markdown(records, info, digits=()):
         parts = [f"({c['flip_budget']:g}, x{c['gamma_factor']:.2g}, {c['seconds']:.2f} s)"
                  for c in r["candidates"]]
         lines.append(f"- n = {n:,}: " + ", ".join(parts))
-    lines += digits_lines(digits)
+    lines += digits_lines(payload["digits"])
     return "\n".join(lines) + "\n"
 
 
@@ -152,7 +154,7 @@ def per_round_cost(repeats, out):
 
 
 def main():
-    ap = common.parser(__doc__, "selection", "n = 300, once")
+    ap = common.parser(__doc__, "selection", "n = 300, once", rebuild=True)
     ap.add_argument("--sizes", type=int, nargs="*", default=[1000, 20000])
     ap.add_argument("--repeats", type=int, nargs="+", default=[3, 1],
                     help="repeats per size (the last value repeats for further sizes)")
@@ -166,6 +168,9 @@ def main():
         return per_round_cost(1 if args.quick else args.per_round, out)
     if args.quick:
         args.sizes, args.repeats = [300], [1]
+    if args.from_json:
+        common.results(args.out, markdown)
+        return
     digits = [run_digits(s) for s in range(args.digits_seeds)]
     records = []
     for i, n in enumerate(args.sizes):
@@ -176,16 +181,11 @@ def main():
                   f"{rec['fixed_val_seconds']:.2f} s, search {rec['search_seconds']:.2f} s "
                   f"(x{rec['ratio']:.2f})", flush=True)
             records.append(rec)
-    info = common.machine_info()
-    path = args.out + ".json"
-    if os.path.exists(path):
-        # sizes run separately (n = 20,000 takes long on a shared machine) share one table
-        with open(path) as fh:
-            old = json.load(fh)
-        records = [r for r in old["records"] if r["n"] not in args.sizes] + records
-        digits = digits or old.get("digits", [])
-    common.write_results(args.out, {"machine": info, "records": records, "digits": digits},
-                         markdown(records, info, digits))
+    # sizes run separately (n = 20,000 takes long on a shared machine) share one table
+    old = common.recorded(args.out)
+    records = [r for r in old.get("records", []) if r["n"] not in args.sizes] + records
+    common.results(args.out, markdown, {"machine": common.machine_info(), "records": records,
+                                        "digits": digits or old.get("digits", [])})
 
 
 if __name__ == "__main__":

@@ -44,10 +44,10 @@ def fmt(x):
     return text[1:] if text.startswith("0.") else text
 
 
-def summary(results):
+def summary(records):
     """{(budget, method): (best mean, best std, last mean, last std, model mean, model std)}"""
     out = {}
-    for row in results.summary():
+    for row in Results(records).summary():
         out[(float(row["budget"]), row["method"])] = (row["best_mean"], row["best_std"],
                                                       row["last_mean"], row["last_std"],
                                                       row["model_mean"], row["model_std"])
@@ -89,16 +89,17 @@ def paper(b, m="floral"):
 
 
 def main(argv=None):
-    ap = common.parser(__doc__, "", "one seed, 50 rounds, 5 epochs")
+    ap = common.parser(__doc__, "", "one seed, 50 rounds, 5 epochs", rebuild=True)
     ap.add_argument("--seeds", type=int, default=10, help="seeds 0..N-1 (default 10)")
     ap.add_argument("--n-jobs", type=int, default=-1, help="joblib n_jobs (default -1)")
     args = common.parse(ap, argv)
+    stem = os.path.join(args.out, "table1")
+    if args.from_json:
+        common.results(stem, markdown)
+        return 0
     quick = ({"floral": {"n_rounds": 50}, "nn": {"max_iter": 5}, "nn-pgd": {"max_iter": 5}}
              if args.quick else {})
     seeds = [0] if args.quick else list(range(args.seeds))
-    command = common.command(argv)
-    host = common.host_line(common.machine_info())
-
     grid = dict(n_jobs=args.n_jobs, C=10.0, gamma=1.0, verbose=1)
     start = time.perf_counter()
     main_grid = run_grid("moons", "alfa_tilt", BUDGETS, METHODS, seeds, method_params=quick,
@@ -115,19 +116,31 @@ def main(argv=None):
     everything = Results([dict(r, variant="default") for r in main_grid]
                          + [dict(r, variant="paper_lr_decay") for r in decay])
     everything.meta = {"main": main_grid.meta, "paper_lr_decay": decay.meta,
-                       "command": command, "machine": host}
-    everything.to_csv(os.path.join(args.out, "table1.csv"))
-    everything.to_json(os.path.join(args.out, "table1.json"))
+                       "command": common.command(argv),
+                       "machine": common.host_line(common.machine_info()),
+                       "seconds": {"main": t_main, "paper_lr_decay": t_decay},
+                       "auto_steps": auto_steps(seeds)}
+    everything.to_csv(stem + ".csv")
+    everything.to_json(stem + ".json")
+    common.results(stem, markdown)  # the markdown from the JSON just written
+    print(f"\nwrote {stem}.md, table1.csv, table1.json ({t_main + t_decay:.0f} s)")
 
-    ours, ours_decay = summary(main_grid), summary(decay)
+
+def markdown(payload):
+    meta, records = payload["meta"], payload["records"]
+    main_grid = [r for r in records if r["variant"] == "default"]
+    ours = summary(main_grid)
+    ours_decay = summary([r for r in records if r["variant"] == "paper_lr_decay"])
+    seeds, seconds = meta["main"]["seeds"], meta.get("seconds")
     n = len(seeds)
     lines = [
         "# Table 1 reproduction: Moon under alfa-tilt",
         "",
-        f"Command: `{command}` (main grid {t_main:.0f} s, FLORAL decay variant "
-        f"{t_decay:.0f} s)",
+        f"Command: `{meta['command']}`" + (f" (main grid {seconds['main']:.0f} s, FLORAL "
+                                           f"decay variant {seconds['paper_lr_decay']:.0f} s)"
+                                           if seconds else ""),
         "",
-        f"Machine: {host}.",
+        f"Machine: {meta['machine']}.",
         "",
         "Test accuracy on Moon after alfa-tilt (C = 10, gamma = 1) flips 0 / 5 / 10 / 25% of "
         "the training labels; protocol: bench/README.md, \"Table 1 reproduction\". Each cell "
@@ -170,12 +183,9 @@ def main(argv=None):
     lines += table(["setting", "FLORAL default (ours)", "FLORAL with decay (ours)", "paper"],
                    rows, "llll")
     lines += ["", "## How this run differs from the paper", ""]
-    lines += differences(n, auto_steps(seeds))
-    text = "\n".join(lines) + "\n"
-    with open(os.path.join(args.out, "table1.md"), "w") as fh:
-        fh.write(text)
-    print(f"\nwrote {os.path.join(args.out, 'table1.md')}, table1.csv, table1.json "
-          f"({t_main + t_decay:.0f} s)")
+    # runs before the steps were recorded: recomputed (one round per seed)
+    lines += differences(n, meta.get("auto_steps") or auto_steps(seeds))
+    return "\n".join(lines) + "\n"
 
 
 def nn_model_note(results):
