@@ -1,12 +1,14 @@
 """Class weights in the game: minority recall with class_weight=None and "balanced", for
 SVC and FloralSVC, on two imbalanced sets (issue 19 item 2).
 
-FloralSVC plays its game (flip_budget 0.05, the default without a validation set; the
-tail average is returned) on clean labels. Rows: SVC, FloralSVC (the leader preconditioned
-by d_i = C_i / mean(C), this branch) and FloralSVC with the unpreconditioned leader (the
-step before this change, obtained by making ``_selection.point_scale`` return None), on
-the same data and seeds. Under class_weight=None every box is equal, so the two FloralSVC
-rows are the same game; the script checks that their models are equal bit for bit.
+FloralSVC plays its game (flip_budget 0.05; the tail average is returned) on clean labels
+and on training labels poisoned by random flips and by alfa-tilt, 10% each (the minority
+class is what an attacker flips most cheaply, so this is where weights must still act).
+Rows: SVC, FloralSVC (the leader preconditioned by d_i = C_i / mean(C)) and FloralSVC with
+the unpreconditioned leader (the step before that change, obtained by making
+``_selection.point_scale`` return None), on the same data and seeds. Under
+class_weight=None every box is equal, so the two FloralSVC rows are the same game; the
+script checks that their models are equal bit for bit.
 
 Data: imbalanced Moon (``load_imbalanced_moons(0.1)``: 500 training points, 50 positive;
 gamma 1) and "imbalanced blobs" (``make_classification``: 10 features, 5 informative,
@@ -28,12 +30,24 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 
 import _common as common
-from _common import load_average, machine_info, machine_line, pm, select, table
+from _common import (
+    load_average,
+    machine_info,
+    machine_line,
+    pm,
+    poisoned,
+    scale_gamma,
+    select,
+    table,
+)
 from floral import FloralSVC, _selection
 from floral.datasets import load_imbalanced_moons
 
 MODELS = ["SVC", "FloralSVC", "FloralSVC, unpreconditioned"]
 DATA = ("imbalanced moons", "imbalanced blobs")
+# (labels, attack, budget) through the runner's poisoning path, with C = 1 and the data's gamma
+LABELS = [("clean", None, 0.0), ("random 10%", "random", 0.10),
+          ("alfa-tilt 10%", "alfa_tilt", 0.10)]
 
 
 def load(name, seed):
@@ -63,15 +77,18 @@ def fit(model, cw, X, y, gamma, seed, n_rounds):
 def run(seeds, n_rounds):
     rows, bitwise = [], []
     for name in DATA:
-        for seed in seeds:
+        for seed, (labels, attack, budget) in ((s, lab) for s in seeds for lab in LABELS):
             X, y, Xt, yt, gamma = load(name, seed)
+            g = scale_gamma(X) if gamma == "scale" else gamma
+            y = poisoned(X, y, attack, budget, seed, g, C=1.0)
             fitted = {}
             for cw in (None, "balanced"):
                 for model in MODELS:
                     t0 = time.perf_counter()
                     m = fitted[model, cw] = fit(model, cw, X, y, gamma, seed, n_rounds)
                     pred = m.predict(Xt)
-                    rows.append(dict(data=name, seed=seed, model=model, class_weight=str(cw),
+                    rows.append(dict(data=name, seed=seed, labels=labels, model=model,
+                                     class_weight=str(cw),
                                      minority_recall=float(np.mean(pred[yt == 1] == 1)),
                                      balanced_accuracy=float(balanced_accuracy_score(yt, pred)),
                                      accuracy=float(np.mean(pred == yt)),
@@ -86,16 +103,21 @@ def run(seeds, n_rounds):
 def markdown(payload):
     info, rows = payload["machine"], payload["rows"]
     bitwise = payload["bitwise_equal_at_equal_weights"]
-    body = [[name, model, *(pm([r[key] for r in select(rows, data=name, model=model,
-                                                         class_weight=cw)])
-                            for key in ("minority_recall", "balanced_accuracy")
-                            for cw in ("None", "balanced"))] for name in DATA for model in MODELS]
+    # runs recorded before the attacked labels were added have clean labels only
+    for r in rows:
+        r.setdefault("labels", "clean")
+    body = [[name, labels, model, *(pm([r[key] for r in select(
+                rows, data=name, labels=labels, model=model, class_weight=cw)])
+            for key in ("minority_recall", "balanced_accuracy") for cw in ("None", "balanced"))]
+            for name in DATA for labels, _, _ in LABELS for model in MODELS
+            if select(rows, data=name, labels=labels)]
     lines = [f"Machine: {machine_line(info)}; load average {info['load']} at the start, shared "
              "with other jobs. "
              f"Seeds {payload['seeds']}, C = 1, FloralSVC flip_budget 0.05, "
-             f"{payload['rounds']} rounds, no validation set (tail average), clean labels.", "",
-             *table(["data", "model", "minority recall, None", '"balanced"',
-                     "balanced accuracy, None", '"balanced"'], body, "l" * 6),
+             f"{payload['rounds']} rounds, no validation set (tail average); training labels "
+             "clean or poisoned (test labels clean).", "",
+             *table(["data", "training labels", "model", "minority recall, None",
+                     '"balanced"', "balanced accuracy, None", '"balanced"'], body, "l" * 7),
              "", f"class_weight=None: FloralSVC and the unpreconditioned leader bitwise equal "
              f"in {sum(bitwise)} of {len(bitwise)} fits."]
     return "\n".join(lines) + "\n"
