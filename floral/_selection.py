@@ -1,17 +1,19 @@
 """FloralSVC's game chosen on the trusted validation set, and the checks that keep a
 degenerate model from being returned silently.
 
-**The search** (``flip_budget="auto"`` and ``gamma="auto_scale"``, the defaults, with a
-validation set). FLORAL's threat model has a small clean set; the strength of the attacker
-the model trains against and the kernel width are the two choices that decide what the game
-returns, and neither can be read off the (possibly poisoned) training labels. The search
-runs in two stages so that it costs a few fits, not a grid of them:
+**The search** (``flip_budget="auto"``, ``gamma="auto_scale"`` and ``C="auto"``, the
+defaults, with a validation set). FLORAL's threat model has a small clean set; the strength
+of the attacker the model trains against and the kernel width are the two choices that
+decide what the game returns, and neither can be read off the (possibly poisoned) training
+labels; C acts in the plain SVM, rarely inside the game. The search runs in two stages so
+that it costs a few fits, not a grid of games:
 
-1. the kernel width: the SVM without attacker (budget 0, solved exactly by libsvm and
-   refined by a few rounds of the core, so it is the SVM optimum on the given labels) at
-   ``gamma_scale * WIDTH_FACTORS``; the width with the best validation score wins (an
-   explicit ``flip_budget`` plays that budget at each width instead);
-2. the budget: the game at each of ``BUDGETS`` at that width.
+1. the kernel width and C: the SVM without attacker (budget 0, solved exactly by libsvm
+   and refined by a few rounds of the core, so it is the SVM optimum on the given labels)
+   at every pair of ``gamma_scale * WIDTH_FACTORS`` and ``C_GRID``; the pair with the best
+   validation score wins (an explicit ``flip_budget`` plays that budget at each width
+   instead, with C = 1 when C is "auto");
+2. the budget: the game at each of ``BUDGETS`` at that width and C.
 
 The candidate with the best validation score is returned (ties go to the smaller budget,
 then to the width nearer "scale"), except that a game (budget > 0) must beat the best plain
@@ -49,6 +51,12 @@ BUDGETS = (0.0, 0.05, 0.1)
 DEFAULT_BUDGET = 0.02
 # gamma="auto_scale": the widths tried with a validation set, as factors of "scale".
 WIDTH_FACTORS = (1.0 / 3.0, 1.0, 3.0)
+# C="auto": the box constraints the plain SVM tries with a validation set (C acts there;
+# inside the game it rarely binds), and the C played without one (SVC's default). 100 is
+# left out: libsvm's cost grows with C, and the tuned SVCs of bench/README.md's robustness
+# runs rarely chose it.
+C_GRID = (0.1, 1.0, 10.0)
+DEFAULT_C = 1.0
 # The budget-0 candidate starts at libsvm's solution; these rounds of the core refine it
 # (a projected-gradient step from the optimum stays there) and give it a history.
 ZERO_BUDGET_ROUNDS = 10
@@ -71,12 +79,20 @@ def resolved_gamma(gamma):
     return "scale" if gamma == "auto_scale" else gamma
 
 
+def resolved_C(C):
+    """C without a search: "auto" is DEFAULT_C."""
+    return DEFAULT_C if isinstance(C, str) else float(C)
+
+
 def searched(est, has_val):
-    """(search the budget, search the width) for ``est``'s parameters."""
+    """(search the budget, search the width, search C) for ``est``'s parameters. C is
+    searched by the plain-SVM candidates only, so only when they are played."""
     if not has_val:
-        return False, False
+        return False, False, False
     width = est.gamma == "auto_scale" and est.kernel != "linear"
-    return est.flip_budget == "auto", width
+    budget = est.flip_budget == "auto"
+    plain = budget or (not isinstance(est.flip_budget, str) and est.flip_budget == 0)
+    return budget, width, est.C == "auto" and plain
 
 
 def initial_dual(est, X, y_idx, n_classes, C_vec, gamma):
@@ -94,10 +110,11 @@ def initial_dual(est, X, y_idx, n_classes, C_vec, gamma):
         # libsvm has no iteration cap by default and never checks for Ctrl-C: capped
         # (the game only needs a start near the SVM optimum; scikit-learn warns when
         # the cap stops it) and run where an interrupt reaches fit at once
-        svc = SVC(C=float(est.C), kernel=est.kernel, gamma=gamma, degree=est.degree,
+        C = resolved_C(est.C)
+        svc = SVC(C=C, kernel=est.kernel, gamma=gamma, degree=est.degree,
                   coef0=est.coef0, tol=SVC_INIT_TOL, max_iter=libsvm_max_iter(n),
                   cache_size=200 if est.cache_size == "auto" else est.cache_size)
-        interruptible(svc.fit, X, np.where(target, 1, -1), sample_weight=C_vec / float(est.C))
+        interruptible(svc.fit, X, np.where(target, 1, -1), sample_weight=C_vec / C)
         dual = svc.dual_coef_  # scipy.sparse when SVC was fitted on sparse X
         dual = dual.toarray() if is_sparse(dual) else dual
         lam[p, svc.support_] = np.abs(dual.ravel())
@@ -112,11 +129,11 @@ def _score(scoring, y_true, y_pred, sample_weight):
 
 
 def fit_search(est, X, y, sample_weight, X_val, y_val, sample_weight_val):
-    """Fit ``est``'s candidates (clones with explicit flip_budget and gamma), set the
+    """Fit ``est``'s candidates (clones with explicit flip_budget, gamma and C), set the
     winner's fitted attributes on ``est`` and ``search_results_``; returns ``est``."""
     from sklearn.utils.validation import check_array
 
-    search_budget, search_width = searched(est, True)
+    search_budget, search_width, search_C = searched(est, True)
     fixed_budget = None if search_budget else est.flip_budget
     if search_width:
         # "scale" on the training points as fit sees them (float64, or the features as
@@ -127,10 +144,11 @@ def fit_search(est, X, y, sample_weight, X_val, y_val, sample_weight_val):
         factors = list(WIDTH_FACTORS)
     else:
         widths, factors = [resolved_gamma(est.gamma)], [1.0]
-    rows = []  # (budget, gamma, factor, score, seconds, fitted clone)
+    Cs = list(C_GRID) if search_C else [resolved_C(est.C)]
+    rows = []  # (budget, gamma, factor, C, score, seconds, fitted clone)
 
-    def run(budget, gamma, factor):
-        params = dict(flip_budget=budget, gamma=gamma)
+    def run(budget, gamma, factor, C):
+        params = dict(flip_budget=budget, gamma=gamma, C=C)
         if budget == 0:
             params.update(init="svc", n_rounds=min(int(est.n_rounds), ZERO_BUDGET_ROUNDS))
         cand = clone(est).set_params(**params)
@@ -145,28 +163,54 @@ def fit_search(est, X, y, sample_weight, X_val, y_val, sample_weight_val):
             raise
         seconds = time.perf_counter() - start
         score = _score(est.scoring, y_val, cand.predict(X_val), sample_weight_val)
-        rows.append([budget, gamma, factor, score, seconds, cand])
+        rows.append([budget, gamma, factor, C, score, seconds, cand])
         # only the best candidate and the best plain SVM can be returned: let the others'
         # models go (at large n each holds its support vectors)
         keep = {_best(rows), _best([r if r[0] == 0 else None for r in rows])}
         for i, r in enumerate(rows):
             if i not in keep:
-                r[5] = None
+                r[6] = None
         return score
 
+    # stage 1, the width and C: the plain SVM (or the explicit budget) at each pair; ties
+    # go to the pair nearest ("scale", C = 1)
     first_budget = 0.0 if search_budget else fixed_budget
-    if len(widths) > 1:
-        scores = [run(first_budget, g, f) for g, f in zip(widths, factors)]
-        best = max(range(len(widths)), key=lambda i: (scores[i], -abs(math.log(factors[i]))))
-        gamma, factor = widths[best], factors[best]
+    pairs = [(g, f, c) for g, f in zip(widths, factors) for c in Cs]
+    first = {}  # pair index -> its row: a candidate's, or only libsvm's score (model None)
+
+    def distance(i):
+        return abs(math.log(pairs[i][1])) + abs(math.log10(pairs[i][2]))
+
+    if first_budget == 0 and len(pairs) > 1:
+        # libsvm alone ranks the pairs (the core's build of the kernel and its refinement
+        # cost as much again at every pair); the best pair is then refined. The pair
+        # nearest the defaults is refined first: that fit validates the input.
+        home = min(range(len(pairs)), key=distance)
+        run(0.0, *pairs[home])
+        first[home] = rows[-1]
+        for i, (g, f, c) in enumerate(pairs):
+            if i != home:
+                start = time.perf_counter()
+                score = plain_score(est, X, y, sample_weight, X_val, y_val,
+                                    sample_weight_val, g, c)
+                first[i] = [0.0, g, f, c, score, time.perf_counter() - start, None]
+        best = max(first, key=lambda i: (first[i][4], -distance(i)))
+        gamma, factor, C = pairs[best]
+        if best != home:
+            run(0.0, gamma, factor, C)
+            first[best] = rows[-1]
+    elif len(pairs) > 1 or not search_budget:
+        for i, (g, f, c) in enumerate(pairs):
+            run(first_budget, g, f, c)
+            first[i] = rows[-1]
+        gamma, factor, C = pairs[max(first, key=lambda i: (first[i][4], -distance(i)))]
     else:
-        gamma, factor = widths[0], factors[0]
-        if not search_budget:
-            run(first_budget, gamma, factor)
+        (gamma, factor, C), = pairs
+    # stage 2, the budget at that width and C
     if search_budget:
         for budget in BUDGETS:
-            if not any(r[0] == budget and r[1] == gamma for r in rows):
-                run(budget, gamma, factor)
+            if not any(r[0] == budget and r[1] == gamma and r[3] == C for r in rows):
+                run(budget, gamma, factor, C)
 
     win = _best(rows)
     if search_budget and rows[win][0] > 0:
@@ -174,26 +218,65 @@ def fit_search(est, X, y, sample_weight, X_val, y_val, sample_weight_val):
         # (the best n_best of n_rounds), the plain SVM's were not. The game must beat the
         # best plain SVM by more than one standard error of a validation score.
         plain = _best([r if r[0] == 0 else None for r in rows])
-        if rows[plain][3] >= rows[win][3] - _standard_error(rows[win][3], y_val,
+        if rows[plain][4] >= rows[win][4] - _standard_error(rows[win][4], y_val,
                                                             sample_weight_val):
             win = plain
-    _adopt(est, rows[win][5])
+    _adopt(est, rows[win][6])
+    # stage 1's pairs in their order (each once: a pair refined after libsvm ranked it as
+    # the candidate), then stage 2's games
+    chosen = rows[win]
+    rows = [first[i] for i in sorted(first)] + [r for r in rows if not any(
+        r is s for s in first.values())]
+    win = next(i for i, r in enumerate(rows) if r is chosen)
     est.search_results_ = {
         "flip_budget": np.array([r[0] for r in rows], dtype=np.float64),
         "gamma": np.array([r[1] for r in rows], dtype=object),
         "gamma_factor": np.array([r[2] for r in rows], dtype=np.float64),
-        "val_score": np.array([r[3] for r in rows]),
-        "fit_time": np.array([r[4] for r in rows]),
+        "C": np.array([r[3] for r in rows], dtype=np.float64),
+        "val_score": np.array([r[4] for r in rows]),
+        "fit_time": np.array([r[5] for r in rows]),
         "chosen": np.arange(len(rows)) == win,
     }
     return est
 
 
+def plain_score(est, X, y, sample_weight, X_val, y_val, sample_weight_val, gamma, C):
+    """Validation score of the plain SVM at (gamma, C) as libsvm solves it (its default
+    tolerance; one-vs-rest as the core plays more than two classes), without the core's
+    refinement: what ranks the search's (width, C) pairs. The input was validated by the
+    search's first fit."""
+    from scipy import sparse
+    from sklearn.svm import SVC
+    from sklearn.utils.class_weight import compute_class_weight
+
+    y = np.ravel(np.asarray(y))
+    classes, y_idx = np.unique(y, return_inverse=True)
+    w = compute_class_weight(est.class_weight, classes=classes, y=y)[y_idx]
+    if sample_weight is not None:
+        w = w * np.broadcast_to(np.asarray(sample_weight, dtype=np.float64), w.shape)
+    if is_sparse(X) and not is_sparse(X_val):
+        X_val = sparse.csr_matrix(np.asarray(X_val, dtype=np.float64))
+    elif is_sparse(X_val) and not is_sparse(X):
+        X_val = X_val.toarray()
+    decision = []
+    for p in [1] if classes.size == 2 else range(classes.size):
+        svc = SVC(C=C, kernel=est.kernel, gamma=gamma, degree=est.degree, coef0=est.coef0,
+                  max_iter=libsvm_max_iter(y.size),
+                  cache_size=200 if est.cache_size == "auto" else est.cache_size)
+        interruptible(svc.fit, X, np.where(y_idx == p, 1, -1), sample_weight=w)
+        decision.append(svc.decision_function(X_val))
+    if classes.size == 2:
+        pred = classes[(decision[0] > 0).astype(np.intp)]
+    else:
+        pred = classes[np.argmax(np.column_stack(decision), axis=1)]
+    return _score(est.scoring, y_val, pred, sample_weight_val)
+
+
 def _best(rows):
     """Index of the best row (None entries skipped; None when there is none): highest
-    score, then the smaller budget, then the width nearer "scale"."""
-    ranked = [(-r[3], float(r[0]), abs(math.log(r[2])), i) for i, r in enumerate(rows)
-              if r is not None]
+    score, then the smaller budget, then the (width, C) pair nearer ("scale", 1)."""
+    ranked = [(-r[4], float(r[0]), abs(math.log(r[2])) + abs(math.log10(r[3])), i)
+              for i, r in enumerate(rows) if r is not None]
     return min(ranked)[3] if ranked else None
 
 
@@ -296,7 +379,7 @@ def check_fitted_model(est, X, y, X_val, y_val, sample_weight_val, sample_weight
     # point only rescale C
     uniform = not _weights_differ(est, y, sample_weight)
     user_set = [name for name, is_set in (
-        ("C", float(est.C) != 1.0),
+        ("C", est.C != "auto" and float(est.C) != DEFAULT_C),
         ("class_weight", est.class_weight is not None and uniform),
         ("sample_weight", sample_weight is not None and uniform)) if is_set]
     # with a search that played the plain SVM (budget 0), C and the weights acted there,

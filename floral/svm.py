@@ -1,6 +1,5 @@
-"""FloralSVC: the scikit-learn estimator for FLORAL adversarial training (its parameters
-and the orchestration of fit; the pieces live in _core, _memory, _selection, _assembly and
-_monitoring)."""
+"""FloralSVC, the scikit-learn estimator for FLORAL: its parameters and the orchestration of
+fit (the pieces: _core, _memory, _selection, _assembly and _monitoring)."""
 import math
 from numbers import Real
 
@@ -60,9 +59,10 @@ class FloralSVC(BaseKernelSVC):
 
     Parameters
     ----------
-    C : float, default=1.0
-        Box constraint of the dual, as in SVC. In the game it acts only once a dual reaches
-        it, which relabelling the largest duals often prevents (``fit`` then warns).
+    C : "auto" or float, default="auto"
+        Box constraint of the dual, as in SVC; "auto" is 1.0, or with a validation set the
+        best of 0.1, 1 and 10 for the plain SVM, then played by the games. In the game C
+        acts only once a dual reaches it, which relabelling often prevents (``fit`` warns).
     kernel : {kernel_options}, default="rbf"
         Kernel, with scikit-learn's formulas.
     gamma : {"auto_scale", "scale", "auto"} or float, default="auto_scale"
@@ -111,18 +111,15 @@ class FloralSVC(BaseKernelSVC):
     eval_every : int, default=1
         Rounds between evaluations on the validation set.
     refresh : int, default=50
-        Rounds between exact recomputations of the incrementally updated decision
-        values; 0 never recomputes.
+        Rounds between exact recomputations of the incremental decision values; 0: never.
     cache_size : float or "auto", default="auto"
-        MB for the kernel matrix: its packed triangle when it fits, else an LRU cache of
-        rows ("auto": half the available memory; README "Large data"). Results are
-        bitwise identical for any value.
+        MB for the kernel matrix (packed triangle, else an LRU row cache; "auto": half the
+        available memory, README "Large data"); results are bitwise identical for any.
     tol : float, default=1e-5
         Dual variables above it are support vectors for the attacker and
         ``history_["n_sv"]``; it does not prune the returned model.
     n_jobs : int, default=None
-        OpenMP threads; None: one or all cores per product by timing. Results are
-        identical for any value.
+        OpenMP threads (None: chosen per product by timing); results are the same for any.
     random_state : int, RandomState instance or None, default=None
         Seeds the attacker's random choices.
     verbose : int, default=0
@@ -156,9 +153,11 @@ class FloralSVC(BaseKernelSVC):
         The flip budget the returned model was trained with.
     gamma_ : float
         The resolved kernel coefficient (1.0 for the linear kernel).
+    C_ : float
+        The box constraint the returned model was trained with.
     search_results_ : dict of ndarray or None
         Per candidate game of the search: ``flip_budget``, ``gamma``, ``gamma_factor``,
-        ``val_score``, ``fit_time`` and ``chosen``. None without a search.
+        ``C``, ``val_score``, ``fit_time`` and ``chosen``. None without a search.
     learning_rate_ : float
         The initial step size used.
     lambda_max_ : float
@@ -204,6 +203,7 @@ class FloralSVC(BaseKernelSVC):
 
     _parameter_constraints = {
         **BaseKernelSVC._parameter_constraints,
+        "C": [StrOptions({"auto"}), *POSITIVE],
         "gamma": [StrOptions({"auto_scale", "scale", "auto"}),
                   Interval(Real, 0.0, None, closed="neither")],
         "flip_budget": [StrOptions({"auto"}), *BUDGET],
@@ -230,7 +230,7 @@ class FloralSVC(BaseKernelSVC):
 
     def __init__(
         self,
-        C=1.0,
+        C="auto",
         kernel="rbf",
         gamma="auto_scale",
         degree=3,
@@ -322,8 +322,7 @@ class FloralSVC(BaseKernelSVC):
         IneffectiveParameterWarning
             ``C`` (or weights equal for every point) was set but no dual reached its bound.
         """
-        search_budget, search_width = _selection.searched(self, X_val is not None)
-        if search_budget or search_width:
+        if any(_selection.searched(self, X_val is not None)):
             _selection.fit_search(self, X, y, sample_weight, X_val, y_val, sample_weight_val)
         else:
             self.search_results_ = None
@@ -356,7 +355,8 @@ class FloralSVC(BaseKernelSVC):
                                              ensure_non_negative=True)
         class_w = compute_class_weight(self.class_weight, classes=classes, y=y)
         check_class_weights(self.class_weight, sample_weight * class_w[y_idx])
-        C_vec = float(self.C) * sample_weight * class_w[y_idx]
+        self.C_ = C = _selection.resolved_C(self.C)
+        C_vec = C * sample_weight * class_w[y_idx]
         # the linear kernel has no gamma, and "scale" would read all of X once more
         gamma = (1.0 if self.kernel == "linear"
                  else resolve_gamma(_selection.resolved_gamma(self.gamma), X))

@@ -82,8 +82,9 @@ def test_search_results_and_chosen_values(moons):
     X, y, Xv, yv = moons
     clf = FloralSVC(C=10, random_state=0).fit(X, y, X_val=Xv, y_val=yv)
     res = clf.search_results_
-    assert set(res) == {"flip_budget", "gamma", "gamma_factor", "val_score", "fit_time",
-                        "chosen"}
+    assert set(res) == {"flip_budget", "gamma", "gamma_factor", "C", "val_score",
+                        "fit_time", "chosen"}
+    assert np.all(res["C"] == 10) and clf.C_ == 10  # an explicit C is not searched
     n_w, n_b = len(_selection.WIDTH_FACTORS), len(_selection.BUDGETS)
     assert res["val_score"].size == n_w + n_b - 1
     # stage 1: the plain SVM at every width around "scale"
@@ -110,6 +111,63 @@ def test_search_results_and_chosen_values(moons):
     assert clf.get_params()["gamma"] == "auto_scale"
 
 
+def test_C_auto_is_chosen_with_the_width_by_the_plain_svm(moons, monkeypatch):
+    # C="auto" (the default): the plain-SVM stage tries every (width, C) pair; each
+    # candidate is SVC with those values, and the best pair on the trusted set is returned
+    X, y, Xv, yv = moons
+    y = y.copy()
+    y[:60] = 1 - y[:60]  # label noise, so that C matters
+    monkeypatch.setattr(_selection, "BUDGETS", (0.0,))
+    clf = FloralSVC(random_state=0).fit(X, y, X_val=Xv, y_val=yv)
+    res = clf.search_results_
+    pairs = [(f, c) for f in _selection.WIDTH_FACTORS for c in _selection.C_GRID]
+    np.testing.assert_allclose(res["gamma_factor"], [f for f, _ in pairs])
+    np.testing.assert_array_equal(res["C"], [c for _, c in pairs])
+    scores = [balanced_accuracy_score(yv, SVC(C=c, gamma=f * _scale(X)).fit(X, y).predict(Xv))
+              for f, c in pairs]
+    np.testing.assert_allclose(res["val_score"], scores, atol=0.011)
+    win = np.flatnonzero(res["chosen"])[0]
+    assert res["val_score"][win] == res["val_score"].max()
+    assert clf.C_ == res["C"][win] and clf.get_params()["C"] == "auto"
+    svc = SVC(C=clf.C_, gamma=clf.gamma_, tol=1e-8).fit(X, y)
+    np.testing.assert_allclose(clf.decision_function(Xv), svc.decision_function(Xv),
+                               atol=1e-3)
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_libsvm_ranking_score_is_the_refined_candidates(n_classes):
+    # the (width, C) pairs are ranked by libsvm's model; the candidate refined from it
+    # (the core's budget-0 game) must predict the same points
+    from sklearn.datasets import make_blobs
+
+    X, y = make_blobs(360, centers=n_classes, cluster_std=2.5, random_state=1)
+    X, Xv, y, yv = X[:240], X[240:], y[:240], y[240:]
+    w = np.random.default_rng(0).uniform(0.5, 2.0, y.size)
+    for C, cw in ((0.1, None), (10.0, "balanced")):
+        est = FloralSVC(class_weight=cw, random_state=0)
+        got = _selection.plain_score(est, X, y, w, Xv, yv, None, 3.0, C)
+        ref = FloralSVC(C=C, gamma=3.0, class_weight=cw, flip_budget=0, init="svc",
+                        n_rounds=_selection.ZERO_BUDGET_ROUNDS, random_state=0)
+        ref.fit(X, y, sample_weight=w, X_val=Xv, y_val=yv)
+        assert got == pytest.approx(balanced_accuracy_score(yv, ref.predict(Xv)), abs=0.01)
+
+
+def test_C_auto_plays_the_chosen_C_in_the_games_and_1_without_a_search(moons):
+    X, y, Xv, yv = moons
+    clf = FloralSVC(gamma=1.0, n_rounds=50, random_state=0).fit(X, y, X_val=Xv, y_val=yv)
+    res = clf.search_results_
+    plain = res["flip_budget"] == 0
+    np.testing.assert_array_equal(np.sort(res["C"][plain]), np.sort(_selection.C_GRID))
+    best_plain = np.flatnonzero(plain)[np.argmax(res["val_score"][plain])]
+    # the games are played at the C the plain SVM chose
+    assert np.all(res["C"][~plain] == res["C"][best_plain])
+    assert set(_selection.BUDGETS) <= set(res["flip_budget"])
+    # no validation set, or an explicit game: nothing to choose C on, SVC's default
+    assert FloralSVC(n_rounds=20, random_state=0).fit(X, y).C_ == _selection.DEFAULT_C
+    game = FloralSVC(flip_budget=0.1, gamma=1.0, n_rounds=20, random_state=0)
+    assert game.fit(X, y, X_val=Xv, y_val=yv).C_ == _selection.DEFAULT_C
+
+
 def test_explicit_values_are_not_searched(moons):
     X, y, Xv, yv = moons
     both = FloralSVC(flip_budget=0.1, gamma=1.0, n_rounds=50, random_state=0)
@@ -120,7 +178,8 @@ def test_explicit_values_are_not_searched(moons):
                                                                          y_val=yv)
     assert np.all(width.search_results_["flip_budget"] == 0.1)
     assert width.search_results_["val_score"].size == len(_selection.WIDTH_FACTORS)
-    budget = FloralSVC(gamma=1.0, n_rounds=50, random_state=0).fit(X, y, X_val=Xv, y_val=yv)
+    budget = FloralSVC(C=1.0, gamma=1.0, n_rounds=50, random_state=0).fit(X, y, X_val=Xv,
+                                                                         y_val=yv)
     assert np.all(budget.search_results_["gamma"].astype(float) == 1.0)
     np.testing.assert_array_equal(np.sort(budget.search_results_["flip_budget"]),
                                   np.sort(_selection.BUDGETS))
