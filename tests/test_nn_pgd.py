@@ -6,11 +6,10 @@ epsilon = 0 must reproduce bit for bit) and the runner's ``nn`` method.
 """
 import os
 import pickle
-import signal
-import threading
 
 import numpy as np
 import pytest
+from interrupts import ctrl_c_after, first_signal_ended_it
 from sklearn.datasets import make_blobs, make_moons
 from sklearn.neural_network import MLPClassifier
 from sklearn.preprocessing import LabelBinarizer
@@ -259,13 +258,9 @@ def test_ctrl_c_keeps_the_epochs_so_far_and_reraises(moons):
     # MLPClassifier alone turns a KeyboardInterrupt into a warning and trains on
     X, y = moons
     clf = PGDTrainedMLP(max_iter=10**6, random_state=0)
-    timer = threading.Timer(1.0, os.kill, args=(os.getpid(), signal.SIGINT))
-    timer.start()
-    try:
-        with pytest.raises(KeyboardInterrupt):
-            clf.fit(X, y)
-    finally:
-        timer.cancel()
+    with pytest.raises(KeyboardInterrupt), ctrl_c_after(1.0) as info:
+        clf.fit(X, y)
+    assert first_signal_ended_it(info, 1.0)
     assert 1 <= clf.n_iter_ < 10**6
     assert set(clf.predict(X)) <= set(y)
 

@@ -2,12 +2,11 @@
 import itertools
 import os
 import pickle
-import signal
-import threading
 import warnings
 
 import numpy as np
 import pytest
+from interrupts import ctrl_c_after, first_signal_ended_it
 from sklearn.base import clone
 from sklearn.datasets import make_blobs, make_moons
 from sklearn.svm import SVC
@@ -525,18 +524,14 @@ def test_ctrl_c_stops_a_loop_of_fits_and_keeps_the_rounds_so_far():
     X, y = make_moons(3000, noise=0.3, random_state=0)
     clf = FloralSVC(n_rounds=10**7, eval_every=10**6, learning_rate=1e-4, random_state=0)
     finished = []
-    timer = threading.Timer(0.5, os.kill, args=(os.getpid(), signal.SIGINT))
-    timer.start()
-    try:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            with pytest.raises(KeyboardInterrupt):
-                for i in range(3):
-                    clf.fit(X, y)
-                    finished.append(i)
-    finally:
-        timer.cancel()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with pytest.raises(KeyboardInterrupt), ctrl_c_after(0.5) as info:
+            for i in range(3):
+                clf.fit(X, y)
+                finished.append(i)
     # the first Ctrl-C ends the loop, not just the fit it interrupted
+    assert first_signal_ended_it(info, 0.5)
     assert finished == []
     assert 0 < clf.n_rounds_ < 10**7
     assert clf.best_round_ == clf.n_rounds_
