@@ -6,6 +6,7 @@ bindings (``_testing.GramRows``, ``kernel_lambda_max``, ``bandwidth_probe``) go 
 the helpers at the end, so that a change of the core's contract is one edit here.
 """
 import argparse
+import inspect
 import json
 import os
 import platform
@@ -24,27 +25,38 @@ LABEL_CACHE = os.path.join(HERE, ".cache", "labels")
 
 # --- command line and machine --------------------------------------------------------
 
-def parser(doc, out, quick, rebuild=False):
+def parser(doc, out, quick, markdown=None):
     """An ArgumentParser with ``--out`` (default ``bench/results/<out>``, or the folder if
-    ``out`` is empty) and ``--quick`` (help: ``quick``), and with ``rebuild`` a
+    ``out`` is empty) and ``--quick`` (help: ``quick``), and with a ``markdown`` renderer a
     ``--from-json`` for :func:`results`; parse with :func:`parse`."""
     ap = argparse.ArgumentParser(description=doc.splitlines()[0])
     ap.add_argument("--out", default=os.path.join(RESULTS, out) if out else RESULTS,
                     help="where the results go (without .json / .md)")
     ap.add_argument("--quick", action="store_true", help=f"smoke run: {quick}")
-    if rebuild:
+    ap.markdown = markdown
+    if markdown:
         ap.add_argument("--from-json", action="store_true",
                         help="rebuild the markdown from the JSON of --out, without running")
     return ap
 
 
-def parse(ap, argv=None):
-    """Parsed arguments; a ``--quick`` run without ``--out`` writes to a temporary folder,
-    never over the recorded results."""
+def parse(ap, argv=None, name=None, **quick):
+    """Parsed arguments, with ``stem`` (``--out``, or the file ``name`` in that folder;
+    ``name`` may be a function of the arguments) and the ``quick`` values where ``--quick``
+    is given; a ``--quick`` run without ``--out`` writes to a temporary folder, never over
+    the recorded results. ``--from-json`` rebuilds the markdown and exits."""
     args = ap.parse_args(argv)
-    if args.quick and args.out == ap.get_default("out"):
-        args.out = os.path.join(tempfile.gettempdir(), "bench_quick",
-                                os.path.basename(args.out))
+    if args.quick:
+        vars(args).update(quick)
+        if args.out == ap.get_default("out"):
+            args.out = os.path.join(tempfile.gettempdir(), "bench_quick",
+                                    os.path.basename(args.out))
+    if callable(name):
+        name = name(args)
+    args.stem = os.path.join(args.out, name) if name else args.out
+    if getattr(args, "from_json", False):
+        results(args.stem, ap.markdown)
+        sys.exit(0)
     return args
 
 
@@ -159,11 +171,11 @@ def recorded(stem):
 
 def results(stem, markdown, payload=None, one_per_line=None):
     """Write ``payload`` to ``{stem}.json`` and ``markdown(payload)`` to ``{stem}.md``
-    (folders made as needed) and print the markdown. Without a payload (``--from-json``)
-    the markdown is rebuilt from ``{stem}.json``, without running anything; a fresh
-    payload goes through JSON first, so that both ways render the same values.
-    ``one_per_line`` names a list of the payload written one item per line (diff- and
-    grep-friendly)."""
+    (folders made as needed) and print the markdown; ``markdown`` None: the JSON only.
+    Without a payload (``--from-json``) the markdown is rebuilt from ``{stem}.json``,
+    without running anything; a fresh payload goes through JSON first, so that both ways
+    render the same values. ``one_per_line`` names a list of the payload written one item
+    per line (diff- and grep-friendly)."""
     if payload is None:
         with open(stem + ".json") as fh:
             payload = json.load(fh)
@@ -179,6 +191,9 @@ def results(stem, markdown, payload=None, one_per_line=None):
                          + f'"{one_per_line}": [\n  '
                          + ",\n  ".join(json.dumps(r) for r in payload[one_per_line])
                          + "\n]}\n")
+    if markdown is None:
+        print(f"wrote {stem}.json")
+        return payload
     text = markdown(payload)
     with open(stem + ".md", "w") as fh:
         fh.write(text)
@@ -193,14 +208,18 @@ def write_results(stem, payload, text):
 
 # --- child processes -----------------------------------------------------------------
 
-def run_child(args, timeout, env=None):
-    """Run ``python <args>`` and return the JSON of its last line that starts with
-    ``RESULT ``, plus ``wall_s``; ``status`` is "ok", "killed" (past ``timeout``) or
-    "failed" (with the end of stderr)."""
+def run_child(func, *args, timeout=None, env=None):
+    """Run ``func(*args)`` (a function of a script in bench/, arguments that JSON carries)
+    in a fresh Python process, and return the JSON record it returned plus ``wall_s``;
+    ``status`` is "ok", "killed" (past ``timeout``) or "failed" (with the end of stderr)."""
+    module = os.path.splitext(os.path.basename(inspect.getfile(func)))[0]
+    # bench/ first on the path, as for a script (not the working directory, '' for -c)
+    code = (f"import json, sys; sys.path[0] = {HERE!r}; import {module}; "
+            f"print('RESULT ' + json.dumps({module}.{func.__name__}(*json.loads(sys.argv[1]))))")
     start = time.perf_counter()
     try:
-        proc = subprocess.run([sys.executable, *args], capture_output=True, text=True,
-                              timeout=timeout, env=env)
+        proc = subprocess.run([sys.executable, "-c", code, json.dumps(args)],
+                              capture_output=True, text=True, timeout=timeout, env=env)
     except subprocess.TimeoutExpired:
         return {"status": "killed", "reason": f"ran past {timeout:.0f} s",
                 "wall_s": time.perf_counter() - start}
@@ -228,11 +247,6 @@ def extrapolate(measured, n, prior):
     return t1 * (n / n1) ** exponent
 
 
-def child_result(record):
-    """Print what :func:`run_child` reads back."""
-    print("RESULT " + json.dumps(record), flush=True)
-
-
 def peak_rss_mb():
     """This process's peak resident set, MB."""
     import resource
@@ -255,9 +269,9 @@ def status_kib(field):
 
 # --- data, poisoned labels and tuned peers -------------------------------------------
 
-def scale_gamma(X):
-    """SVC's gamma="scale" on the training split."""
-    return 1.0 / (X.shape[1] * X.var())
+def scale_gamma(X, gamma="scale"):
+    """SVC's gamma="scale" on the training split (another ``gamma`` as a float)."""
+    return 1.0 / (X.shape[1] * X.var()) if gamma == "scale" else float(gamma)
 
 
 def poisoned(X, y, attack, budget, seed, gamma, C=10.0, attack_params=None):
@@ -306,19 +320,6 @@ def cleanlab_issues(y_enc, proba):
 
 # --- floral's private core (one place to change when its contract moves) -------------
 
-def core_fit(X, y, C, gamma, **kw):
-    """``_core.floral_fit`` from zero coefficients with cost ``C`` on every point; returns
-    its history and {"dense_passes", "layout"} (the Gram storage it used)."""
-    import dataclasses
-
-    from floral import _core
-
-    res = _core.floral_fit(X, y, np.full(len(y), C), np.zeros(len(y)), gamma=gamma,
-                           diagnostics=True, **kw)
-    return dataclasses.asdict(res.history), {"dense_passes": res.diagnostics.dense_passes,
-                                             "layout": res.cache["layout"]}
-
-
 def cache_mb(n, k, cf, layout):
     """The budget that gives the layout: FloralSVC's cache_size="auto" (packed triangle and
     hot rows for the attacker), or the whole square."""
@@ -331,27 +332,31 @@ def cache_mb(n, k, cf, layout):
 
 def floral_round(X, y, gamma, *, C, lr, k, cf, rounds, n_jobs, layout="auto", refresh=50,
                  warmup=3):
-    """One fit of the core for its per-round time (bench_core and bench_runtime's
-    contention): rounds ``warmup`` and later."""
+    """The per-round time of one fit of ``_core.floral_fit`` from zero coefficients with
+    cost ``C`` on every point (bench_core and bench_runtime's contention): rounds
+    ``warmup`` and later."""
+    from floral import _core
+
     n = len(y)
     t0 = time.perf_counter()
-    h, info = core_fit(X, y, C, gamma, n_rounds=rounds, learning_rate=lr, flip_budget=k,
-                       candidate_factor=cf, refresh=refresh, n_jobs=n_jobs, seed=0,
-                       cache_size=cache_mb(n, k, cf, layout))
+    res = _core.floral_fit(X, y, np.full(n, C), np.zeros(n), gamma=gamma, diagnostics=True,
+                           n_rounds=rounds, learning_rate=lr, flip_budget=k,
+                           candidate_factor=cf, refresh=refresh, n_jobs=n_jobs, seed=0,
+                           cache_size=cache_mb(n, k, cf, layout))
     total = time.perf_counter() - t0
+    h = res.history
     # The median round, not the mean: on a shared VM a stall of another tenant lands in a
     # few rounds and would dominate the mean. The mean (which also amortises the exact
     # refresh every `refresh` rounds) is kept beside it.
-    steps = np.diff(h["seconds"][warmup - 1:])
-    loop = h["seconds"][-1]
+    steps = np.diff(h.seconds[warmup - 1:])
     return {
         "per_round_s": float(np.median(steps)),
         "mean_round_s": float(steps.mean()),
-        "setup_s": total - loop,  # Gram matrix materialisation and conversions
-        "mean_changed": float(h["n_changed"][warmup:].mean()),
-        "dense_passes": info["dense_passes"],
+        "setup_s": total - h.seconds[-1],  # Gram matrix materialisation and conversions
+        "mean_changed": float(h.n_changed[warmup:].mean()),
+        "dense_passes": res.diagnostics.dense_passes,
         "rounds": rounds,
-        "layout": info["layout"],
+        "layout": res.cache["layout"],
     }
 
 

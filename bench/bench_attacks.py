@@ -4,11 +4,8 @@ Run time against n (each size in a child process with a time limit), SVC on Moon
 alfa-tilt against the paper's Table 1, each attack against random flips of the same
 budget. Protocol and results: bench/README.md, "Label-flip attacks".
 
-Usage: python bench/bench_attacks.py [--sizes 250 500 1000 2000] [--seeds 0 1 2] [--cap 150]
-       [--quick]. Writes bench/results/attacks.{json,md}. Timings, never assertions.
+Writes bench/results/attacks.{json,md}. Timings, never assertions.
 """
-import argparse
-import os
 import time
 
 import numpy as np
@@ -63,13 +60,13 @@ def time_attack(label, n, min_total=2.0, max_repeats=15):
         y_adv = attacks.get(registry_name)(X, y, BUDGET, random_state=0, **kwargs)
         times.append(time.perf_counter() - t0)
         total += times[-1]
-    common.child_result({"times": times, "n_flipped": int(np.count_nonzero(y_adv != y))})
+    return {"times": times, "n_flipped": int(np.count_nonzero(y_adv != y))}
 
 
 def run_timed(label, n, limit):
     """Time an attack in a fresh process, killed after ``limit`` seconds (None: timed out);
     the child's imports count, a few seconds the limit is generous enough to absorb."""
-    rec = common.run_child([os.path.abspath(__file__), "--child", label, str(n)], limit)
+    rec = common.run_child(time_attack, label, n, timeout=limit)
     if rec["status"] == "failed":
         raise RuntimeError(f"timing {label} at n = {n} failed: {rec['stderr']}")
     return (rec["times"], rec["n_flipped"]) if rec["status"] == "ok" else None
@@ -189,12 +186,7 @@ def main():
     ap.add_argument("--cap", type=float, default=150.0,
                     help="skip a size whose extrapolated run time exceeds this (s); "
                          "a run is killed after 3x this")
-    ap.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
-    args = common.parse(ap)
-    if args.child:
-        return time_attack(args.child[0], int(args.child[1]))
-    if args.quick:
-        args.sizes, args.seeds, args.cap = [100, 200], [0], 20.0
+    args = common.parse(ap, sizes=[100, 200], seeds=[0], cap=20.0)
     if any(n < 20 for n in args.sizes) or args.cap <= 0:
         ap.error("--sizes must be >= 20 and --cap > 0")
 

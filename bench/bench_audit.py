@@ -7,7 +7,6 @@ labels) against the known flipped indices. Data, settings and detectors: bench/R
 Usage: python bench/bench_audit.py [--seeds 10] [--quick]
 Writes bench/results/audit.{json,md}; ``--from-json`` rebuilds the markdown only.
 """
-import os
 import time
 import warnings
 
@@ -135,7 +134,7 @@ def run_cell(dataset, seed):
     loader, gamma, _ = DATASETS[dataset]
     d = loader(random_state=seed)
     X, Xv, yv = d.X_train, d.X_val, d.y_val
-    g = scale_gamma(X) if gamma == "scale" else float(gamma)
+    g = scale_gamma(X, gamma)
     records = []
     for setting, attack, budget in SETTINGS:
         y = poisoned(X, d.y_train, attack, budget, seed, g, C, ATTACK_PARAMS)
@@ -240,16 +239,10 @@ def markdown(payload):
 
 
 def main(argv=None):
-    ap = common.parser(__doc__, "", "one seed, iris only", rebuild=True)
+    ap = common.parser(__doc__, "", "one seed, iris only", markdown)
     ap.add_argument("--seeds", type=int, default=10)
     ap.add_argument("--datasets", nargs="+", default=list(DATASETS))
-    args = common.parse(ap, argv)
-    if args.quick:
-        args.seeds, args.datasets = 1, ["iris_1v2"]
-    stem = os.path.join(args.out, "audit")
-    if args.from_json:
-        common.results(stem, markdown)
-        return
+    args = common.parse(ap, argv, "audit", seeds=1, datasets=["iris_1v2"])
     info = common.machine_info()
     host = common.host_line(info)
     start = time.perf_counter()
@@ -258,7 +251,7 @@ def main(argv=None):
         for ds in args.datasets:
             records += run_cell(ds, seed)
             print(f"seed {seed} {ds}: {time.perf_counter() - start:.0f} s", flush=True)
-    common.results(stem, markdown, dict(
+    common.results(args.stem, markdown, dict(
         command=common.command(argv), seeds=args.seeds, host=host, machine_info=info,
         load_average_end=common.load_average(), C=C, elapsed_s=time.perf_counter() - start,
         records=records))

@@ -79,7 +79,7 @@ def run(seeds, n_rounds):
     for name in DATA:
         for seed, (labels, attack, budget) in ((s, lab) for s in seeds for lab in LABELS):
             X, y, Xt, yt, gamma = load(name, seed)
-            g = scale_gamma(X) if gamma == "scale" else gamma
+            g = scale_gamma(X, gamma)
             y = poisoned(X, y, attack, budget, seed, g, C=1.0)
             fitted = {}
             for cw in (None, "balanced"):
@@ -124,15 +124,10 @@ def markdown(payload):
 
 
 def main(argv=None):
-    ap = common.parser(__doc__, "class_weight", "1 seed, 50 rounds", rebuild=True)
+    ap = common.parser(__doc__, "class_weight", "1 seed, 50 rounds", markdown)
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--rounds", type=int, default=500)
-    args = common.parse(ap, argv)
-    if args.quick:
-        args.seeds, args.rounds = 1, 50
-    if args.from_json:
-        common.results(args.out, markdown)
-        return 0
+    args = common.parse(ap, argv, seeds=1, rounds=50)
     info = machine_info()
     info["load"] = load_average()
     rows, bitwise = run(range(args.seeds), args.rounds)

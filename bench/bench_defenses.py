@@ -31,9 +31,7 @@ def main():
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--budget", type=float, default=0.1,
                         help="fraction of training labels the attacks flip (default 0.1)")
-    args = common.parse(parser)
-    if args.quick:
-        args.seeds = [0]
+    args = common.parse(parser, seeds=[0])
 
     start = time.perf_counter()
     res = run_grid("moons", list(ATTACKS), [0, args.budget], sorted({m for _, m, _ in ROWS}),

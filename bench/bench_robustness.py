@@ -8,7 +8,6 @@ Usage: python bench/bench_robustness.py [--seeds 10] [--n-jobs 2] [--quick]
 Writes bench/results/robustness.{json,md}; ``--from-json`` rebuilds the markdown only.
 """
 import math
-import os
 import sys
 import time
 import warnings
@@ -112,7 +111,7 @@ def run_robustness(dataset, seed):
     loader, gamma = DATASETS[dataset]
     d = loader(random_state=seed)
     X, Xv, yv, Xt, yt = d.X_train, d.X_val, d.y_val, d.X_test, d.y_test
-    g = scale_gamma(X) if gamma == "scale" else float(gamma)
+    g = scale_gamma(X, gamma)
     out = []
     for setting, attack, budget in SETTINGS:
         y = poisoned(X, d.y_train, attack, budget, seed, g, C, ATTACK_PARAMS)
@@ -356,19 +355,13 @@ def markdown(payload):
 
 def main(argv=None):
     ap = common.parser(__doc__, "", "one seed, wine only, no validation-size study",
-                       rebuild=True)
+                       markdown)
     ap.add_argument("--seeds", type=int, default=10, help="seeds 0..N-1 (default 10)")
     ap.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=DATASETS)
     ap.add_argument("--no-val-size", action="store_true", help="skip study 2")
     ap.add_argument("--n-jobs", type=int, default=2, help="worker processes (default 2)")
-    args = common.parse(ap, argv)
-    if args.quick:
-        args.seeds, args.datasets, args.no_val_size = 1, ["wine_1vr"], True
-    stem = os.path.join(args.out, "robustness")
-    if args.from_json:
-        common.results(stem, markdown)
-        return 0
-
+    args = common.parse(ap, argv, "robustness", seeds=1, datasets=["wine_1vr"],
+                        no_val_size=True)
     info = common.machine_info()
     tasks = [delayed(run_robustness)(ds, s) for ds in args.datasets for s in range(args.seeds)]
     if not args.no_val_size:
@@ -384,7 +377,7 @@ def main(argv=None):
                 settings=SETTINGS, attack_params=ATTACK_PARAMS, c_grid=C_GRID,
                 gamma_factors=GAMMA_FACTORS, mu_grid=MU_GRID, val_sizes=VAL_SIZES,
                 val_flip=VAL_FLIP)
-    common.results(stem, markdown, {"meta": meta, "records": records}, one_per_line="records")
+    common.results(args.stem, markdown, {"meta": meta, "records": records}, one_per_line="records")
 
 
 if __name__ == "__main__":

@@ -9,7 +9,6 @@ machine", "Ctrl-C during fit", "Model size". Timings, never assertions.
 
 Usage: python bench/bench_runtime.py {contention,interrupt,model_size} [--quick] [...]
 """
-import argparse
 import multiprocessing as mp
 import os
 import pickle
@@ -29,7 +28,7 @@ ROOT = os.path.dirname(common.HERE)
 # --- contention ------------------------------------------------------------------------
 
 def contention_worker(n, threads, rounds):
-    """One measurement in this process (a child of :func:`contention`)."""
+    """One measurement, in a child of :func:`contention_cell`."""
     from sklearn.datasets import make_moons
 
     import floral
@@ -37,8 +36,8 @@ def contention_worker(n, threads, rounds):
     X, y = make_moons(n, noise=0.2, random_state=0)
     rec = common.floral_round(X, (2 * y - 1).astype(np.int8), 1.0, C=10.0, lr=1e-4, k=n // 20,
                               cf=2.0, rounds=rounds, n_jobs=threads, warmup=1)
-    common.child_result({"mean_round_s": rec["mean_round_s"],
-                         "median_round_s": rec["per_round_s"], "file": floral.__file__})
+    return {"mean_round_s": rec["mean_round_s"], "median_round_s": rec["per_round_s"],
+            "file": floral.__file__}
 
 
 def _busy(deadline):
@@ -57,9 +56,7 @@ def contention_cell(build, n, threads, rounds, loaded, limit=600.0):
         busy.start()
         time.sleep(0.2)  # let it reach the CPU
     try:
-        worker = [str(n), "none" if threads is None else str(threads), str(rounds)]
-        rec = common.run_child([os.path.abspath(__file__), "contention", "--worker", *worker],
-                               limit, env)
+        rec = common.run_child(contention_worker, n, threads, rounds, timeout=limit, env=env)
     finally:
         if busy is not None:
             busy.terminate()
@@ -70,9 +67,6 @@ def contention_cell(build, n, threads, rounds, loaded, limit=600.0):
 
 
 def contention(args):
-    if args.worker:
-        n, t, rounds = args.worker
-        return contention_worker(int(n), None if t == "none" else int(t), int(rounds))
     sizes = args.sizes or ([2000, 5000] if args.quick else [2000, 5000, 20000])
     repeats = args.repeats or (1 if args.quick else 2)
     builds = [b.split("=", 1) for b in (args.builds or [f"current={ROOT}"])]
@@ -188,7 +182,7 @@ PRELUDE = f"""
 import signal, sys, time
 import numpy as np
 signal.signal(signal.SIGINT, signal.default_int_handler)
-sys.path.insert(0, {common.HERE!r})
+sys.path[0] = {common.HERE!r}  # bench/, not the working directory
 from _common import gram_rows, kernel_lambda_max
 from floral import FloralSVC
 def start():
@@ -329,9 +323,8 @@ def main(argv=None):
     if not argv or argv[0] not in STUDIES:
         sys.exit(f"usage: python bench/bench_runtime.py {{{','.join(STUDIES)}}} [--quick] ...")
     run, markdown, quick = STUDIES[argv[0]]
-    ap = common.parser(__doc__, argv[0], quick, rebuild=True)
+    ap = common.parser(__doc__, argv[0], quick, markdown)
     if run is contention:
-        ap.add_argument("--worker", nargs=3, help=argparse.SUPPRESS)
         ap.add_argument("--sizes", type=int, nargs="+", default=None)
         ap.add_argument("--repeats", type=int, default=None)
         ap.add_argument("--explicit", action="store_true",
@@ -341,11 +334,7 @@ def main(argv=None):
     elif run is interrupt:
         ap.add_argument("--repeats", type=int, default=3)
         ap.add_argument("--delay", type=float, default=1.0)
-    args = common.parse(ap, argv[1:])
-    if args.from_json:
-        common.results(args.out, markdown)
-    else:
-        run(args)
+    run(common.parse(ap, argv[1:]))
 
 
 if __name__ == "__main__":

@@ -4,14 +4,9 @@ and scikit-learn's SVC and Nystroem + LinearSVC beside them, all in the same run
 Every cell runs in a fresh child process; cells that cannot fit or would run past --cap
 are skipped with the reason. Protocol: bench/README.md, "Large n".
 
-Usage: python bench/bench_scale.py [--sections ...] [--datasets ...] [--sizes ...] [--quick]
-Sections: exact, nystroem, svc, linsvc, linear, rowcache, million, peers. Writes
-bench/results/scale.{json,md} (merged with an existing file cell by cell unless --fresh).
-Timings, never assertions.
+Writes bench/results/scale.{json,md} (merged with an existing file cell by cell unless
+--fresh). Timings, never assertions.
 """
-import argparse
-import json
-import os
 import time
 
 import numpy as np
@@ -174,8 +169,7 @@ def exact_estimate(dataset, n):
 
 def main():
     parser = common.parser(__doc__, "scale", "moons, n = 2,000, 50 rounds, 1 thread",
-                           rebuild=True)
-    parser.add_argument("--cell", help=argparse.SUPPRESS)
+                           markdown)
     parser.add_argument("--sections", nargs="+", default=list(SECTIONS), choices=SECTIONS)
     parser.add_argument("--datasets", nargs="+", default=["moons", "blobs768"],
                         choices=["moons", "blobs768"])
@@ -196,17 +190,9 @@ def main():
     parser.add_argument("--peer-cells", nargs="+", default=["blobs768:5000", "moons:20000"],
                         help="dataset:n cells of the peers section")
     parser.add_argument("--fresh", action="store_true", help="do not merge with --out")
-    args = common.parse(parser)
-    if args.quick:
-        args.sections, args.datasets, args.sizes = ["exact", "nystroem", "svc"], ["moons"], [2000]
-        args.threads, args.rounds, args.nystroem_dtypes = ["1"], 50, ["float64"]
-        args.fresh = True
-    if args.cell:
-        return common.child_result(fit_cell(json.loads(args.cell)))
-    if args.from_json:
-        common.results(args.out, markdown)
-        return
-
+    args = common.parse(parser, sections=["exact", "nystroem", "svc"], datasets=["moons"],
+                        sizes=[2000], threads=["1"], rounds=50, nystroem_dtypes=["float64"],
+                        fresh=True)
     from floral import _memory
     from floral._config import config_info
 
@@ -226,8 +212,7 @@ def main():
         else:
             spec = dict(dataset=dataset, n=n, method=method, threads=nthreads,
                         rounds=rounds, flip=args.flip, **extra)
-            rec.update(common.run_child([os.path.abspath(__file__), "--cell", json.dumps(spec)],
-                                        args.cap + 300))
+            rec.update(common.run_child(fit_cell, spec, timeout=args.cap + 300))
         records.append(rec)
         show(rec)
         return rec
@@ -284,7 +269,7 @@ def main():
         "load_average_start": load_start,
         "load_average_end": common.load_average(),
         "elapsed_s": time.time() - started,
-        "args": {k: v for k, v in vars(args).items() if k != "cell"},
+        "args": {k: v for k, v in vars(args).items() if k != "stem"},
     }
     old = [] if args.fresh else common.recorded(args.out).get("records", [])
     fields = ("dataset", "n", "method", "threads", "rounds", "flip")
@@ -294,20 +279,15 @@ def main():
 
 
 def show(rec):
+    """One line of progress."""
     head = f"{rec['dataset']:>8} n={rec['n']:>7} {rec['method']:>15} t={rec['threads']}"
     if rec["status"] != "ok":
-        print(f"{head}  {rec['status']}: {rec.get('reason', rec.get('stderr', ''))[-300:]}",
-              flush=True)
-        return
-    line = (f"{head}  fit {rec['fit_s']:8.1f} s  acc {rec['test_accuracy']:.4f}  "
-            f"peak {rec['peak_rss_mb']:7.0f} MB (before fit {rec['rss_before_fit_mb']:.0f})")
-    if "pass_over_X_s" in rec:
-        line += f"  pass over X {rec['pass_over_X_s'] * 1e3:.2f} ms"
-    if "round_median_s" in rec:
-        line += (f"  round {rec['round_median_s'] * 1e3:8.2f} ms (mean "
-                 f"{rec['round_mean_s'] * 1e3:.2f})  {rec['storage'].get('storage')}"
-                 f"{' packed' if rec['storage'].get('materialised') else ''}")
-    print(line, flush=True)
+        tail = f"{rec['status']}: {rec.get('reason', rec.get('stderr', ''))[-300:]}"
+    else:
+        tail = "  ".join(f"{key} {rec[key]:.4g}" for key in (
+            "fit_s", "test_accuracy", "peak_rss_mb", "rss_before_fit_mb", "pass_over_X_s",
+            "round_median_s", "round_mean_s") if key in rec) + f"  {rec.get('storage', '')}"
+    print(f"{head}  {tail}", flush=True)
 
 
 # --- the report ---------------------------------------------------------------------------

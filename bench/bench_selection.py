@@ -6,7 +6,6 @@ on the trusted set" and "Cost of validating every round".
 Usage: python bench/bench_selection.py [--sizes 1000 20000] [--repeats 3 1] [--quick]
 Writes bench/results/selection.{json,md} (records of sizes not run this time are kept).
 """
-import json
 import os
 import time
 
@@ -142,9 +141,7 @@ def per_round_cost(repeats, out):
                                    for (t, v), s in med.items()},
                   per_round_us={"no_val": per_round[False] * 1e6, "val": per_round[True] * 1e6},
                   fit_ratio_1000_rounds=fit_ratio, per_round_ratio=round_ratio)
-    os.makedirs(os.path.dirname(out), exist_ok=True)
-    with open(out + ".json", "w") as fh:
-        json.dump(result, fh, indent=1)
+    common.results(out, None, result)
     print(machine_line(result["machine"]), *table(
         ["", "no validation set", "validation every round", "ratio"],
         [["fit, 1000 rounds (CPU s)", f"{med[(1000, False)]:.3f}", f"{med[(1000, True)]:.3f}",
@@ -154,7 +151,7 @@ def per_round_cost(repeats, out):
 
 
 def main():
-    ap = common.parser(__doc__, "selection", "n = 300, once", rebuild=True)
+    ap = common.parser(__doc__, "selection", "n = 300, once", markdown)
     ap.add_argument("--sizes", type=int, nargs="*", default=[1000, 20000])
     ap.add_argument("--repeats", type=int, nargs="+", default=[3, 1],
                     help="repeats per size (the last value repeats for further sizes)")
@@ -162,15 +159,10 @@ def main():
     ap.add_argument("--per-round", type=int, metavar="REPEATS", nargs="?", const=9,
                     help="measure the cost of validating every round instead (default 9 "
                          "repeats; written to validation.json beside --out)")
-    args = common.parse(ap)
+    args = common.parse(ap, sizes=[300], repeats=[1])
     if args.per_round:
         out = os.path.join(os.path.dirname(args.out), "validation")
         return per_round_cost(1 if args.quick else args.per_round, out)
-    if args.quick:
-        args.sizes, args.repeats = [300], [1]
-    if args.from_json:
-        common.results(args.out, markdown)
-        return
     digits = [run_digits(s) for s in range(args.digits_seeds)]
     records = []
     for i, n in enumerate(args.sizes):

@@ -3,10 +3,8 @@ SGDClassifier, clean and under 10% label flips: round time in passes over the no
 fit time, test accuracy, memory of a fit. Protocol and results: bench/README.md, "Sparse
 text".
 
-Usage: python bench/bench_sparse.py [--n 100000 --terms 50000 --rounds 100] [--quick]
 Writes bench/results/sparse.{json,md}.
 """
-import argparse
 import os
 import resource
 import sys
@@ -97,9 +95,9 @@ def memory_child(path, rounds):
     FloralSVC(kernel="linear", n_rounds=rounds, random_state=0).fit(X, y, X_val=Xv, y_val=yv)
     traced = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
-    common.child_result({"csr_bytes": csr_bytes, "rss_before_kib": before,
-                         "peak_rss_kib": status_kib("VmHWM"), "tracemalloc_peak_bytes": traced,
-                         "maxrss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss})
+    return {"csr_bytes": csr_bytes, "rss_before_kib": before,
+            "peak_rss_kib": status_kib("VmHWM"), "tracemalloc_peak_bytes": traced,
+            "maxrss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}
 
 
 def memory(X, y, Xv, yv, rounds):
@@ -108,8 +106,7 @@ def memory(X, y, Xv, yv, rounds):
         sp.save_npz(path + ".X.npz", X, compressed=False)
         sp.save_npz(path + ".Xv.npz", Xv, compressed=False)
         np.savez(path + ".y.npz", y=y, yv=yv)
-        m = common.run_child([__file__, "--memory-child", path, "--rounds", str(rounds)],
-                             None)
+        m = common.run_child(memory_child, path, rounds)
     if m.pop("status") != "ok":
         raise RuntimeError(f"the memory child failed: {m.get('stderr')}")
     growth = (m["peak_rss_kib"] - m["rss_before_kib"]) * 1024
@@ -118,25 +115,15 @@ def memory(X, y, Xv, yv, rounds):
 
 
 def main(argv=None):
-    parser = common.parser(__doc__, "sparse", "n = 2,000, 5,000 terms, 10 rounds",
-                           rebuild=True)
+    parser = common.parser(__doc__, "sparse", "n = 2,000, 5,000 terms, 10 rounds", markdown)
     parser.add_argument("--n", type=int, default=100_000)
     parser.add_argument("--n-val", type=int, default=5_000)
     parser.add_argument("--n-test", type=int, default=20_000)
     parser.add_argument("--terms", type=int, default=50_000)
     parser.add_argument("--rounds", type=int, default=100)
-    parser.add_argument("--memory-child", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--memory-only", action="store_true",
                         help="measure the memory of a fit only and update the results")
-    args = common.parse(parser, argv)
-    if args.quick:
-        args.n, args.n_val, args.n_test, args.terms, args.rounds = 2000, 500, 1000, 5000, 10
-    if args.memory_child:
-        memory_child(args.memory_child, args.rounds)
-        return 0
-    if args.from_json:
-        common.results(args.out, markdown)
-        return 0
+    args = common.parse(parser, argv, n=2000, n_val=500, n_test=1000, terms=5000, rounds=10)
     from sklearn.linear_model import SGDClassifier
     from sklearn.svm import LinearSVC
 

@@ -89,17 +89,14 @@ def paper(b, m="floral"):
 
 
 def main(argv=None):
-    ap = common.parser(__doc__, "", "one seed, 50 rounds, 5 epochs", rebuild=True)
+    ap = common.parser(__doc__, "", "one seed, 50 rounds, 5 epochs", markdown)
     ap.add_argument("--seeds", type=int, default=10, help="seeds 0..N-1 (default 10)")
     ap.add_argument("--n-jobs", type=int, default=-1, help="joblib n_jobs (default -1)")
-    args = common.parse(ap, argv)
-    stem = os.path.join(args.out, "table1")
-    if args.from_json:
-        common.results(stem, markdown)
-        return 0
+    args = common.parse(ap, argv, "table1", seeds=1)
+    stem = args.stem
     quick = ({"floral": {"n_rounds": 50}, "nn": {"max_iter": 5}, "nn-pgd": {"max_iter": 5}}
              if args.quick else {})
-    seeds = [0] if args.quick else list(range(args.seeds))
+    seeds = list(range(args.seeds))
     grid = dict(n_jobs=args.n_jobs, C=10.0, gamma=1.0, verbose=1)
     start = time.perf_counter()
     main_grid = run_grid("moons", "alfa_tilt", BUDGETS, METHODS, seeds, method_params=quick,
