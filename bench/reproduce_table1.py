@@ -1,10 +1,12 @@
 """Reproduce the FLORAL paper's Table 1: Moon under alfa-tilt, every method, Best and Last,
 and the model each method returns, through :func:`floral.experiments.run_grid` (and FLORAL
-with the paper's step-size decay). Protocol, results and how this run differs from the
-paper: bench/README.md, "Table 1 reproduction".
+with the paper's step-size decay). ``--defenses``: the baseline defenses beside SVC and
+FloralSVC on Moon, clean and under alfa-tilt and top-k SV flips of ``--budget``.
+Protocols, results and how this run differs from the paper: bench/README.md, "Table 1
+reproduction" and "Baseline defenses on Moon".
 
-Usage: python bench/reproduce_table1.py [--seeds 10] [--n-jobs -1] [--quick]
-Writes bench/results/table1.{csv,json,md}. Numbers, never assertions.
+Writes bench/results/table1.{csv,json,md} (``--defenses``: defenses.{json,md}). Numbers,
+never assertions.
 """
 import os
 import sys
@@ -37,6 +39,14 @@ PAPER = {
 }
 # The paper's FLORAL step size schedule (DESIGN.md): x0.1 every 100 rounds.
 DECAY = dict(lr_decay=0.1, lr_decay_every=100)
+# --defenses: the attacks (runner name: display name), and the rows (row, runner method,
+# which of its scores)
+ATTACKS = {"alfa_tilt": "alfa_tilt", "topk_sv": "topk_sv_flip"}
+ATTACK_PARAMS = {"topk_sv": {"candidate_factor": 2.0}}
+ROWS = [("SVC", "svm", "model"), ("FLORAL Model", "floral", "model"),
+        ("FLORAL Best", "floral", "best"), ("FLORAL Last", "floral", "last"),
+        ("LNSVC", "ln-svm", "model"), ("CurieSVC", "curie", "model"),
+        ("LabelSanitizedSVC", "ls-svm", "model"), ("KLIDSVC", "k-lid", "model")]
 
 
 def fmt(x):
@@ -46,32 +56,26 @@ def fmt(x):
 
 def summary(records):
     """{(budget, method): (best mean, best std, last mean, last std, model mean, model std)}"""
-    out = {}
-    for row in Results(records).summary():
-        out[(float(row["budget"]), row["method"])] = (row["best_mean"], row["best_std"],
-                                                      row["last_mean"], row["last_std"],
-                                                      row["model_mean"], row["model_std"])
-    return out
+    return {(float(r["budget"]), r["method"]): tuple(r[f"{which}_{stat}"] for which in (
+        "best", "last", "model") for stat in ("mean", "std")) for r in Results(records).summary()}
+
+
+def pm(mean, std):
+    return f"{fmt(mean)} ± {fmt(std)}"
 
 
 def ours_cell(s):
-    if s is None:
-        return "not run"
-    bm, bs, lm, ls = s[:4]
-    return f"{fmt(bm)} ± {fmt(bs)} / {fmt(lm)} ± {fmt(ls)}"
+    """Best / Last."""
+    return "not run" if s is None else f"{pm(*s[0:2])} / {pm(*s[2:4])}"
 
 
 def model_cell(s):
-    if s is None:
-        return "not run"
-    return f"{fmt(s[4])} ± {fmt(s[5])}"
+    return "not run" if s is None else pm(*s[4:6])
 
 
 def floral_cell(s):
     """Model / Best / Last."""
-    if s is None:
-        return "not run"
-    return f"{model_cell(s)} / {ours_cell(s)}"
+    return "not run" if s is None else f"{model_cell(s)} / {ours_cell(s)}"
 
 
 def model_is_best(results, method):
@@ -90,15 +94,27 @@ def paper(b, m="floral"):
 
 def main(argv=None):
     ap = common.parser(__doc__, "", "one seed, 50 rounds, 5 epochs", markdown)
-    ap.add_argument("--seeds", type=int, default=10, help="seeds 0..N-1 (default 10)")
+    ap.add_argument("--seeds", type=int, help="seeds 0..N-1 (default 10, --defenses 3)")
     ap.add_argument("--n-jobs", type=int, default=-1, help="joblib n_jobs (default -1)")
-    args = common.parse(ap, argv, "table1", seeds=1)
-    stem = args.stem
-    quick = ({"floral": {"n_rounds": 50}, "nn": {"max_iter": 5}, "nn-pgd": {"max_iter": 5}}
-             if args.quick else {})
-    seeds = list(range(args.seeds))
+    ap.add_argument("--defenses", action="store_true", help="the defenses study instead")
+    ap.add_argument("--budget", type=float, default=0.1,
+                    help="--defenses: fraction of training labels the attacks flip (0.1)")
+    args = common.parse(ap, argv, lambda a: "defenses" if a.defenses else "table1", seeds=1)
+    seeds = list(range(args.seeds or (3 if args.defenses else 10)))
     grid = dict(n_jobs=args.n_jobs, C=10.0, gamma=1.0, verbose=1)
     start = time.perf_counter()
+    if args.defenses:
+        res = run_grid("moons", list(ATTACKS), [0, args.budget], sorted({m for _, m, _ in ROWS}),
+                       seeds, attack_params=ATTACK_PARAMS, **grid)
+        common.results(args.stem, markdown, {
+            "command": common.command(argv), "seconds": time.perf_counter() - start,
+            "machine": common.machine_info(), "seeds": seeds, "budget": args.budget,
+            "floral": FLORAL_PARAMS, "attack_params": ATTACK_PARAMS,
+            "paper_alfa_tilt_10pct": {row: paper_10pct(m, w) for row, m, w in ROWS},
+            "records": list(res)})
+        return 0
+    quick = ({"floral": {"n_rounds": 50}, "nn": {"max_iter": 5}, "nn-pgd": {"max_iter": 5}}
+             if args.quick else {})
     main_grid = run_grid("moons", "alfa_tilt", BUDGETS, METHODS, seeds, method_params=quick,
                          **grid)
     t_main = time.perf_counter() - start
@@ -117,13 +133,15 @@ def main(argv=None):
                        "machine": common.host_line(common.machine_info()),
                        "seconds": {"main": t_main, "paper_lr_decay": t_decay},
                        "auto_steps": auto_steps(seeds)}
-    everything.to_csv(stem + ".csv")
-    everything.to_json(stem + ".json")
-    common.results(stem, markdown)  # the markdown from the JSON just written
-    print(f"\nwrote {stem}.md, table1.csv, table1.json ({t_main + t_decay:.0f} s)")
+    everything.to_csv(args.stem + ".csv")
+    everything.to_json(args.stem + ".json")
+    common.results(args.stem, markdown)  # the markdown from the JSON just written
+    print(f"\nwrote {args.stem}.md, table1.csv, table1.json ({t_main + t_decay:.0f} s)")
 
 
 def markdown(payload):
+    if "budget" in payload:
+        return defenses_markdown(payload)
     meta, records = payload["meta"], payload["records"]
     main_grid = [r for r in records if r["variant"] == "default"]
     ours = summary(main_grid)
@@ -158,8 +176,7 @@ def markdown(payload):
     lines += ["", "## The returned model", "",
               "What each method's `fit` returns, beside FLORAL's Best and Last and the paper's "
               "(mean ± sample std; NN and NN-PGD return their best validation epoch).", ""]
-    rows = [[setting(b), f"**{model_cell(f)}**", f"{fmt(f[0])} ± {fmt(f[1])}",
-             f"{fmt(f[2])} ± {fmt(f[3])}", paper(b),
+    rows = [[setting(b), f"**{model_cell(f)}**", pm(*f[0:2]), pm(*f[2:4]), paper(b),
              *(model_cell(ours[(b, m)]) for m in ("svm", "nn", "nn-pgd"))]
             for b in BUDGETS for f in [ours[(b, "floral")]]]
     lines += table(["setting", "FLORAL Model", "FLORAL Best", "FLORAL Last",
@@ -229,6 +246,38 @@ def differences(n, steps):
         "training sets.",
         f"- {n} seeds, mean ± sample std (ddof = 1); the paper's numbers have no spread.",
     ]
+
+
+# --- --defenses ---------------------------------------------------------------------------
+
+def paper_10pct(method, which):
+    """The paper's Table 1 at alfa-tilt 10% for a row of --defenses: Best / Last, or FLORAL's
+    Best or Last alone (the paper has no Model)."""
+    if method != "floral":
+        return paper(0.10, method)
+    return "—" if which == "model" else fmt(PAPER[0.10]["floral"][which == "last"])
+
+
+def defenses_markdown(payload):
+    summary = {(r["attack"], r["method"]): r for r in Results(payload["records"]).summary()}
+    pct = f"{payload['budget']:.0%}"
+    settings = [("none", "clean")] + [(a, f"{name} {pct}") for a, name in ATTACKS.items()]
+    rows = []
+    for row, method, which in ROWS:
+        cells = []
+        for attack, _ in settings:
+            s = summary[(attack, method)]
+            std = s[f"{which}_std"]
+            cells.append(f"{s[f'{which}_mean']:.3f} ± {0.0 if std != std else std:.3f}")
+        rows.append([row, *cells, paper_10pct(method, which)])
+    lines = common.header(
+        "Baseline defenses on Moon", payload["command"], payload["seconds"], payload["machine"],
+        f"Attacks at {pct} of the training set; test accuracy, mean ± sample std over seeds "
+        f"{', '.join(map(str, payload['seeds']))}; protocol: bench/README.md, \"Baseline defenses "
+        "on Moon\". The paper's column is its Table 1 at alfa-tilt 10%.")
+    lines += table(["method", *(s for _, s in settings), "paper, alfa-tilt 10% (Best / Last)"],
+                   rows)
+    return "\n".join(lines) + "\n"
 
 
 if __name__ == "__main__":
