@@ -333,8 +333,8 @@ def cache_mb(n, k, cf, layout):
 def floral_round(X, y, gamma, *, C, lr, k, cf, rounds, n_jobs, layout="auto", refresh=50,
                  warmup=3):
     """The per-round time of one fit of ``_core.floral_fit`` from zero coefficients with
-    cost ``C`` on every point (bench_core and bench_runtime's contention): rounds
-    ``warmup`` and later."""
+    cost ``C`` on every point (bench_runtime's core and contention): rounds ``warmup`` and
+    later."""
     from floral import _core
 
     n = len(y)

@@ -1,13 +1,16 @@
-"""FloralSVC's cost beside the fit: round time on a busy machine, Ctrl-C latency, model size.
+"""The round's cost and what surrounds the fit: the compiled core against NumPy, round time
+on a busy machine, Ctrl-C latency, model size.
 
-Three studies, one subcommand each, each writing bench/results/<subcommand>.{json,md}:
-``contention`` (per-round time idle and beside a busy loop, each cell in a fresh process;
-``--builds name=path ...`` compares builds), ``interrupt`` (seconds from SIGINT to exit,
-phase by phase at n = 30,000), ``model_size`` (support vectors and pickle bytes against
-SVC and LinearSVC). Protocols and results: bench/README.md, "Round time on a busy
+Four studies, one subcommand each, each writing bench/results/<subcommand>.{json,md}:
+``core`` (the compiled round against a memory-bandwidth probe and two NumPy loops of the
+same algorithm, the sparse round, 1 vs all threads; JSON only), ``contention`` (per-round
+time idle and beside a busy loop, each cell in a fresh process; ``--builds name=path ...``
+compares builds), ``interrupt`` (seconds from SIGINT to exit, phase by phase at
+n = 30,000), ``model_size`` (support vectors and pickle bytes against SVC and LinearSVC).
+Protocols and results: bench/README.md, "The compiled core", "Round time on a busy
 machine", "Ctrl-C during fit", "Model size". Timings, never assertions.
 
-Usage: python bench/bench_runtime.py {contention,interrupt,model_size} [--quick] [...]
+Usage: python bench/bench_runtime.py {core,contention,interrupt,model_size} [--quick] [...]
 """
 import multiprocessing as mp
 import os
@@ -17,25 +20,146 @@ import subprocess
 import sys
 import textwrap
 import time
+from functools import partial
 
 import numpy as np
+from sklearn.datasets import make_moons
+from sklearn.metrics.pairwise import rbf_kernel
 
 import _common as common
 
 ROOT = os.path.dirname(common.HERE)
 
 
+# --- core ------------------------------------------------------------------------------
+
+def make_data(name, n, seed=0):
+    if name == "moons":
+        X, y = make_moons(n, noise=0.2, random_state=seed)
+        return X, (2 * y - 1).astype(np.int8), 1.0
+    rng = np.random.default_rng(seed)
+    d = 768
+    X = rng.normal(size=(n, d))
+    w = rng.normal(size=d)
+    y = np.where(X @ w + rng.normal(scale=0.5 * np.sqrt(d), size=n) > 0, 1, -1).astype(np.int8)
+    return X, y, 1.0 / d
+
+
+def _project_bisect(v, a, C, iters=60):
+    lo, hi = -np.abs(v).max() - C - 1.0, np.abs(v).max() + C + 1.0
+    for _ in range(iters):
+        mu = 0.5 * (lo + hi)
+        if a @ np.clip(v - mu * a, 0.0, C) > 0:
+            lo = mu
+        else:
+            hi = mu
+    return np.clip(v - 0.5 * (lo + hi) * a, 0.0, C)
+
+
+def numpy_round(X, y, gamma, *, C, lr, k, rounds, recompute):
+    """DESIGN.md's round in dense float64 NumPy; the Gram matrix once or every round."""
+    n = len(y)
+    y = y.astype(float)
+    lam, yt = np.zeros(n), y.copy()
+    t0 = time.perf_counter()
+    # NumPy's bundled OpenBLAS (0.3.31, AVX-512 kernels) segfaults in the multithreaded
+    # X @ X.T (DSYRK) that rbf_kernel(X) issues at n=20000, d=768 on the Xeon this was
+    # measured on; a copy as the second operand takes the GEMM path instead (about 1.3x
+    # slower at n=5000, so it only flatters floral's ratio) and is used just there.
+    Y = X.copy() if X.shape[0] * X.shape[1] > 10_000_000 else None
+    K = None if recompute else rbf_kernel(X, Y, gamma=gamma)
+    setup = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    for _ in range(rounds):
+        if recompute:
+            K = rbf_kernel(X, Y, gamma=gamma)
+        f = K @ (yt * lam)
+        lam = _project_bisect(lam - lr * (yt * f - 1.0), yt, C)
+        f = K @ (yt * lam)
+        free = (lam > 0) & (lam < C)
+        _b = np.mean(yt[free] - f[free]) if free.any() else 0.0
+        sv = np.flatnonzero(lam > 1e-5)
+        top = sv[np.argpartition(-lam[sv], min(k, sv.size - 1))[:k]] if sv.size > k else sv
+        yt = y.copy()
+        yt[top] *= -1
+    return {"per_round_s": (time.perf_counter() - t0) / rounds, "setup_s": setup,
+            "rounds": rounds, "gram_product": "gemm" if Y is not None else "syrk"}
+
+
+def _median_repeat(measure, repeats):
+    """The record of the median repeat by per_round_s, with every repeat's time attached."""
+    runs = sorted((measure() for _ in range(repeats)), key=lambda r: r["per_round_s"])
+    rec = dict(runs[(len(runs) - 1) // 2])
+    rec["repeats_per_round_s"] = [r["per_round_s"] for r in runs]
+    return rec
+
+
+def core(args):
+    from floral import show_config
+    from floral._config import config_info
+
+    show_config()
+    sizes = args.sizes or ([500, 2000] if args.quick else [500, 2000, 5000, 10000, 20000])
+    repeats = args.repeats or 3
+    load_start = common.load_average()
+    threads = config_info()["threads"]
+    records = []
+    for ds in args.datasets:
+        for n in sizes:
+            X, y, gamma = make_data(ds, n)
+            rounds = 10 if args.quick else (60 if n <= 5000 else 25)
+            rec = {"dataset": ds, "n": n, "d": X.shape[1]}
+            # Each measurement is repeated and the median repeat kept (all are in the JSON):
+            # on a shared VM a single pass can be stalled for milliseconds at any size.
+            probes = {str(t): [common.bandwidth_probe(n * (n + 1) // 2, t)
+                               for _ in range(repeats)] for t in (1, threads)}
+            rec["bandwidth_bound_s"] = {t: float(np.median(v)) for t, v in probes.items()}
+            rec["bandwidth_bound_repeats_s"] = probes
+            # partial binds this iteration's values (a lambda would look them up late)
+            rec["dense"] = {
+                str(t): _median_repeat(partial(
+                    common.floral_round, X, y, gamma, C=10.0, lr=1e-4, k=n // 20, cf=2.0,
+                    rounds=rounds, n_jobs=t, layout=args.layout), repeats)
+                for t in sorted({1, threads})
+            }
+            rec["sparse"] = _median_repeat(partial(
+                common.floral_round, X, y, gamma, C=0.01, lr=5.0 / n, k=n // 100, cf=1.0,
+                rounds=max(rounds, 200 if n <= 5000 else 100), n_jobs=threads, refresh=0,
+                warmup=50, layout=args.layout), repeats)
+            base_rounds = 3 if n >= 10000 else (5 if n >= 2000 else 20)
+            rec["numpy_gram_once"] = numpy_round(X, y, gamma, C=10.0, lr=1e-4, k=n // 20,
+                                                 rounds=base_rounds, recompute=False)
+            rec["numpy_gram_every_round"] = numpy_round(
+                X, y, gamma, C=10.0, lr=1e-4, k=n // 20, rounds=1 if n >= 5000 else base_rounds,
+                recompute=True)
+            records.append(rec)
+            dense = rec["dense"][str(threads)]["per_round_s"]
+            bound = rec["bandwidth_bound_s"][str(threads)]
+            sp = rec["sparse"]
+            print(f"{ds:>8} n={n:>6}  dense {dense * 1e3:8.3f} ms ({dense / bound:4.2f}x bw) "
+                  f"1t/{threads}t {rec['dense']['1']['per_round_s'] / dense:4.2f}x  "
+                  f"sparse {sp['per_round_s'] * 1e3:7.3f} ms |J|={sp['mean_changed']:7.0f} "
+                  f"({sp['per_round_s'] / (n * sp['mean_changed']) * 1e9:5.2f} ns/(n|J|))  "
+                  f"numpy(a) {rec['numpy_gram_once']['per_round_s'] * 1e3:9.2f} ms  "
+                  f"numpy(b) {rec['numpy_gram_every_round']['per_round_s'] * 1e3:9.1f} ms",
+                  flush=True)
+    meta = {"machine": common.machine_info(),
+            "config": {k: v for k, v in config_info().items() if k != "openmp_runtimes"},
+            "threads": threads, "quick": args.quick, "layout": args.layout,
+            "load_average_start": load_start, "load_average_end": common.load_average(),
+            "repeats": repeats}
+    common.results(args.stem, None, {"meta": meta, "records": records})
+
+
 # --- contention ------------------------------------------------------------------------
 
 def contention_worker(n, threads, rounds):
     """One measurement, in a child of :func:`contention_cell`."""
-    from sklearn.datasets import make_moons
-
     import floral
 
-    X, y = make_moons(n, noise=0.2, random_state=0)
-    rec = common.floral_round(X, (2 * y - 1).astype(np.int8), 1.0, C=10.0, lr=1e-4, k=n // 20,
-                              cf=2.0, rounds=rounds, n_jobs=threads, warmup=1)
+    X, y, gamma = make_data("moons", n)
+    rec = common.floral_round(X, y, gamma, C=10.0, lr=1e-4, k=n // 20, cf=2.0, rounds=rounds,
+                              n_jobs=threads, warmup=1)
     return {"mean_round_s": rec["mean_round_s"], "median_round_s": rec["per_round_s"],
             "file": floral.__file__}
 
@@ -205,7 +329,7 @@ def interrupt_latency(code, delay):
 
 
 def interrupt(args):
-    phases = PHASES
+    phases, args.repeats = PHASES, args.repeats or 3
     if args.quick:  # the two phases that need no large memory
         args.repeats = 1
         phases = {k: v for k, v in PHASES.items() if k.startswith(("floor", "power"))}
@@ -235,8 +359,6 @@ def interrupt_markdown(payload):
 
 def moons(n, n_val, n_test, seed=0):
     """make_moons with 10% of the training labels flipped: train, val and test splits."""
-    from sklearn.datasets import make_moons
-
     X, y = make_moons(n + n_val + n_test, noise=0.2, random_state=seed)
     ytr = y[:n].copy()
     ytr[np.random.default_rng(seed).choice(n, n // 10, replace=False)] ^= 1
@@ -311,7 +433,8 @@ def model_size_markdown(payload):
 
 
 # subcommand -> (run, its markdown for --from-json, what --quick runs)
-STUDIES = {"contention": (contention, contention_markdown,
+STUDIES = {"core": (core, None, "n = 500 and 2,000, fewer rounds"),
+           "contention": (contention, contention_markdown,
                           "n = 2,000 and 5,000, one repeat, fewer rounds"),
            "interrupt": (interrupt, interrupt_markdown,
                          "once, the two phases that need no large memory"),
@@ -324,15 +447,22 @@ def main(argv=None):
         sys.exit(f"usage: python bench/bench_runtime.py {{{','.join(STUDIES)}}} [--quick] ...")
     run, markdown, quick = STUDIES[argv[0]]
     ap = common.parser(__doc__, argv[0], quick, markdown)
-    if run is contention:
-        ap.add_argument("--sizes", type=int, nargs="+", default=None)
-        ap.add_argument("--repeats", type=int, default=None)
+    if run is not model_size:
+        ap.add_argument("--repeats", type=int, help="repeats of each measurement, the median "
+                        "kept (default 3; contention 2)")
+    if run in (core, contention):
+        ap.add_argument("--sizes", type=int, nargs="+", help="n (default: see --quick)")
+    if run is core:
+        ap.add_argument("--datasets", nargs="+", default=["moons", "gauss768"])
+        ap.add_argument("--layout", choices=["auto", "square"], default="auto",
+                        help="Gram storage: what cache_size='auto' picks (the packed triangle "
+                             "with hot rows), or every whole row")
+    elif run is contention:
         ap.add_argument("--explicit", action="store_true",
                         help="also n_jobs=-1 (all cores, fixed: what n_jobs=None did before)")
         ap.add_argument("--builds", nargs="+", default=None,
                         help="name=path pairs (default: this checkout as 'current')")
     elif run is interrupt:
-        ap.add_argument("--repeats", type=int, default=3)
         ap.add_argument("--delay", type=float, default=1.0)
     run(common.parse(ap, argv[1:]))
 
