@@ -112,13 +112,10 @@ def host_line(info):
     return f"{machine_line(info)}; load average {load_average()} at the start"
 
 
-def header(title, cmd, seconds, info, *notes):
-    """The first lines of a results markdown: title, command and time, machine, notes."""
-    lines = [f"# {title}", "", f"Command: `{cmd}` ({seconds:.0f} s)", "",
-             f"Machine: {machine_line(info)}.", ""]
-    for note in notes:
-        lines += [note, ""]
-    return lines
+def header(title, cmd, seconds, info):
+    """The first blocks of a results markdown (see :func:`doc`): title, command and time,
+    machine."""
+    return [f"# {title}", f"Command: `{cmd}` ({seconds:.0f} s)", f"Machine: {machine_line(info)}."]
 
 
 # --- numbers and tables --------------------------------------------------------------
@@ -140,6 +137,12 @@ def pm(values, empty="—"):
 def select(records, **match):
     """The records whose fields equal ``match``."""
     return [r for r in records if all(r.get(k) == v for k, v in match.items())]
+
+
+def doc(*blocks):
+    """A markdown text from blocks with a blank line between them: a paragraph (a string)
+    or lines (a list, such as a :func:`table`); empty blocks are left out."""
+    return "\n\n".join(b if isinstance(b, str) else "\n".join(b) for b in blocks if b) + "\n"
 
 
 def table(head, rows, align=None):
@@ -206,7 +209,17 @@ def write_results(stem, payload, text):
     results(stem, lambda _: text, payload)
 
 
-# --- child processes -----------------------------------------------------------------
+# --- timings and child processes ---------------------------------------------------
+
+def timed(fn, *args, repeats=1, **kw):
+    """The median wall time of ``repeats`` calls of ``fn(*args, **kw)``, in seconds."""
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn(*args, **kw)
+        times.append(time.perf_counter() - start)
+    return float(np.median(times))
+
 
 def run_child(func, *args, timeout=None, env=None):
     """Run ``func(*args)`` (a function of a script in bench/, arguments that JSON carries)

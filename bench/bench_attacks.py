@@ -9,6 +9,7 @@ Writes bench/results/attacks.{json,md}. Timings, never assertions.
 import time
 
 import numpy as np
+from reproduce_table1 import PAPER
 from sklearn.datasets import make_moons
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
@@ -18,38 +19,26 @@ from _common import mean_std, pm, table
 
 SVM = dict(C=10.0, gamma=1.0)
 BUDGET = 0.10
-
 # name in the tables -> (registry name, extra keywords)
-SWEEP = {
-    "random_flip": ("random", {}),
-    "topk_sv_flip": ("topk_sv", {}),
-    "alfa": ("alfa", {}),
-    "alfa_tilt": ("alfa_tilt", {}),
-    "lfa": ("lfa", {}),
-    "lfa (max_candidates=25)": ("lfa", {"max_candidates": 25}),
-}
+SWEEP = {"random_flip": ("random", {}), "topk_sv_flip": ("topk_sv", {}), "alfa": ("alfa", {}),
+         "alfa_tilt": ("alfa_tilt", {}), "lfa": ("lfa", {}),
+         "lfa (max_candidates=25)": ("lfa", {"max_candidates": 25})}
 # Floors of the growth exponent of each attack's run time (common.extrapolate): one SVC fit
 # on a precomputed Gram matrix is at least O(n^2); LFA adds k ~ n greedy steps.
 PRIOR_EXPONENT = {"random": 1.0, "topk_sv": 2.0, "alfa": 2.0, "alfa_tilt": 2.0, "lfa": 3.0}
-PAPER_SVM_LAST = {0.05: 0.939, 0.10: 0.886, 0.25: 0.722}
-PAPER_SVM_CLEAN = 0.968
 
 
 # --- run time sweep ----------------------------------------------------------------------
 
-def sweep_data(n, seed=0):
-    """Moon-like training and validation sets of n points each, standardised on train."""
-    X, y = make_moons(2 * n, noise=0.2, random_state=seed)
-    scaler = StandardScaler().fit(X[:n])
-    return scaler.transform(X[:n]), y[:n], scaler.transform(X[n:]), y[n:]
-
-
 def time_attack(label, n, min_total=2.0, max_repeats=15):
-    """In a child process (:func:`run_timed`): time one attack of SWEEP at one size."""
+    """In a child process (:func:`runtime_sweep`): time one attack of SWEEP at one size, on
+    Moon-like training and validation sets of n points each, standardised on train."""
     from floral import attacks
 
     registry_name, extra = SWEEP[label]
-    X, y, X_val, y_val = sweep_data(n)
+    X, y = make_moons(2 * n, noise=0.2, random_state=0)
+    scaler = StandardScaler().fit(X[:n])
+    X, y, X_val, y_val = scaler.transform(X[:n]), y[:n], scaler.transform(X[n:]), y[n:]
     kwargs = {} if registry_name == "random" else dict(SVM)
     if registry_name == "lfa":
         kwargs.update(X_val=X_val, y_val=y_val)
@@ -63,42 +52,38 @@ def time_attack(label, n, min_total=2.0, max_repeats=15):
     return {"times": times, "n_flipped": int(np.count_nonzero(y_adv != y))}
 
 
-def run_timed(label, n, limit):
-    """Time an attack in a fresh process, killed after ``limit`` seconds (None: timed out);
-    the child's imports count, a few seconds the limit is generous enough to absorb."""
-    rec = common.run_child(time_attack, label, n, timeout=limit)
-    if rec["status"] == "failed":
-        raise RuntimeError(f"timing {label} at n = {n} failed: {rec['stderr']}")
-    return (rec["times"], rec["n_flipped"]) if rec["status"] == "ok" else None
-
-
 def runtime_sweep(sizes, cap):
+    """Each attack at each size in a fresh process (the child's imports count, a few seconds
+    the limit absorbs), killed after 3 x ``cap`` s; a size extrapolated past ``cap``, and
+    every size after it, is skipped."""
     records = {}
     for label, (registry_name, _) in SWEEP.items():
         measured, rows, stopped = [], [], None
         for n in sorted(sizes):
             expected = common.extrapolate(measured, n, PRIOR_EXPONENT[registry_name])
             row = {"n": n, "expected_s": expected}
+            rec = None
             if stopped is not None:
                 row.update(status="skipped", note=stopped)
             elif expected is not None and expected > cap:
-                stopped = f"skipped (too slow, > {cap:g} s expected)"
                 row.update(status="skipped", note=f"~{expected:.0f} s extrapolated")
             else:
-                result = run_timed(label, n, limit=3 * cap)
-                if result is None:
-                    stopped = f"skipped (too slow, > {cap:g} s expected)"
-                    row.update(status="timed out",
-                               note=f"killed after {3 * cap:g} s (extrapolated "
-                                    f"{expected if expected is not None else float('nan'):.0f} s)")
-                else:
-                    times, n_flipped = result
-                    # the fastest repeat: contention from other jobs only ever adds time
-                    seconds = float(np.min(times))
-                    measured.append((n, seconds))
-                    row.update(status="ok", seconds=seconds, median_s=float(np.median(times)),
-                               repeats=len(times),
-                               all_seconds=times, n_flipped=n_flipped)
+                rec = common.run_child(time_attack, label, n, timeout=3 * cap)
+                if rec["status"] == "failed":
+                    raise RuntimeError(f"timing {label} at n = {n} failed: {rec['stderr']}")
+            if rec is not None and rec["status"] == "killed":
+                row.update(status="timed out",
+                           note=f"killed after {3 * cap:g} s (extrapolated "
+                                f"{expected if expected is not None else float('nan'):.0f} s)")
+            elif rec is not None:
+                # the fastest repeat: contention from other jobs only ever adds time
+                seconds = float(np.min(rec["times"]))
+                measured.append((n, seconds))
+                row.update(status="ok", seconds=seconds, median_s=float(np.median(rec["times"])),
+                           repeats=len(rec["times"]), all_seconds=rec["times"],
+                           n_flipped=rec["n_flipped"])
+            if row["status"] != "ok" and stopped is None:
+                stopped = f"skipped (too slow, > {cap:g} s expected)"
             rows.append(row)
             shown = (f"{row['seconds']:.3g} s" if row["status"] == "ok"
                      else f"{row['status']} ({row['note']})")
@@ -107,21 +92,14 @@ def runtime_sweep(sizes, cap):
     return records
 
 
-def _format_seconds(s):
-    if s < 1e-3:
-        return f"{s * 1e6:.0f} µs"
-    if s < 1.0:
-        return f"{s * 1e3:.1f} ms"
-    return f"{s:.2f} s"
-
-
 def runtime_table(records, cap):
     def cell(row):
-        if row["status"] == "ok":
-            return _format_seconds(row["seconds"])
         if row["status"] == "timed out":
             return f"timed out (> {3 * cap:g} s)"
-        return f"skipped (too slow, > {cap:g} s expected)"
+        if row["status"] != "ok":
+            return f"skipped (too slow, > {cap:g} s expected)"
+        s = row["seconds"]
+        return f"{s * 1e6:.0f} µs" if s < 1e-3 else f"{s * 1e3:.1f} ms" if s < 1 else f"{s:.2f} s"
 
     sizes = [row["n"] for row in next(iter(records.values()))]
     return table(["attack", *(f"n = {n}" for n in sizes)],
@@ -131,36 +109,36 @@ def runtime_table(records, cap):
 # --- accuracy on Moon (the paper's protocol) ---------------------------------------------
 
 def moon_accuracies(seeds, budgets_by_attack):
-    """{attack: {budget: [test accuracy per seed]}} plus clean accuracy per seed."""
+    """{attack: {budget: [test accuracy per seed]}}, the attacks' seconds alike, and the
+    clean accuracy per seed (budgets as strings, the JSON's keys)."""
     from floral.datasets import load_moons
     from floral.experiments import poison_labels
 
-    acc = {name: {b: [] for b in budgets} for name, budgets in budgets_by_attack.items()}
-    seconds = {name: {b: [] for b in budgets} for name, budgets in budgets_by_attack.items()}
+    acc = {name: {str(b): [] for b in budgets} for name, budgets in budgets_by_attack.items()}
+    seconds = {name: {str(b): [] for b in budgets} for name, budgets in budgets_by_attack.items()}
     clean = []
     for seed in seeds:
         data = load_moons(random_state=seed)
         X, y = data.X_train, data.y_train
-        clean.append(SVC(kernel="rbf", **SVM).fit(X, y).score(data.X_test, data.y_test))
+        clean.append(float(SVC(**SVM).fit(X, y).score(data.X_test, data.y_test)))
         for name, budgets in budgets_by_attack.items():
             for b in budgets:
                 t0 = time.perf_counter()
                 y_adv = poison_labels(X, y, name, b, random_state=seed, X_val=data.X_val,
                                       y_val=data.y_val, **SVM)
-                seconds[name][b].append(time.perf_counter() - t0)
-                score = SVC(kernel="rbf", **SVM).fit(X, y_adv).score(data.X_test, data.y_test)
-                acc[name][b].append(float(score))
+                seconds[name][str(b)].append(time.perf_counter() - t0)
+                score = SVC(**SVM).fit(X, y_adv).score(data.X_test, data.y_test)
+                acc[name][str(b)].append(float(score))
                 print(f"  seed {seed}  {name:>9} {b:4.0%}  accuracy {score:.3f}  "
-                      f"({seconds[name][b][-1]:.2f} s)", flush=True)
-    return acc, seconds, [float(c) for c in clean]
+                      f"({seconds[name][str(b)][-1]:.2f} s)", flush=True)
+    return acc, seconds, clean
 
 
 def alfa_tilt_table(acc, clean):
-    rows = [["clean", pm(clean), f"{PAPER_SVM_CLEAN:.3f}",
-             f"{mean_std(clean)[0] - PAPER_SVM_CLEAN:+.3f}"]]
-    rows += [[f"{b:.0%}", pm(acc["alfa_tilt"][str(b)]), f"{paper:.3f}",
-              f"{mean_std(acc['alfa_tilt'][str(b)])[0] - paper:+.3f}"]
-             for b, paper in PAPER_SVM_LAST.items()]
+    rows = [[setting, pm(accs), f"{paper:.3f}", f"{mean_std(accs)[0] - paper:+.3f}"]
+            for setting, accs, paper in [("clean", clean, PAPER[0.0]["svm"][0])] + [
+                (f"{b:.0%}", acc["alfa_tilt"][str(b)], PAPER[b]["svm"][1])
+                for b in (0.05, 0.10, 0.25)]]
     return table(["budget", "SVC after alfa_tilt (this run)", "paper, SVM Last", "difference"],
                  rows)
 
@@ -198,22 +176,17 @@ def main():
     budgets = {"random": [0.05, 0.10, 0.25], "alfa_tilt": [0.05, 0.10, 0.25],
                "alfa": [0.10, 0.25], "lfa": [0.10, 0.25], "topk_sv": [0.10, 0.25]}
     acc, attack_seconds, clean = moon_accuracies(args.seeds, budgets)
-    elapsed = time.perf_counter() - started
-    load_after = common.load_average()
-
-    def by_budget(per_attack):
-        return {name: {str(b): v for b, v in per.items()} for name, per in per_attack.items()}
-
     common.results(args.out, markdown, {
-        "command": common.command(), "elapsed_s": elapsed, "machine": common.machine_info(),
-        "load_average": {"start": load_before, "end": load_after}, "shared_machine": True,
-        "svm": SVM,
+        "command": common.command(), "elapsed_s": time.perf_counter() - started,
+        "machine": common.machine_info(),
+        "load_average": {"start": load_before, "end": common.load_average()},
+        "shared_machine": True, "svm": SVM,
         "runtime": {"budget": BUDGET, "cap_s": args.cap, "kill_after_s": 3 * args.cap,
                     "records": sweep},
-        "moons": {"seeds": args.seeds, "clean_accuracy": clean, "accuracy": by_budget(acc),
-                  "attack_seconds": by_budget(attack_seconds),
-                  "paper_svm_last": {str(b): v for b, v in PAPER_SVM_LAST.items()},
-                  "paper_svm_clean": PAPER_SVM_CLEAN},
+        "moons": {"seeds": args.seeds, "clean_accuracy": clean, "accuracy": acc,
+                  "attack_seconds": attack_seconds,
+                  "paper_svm_last": {str(b): PAPER[b]["svm"][1] for b in (0.05, 0.10, 0.25)},
+                  "paper_svm_clean": PAPER[0.0]["svm"][0]},
     })
 
 
@@ -221,20 +194,20 @@ def markdown(record):
     cap, moons = record["runtime"]["cap_s"], record["moons"]
     seeds = ", ".join(map(str, moons["seeds"]))
     load = record["load_average"]
-    lines = common.header(
-        "Label-flip attacks", record["command"], record["elapsed_s"], record["machine"],
+    return common.doc(
+        *common.header("Label-flip attacks", record["command"], record["elapsed_s"],
+                       record["machine"]),
         f"Load average 1/5/15 min: {load['start']} at the start, {load['end']} at the end (a "
         "shared machine: run times can be inflated by contention). Protocol: "
         "bench/README.md, \"Label-flip attacks\"; a size was skipped when extrapolated "
-        f"above {cap:g} s and killed after {3 * cap:g} s.")
-    lines += ["## Run time against n", "", *runtime_table(record["runtime"]["records"], cap),
-              "", "## SVC on Moon after alfa-tilt, against the paper", "",
-              f"Mean ± sample std over seeds {seeds}; the paper's column is Table 1, SVM, "
-              "\"Last\".", "", *alfa_tilt_table(moons["accuracy"], moons["clean_accuracy"]),
-              "", "## Each attack against random flips of the same budget", "",
-              f"Mean ± sample std over seeds {seeds}.", "",
-              *versus_random_table(moons["accuracy"], moons["clean_accuracy"], [0.10, 0.25])]
-    return "\n".join(lines) + "\n"
+        f"above {cap:g} s and killed after {3 * cap:g} s.",
+        "## Run time against n", runtime_table(record["runtime"]["records"], cap),
+        "## SVC on Moon after alfa-tilt, against the paper",
+        f"Mean ± sample std over seeds {seeds}; the paper's column is Table 1, SVM, \"Last\".",
+        alfa_tilt_table(moons["accuracy"], moons["clean_accuracy"]),
+        "## Each attack against random flips of the same budget",
+        f"Mean ± sample std over seeds {seeds}.",
+        versus_random_table(moons["accuracy"], moons["clean_accuracy"], [0.10, 0.25]))
 
 
 if __name__ == "__main__":

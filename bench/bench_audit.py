@@ -4,11 +4,11 @@ Each detector's scores (AUROC) and flags (precision, recall, fraction flagged on
 labels) against the known flipped indices. Data, settings and detectors: bench/README.md,
 "Label audit". Needs ``pip install ".[bench]"`` (cleanlab).
 
-Usage: python bench/bench_audit.py [--seeds 10] [--quick]
-Writes bench/results/audit.{json,md}; ``--from-json`` rebuilds the markdown only.
+Writes bench/results/audit.{json,md}.
 """
 import time
 import warnings
+from functools import partial
 
 import numpy as np
 from sklearn import datasets as skdatasets
@@ -65,15 +65,6 @@ SETTINGS = [("clean", None, 0.0),
             ("top-k SV 10%", "topk_sv", 0.10), ("top-k SV 25%", "topk_sv", 0.25),
             ("random 10%", "random", 0.10), ("random 25%", "random", 0.25)]
 ATTACK_PARAMS = {"topk_sv": {"candidate_factor": 2.0}}
-DETECTORS = [
-    ("audit_val", "**floral audit, X_val**"),
-    ("audit_noval", "floral audit, no X_val"),
-    ("svc", "SVC margin (same rule)"),
-    ("cleanlab", "cleanlab"),
-    ("sanitize", "label sanitization"),
-    ("klid", "K-LID"),
-    ("curie", "Curie"),
-]
 
 
 # --- detectors: each returns (scores, flags) -------------------------------------------
@@ -87,33 +78,41 @@ def det_audit(X, y, Xv, yv, gamma, seed, use_val):
     return np.asarray(audit.scores), audit.mask
 
 
-def det_svc(X, y, gamma, seed):
+def det_svc(X, y, Xv, yv, gamma, seed):
     audit = find_flipped_labels(X, y, estimator=SVC(C=C, gamma=gamma))
     return np.asarray(audit.scores), audit.mask
 
 
-def det_cleanlab(X, y, gamma, seed):
+def det_cleanlab(X, y, Xv, yv, gamma, seed):
     from cleanlab.rank import get_label_quality_scores
 
     y_enc, proba = common.cleanlab_proba(X, y, C, gamma, seed)
     return 1.0 - get_label_quality_scores(y_enc, proba), common.cleanlab_issues(y_enc, proba)
 
 
-def det_sanitize(X, y, gamma, seed, k=20):
+def det_sanitize(X, y, Xv, yv, gamma, seed, k=20):
     flags = sanitize_labels(X, y, k=k) != y
     nbr = NearestNeighbors(n_neighbors=k).fit(X).kneighbors(return_distance=False)
     return np.mean(y[nbr] != y[:, None], axis=1), flags
 
 
-def det_klid(X, y, gamma, seed):
+def det_klid(X, y, Xv, yv, gamma, seed):
     w = klid_weights(X, y, gamma=gamma)
     # the curve's midpoint, (1 + min_weight) / 2, sits at ratio = weight_center = 1
     return 1.0 - w, w < (1.0 + 0.1) / 2
 
 
-def det_curie(X, y, gamma, seed):
+def det_curie(X, y, Xv, yv, gamma, seed):
     keep, z = curie_filter(X, y, return_scores=True)
     return np.where(np.isnan(z), -np.inf, z), ~keep
+
+
+# name -> (display name, detector)
+DETECTORS = {"audit_val": ("**floral audit, X_val**", partial(det_audit, use_val=True)),
+             "audit_noval": ("floral audit, no X_val", partial(det_audit, use_val=False)),
+             "svc": ("SVC margin (same rule)", det_svc), "cleanlab": ("cleanlab", det_cleanlab),
+             "sanitize": ("label sanitization", det_sanitize), "klid": ("K-LID", det_klid),
+             "curie": ("Curie", det_curie)}
 
 
 def metrics(scores, flags, flipped):
@@ -139,24 +138,14 @@ def run_cell(dataset, seed):
     for setting, attack, budget in SETTINGS:
         y = poisoned(X, d.y_train, attack, budget, seed, g, C, ATTACK_PARAMS)
         flipped = y != d.y_train
-        runs = {
-            "audit_val": lambda y=y: det_audit(X, y, Xv, yv, g, seed, True),
-            "audit_noval": lambda y=y: det_audit(X, y, Xv, yv, g, seed, False),
-            "svc": lambda y=y: det_svc(X, y, g, seed),
-            "cleanlab": lambda y=y: det_cleanlab(X, y, g, seed),
-            "sanitize": lambda y=y: det_sanitize(X, y, g, seed),
-            "klid": lambda y=y: det_klid(X, y, g, seed),
-            "curie": lambda y=y: det_curie(X, y, g, seed),
-        }
-        for name, run in runs.items():
+        for name, (_, detect) in DETECTORS.items():
             start = time.perf_counter()
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                scores, flags = run()
-            seconds = time.perf_counter() - start
-            records.append(dict(dataset=dataset, seed=seed, setting=setting,
-                                detector=name, n=int(y.size), n_flipped=int(flipped.sum()),
-                                seconds=seconds,
+                scores, flags = detect(X, y, Xv, yv, g, seed)
+            records.append(dict(dataset=dataset, seed=seed, setting=setting, detector=name,
+                                n=int(y.size), n_flipped=int(flipped.sum()),
+                                seconds=time.perf_counter() - start,
                                 **metrics(np.asarray(scores, float), np.asarray(flags, bool),
                                           flipped)))
     return records
@@ -176,8 +165,8 @@ def _mean(records, key):
 
 def _per_detector(records, rows, cell, corner):
     """A table: one column per detector, ``cell`` of the records of each row and detector."""
-    return pivot(records, rows, [(lbl, dict(detector=d)) for d, lbl in DETECTORS], cell,
-                 corner, "l" * (len(corner) + len(DETECTORS)))
+    cols = [(lbl, dict(detector=d)) for d, (lbl, _) in DETECTORS.items()]
+    return pivot(records, rows, cols, cell, corner, "l" * (len(corner) + len(DETECTORS)))
 
 
 def _per_setting(records, cell):
@@ -203,39 +192,23 @@ def clean_table(records):
 
 def markdown(payload):
     records = payload["records"]
-    times = [[lbl, f"{np.mean(v):.3f}", f"{np.max(v):.3f}"] for d, lbl in DETECTORS
+    times = [[lbl, f"{np.mean(v):.3f}", f"{np.max(v):.3f}"] for d, (lbl, _) in DETECTORS.items()
              for v in [_values(select(records, detector=d), "seconds")]]
-    lines = [
+    return common.doc(
         "# Label audit: which labels were flipped",
-        "",
         f"Generated by `{payload['command']}` ({payload['elapsed_s'] / 60:.1f} min, one "
         f"process, {payload['seeds']} seeds). {payload['host']}. The machine was shared with "
         "other jobs, so times are indicative only.",
-        "",
         "C = 10; gamma 1 on Moon, \"scale\" on the training split elsewhere; the "
         "detectors are defined in bench/README.md, \"Label audit\". Mean ± sample std over "
         "seeds.",
-        "",
         "## AUROC of the scores against the flipped labels",
-        "",
-        *_per_setting(records, lambda rs: pm(_values(rs, "auroc"), "–")),
-        "",
+        _per_setting(records, lambda rs: pm(_values(rs, "auroc"), "–")),
         "## Precision / recall of each detector's own flags (means over seeds)",
-        "",
         "Precision is averaged over the seeds where the detector flagged anything.",
-        "",
-        *_per_setting(records, _pr),
-        "",
-        "## Clean labels: fraction flagged (every flag is a false alarm)",
-        "",
-        *clean_table(records),
-        "",
-        "## Run time",
-        "",
-        *table(["detector", "mean seconds per call", "max"], times, "lll"),
-        "",
-    ]
-    return "\n".join(lines)
+        _per_setting(records, _pr),
+        "## Clean labels: fraction flagged (every flag is a false alarm)", clean_table(records),
+        "## Run time", table(["detector", "mean seconds per call", "max"], times, "lll"))
 
 
 def main(argv=None):

@@ -15,8 +15,7 @@ gamma 1) and "imbalanced blobs" (``make_classification``: 10 features, 5 informa
 10 % positives, class_sep 0.8; 600 training / 900 test points, standardised on the
 training points; gamma "scale"). C = 1. Results: bench/README.md, "Class weights in the game".
 
-Usage: nice -n 10 python bench/bench_class_weight.py [--seeds 3] [--quick]
-Writes bench/results/class_weight.{json,md} and prints the table.
+Writes bench/results/class_weight.{json,md}.
 """
 import sys
 import time
@@ -30,16 +29,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 
 import _common as common
-from _common import (
-    load_average,
-    machine_info,
-    machine_line,
-    pm,
-    poisoned,
-    scale_gamma,
-    select,
-    table,
-)
+from _common import pm, select
 from floral import FloralSVC, _selection
 from floral.datasets import load_imbalanced_moons
 
@@ -79,8 +69,7 @@ def run(seeds, n_rounds):
     for name in DATA:
         for seed, (labels, attack, budget) in ((s, lab) for s in seeds for lab in LABELS):
             X, y, Xt, yt, gamma = load(name, seed)
-            g = scale_gamma(X, gamma)
-            y = poisoned(X, y, attack, budget, seed, g, C=1.0)
+            y = common.poisoned(X, y, attack, budget, seed, common.scale_gamma(X, gamma), C=1.0)
             fitted = {}
             for cw in (None, "balanced"):
                 for model in MODELS:
@@ -103,24 +92,20 @@ def run(seeds, n_rounds):
 def markdown(payload):
     info, rows = payload["machine"], payload["rows"]
     bitwise = payload["bitwise_equal_at_equal_weights"]
-    # runs recorded before the attacked labels were added have clean labels only
-    for r in rows:
-        r.setdefault("labels", "clean")
     body = [[name, labels, model, *(pm([r[key] for r in select(
                 rows, data=name, labels=labels, model=model, class_weight=cw)])
             for key in ("minority_recall", "balanced_accuracy") for cw in ("None", "balanced"))]
             for name in DATA for labels, _, _ in LABELS for model in MODELS
             if select(rows, data=name, labels=labels)]
-    lines = [f"Machine: {machine_line(info)}; load average {info['load']} at the start, shared "
-             "with other jobs. "
-             f"Seeds {payload['seeds']}, C = 1, FloralSVC flip_budget 0.05, "
-             f"{payload['rounds']} rounds, no validation set (tail average); training labels "
-             "clean or poisoned (test labels clean).", "",
-             *table(["data", "training labels", "model", "minority recall, None",
-                     '"balanced"', "balanced accuracy, None", '"balanced"'], body, "l" * 7),
-             "", f"class_weight=None: FloralSVC and the unpreconditioned leader bitwise equal "
-             f"in {sum(bitwise)} of {len(bitwise)} fits."]
-    return "\n".join(lines) + "\n"
+    return common.doc(
+        f"Machine: {common.machine_line(info)}; load average {info['load']} at the start, "
+        f"shared with other jobs. Seeds {payload['seeds']}, C = 1, FloralSVC flip_budget 0.05, "
+        f"{payload['rounds']} rounds, no validation set (tail average); training labels "
+        "clean or poisoned (test labels clean).",
+        common.table(["data", "training labels", "model", "minority recall, None",
+                      '"balanced"', "balanced accuracy, None", '"balanced"'], body, "l" * 7),
+        f"class_weight=None: FloralSVC and the unpreconditioned leader bitwise equal in "
+        f"{sum(bitwise)} of {len(bitwise)} fits.")
 
 
 def main(argv=None):
@@ -128,8 +113,7 @@ def main(argv=None):
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--rounds", type=int, default=500)
     args = common.parse(ap, argv, seeds=1, rounds=50)
-    info = machine_info()
-    info["load"] = load_average()
+    info = dict(common.machine_info(), load=common.load_average())
     rows, bitwise = run(range(args.seeds), args.rounds)
     common.results(args.out, markdown, dict(machine=info, seeds=list(range(args.seeds)),
                                             rounds=args.rounds, rows=rows,

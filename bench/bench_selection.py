@@ -3,7 +3,6 @@ accuracy on the ten digits beside ``SVC()``), and with ``--per-round`` the CPU t
 validating every round. Protocols and results: bench/README.md, "FloralSVC chooses its game
 on the trusted set" and "Cost of validating every round".
 
-Usage: python bench/bench_selection.py [--sizes 1000 20000] [--repeats 3 1] [--quick]
 Writes bench/results/selection.{json,md} (records of sizes not run this time are kept).
 """
 import os
@@ -31,20 +30,14 @@ def data(n, seed):
     return sc.transform(X), y, sc.transform(Xv), yv, sc.transform(Xt), yt
 
 
-def timed(est, *args, **kw):
-    start = time.perf_counter()
-    est.fit(*args, **kw)
-    return time.perf_counter() - start
-
-
 def run(n, seed):
     X, y, Xv, yv, Xt, yt = data(n, seed)
     default = FloralSVC(random_state=seed)
-    t_default = timed(default, X, y)
+    t_default = common.timed(default.fit, X, y)
     fixed = FloralSVC(flip_budget=0.05, gamma="scale", random_state=seed)
-    t_fixed = timed(fixed, X, y, X_val=Xv, y_val=yv)
+    t_fixed = common.timed(fixed.fit, X, y, X_val=Xv, y_val=yv)
     search = FloralSVC(random_state=seed)
-    t_search = timed(search, X, y, X_val=Xv, y_val=yv)
+    t_search = common.timed(search.fit, X, y, X_val=Xv, y_val=yv)
     res = search.search_results_
     return dict(n=n, seed=seed, default_seconds=t_default, fixed_val_seconds=t_fixed,
                 search_seconds=t_search, ratio=t_search / t_fixed,
@@ -81,7 +74,7 @@ def digits_lines(digits):
     s = np.mean([r["svc"] for r in digits])
     per = ", ".join(f"seed {r['seed']}: {r['floral']:.3f} vs {r['svc']:.3f} (budget "
                     f"{r['flip_budget']:g})" for r in digits)
-    return ["", f"Ten digits, clean labels, {len(digits)} seeds: default FloralSVC with X_val "
+    return [f"Ten digits, clean labels, {len(digits)} seeds: default FloralSVC with X_val "
             f"{f:.3f}, SVC() {s:.3f} ({100 * (f - s):+.1f} points); {per}."]
 
 
@@ -99,20 +92,18 @@ def markdown(payload):
         acc = "; ".join(f"{r['accuracy']['default']:.3f} / {r['accuracy']['fixed_val']:.3f} / "
                         f"{r['accuracy']['search']:.3f}" for r in rs)
         rows.append([f"{n:,}", len(rs), *(f"{v:.2f}" for v in med.values()), chosen, acc])
-    lines = [f"Machine: {machine_line(payload['machine'])} (shared with other jobs; timings "
-             "noisy).", "",
-             *table(["n", "repeats", "default fit (s)", "fixed game + X_val (s)", "search (s)",
-                     "search / fixed (median)", "search / default (median)",
-                     "chosen (budget, gamma)", "test acc default / fixed / search"], rows,
-                    "rrrrrrrll"),
-             "", "Per candidate (first repeat): budget, gamma factor, seconds.", ""]
-    for n in sizes:
-        r = [r for r in records if r["n"] == n][0]
-        parts = [f"({c['flip_budget']:g}, x{c['gamma_factor']:.2g}, {c['seconds']:.2f} s)"
-                 for c in r["candidates"]]
-        lines.append(f"- n = {n:,}: " + ", ".join(parts))
-    lines += digits_lines(payload["digits"])
-    return "\n".join(lines) + "\n"
+    firsts = [[r for r in records if r["n"] == n][0] for n in sizes]
+    return common.doc(
+        f"Machine: {machine_line(payload['machine'])} (shared with other jobs; timings noisy).",
+        table(["n", "repeats", "default fit (s)", "fixed game + X_val (s)", "search (s)",
+               "search / fixed (median)", "search / default (median)",
+               "chosen (budget, gamma)", "test acc default / fixed / search"], rows,
+              "rrrrrrrll"),
+        "Per candidate (first repeat): budget, gamma factor, seconds.",
+        [f"- n = {r['n']:,}: " + ", ".join(f"({c['flip_budget']:g}, x{c['gamma_factor']:.2g}, "
+                                           f"{c['seconds']:.2f} s)" for c in r["candidates"])
+         for r in firsts],
+        digits_lines(payload["digits"]))
 
 
 def per_round_cost(repeats, out):
@@ -142,12 +133,9 @@ def per_round_cost(repeats, out):
                   per_round_us={"no_val": per_round[False] * 1e6, "val": per_round[True] * 1e6},
                   fit_ratio_1000_rounds=fit_ratio, per_round_ratio=round_ratio)
     common.results(out, None, result)
-    print(machine_line(result["machine"]), *table(
-        ["", "no validation set", "validation every round", "ratio"],
-        [["fit, 1000 rounds (CPU s)", f"{med[(1000, False)]:.3f}", f"{med[(1000, True)]:.3f}",
-          f"{fit_ratio:.2f}"],
-         ["per round (CPU us)", f"{per_round[False] * 1e6:.1f}", f"{per_round[True] * 1e6:.1f}",
-          f"{round_ratio:.2f}"]], "llll"), sep="\n")
+    print(f"CPU seconds, no validation set / validation every round: fit of 1000 rounds "
+          f"{med[(1000, False)]:.3f} / {med[(1000, True)]:.3f} ({fit_ratio:.2f}x), per round "
+          f"{per_round[False] * 1e6:.1f} / {per_round[True] * 1e6:.1f} us ({round_ratio:.2f}x)")
 
 
 def main():

@@ -78,12 +78,6 @@ def floral_cell(s):
     return "not run" if s is None else f"{model_cell(s)} / {ours_cell(s)}"
 
 
-def model_is_best(results, method):
-    """Whether every record of ``method`` scores its model exactly as its Best."""
-    recs = [r for r in results if r["method"] == method]
-    return bool(recs) and all(r["model_accuracy"] == r["best_accuracy"] for r in recs)
-
-
 def setting(b):
     return "clean" if b == 0 else f"{b:.0%}"
 
@@ -147,63 +141,58 @@ def markdown(payload):
     ours = summary(main_grid)
     ours_decay = summary([r for r in records if r["variant"] == "paper_lr_decay"])
     seeds, seconds = meta["main"]["seeds"], meta.get("seconds")
-    n = len(seeds)
-    lines = [
-        "# Table 1 reproduction: Moon under alfa-tilt",
-        "",
-        f"Command: `{meta['command']}`" + (f" (main grid {seconds['main']:.0f} s, FLORAL "
-                                           f"decay variant {seconds['paper_lr_decay']:.0f} s)"
-                                           if seconds else ""),
-        "",
-        f"Machine: {meta['machine']}.",
-        "",
-        "Test accuracy on Moon after alfa-tilt (C = 10, gamma = 1) flips 0 / 5 / 10 / 25% of "
-        "the training labels; protocol: bench/README.md, \"Table 1 reproduction\". Each cell "
-        f"is Best / Last as in the paper; ours are mean ± sample std over {n} seeds "
-        f"({seeds[0]}..{seeds[-1]}), the paper's are its Table 1. **Our Best is selected on "
-        "the validation split; the paper's was picked on the test curve.** **FLORAL Model** "
-        "is the model `FloralSVC.fit` returns; the paper has no such column. "
-        + nn_model_note(main_grid),
-        "",
-    ]
     rows = []
     for b in BUDGETS:
         rows.append([setting(b), "ours", f"**{model_cell(ours.get((b, 'floral')))}**",
                      *(ours_cell(ours.get((b, m))) for m in METHODS)])
         rows.append(["", "paper", "—", *(paper(b, m) for m in METHODS)])
-    lines += table(["setting", "", "FLORAL Model", *(DISPLAY[m] for m in METHODS)], rows,
-                   "l" * (3 + len(METHODS)))
-    lines += ["", "## The returned model", "",
-              "What each method's `fit` returns, beside FLORAL's Best and Last and the paper's "
-              "(mean ± sample std; NN and NN-PGD return their best validation epoch).", ""]
-    rows = [[setting(b), f"**{model_cell(f)}**", pm(*f[0:2]), pm(*f[2:4]), paper(b),
-             *(model_cell(ours[(b, m)]) for m in ("svm", "nn", "nn-pgd"))]
-            for b in BUDGETS for f in [ours[(b, "floral")]]]
-    lines += table(["setting", "FLORAL Model", "FLORAL Best", "FLORAL Last",
-                    "paper FLORAL Best / Last", "SVM", "NN Model", "NN-PGD Model"], rows,
-                   "l" * 8)
-    lines += ["", "## Ours minus paper (means)", "", "Best / Last, in accuracy points (x100).",
-              ""]
-    rows = [[setting(b), *(f"{100 * (ours[(b, m)][0] - PAPER[b][m][0]):+.1f} / "
+    returned = [[setting(b), f"**{model_cell(f)}**", pm(*f[0:2]), pm(*f[2:4]), paper(b),
+                 *(model_cell(ours[(b, m)]) for m in ("svm", "nn", "nn-pgd"))]
+                for b in BUDGETS for f in [ours[(b, "floral")]]]
+    gaps = [[setting(b), *(f"{100 * (ours[(b, m)][0] - PAPER[b][m][0]):+.1f} / "
                            f"{100 * (ours[(b, m)][2] - PAPER[b][m][1]):+.1f}"
                            for m in METHODS)] for b in BUDGETS]
-    lines += table(["setting", *(DISPLAY[m] for m in METHODS)], rows, "l" * (1 + len(METHODS)))
-    lines += ["", "## FLORAL with the paper's step-size decay", "",
-              "Same grid, FLORAL only, with `lr_decay=0.1, lr_decay_every=100` (the schedule "
-              "the paper describes, from the same initial step) instead of FloralSVC's default "
-              "constant step. Cells: Model / Best / Last (paper: Best / Last).", ""]
-    rows = [[setting(b), floral_cell(ours[(b, "floral")]),
-             floral_cell(ours_decay[(b, "floral")]), paper(b)] for b in BUDGETS]
-    lines += table(["setting", "FLORAL default (ours)", "FLORAL with decay (ours)", "paper"],
-                   rows, "llll")
-    lines += ["", "## How this run differs from the paper", ""]
-    # runs before the steps were recorded: recomputed (one round per seed)
-    lines += differences(n, meta.get("auto_steps") or auto_steps(seeds))
-    return "\n".join(lines) + "\n"
+    decayed = [[setting(b), floral_cell(ours[(b, "floral")]),
+                floral_cell(ours_decay[(b, "floral")]), paper(b)] for b in BUDGETS]
+    return common.doc(
+        "# Table 1 reproduction: Moon under alfa-tilt",
+        f"Command: `{meta['command']}`" + (f" (main grid {seconds['main']:.0f} s, FLORAL "
+                                           f"decay variant {seconds['paper_lr_decay']:.0f} s)"
+                                           if seconds else ""),
+        f"Machine: {meta['machine']}.",
+        "Test accuracy on Moon after alfa-tilt (C = 10, gamma = 1) flips 0 / 5 / 10 / 25% of "
+        "the training labels; protocol: bench/README.md, \"Table 1 reproduction\". Each cell "
+        f"is Best / Last as in the paper; ours are mean ± sample std over {len(seeds)} seeds "
+        f"({seeds[0]}..{seeds[-1]}), the paper's are its Table 1. **Our Best is selected on "
+        "the validation split; the paper's was picked on the test curve.** **FLORAL Model** "
+        "is the model `FloralSVC.fit` returns; the paper has no such column. "
+        + nn_model_note(main_grid),
+        table(["setting", "", "FLORAL Model", *(DISPLAY[m] for m in METHODS)], rows,
+              "l" * (3 + len(METHODS))),
+        "## The returned model",
+        "What each method's `fit` returns, beside FLORAL's Best and Last and the paper's "
+        "(mean ± sample std; NN and NN-PGD return their best validation epoch).",
+        table(["setting", "FLORAL Model", "FLORAL Best", "FLORAL Last",
+               "paper FLORAL Best / Last", "SVM", "NN Model", "NN-PGD Model"], returned,
+              "l" * 8),
+        "## Ours minus paper (means)", "Best / Last, in accuracy points (x100).",
+        table(["setting", *(DISPLAY[m] for m in METHODS)], gaps, "l" * (1 + len(METHODS))),
+        "## FLORAL with the paper's step-size decay",
+        "Same grid, FLORAL only, with `lr_decay=0.1, lr_decay_every=100` (the schedule the "
+        "paper describes, from the same initial step) instead of FloralSVC's default constant "
+        "step. Cells: Model / Best / Last (paper: Best / Last).",
+        table(["setting", "FLORAL default (ours)", "FLORAL with decay (ours)", "paper"],
+              decayed, "llll"),
+        "## How this run differs from the paper",
+        # runs before the steps were recorded: recomputed (one round per seed)
+        differences(len(seeds), meta.get("auto_steps") or auto_steps(seeds)))
 
 
 def nn_model_note(results):
-    same = [DISPLAY[m] for m in ("nn", "nn-pgd") if model_is_best(results, m)]
+    """Whether NN's and NN-PGD's Model (their best validation epoch) is their Best."""
+    same = [DISPLAY[m] for m in ("nn", "nn-pgd")
+            if any(r["method"] == m for r in results) and all(
+                r["model_accuracy"] == r["best_accuracy"] for r in results if r["method"] == m)]
     if len(same) == 2:
         return ("NN and NN-PGD return their best validation epoch, so their Model equals "
                 "their Best in every record.")
@@ -270,14 +259,13 @@ def defenses_markdown(payload):
             std = s[f"{which}_std"]
             cells.append(f"{s[f'{which}_mean']:.3f} ± {0.0 if std != std else std:.3f}")
         rows.append([row, *cells, paper_10pct(method, which)])
-    lines = common.header(
-        "Baseline defenses on Moon", payload["command"], payload["seconds"], payload["machine"],
+    return common.doc(
+        *common.header("Baseline defenses on Moon", payload["command"], payload["seconds"],
+                       payload["machine"]),
         f"Attacks at {pct} of the training set; test accuracy, mean ± sample std over seeds "
-        f"{', '.join(map(str, payload['seeds']))}; protocol: bench/README.md, \"Baseline defenses "
-        "on Moon\". The paper's column is its Table 1 at alfa-tilt 10%.")
-    lines += table(["method", *(s for _, s in settings), "paper, alfa-tilt 10% (Best / Last)"],
-                   rows)
-    return "\n".join(lines) + "\n"
+        f"{', '.join(map(str, payload['seeds']))}; protocol: bench/README.md, \"Baseline "
+        "defenses on Moon\". The paper's column is its Table 1 at alfa-tilt 10%.",
+        table(["method", *(s for _, s in settings), "paper, alfa-tilt 10% (Best / Last)"], rows))
 
 
 if __name__ == "__main__":
