@@ -32,7 +32,7 @@ def make_data(dataset, n, seed=0):
         X, y = make_moons(n, noise=0.2, random_state=seed)
         Xt, yt = make_moons(N_TEST, noise=0.2, random_state=seed + 1)
         gamma = 1.0
-    elif dataset == "blobs768":
+    else:  # blobs768
         d = 768
         u = rng.normal(size=d)
         u /= np.linalg.norm(u)
@@ -44,15 +44,11 @@ def make_data(dataset, n, seed=0):
         X, y = draw(n)
         Xt, yt = draw(N_TEST)
         gamma = 1.0 / d
-    else:
-        raise ValueError(f"unknown dataset {dataset!r}")
-    y = np.where(y == 1, 1, -1)
-    yt = np.where(yt == 1, 1, -1)
+    y, yt = np.where(y == 1, 1, -1), np.where(yt == 1, 1, -1)
     y[rng.choice(n, n // 10, replace=False)] *= -1
     mean, std = X.mean(axis=0), X.std(axis=0)
-    X = (X - mean) / std
-    Xt = (Xt - mean) / std
-    return np.ascontiguousarray(X), y, np.ascontiguousarray(Xt), yt, gamma
+    return (np.ascontiguousarray((X - mean) / std), y, np.ascontiguousarray((Xt - mean) / std),
+            yt, gamma)
 
 
 # --- one cell, in a child process ----------------------------------------------------------
@@ -95,14 +91,9 @@ def fit_cell(spec):
         est = FloralSVC(kernel="rbf", gamma=gamma, cache_size=spec["cache_mb"], **floral_kw)
     elif method == "linear":
         est = FloralSVC(kernel="linear", **floral_kw)
-        w = np.random.default_rng(0).normal(size=X.shape[1])
         with threadpool_limits(limits=threads):
-            passes = []
-            for _ in range(11):
-                t0 = time.perf_counter()
-                X @ w
-                passes.append(time.perf_counter() - t0)
-        rec["pass_over_X_s"] = float(np.median(passes))
+            rec["pass_over_X_s"] = common.timed(
+                X.dot, np.random.default_rng(0).normal(size=X.shape[1]), repeats=11)
     elif method.startswith("nystroem") and method[8:].removesuffix("_f32").isdigit():
         if method.endswith("_f32"):
             X, Xt = X.astype(np.float32), Xt.astype(np.float32)
@@ -135,18 +126,13 @@ def fit_cell(spec):
     if hasattr(clf, "support_"):
         rec["n_sv"] = int(np.asarray(clf.support_).size)
     if isinstance(clf, FloralSVC):
-        h = clf.history_
-        steps = np.diff(h["seconds"])
-        rec["round_median_s"] = float(np.median(steps)) if steps.size else float("nan")
-        rec["round_mean_s"] = float(h["seconds"][-1] / len(h["seconds"]))
-        rec["loop_s"] = float(h["seconds"][-1])
-        rec["rounds_run"] = int(clf.n_rounds_)
-        rec["n_sv"] = int(clf.support_.size)
-        rec["selection"] = clf.selection
-        rec["learning_rate_used"] = float(clf.learning_rate_)
-        rec["storage"] = {k: v for k, v in clf._storage.items()}
-        rec["diverged"] = bool(not np.isfinite(h["objective"]).all()
-                               or h["objective"][-1] > h["objective"].min() + 1e6)
+        seconds, obj = clf.history_["seconds"], clf.history_["objective"]
+        steps = np.diff(seconds)
+        rec.update(round_median_s=float(np.median(steps)) if steps.size else float("nan"),
+                   round_mean_s=float(seconds[-1] / len(seconds)), loop_s=float(seconds[-1]),
+                   rounds_run=int(clf.n_rounds_), selection=clf.selection,
+                   learning_rate_used=float(clf.learning_rate_), storage=dict(clf._storage),
+                   diverged=bool(not np.isfinite(obj).all() or obj[-1] > obj.min() + 1e6))
     if hasattr(est, "steps"):
         rec["n_components"] = int(est[1].n_components)
     return rec
@@ -262,15 +248,11 @@ def main():
         for t in [None if v == "all" else int(v) for v in args.million_threads]:
             cell("moons", MILLION, "nystroem256", t, dtype=args.million_dtype)
 
-    meta = {
-        "machine": common.machine_info(),
-        "config": {k: v for k, v in config_info().items() if k != "openmp_runtimes"},
-        "available_memory_bytes": available,
-        "load_average_start": load_start,
-        "load_average_end": common.load_average(),
-        "elapsed_s": time.time() - started,
-        "args": {k: v for k, v in vars(args).items() if k != "stem"},
-    }
+    meta = {"machine": common.machine_info(),
+            "config": {k: v for k, v in config_info().items() if k != "openmp_runtimes"},
+            "available_memory_bytes": available, "load_average_start": load_start,
+            "load_average_end": common.load_average(), "elapsed_s": time.time() - started,
+            "args": {k: v for k, v in vars(args).items() if k != "stem"}}
     old = [] if args.fresh else common.recorded(args.out).get("records", [])
     fields = ("dataset", "n", "method", "threads", "rounds", "flip")
     merged = {tuple(r[f] for f in fields): r for r in old + records}
@@ -337,10 +319,9 @@ def peers_markdown(records):
             rows.append([dataset, f"{n:,}", PEER_NAMES[method], f"{r['fit_s']:.1f}", ratio,
                          f"{r['test_accuracy']:.4f}", r.get("n_sv", ""),
                          r.get("pickle_bytes", ""), "fastest" if method == fastest else ""])
-    return ["## Peers: FloralSVC beside SVC implementations (all threads)", "",
-            *table(["dataset", "n", "method", "fit (s)", "FloralSVC fit / this",
-                    "test accuracy", "support vectors", "pickle (bytes)", "note"], rows,
-                   "lrlrrrrrl"), ""]
+    return ["## Peers: FloralSVC beside SVC implementations (all threads)",
+            table(["dataset", "n", "method", "fit (s)", "FloralSVC fit / this", "test accuracy",
+                   "support vectors", "pickle (bytes)", "note"], rows, "lrlrrrrrl")]
 
 
 def markdown(payload):
@@ -349,7 +330,7 @@ def markdown(payload):
     records = sorted(payload["records"], key=lambda r: (r["dataset"], r["n"], r["method"],
                                                         str(r["threads"])))
     ok = [r for r in records if r.get("status") == "ok"]
-    out = ["# FloralSVC at large n (generated by bench/bench_scale.py)", ""]
+    out = ["# FloralSVC at large n (generated by bench/bench_scale.py)"]
     for dataset in sorted({r["dataset"] for r in records}):
         top = _max_threads(records, dataset=dataset)
         cells = [r for r in records if r["dataset"] == dataset and r["method"] in METHOD_NAMES
@@ -369,9 +350,9 @@ def markdown(payload):
                 f"{r['peak_rss_mb']:.0f}", f"{r['test_accuracy']:.4f}",
                 f"one pass over X {r['pass_over_X_s'] * 1e3:.2f} ms"
                 if "pass_over_X_s" in r else ""])
-        out += [f"## {dataset}: all threads", "",
-                *table(["n", "method", "step", "fit (s)", "round median (ms)", "peak RSS (MB)",
-                        "test accuracy", "note"], rows, "rllrrrrl"), ""]
+        out += [f"## {dataset}: all threads",
+                table(["n", "method", "step", "fit (s)", "round median (ms)", "peak RSS (MB)",
+                       "test accuracy", "note"], rows, "rllrrrrl")]
     pairs = {}
     for r in ok:  # 1 vs all threads only between cells run with the same step
         if "round_median_s" in r and r["method"] != "rowcache":
@@ -382,32 +363,31 @@ def markdown(payload):
     rows = [[dataset, f"{n:,}", method, f"{by[1]['loop_s']:.1f}",
              f"{by[max(by)]['loop_s']:.1f}", f"{by[1]['loop_s'] / by[max(by)]['loop_s']:.2f}"]
             for (dataset, n, method, _), by in sorted(pairs.items()) if 1 in by and len(by) > 1]
-    out += ["## Threads: FLORAL loop time, 1 thread / all threads", "",
-            *table(["dataset", "n", "method", "loop 1 thread (s)", "loop all (s)", "speed-up"],
-                   rows, "lrlrrr")]
+    out += ["## Threads: FLORAL loop time, 1 thread / all threads",
+            table(["dataset", "n", "method", "loop 1 thread (s)", "loop all (s)", "speed-up"],
+                  rows, "lrlrrr")]
     rows = [[r["dataset"], f"{r['n']:,}", f"{r['cache_mb']:.0f}", r["threads"],
              f"{r['round_median_s']:.2f}", f"{r['peak_rss_mb']:.0f}"]
             for r in sorted((r for r in ok if r["method"] == "rowcache"),
                             key=lambda r: (r["dataset"], r["n"], r["threads"]))]
-    out += ["", "## Row cache (exact kernel through an explicit small cache_size)", "",
-            *table(["dataset", "n", "cache (MB)", "threads", "round median (s)",
-                    "peak RSS (MB)"], rows, "lrrrrr")]
+    out += ["## Row cache (exact kernel through an explicit small cache_size)",
+            table(["dataset", "n", "cache (MB)", "threads", "round median (s)", "peak RSS (MB)"],
+                  rows, "lrrrrr")]
     rows = [[r["threads"], r.get("dtype", "float64"), f"{r['fit_s']:.1f}",
              f"{r['round_median_s'] * 1e3:.0f}", f"{r['peak_rss_mb']:.0f}",
              f"{r['test_accuracy']:.4f}"]
             for r in sorted((r for r in ok if r["n"] == MILLION), key=lambda r: r["threads"])]
-    out += ["", "## n = 1,000,000 (moons, Nystroem m = 256 + FloralSVC)", "",
-            *table(["threads", "input dtype", "fit (s)", "round median (ms)", "peak RSS (MB)",
-                    "test accuracy"], rows, "rlrrrr")]
+    out += ["## n = 1,000,000 (moons, Nystroem m = 256 + FloralSVC)",
+            table(["threads", "input dtype", "fit (s)", "round median (ms)", "peak RSS (MB)",
+                   "test accuracy"], rows, "rlrrrr")]
     # records of the removed "average" section (returned model against the last round)
     rows = [[r["dataset"], f"{r['n']:,}", name, f"{acc.get('returned', acc.get('average')):.4f}",
              f"{acc['last']:.4f}"]
             for r in sorted((r for r in ok if r["method"] == "average"),
                             key=lambda r: (r["dataset"], r["n"]))
             for name, acc in r["accuracy"].items()]
-    out += ["", "## Returned model (no validation set: average) against the last round", "",
-            *table(["dataset", "n", "model", "returned", "last round"], rows, "lrlrr")]
-    return "\n".join(out) + "\n"
+    return common.doc(*out, "## Returned model (no validation set: average) against the last round",
+                      table(["dataset", "n", "model", "returned", "last round"], rows, "lrlrr"))
 
 
 if __name__ == "__main__":

@@ -30,26 +30,11 @@ def corpus(n, n_val, n_test, terms, seed):
     return (X[:n], y[:n], X[n:n + n_val], y[n:n + n_val], X[n + n_val:], y[n + n_val:])
 
 
-def one_pass(X, repeats=7):
-    rng = np.random.default_rng(0)
-    w, v = rng.normal(size=X.shape[1]), rng.normal(size=X.shape[0])
-    t_xw, t_xtv = [], []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        X @ w
-        t_xw.append(time.perf_counter() - t)
-        t = time.perf_counter()
-        X.T @ v
-        t_xtv.append(time.perf_counter() - t)
-    return float(np.median(t_xw)), float(np.median(t_xtv))
-
-
 def floral_fit(X, y, Xv, yv, C, rounds, n_jobs=None):
+    """FloralSVC(kernel="linear") with the validation split, and the seconds of its fit."""
     clf = FloralSVC(kernel="linear", C=C, n_rounds=rounds, flip_budget=0.05,
                     random_state=0, n_jobs=n_jobs)
-    t = time.perf_counter()
-    clf.fit(X, y, X_val=Xv, y_val=yv)
-    return clf, time.perf_counter() - t
+    return clf, common.timed(clf.fit, X, y, X_val=Xv, y_val=yv)
 
 
 def tuned(make, grid, X, y, Xv, yv):
@@ -140,41 +125,35 @@ def main(argv=None):
         common.results(args.out, markdown, out)
         return 0
 
-    t_xw, t_xtv = one_pass(X)
+    rng = np.random.default_rng(0)
+    w, v = rng.normal(size=X.shape[1]), rng.normal(size=X.shape[0])
+    t_xw, t_xtv = common.timed(X.dot, w, repeats=7), common.timed(X.T.dot, v, repeats=7)
     rounds = {}
     for label, jobs in (("1 thread", 1), ("all threads", None)):
         clf, _ = floral_fit(X, y, Xv, yv, 1.0, min(args.rounds, 40), n_jobs=jobs)
-        per_round = float(np.median(np.diff(np.concatenate([[0.0],
-                                                             clf.history_["seconds"]]))))
+        per_round = float(np.median(np.diff(clf.history_["seconds"], prepend=0.0)))
         rounds[label] = {"round_seconds": per_round, "ratio_to_pass": per_round / t_xw}
-        print(f"round ({label}): {per_round * 1e3:.1f} ms = "
-              f"{per_round / t_xw:.2f} passes (X @ w: {t_xw * 1e3:.1f} ms, "
-              f"X.T @ v: {t_xtv * 1e3:.1f} ms)", flush=True)
+        print(f"round ({label}): {per_round * 1e3:.1f} ms = {per_round / t_xw:.2f} passes "
+              f"(X @ w: {t_xw * 1e3:.1f} ms, X.T @ v: {t_xtv * 1e3:.1f} ms)", flush=True)
 
-    settings = {"clean": y, "random 10%": poison_labels(X, y, "random", 0.1, random_state=1),
-                "top-k 10%": None}
+    settings = {"clean": y, "random 10%": poison_labels(X, y, "random", 0.1, random_state=1)}
     t = time.perf_counter()
     settings["top-k 10%"] = topk_flips(X, y, args.rounds)
     topk_seconds = time.perf_counter() - t
 
     rows = []
     for name, y_train in settings.items():
-        # one C, not tuned: each fit is minutes at n = 100,000 (see the README)
-        fl_C = 1.0
-        fl, fl_s = floral_fit(X, y_train, Xv, yv, fl_C, args.rounds)
+        # FloralSVC with one C, not tuned: each fit is minutes at n = 100,000 (see the README)
+        fl, fl_s = floral_fit(X, y_train, Xv, yv, 1.0, args.rounds)
         lsvc, l_C, l_s = tuned(lambda c: LinearSVC(C=c), (0.1, 1.0, 10.0), X, y_train, Xv, yv)
         sgd, s_a, s_s = tuned(lambda a: SGDClassifier(alpha=a, random_state=0),
                               (1e-6, 1e-5, 1e-4), X, y_train, Xv, yv)
-        row = {"setting": name,
-               "floral": {"test_accuracy": fl.score(Xt, yt), "fit_seconds": fl_s, "C": fl_C},
-               "linearsvc": {"test_accuracy": lsvc.score(Xt, yt), "fit_seconds": l_s,
-                             "C": l_C},
-               "sgd": {"test_accuracy": sgd.score(Xt, yt), "fit_seconds": s_s, "alpha": s_a}}
-        rows.append(row)
-        print(f"{name:<11} FLORAL {row['floral']['test_accuracy']:.4f} ({fl_s:.1f} s, C={fl_C})"
-              f"  LinearSVC {row['linearsvc']['test_accuracy']:.4f} ({l_s:.1f} s, C={l_C})"
-              f"  SGD {row['sgd']['test_accuracy']:.4f} ({s_s:.1f} s, alpha={s_a})",
-              flush=True)
+        rows.append({"setting": name, **{
+            key: {"test_accuracy": model.score(Xt, yt), "fit_seconds": seconds, param: value}
+            for key, model, seconds, param, value in (
+                ("floral", fl, fl_s, "C", 1.0), ("linearsvc", lsvc, l_s, "C", l_C),
+                ("sgd", sgd, s_s, "alpha", s_a))}})
+        print(rows[-1], flush=True)
 
     mem = memory(X, y, Xv, yv, min(args.rounds, 40))
     out = dict(machine=common.machine_info(), shared_machine=True, n=args.n, n_val=args.n_val,
@@ -190,31 +169,28 @@ def markdown(out):
     mem, rows = out["memory"], out["rows"]
     t_xw, t_xtv = out["one_pass_seconds"]["X@w"], out["one_pass_seconds"]["X.T@v"]
     methods = {"floral": "FLORAL", "linearsvc": "LinearSVC", "sgd": "SGD"}
-    lines = [
-        "# Sparse text: FloralSVC on TF-IDF rows", "",
-        common.machine_line(out["machine"]) + " (shared with other jobs: timings are noisy)", "",
+    return common.doc(
+        "# Sparse text: FloralSVC on TF-IDF rows",
+        common.machine_line(out["machine"]) + " (shared with other jobs: timings are noisy)",
         f"{out['n']:,} training documents x {out['terms']:,} terms, {out['nnz_per_row']:.1f} "
         f"nonzeros per row (CSR {out['csr_mb']:.0f} MB); {out['n_val']:,} trusted validation "
-        f"and {out['n_test']:,} test documents; FloralSVC {out['rounds']} rounds.", "",
+        f"and {out['n_test']:,} test documents; FloralSVC {out['rounds']} rounds.",
         f"One pass over the nonzeros (scipy, 1 thread): X @ w {t_xw * 1e3:.1f} ms, "
-        f"X.T @ v {t_xtv * 1e3:.1f} ms.", "",
-        *table(["threads", "round (ms)", "round / pass"],
-               [[k, f"{v['round_seconds'] * 1e3:.1f}", f"{v['ratio_to_pass']:.2f}"]
-                for k, v in out["round_time"].items()], "lll"), "",
-        *table(["training labels", *(f"{name} {what}" for name in methods.values()
-                                     for what in ("acc", "fit (s)"))],
-               [[r["setting"], *(f"{r[m]['test_accuracy']:.4f}" if i == 0
-                                 else f"{r[m]['fit_seconds']:.1f}"
-                                 for m in methods for i in (0, 1))] for r in rows],
-               "l" * 7), "",
+        f"X.T @ v {t_xtv * 1e3:.1f} ms.",
+        table(["threads", "round (ms)", "round / pass"],
+              [[k, f"{v['round_seconds'] * 1e3:.1f}", f"{v['ratio_to_pass']:.2f}"]
+               for k, v in out["round_time"].items()], "lll"),
+        table(["training labels", *(f"{name} {what}" for name in methods.values()
+                                    for what in ("acc", "fit (s)"))],
+              [[r["setting"], *(f"{r[m]['test_accuracy']:.4f}" if i == 0
+                                else f"{r[m]['fit_seconds']:.1f}"
+                                for m in methods for i in (0, 1))] for r in rows], "l" * 7),
         f"Memory of one fit ({min(out['rounds'], 40)} rounds, validation set), in a process "
         "that loaded the CSR matrix: peak resident set growth (VmHWM after the fit minus "
         f"VmRSS before, the peak reset first) {mem['peak_growth_bytes'] / 2**20:.0f} MB = "
         f"{mem['ratio_to_csr']:.2f} x the CSR matrix; tracemalloc's peak (NumPy and Python "
         f"allocations) {mem['tracemalloc_peak_bytes'] / 2**20:.0f} MB = "
-        f"{mem['tracemalloc_ratio_to_csr']:.2f} x.", "",
-    ]
-    return "\n".join(lines)
+        f"{mem['tracemalloc_ratio_to_csr']:.2f} x.")
 
 
 if __name__ == "__main__":
