@@ -4,8 +4,7 @@ Two studies: robustness on five data sets against SVC, tuned SVC, LN-SVM, tuned 
 cleanlab; the validation-set size (Moon). Protocol and results: bench/README.md,
 "Robustness of FloralSVC's returned model". Needs ``pip install ".[bench]"`` (cleanlab).
 
-Usage: python bench/bench_robustness.py [--seeds 10] [--n-jobs 2] [--quick]
-Writes bench/results/robustness.{json,md}; ``--from-json`` rebuilds the markdown only.
+Writes bench/results/robustness.{json,md}.
 """
 import math
 import sys
@@ -15,6 +14,7 @@ from collections import Counter
 
 import numpy as np
 from joblib import Parallel, delayed
+from sklearn.datasets import load_digits, load_wine
 from sklearn.model_selection import train_test_split
 from sklearn.svm import SVC
 
@@ -30,34 +30,32 @@ from floral.experiments import poison_labels
 C = 10.0
 
 
-def load_digits_parity(random_state=0):
-    """All 1,797 of scikit-learn's 8x8 digits, odd against even (30% test, 20% val)."""
-    from sklearn.datasets import load_digits
+def _sklearn_task(load, labels, name, source):
+    """A loader of one of scikit-learn's bundled sets with the labels ``labels(target)``,
+    split 50 / 20 / 30 (train / val / test) and standardised as floral's loaders are."""
 
-    d = load_digits()
-    y = (d.target % 2).astype(np.int64)
-    return _split_scale(d.data, y, *_counts(y.size, 0.3, 0.2), random_state=random_state,
-                        name="digits_parity", source="sklearn digits, odd vs even")
+    def loader(random_state=0):
+        d = load()
+        y = labels(d.target).astype(np.int64)
+        return _split_scale(d.data, y, *_counts(y.size, 0.3, 0.2), random_state=random_state,
+                            name=name, source=source)
 
-
-def load_wine_1vr(random_state=0):
-    """scikit-learn's wine (178 samples, 13 features), cultivar 1 against the other two."""
-    from sklearn.datasets import load_wine
-
-    d = load_wine()
-    y = (d.target == 1).astype(np.int64)
-    return _split_scale(d.data, y, *_counts(y.size, 0.3, 0.2), random_state=random_state,
-                        name="wine_1vr", source="sklearn wine, class 1 vs rest")
+    return loader
 
 
-# dataset -> (loader, gamma): the paper's Moon width, SVC's "scale" elsewhere
-DATASETS = {"moons": (load_moons, 1.0), "digits_1v7": (load_digits_1v7, "scale"),
-            "breast_cancer": (load_breast_cancer, "scale"),
-            "digits_parity": (load_digits_parity, "scale"),
-            "wine_1vr": (load_wine_1vr, "scale")}
-DISPLAY_DATA = {"moons": "Moon", "digits_1v7": "digits 1-vs-7",
-                "breast_cancer": "breast cancer", "digits_parity": "digits odd vs even",
-                "wine_1vr": "wine 1 vs rest"}
+# dataset -> (loader, gamma, display name): the paper's Moon width, SVC's "scale" elsewhere
+DATASETS = {
+    "moons": (load_moons, 1.0, "Moon"),
+    "digits_1v7": (load_digits_1v7, "scale", "digits 1-vs-7"),
+    "breast_cancer": (load_breast_cancer, "scale", "breast cancer"),
+    # all 1,797 of scikit-learn's 8x8 digits, odd against even
+    "digits_parity": (_sklearn_task(load_digits, lambda t: t % 2, "digits_parity",
+                                    "sklearn digits, odd vs even"), "scale",
+                      "digits odd vs even"),
+    # wine (178 samples, 13 features), cultivar 1 against the other two
+    "wine_1vr": (_sklearn_task(load_wine, lambda t: t == 1, "wine_1vr",
+                               "sklearn wine, class 1 vs rest"), "scale", "wine 1 vs rest"),
+}
 # (name, attack, budget); "random" is floral.attacks' random flips
 SETTINGS = [("clean", None, 0.0), ("alfa-tilt 5%", "alfa_tilt", 0.05),
             ("alfa-tilt 10%", "alfa_tilt", 0.10), ("alfa-tilt 25%", "alfa_tilt", 0.25),
@@ -108,7 +106,7 @@ def cleanlab_svc(X, y, gamma, seed):
 # --- study 1: robustness ---------------------------------------------------------------
 
 def run_robustness(dataset, seed):
-    loader, gamma = DATASETS[dataset]
+    loader, gamma, _ = DATASETS[dataset]
     d = loader(random_state=seed)
     X, Xv, yv, Xt, yt = d.X_train, d.X_val, d.y_val, d.X_test, d.y_test
     g = scale_gamma(X, gamma)
@@ -184,14 +182,13 @@ def run_val_size(seed):
                                random_state=seed)
                 fl.fit(X, y, X_val=Xv, y_val=yv)
                 base = dict(study="val_size", dataset="moons", seed=seed, setting=setting,
-                              n_val=m, val_labels=val_labels,
-                              n_val_flipped=int((yv != d.y_val[idx]).sum()))
-                out.append(dict(base, method="svc", accuracy=float(svc)))
-                out.append(dict(base, method="svc_tuned",
-                                accuracy=float(tuned.score(Xt, yt)), detail=params))
-                out.append(dict(base, method="floral_val", accuracy=float(fl.score(Xt, yt))))
-                out.append(dict(base, method="floral_best1",
-                                accuracy=float(fl.best_round().score(Xt, yt))))
+                            n_val=m, val_labels=val_labels,
+                            n_val_flipped=int((yv != d.y_val[idx]).sum()))
+                for method, acc, extra in (
+                        ("svc", svc, {}), ("svc_tuned", tuned.score(Xt, yt), dict(detail=params)),
+                        ("floral_val", fl.score(Xt, yt), {}),
+                        ("floral_best1", fl.best_round().score(Xt, yt), {})):
+                    out.append(dict(base, method=method, accuracy=float(acc), **extra))
     return out
 
 
@@ -215,7 +212,7 @@ def robustness_tables(records):
     for dataset in DATASETS:
         recs = select(records, study="robustness", dataset=dataset)
         if recs:
-            lines += [f"**{DISPLAY_DATA[dataset]}** ({len({r['seed'] for r in recs})} seeds, "
+            lines += [f"**{DATASETS[dataset][2]}** ({len({r['seed'] for r in recs})} seeds, "
                       f"{recs[0]['n_val']} validation points)", "",
                       *pivot(recs, [([name], dict(method=m)) for m, name in METHODS],
                              [(s, dict(setting=s)) for s, _, _ in SETTINGS], _pm, ["method"]),
@@ -254,7 +251,7 @@ def summary_tables(records):
     lines += table(["method", *(s[0] for s in SETTINGS), "mean"], rows)
     lines += ["", "**Default FloralSVC with X_val minus the tuned SVC** (points; mean over "
               "seeds; both chose on the same trusted split)", ""]
-    diffs = [[DISPLAY_DATA[d], *(("—" if v is None else f"{v:+.1f}") for v in
+    diffs = [[DATASETS[d][2], *(("—" if v is None else f"{v:+.1f}") for v in
                                  (_diff(rob, d, s[0], "floral_val", "svc_tuned")
                                   for s in SETTINGS))] for d in datasets]
     lines += table(["data set", *(s[0] for s in SETTINGS)], diffs) + [""]
@@ -284,7 +281,7 @@ def cleanlab_line(records):
                     np.mean([f(r) for r in recs]) for f in (
                         lambda r: r["detail"]["removed"],
                         lambda r: r["detail"]["removed_flipped"], lambda r: r["n_flipped"]))
-                parts.append(f"{DISPLAY_DATA[dataset]} {setting}: removes {removed:.0f}, of "
+                parts.append(f"{DATASETS[dataset][2]} {setting}: removes {removed:.0f}, of "
                              f"which {hit:.0f} flipped (of {flipped:.0f})")
     return "; ".join(parts)
 
@@ -301,7 +298,7 @@ def tuned_line(records):
                          for r in recs)
             mus = _top((r["detail"]["mu"] for r in select(records, method="ln_svm_tuned",
                                                            **match)), "{:g}")
-            out.append(f"{DISPLAY_DATA[dataset]} {setting}: {picks}; mu {mus}")
+            out.append(f"{DATASETS[dataset][2]} {setting}: {picks}; mu {mus}")
     return out
 
 

@@ -134,15 +134,10 @@ def core(args):
                 recompute=True)
             records.append(rec)
             dense = rec["dense"][str(threads)]["per_round_s"]
-            bound = rec["bandwidth_bound_s"][str(threads)]
-            sp = rec["sparse"]
-            print(f"{ds:>8} n={n:>6}  dense {dense * 1e3:8.3f} ms ({dense / bound:4.2f}x bw) "
-                  f"1t/{threads}t {rec['dense']['1']['per_round_s'] / dense:4.2f}x  "
-                  f"sparse {sp['per_round_s'] * 1e3:7.3f} ms |J|={sp['mean_changed']:7.0f} "
-                  f"({sp['per_round_s'] / (n * sp['mean_changed']) * 1e9:5.2f} ns/(n|J|))  "
-                  f"numpy(a) {rec['numpy_gram_once']['per_round_s'] * 1e3:9.2f} ms  "
-                  f"numpy(b) {rec['numpy_gram_every_round']['per_round_s'] * 1e3:9.1f} ms",
-                  flush=True)
+            print(f"{ds:>8} n={n:>6}  ms per round: dense {dense * 1e3:.3f} "
+                  f"({dense / rec['bandwidth_bound_s'][str(threads)]:.2f}x bandwidth), "
+                  + ", ".join(f"{key} {rec[key]['per_round_s'] * 1e3:.3f}" for key in (
+                      "sparse", "numpy_gram_once", "numpy_gram_every_round")), flush=True)
     meta = {"machine": common.machine_info(),
             "config": {k: v for k, v in config_info().items() if k != "openmp_runtimes"},
             "threads": threads, "quick": args.quick, "layout": args.layout,
@@ -233,8 +228,7 @@ def contention(args):
                 if (name, n, load, "all") in cells:
                     row[load]["all_threads_s"] = med((name, n, load, "all"))
             rows.append(row)
-    info = common.machine_info()
-    meta = {"machine": info, "loadavg_start": load_start,
+    meta = {"machine": common.machine_info(), "loadavg_start": load_start,
             "loadavg_end": common.load_average(), "wall_s": time.time() - t_start,
             "repeats": repeats, "builds": dict(builds),
             "note": "the loaded cells add ONE busy-loop process started by this script; "
@@ -258,13 +252,13 @@ def contention_markdown(payload):
                      f"{ld['default_over_one']:.2f}x"]
                     + ([f"{i['all_threads_s'] * 1e3:.2f}", f"{ld['all_threads_s'] * 1e3:.2f}"]
                        if explicit else []))
-    lines = ["# Per-round time under contention (bench_runtime.py contention)", "",
-             f"Machine: {info['platform']}, {info['cpu']}, os.cpu_count() = "
-             f"{info['cpu_count']}. Load average (1/5/15 min) at start {meta['loadavg_start']}, "
-             f"at end {meta['loadavg_end']}: other processes were running unless these are "
-             f"near 0. Median of {meta['repeats']} interleaved repeat(s); mean round over "
-             "rounds 2..end, ms.", "", *common.table(head, body)]
-    return "\n".join(lines) + "\n"
+    return common.doc(
+        "# Per-round time under contention (bench_runtime.py contention)",
+        f"Machine: {info['platform']}, {info['cpu']}, os.cpu_count() = {info['cpu_count']}. "
+        f"Load average (1/5/15 min) at start {meta['loadavg_start']}, at end "
+        f"{meta['loadavg_end']}: other processes were running unless these are near 0. Median "
+        f"of {meta['repeats']} interleaved repeat(s); mean round over rounds 2..end, ms.",
+        common.table(head, body))
 
 
 # --- interrupt -------------------------------------------------------------------------

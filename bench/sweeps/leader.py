@@ -213,7 +213,7 @@ def knob_study(seeds, leaders):
 
 
 def _data(dataset, seed):
-    loader, gamma = (load_moons1000, 1.0) if dataset == "moons1000" else DATASETS[dataset]
+    loader, gamma = (load_moons1000, 1.0) if dataset == "moons1000" else DATASETS[dataset][:2]
     d = loader(random_state=seed)
     # the game codes labels 0 / 1 (digits 1-vs-7 has 1 and 7; attacks keep the given codes)
     d.y_train, yv, yt = (np.searchsorted(np.unique(d.y_train), v) for v in

@@ -20,7 +20,7 @@ import numpy as np
 from sklearn.svm import SVC
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from bench_robustness import DATASETS, DISPLAY_DATA  # noqa: E402
+from bench_robustness import DATASETS  # noqa: E402
 
 from _common import machine_info, machine_line, poisoned, scale_gamma  # noqa: E402
 from floral import FloralSVC  # noqa: E402
@@ -39,7 +39,7 @@ CONFIGS = [(f"budget {b:g}{', init svc' if init == 'svc' else ''}",
 
 
 def run(dataset, seed):
-    loader, gamma = DATASETS[dataset]
+    loader, gamma, _ = DATASETS[dataset]
     d = loader(random_state=seed)
     X, Xt, yt = d.X_train, d.X_test, d.y_test
     g = scale_gamma(X) if gamma == "scale" else float(gamma)
@@ -70,7 +70,7 @@ def markdown(records, meta):
              f"Command: `{meta['command']}` ({meta['seconds']:.0f} s). "
              f"Machine: {meta['machine']}.", "",
              f"Test accuracy, mean over {meta['seeds']} seeds and the data sets "
-             f"({', '.join(DISPLAY_DATA[d] for d in datasets)}); C = 10, the data set's "
+             f"({', '.join(DATASETS[d][2] for d in datasets)}); C = 10, the data set's "
              "gamma, 500 rounds, selection \"average\" (no validation set). Columns after "
              "the accuracies: points against SVC, mean over data sets.", ""]
     head = ["method", *(s[0] for s in SETTINGS), "clean − SVC", "alfa-tilt 10% − SVC",
@@ -87,7 +87,7 @@ def markdown(records, meta):
                                         f"{np.mean(gap['alfa-tilt 10%']):+.1f}",
                                         f"{min(gap['clean']):+.1f}"]) + " |")
     lines += ["", "Per data set, clean − SVC and alfa-tilt 10% − SVC (points):", ""]
-    lines += ["| method | " + " | ".join(DISPLAY_DATA[d] for d in datasets) + " |",
+    lines += ["| method | " + " | ".join(DATASETS[d][2] for d in datasets) + " |",
               "| --- |" + " ---: |" * len(datasets)]
     for m in methods[1:]:
         lines.append("| " + m + " | " + " | ".join(
