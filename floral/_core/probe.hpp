@@ -1,4 +1,4 @@
-// A memory-bandwidth probe for the benchmarks (bench/bench_core.py); nothing in the round
+// A memory-bandwidth probe for the benchmarks (bench/bench_runtime.py core); nothing in the round
 // loop uses it. It lives apart from the hot-path headers so they hold only what fit runs.
 #pragma once
 
