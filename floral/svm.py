@@ -61,7 +61,7 @@ class FloralSVC(BaseKernelSVC):
     ----------
     C : "auto" or float, default="auto"
         Box constraint of the dual, as in SVC; "auto" is 1.0, or with a validation set the
-        best of 0.1, 1 and 10 for the plain SVM, then played by the games. In the game C
+        better of 1 and 10 for the plain SVM, then played by the games. In the game C
         acts only once a dual reaches it, which relabelling often prevents (``fit`` warns).
     kernel : {kernel_options}, default="rbf"
         Kernel, with scikit-learn's formulas.

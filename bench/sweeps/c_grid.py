@@ -1,0 +1,121 @@
+"""Which box constraints C="auto" tries: FloralSVC() with a validation set, the search's C
+grid swapped, against the SVC tuned on the same validation split.
+
+A one-off sweep behind ``floral._selection.C_GRID``: the plain-SVM stage tries every
+(width, C) pair, so each C in the grid costs three libsvm fits; issue 19 asks for FloralSVC
+within 0.5 point of the tuned SVC in every cell at no more than 5x one fit. Data, seeds,
+attacks and the tuned SVC are bench_robustness.py's. Protocol and results:
+bench/README.md, "FloralSVC chooses its game on the trusted set".
+
+Usage: python bench/sweeps/c_grid.py [--seeds 10] [--quick]
+Writes bench/sweeps/results/c_grid.{json,md}.
+"""
+import argparse
+import json
+import os
+import sys
+import time
+import warnings
+from collections import Counter
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import bench_robustness as rob  # noqa: E402
+
+from _common import doc, machine_info, machine_line, poisoned, scale_gamma, table  # noqa: E402
+from floral import FloralSVC, _selection  # noqa: E402
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+GRIDS = {"{0.1, 1, 10}": (0.1, 1.0, 10.0), "{1, 10}": (1.0, 10.0),
+         "{1, 10, 100}": (1.0, 10.0, 100.0)}
+
+
+def run(dataset, seed):
+    loader, gamma, _ = rob.DATASETS[dataset]
+    d = loader(random_state=seed)
+    X, Xv, yv, Xt, yt = d.X_train, d.X_val, d.y_val, d.X_test, d.y_test
+    g = scale_gamma(X, gamma)
+    out = []
+    for setting, attack, budget in rob.SETTINGS:
+        y = poisoned(X, d.y_train, attack, budget, seed, g, rob.C, rob.ATTACK_PARAMS)
+        base = dict(dataset=dataset, seed=seed, setting=setting)
+        out.append(dict(base, grid="tuned SVC",
+                        accuracy=float(rob.tuned_svc(X, y, Xv, yv, g)[0].score(Xt, yt))))
+        for name, grid in GRIDS.items():
+            _selection.C_GRID = grid
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # accuracies only, as bench_robustness
+                est = FloralSVC(n_jobs=1, random_state=seed).fit(X, y, X_val=Xv, y_val=yv)
+            out.append(dict(base, grid=name, accuracy=float(est.score(Xt, yt)),
+                            C=float(est.C_), flip_budget=float(est.flip_budget_),
+                            seconds=float(est.search_results_["fit_time"].sum())))
+    return out
+
+
+def markdown(records, meta):
+    datasets = [d for d in rob.DATASETS if any(r["dataset"] == d for r in records)]
+    settings = [s[0] for s in rob.SETTINGS]
+
+    def mean(**match):
+        return float(np.mean([r["accuracy"] for r in records
+                              if all(r[k] == v for k, v in match.items())]))
+
+    def gap(grid, d, s):
+        return 100 * (mean(grid=grid, dataset=d, setting=s)
+                      - mean(grid="tuned SVC", dataset=d, setting=s))
+
+    rows, cells = [], []
+    for grid in GRIDS:
+        recs = [r for r in records if r["grid"] == grid]
+        gaps = [gap(grid, d, s) for d in datasets for s in settings]
+        chosen = Counter(r["C"] for r in recs)
+        rows.append([grid, f"{mean(grid=grid):.4f}", sum(g < -0.5 for g in gaps),
+                     f"{min(gaps):+.1f}",
+                     f"{np.mean([gap(grid, d, 'alfa-tilt 25%') for d in datasets]):+.1f}",
+                     f"{sum(r['seconds'] for r in recs):.1f}",
+                     ", ".join(f"{c:g}: {n}" for c, n in sorted(chosen.items()))])
+        cells += [[grid, rob.DATASETS[d][2], *(f"{gap(grid, d, s):+.1f}" for s in settings)]
+                  for d in datasets]
+    return doc("# C=\"auto\": which box constraints the search tries",
+               f"Command: `{meta['command']}` ({meta['seconds']:.0f} s). "
+               f"Machine: {meta['machine']}.",
+               f"FloralSVC() given the validation split, {meta['seeds']} seeds x "
+               f"{len(datasets)} data sets x {len(settings)} settings per grid; points against "
+               "the SVC tuned on the same split (bench_robustness.py's grid); search seconds "
+               "summed over the fits (search_results_['fit_time']).",
+               table(["C grid", "mean test accuracy", "cells below tuned SVC - 0.5",
+                      "worst cell", "alfa-tilt 25%, mean gain", "search s", "C chosen"], rows),
+               table(["C grid", "data set", *settings], cells, "ll" + "r" * len(settings)))
+
+
+def main(argv=None):
+    from joblib import Parallel, delayed
+
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--seeds", type=int, default=10)
+    ap.add_argument("--n-jobs", type=int, default=2)
+    ap.add_argument("--quick", action="store_true", help="one seed, wine only")
+    ap.add_argument("--out", default=os.path.join(HERE, "results"))
+    args = ap.parse_args(argv)
+    datasets = ["wine_1vr"] if args.quick else list(rob.DATASETS)
+    seeds = 1 if args.quick else args.seeds
+    start = time.perf_counter()
+    chunks = Parallel(n_jobs=args.n_jobs)(delayed(run)(d, s) for d in datasets
+                                          for s in range(seeds))
+    records = [r for c in chunks for r in c]
+    meta = dict(command=" ".join(["python bench/sweeps/c_grid.py",
+                                  *(sys.argv[1:] if argv is None else argv)]),
+                seconds=time.perf_counter() - start, seeds=seeds,
+                machine=machine_line(machine_info()))
+    os.makedirs(args.out, exist_ok=True)
+    with open(os.path.join(args.out, "c_grid.json"), "w") as fh:
+        json.dump(dict(meta=meta, records=records), fh)
+    text = markdown(records, meta)
+    with open(os.path.join(args.out, "c_grid.md"), "w") as fh:
+        fh.write(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
