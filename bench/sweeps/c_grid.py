@@ -10,8 +10,6 @@ bench/README.md, "FloralSVC chooses its game on the trusted set".
 Usage: python bench/sweeps/c_grid.py [--seeds 10] [--quick]
 Writes bench/sweeps/results/c_grid.{json,md}.
 """
-import argparse
-import json
 import os
 import sys
 import time
@@ -23,6 +21,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import bench_robustness as rob  # noqa: E402
 
+import _common as common  # noqa: E402
 from _common import doc, machine_info, machine_line, poisoned, scale_gamma, table  # noqa: E402
 from floral import FloralSVC, _selection  # noqa: E402
 
@@ -53,7 +52,8 @@ def run(dataset, seed):
     return out
 
 
-def markdown(records, meta):
+def markdown(payload):
+    records, meta = payload["records"], payload["meta"]
     datasets = [d for d in rob.DATASETS if any(r["dataset"] == d for r in records)]
     settings = [s[0] for s in rob.SETTINGS]
 
@@ -92,29 +92,19 @@ def markdown(records, meta):
 def main(argv=None):
     from joblib import Parallel, delayed
 
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = common.parser(__doc__, "", "one seed, wine only", markdown)
+    ap.set_defaults(out=os.path.join(HERE, "results"))
     ap.add_argument("--seeds", type=int, default=10)
     ap.add_argument("--n-jobs", type=int, default=2)
-    ap.add_argument("--quick", action="store_true", help="one seed, wine only")
-    ap.add_argument("--out", default=os.path.join(HERE, "results"))
-    args = ap.parse_args(argv)
-    datasets = ["wine_1vr"] if args.quick else list(rob.DATASETS)
-    seeds = 1 if args.quick else args.seeds
+    ap.add_argument("--datasets", nargs="+", default=list(rob.DATASETS), choices=rob.DATASETS)
+    args = common.parse(ap, argv, name="c_grid", seeds=1, datasets=["wine_1vr"])
     start = time.perf_counter()
-    chunks = Parallel(n_jobs=args.n_jobs)(delayed(run)(d, s) for d in datasets
-                                          for s in range(seeds))
-    records = [r for c in chunks for r in c]
-    meta = dict(command=" ".join(["python bench/sweeps/c_grid.py",
-                                  *(sys.argv[1:] if argv is None else argv)]),
-                seconds=time.perf_counter() - start, seeds=seeds,
-                machine=machine_line(machine_info()))
-    os.makedirs(args.out, exist_ok=True)
-    with open(os.path.join(args.out, "c_grid.json"), "w") as fh:
-        json.dump(dict(meta=meta, records=records), fh)
-    text = markdown(records, meta)
-    with open(os.path.join(args.out, "c_grid.md"), "w") as fh:
-        fh.write(text)
-    print(text)
+    chunks = Parallel(n_jobs=args.n_jobs)(delayed(run)(d, s) for d in args.datasets
+                                          for s in range(args.seeds))
+    meta = dict(command=common.command(argv), seconds=time.perf_counter() - start,
+                seeds=args.seeds, machine=machine_line(machine_info()))
+    common.results(args.stem, markdown, dict(meta=meta, records=[r for c in chunks for r in c]),
+                   one_per_line="records")
 
 
 if __name__ == "__main__":
