@@ -360,6 +360,7 @@ def main(argv=None):
     args = common.parse(ap, argv, "robustness", seeds=1, datasets=["wine_1vr"],
                         no_val_size=True)
     info = common.machine_info()
+    host = common.host_line(info)  # the load average before the run
     tasks = [delayed(run_robustness)(ds, s) for ds in args.datasets for s in range(args.seeds)]
     if not args.no_val_size:
         tasks += [delayed(run_val_size)(s) for s in range(args.seeds)]
@@ -368,7 +369,7 @@ def main(argv=None):
     seconds = time.perf_counter() - start
     records = [r for chunk in chunks for r in chunk]
     meta = dict(command=common.command(argv), seconds=seconds, n_jobs=args.n_jobs,
-                machine=common.host_line(info), machine_info=info,
+                machine=host, machine_info=info,
                 load_average_end=common.load_average(), C=C,
                 gammas={k: v[1] for k, v in DATASETS.items()},
                 settings=SETTINGS, attack_params=ATTACK_PARAMS, c_grid=C_GRID,

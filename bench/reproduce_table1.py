@@ -96,6 +96,7 @@ def main(argv=None):
     args = common.parse(ap, argv, lambda a: "defenses" if a.defenses else "table1", seeds=1)
     seeds = list(range(args.seeds or (3 if args.defenses else 10)))
     grid = dict(n_jobs=args.n_jobs, C=10.0, gamma=1.0, verbose=1)
+    host = common.host_line(common.machine_info())  # the load average before the run
     start = time.perf_counter()
     if args.defenses:
         res = run_grid("moons", list(ATTACKS), [0, args.budget], sorted({m for _, m, _ in ROWS}),
@@ -124,7 +125,7 @@ def main(argv=None):
                          + [dict(r, variant="paper_lr_decay") for r in decay])
     everything.meta = {"main": main_grid.meta, "paper_lr_decay": decay.meta,
                        "command": common.command(argv),
-                       "machine": common.host_line(common.machine_info()),
+                       "machine": host,
                        "seconds": {"main": t_main, "paper_lr_decay": t_decay},
                        "auto_steps": auto_steps(seeds)}
     everything.to_csv(args.stem + ".csv")
