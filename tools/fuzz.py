@@ -78,7 +78,9 @@ def _data_recipe(r, *, known, allow_one_class=True, kernel="rbf"):
 
 
 def _kernel_params(r, *, known):
-    kernel = r.choice(["rbf", "rbf", "linear", "poly", "sigmoid"])
+    from floral._kernels import KERNELS
+
+    kernel = r.choice(["rbf", *KERNELS])  # the default drawn twice as often
     gamma = r.choice(["scale", "auto", 1e-3, 0.1, 1.0, 10.0] + ([1e300] if known else []))
     degree = r.choice([1, 2, 3] + ([4, 9] if known else []))
     coef0 = r.choice([0.0, 1.0, -1.0])
@@ -216,7 +218,9 @@ def draw_cli(r, known):
             # request that runs for days, so only bad values and small counts are drawn
             argv += [opt, r.choice(["0", "-1", "1", "3", "1.5", "abc", ""])]
         elif opt == "--kernel":
-            argv += [opt, r.choice(["rbf", "linear", "poly", "sigmoid", "cosine"])]
+            from floral._kernels import KERNELS
+
+            argv += [opt, r.choice([*KERNELS, "cosine"])]  # cosine: not floral's
         else:
             value = r.choice(_VALUES)
             if not known and opt == "--gamma" and value == "1e300":
