@@ -297,6 +297,18 @@ def poisoned(X, y, attack, budget, seed, gamma, C=10.0, attack_params=None):
                          cache_dir=LABEL_CACHE)
 
 
+def poisoned_settings(loader, gamma, seed, settings, C=10.0, attack_params=None):
+    """For each ``(setting, attack, budget)`` of ``settings``: ``(setting, d, g, y)``, with
+    ``d = loader(random_state=seed)`` (loaded once), ``g`` the data set's ``gamma`` as
+    :func:`scale_gamma` reads it and ``y`` its training labels :func:`poisoned` by that
+    attack (the cells of the robustness protocol, which several scripts share)."""
+    d = loader(random_state=seed)
+    g = scale_gamma(d.X_train, gamma)
+    for setting, attack, budget in settings:
+        yield setting, d, g, poisoned(d.X_train, d.y_train, attack, budget, seed, g, C,
+                                      attack_params)
+
+
 def tune(fit, grid, X_val, y_val, distance=None):
     """The model of ``grid`` with the highest validation accuracy: (model, setting).
     ``fit(setting)`` returns a fitted model; ties go to the smallest ``distance(setting)``

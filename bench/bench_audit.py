@@ -20,7 +20,7 @@ from sklearn.svm import SVC
 from sklearn.utils import Bunch
 
 import _common as common
-from _common import pivot, pm, poisoned, scale_gamma, select, table
+from _common import pivot, pm, poisoned_settings, select, table
 from floral import FloralSVC
 from floral.audit import NOVAL_BUDGET, find_flipped_labels
 from floral.datasets import load_breast_cancer, load_digits_1v7, load_moons
@@ -131,12 +131,9 @@ def metrics(scores, flags, flipped):
 
 def run_cell(dataset, seed):
     loader, gamma, _ = DATASETS[dataset]
-    d = loader(random_state=seed)
-    X, Xv, yv = d.X_train, d.X_val, d.y_val
-    g = scale_gamma(X, gamma)
     records = []
-    for setting, attack, budget in SETTINGS:
-        y = poisoned(X, d.y_train, attack, budget, seed, g, C, ATTACK_PARAMS)
+    for setting, d, g, y in poisoned_settings(loader, gamma, seed, SETTINGS, C, ATTACK_PARAMS):
+        X, Xv, yv = d.X_train, d.X_val, d.y_val
         flipped = y != d.y_train
         for name, (_, detect) in DETECTORS.items():
             start = time.perf_counter()

@@ -19,7 +19,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.svm import SVC
 
 import _common as common
-from _common import pivot, pm, poisoned, scale_gamma, select, table, tune
+from _common import pivot, pm, poisoned_settings, scale_gamma, select, table, tune
 from floral import FloralSVC
 from floral.datasets import load_breast_cancer, load_digits_1v7, load_moons
 from floral.datasets._splits import _counts, _split_scale
@@ -107,12 +107,9 @@ def cleanlab_svc(X, y, gamma, seed):
 
 def run_robustness(dataset, seed):
     loader, gamma, _ = DATASETS[dataset]
-    d = loader(random_state=seed)
-    X, Xv, yv, Xt, yt = d.X_train, d.X_val, d.y_val, d.X_test, d.y_test
-    g = scale_gamma(X, gamma)
     out = []
-    for setting, attack, budget in SETTINGS:
-        y = poisoned(X, d.y_train, attack, budget, seed, g, C, ATTACK_PARAMS)
+    for setting, d, g, y in poisoned_settings(loader, gamma, seed, SETTINGS, C, ATTACK_PARAMS):
+        X, Xv, yv, Xt, yt = d.X_train, d.X_val, d.y_val, d.X_test, d.y_test
         flipped = y != d.y_train
         acc, extra = {}, {}
         acc["svc"] = SVC(C=C, gamma=g).fit(X, y).score(Xt, yt)
@@ -159,12 +156,10 @@ def run_robustness(dataset, seed):
 # --- study 2: validation-set size ------------------------------------------------------
 
 def run_val_size(seed):
-    d = load_moons(random_state=seed)
-    X, Xt, yt = d.X_train, d.X_test, d.y_test
-    g = DATASETS["moons"][1]
     out = []
-    for setting, attack, budget in VAL_SETTINGS:
-        y = poisoned(X, d.y_train, attack, budget, seed, g, C, ATTACK_PARAMS)
+    for setting, d, g, y in poisoned_settings(load_moons, DATASETS["moons"][1], seed,
+                                              VAL_SETTINGS, C, ATTACK_PARAMS):
+        X, Xt, yt = d.X_train, d.X_test, d.y_test
         svc = SVC(C=C, gamma=g).fit(X, y).score(Xt, yt)
         for m in VAL_SIZES:
             if m < d.y_val.size:

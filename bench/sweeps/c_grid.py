@@ -15,6 +15,7 @@ import sys
 import time
 import warnings
 from collections import Counter
+from unittest import mock
 
 import numpy as np
 
@@ -22,7 +23,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import bench_robustness as rob  # noqa: E402
 
 import _common as common  # noqa: E402
-from _common import doc, machine_info, machine_line, poisoned, scale_gamma, table  # noqa: E402
+from _common import doc, machine_info, machine_line, poisoned_settings, table  # noqa: E402
 from floral import FloralSVC, _selection  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -32,18 +33,15 @@ GRIDS = {"{0.1, 1, 10}": (0.1, 1.0, 10.0), "{1, 10}": (1.0, 10.0),
 
 def run(dataset, seed):
     loader, gamma, _ = rob.DATASETS[dataset]
-    d = loader(random_state=seed)
-    X, Xv, yv, Xt, yt = d.X_train, d.X_val, d.y_val, d.X_test, d.y_test
-    g = scale_gamma(X, gamma)
     out = []
-    for setting, attack, budget in rob.SETTINGS:
-        y = poisoned(X, d.y_train, attack, budget, seed, g, rob.C, rob.ATTACK_PARAMS)
+    for setting, d, g, y in poisoned_settings(loader, gamma, seed, rob.SETTINGS, rob.C,
+                                              rob.ATTACK_PARAMS):
+        X, Xv, yv, Xt, yt = d.X_train, d.X_val, d.y_val, d.X_test, d.y_test
         base = dict(dataset=dataset, seed=seed, setting=setting)
         out.append(dict(base, grid="tuned SVC",
                         accuracy=float(rob.tuned_svc(X, y, Xv, yv, g)[0].score(Xt, yt))))
         for name, grid in GRIDS.items():
-            _selection.C_GRID = grid
-            with warnings.catch_warnings():
+            with mock.patch.object(_selection, "C_GRID", grid), warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # accuracies only, as bench_robustness
                 est = FloralSVC(n_jobs=1, random_state=seed).fit(X, y, X_val=Xv, y_val=yv)
             out.append(dict(base, grid=name, accuracy=float(est.score(Xt, yt)),

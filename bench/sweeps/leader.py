@@ -219,7 +219,7 @@ def _data(dataset, seed):
     d.y_train, yv, yt = (np.searchsorted(np.unique(d.y_train), v) for v in
                          (d.y_train, d.y_val, d.y_test))
     X, Xv, Xt = d.X_train, d.X_val, d.X_test
-    g = scale_gamma(X) if gamma == "scale" else float(gamma)
+    g = scale_gamma(X, gamma)
     K, Kv, Kt = (rbf_kernel(A, X, gamma=g) for A in (X, Xv, Xt))
     return d, X, Xv, yv, Xt, yt, g, K, Kv, Kt, np.linalg.eigvalsh(K)[-1]
 

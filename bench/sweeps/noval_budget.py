@@ -22,7 +22,7 @@ from sklearn.svm import SVC
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from bench_robustness import DATASETS  # noqa: E402
 
-from _common import machine_info, machine_line, poisoned, scale_gamma  # noqa: E402
+from _common import machine_info, machine_line, poisoned_settings  # noqa: E402
 from floral import FloralSVC  # noqa: E402
 from floral.exceptions import DegenerateModelWarning, IneffectiveParameterWarning  # noqa: E402
 
@@ -40,12 +40,9 @@ CONFIGS = [(f"budget {b:g}{', init svc' if init == 'svc' else ''}",
 
 def run(dataset, seed):
     loader, gamma, _ = DATASETS[dataset]
-    d = loader(random_state=seed)
-    X, Xt, yt = d.X_train, d.X_test, d.y_test
-    g = scale_gamma(X) if gamma == "scale" else float(gamma)
     out = []
-    for setting, attack, budget in SETTINGS:
-        y = poisoned(X, d.y_train, attack, budget, seed, g, C, ATTACK_PARAMS)
+    for setting, d, g, y in poisoned_settings(loader, gamma, seed, SETTINGS, C, ATTACK_PARAMS):
+        X, Xt, yt = d.X_train, d.X_test, d.y_test
         acc = {"SVC": SVC(C=C, gamma=g).fit(X, y).score(Xt, yt)}
         for label, params in CONFIGS:
             with warnings.catch_warnings():
