@@ -20,17 +20,18 @@ import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 RESULTS = os.path.join(HERE, "results")
+SWEEP_RESULTS = os.path.join(HERE, "sweeps", "results")
 LABEL_CACHE = os.path.join(HERE, ".cache", "labels")
 
 
 # --- command line and machine --------------------------------------------------------
 
-def parser(doc, out, quick, markdown=None):
-    """An ArgumentParser with ``--out`` (default ``bench/results/<out>``, or the folder if
-    ``out`` is empty) and ``--quick`` (help: ``quick``), and with a ``markdown`` renderer a
-    ``--from-json`` for :func:`results`; parse with :func:`parse`."""
+def parser(doc, out, quick, markdown=None, folder=RESULTS):
+    """An ArgumentParser with ``--out`` (default ``<folder>/<out>``, ``folder`` bench/results,
+    or the folder if ``out`` is empty) and ``--quick`` (help: ``quick``), and with a
+    ``markdown`` renderer a ``--from-json`` for :func:`results`; parse with :func:`parse`."""
     ap = argparse.ArgumentParser(description=doc.splitlines()[0])
-    ap.add_argument("--out", default=os.path.join(RESULTS, out) if out else RESULTS,
+    ap.add_argument("--out", default=os.path.join(folder, out) if out else folder,
                     help="where the results go (without .json / .md)")
     ap.add_argument("--quick", action="store_true", help=f"smoke run: {quick}")
     ap.markdown = markdown

@@ -1,24 +1,17 @@
-"""The round's cost and what surrounds the fit: the compiled core against NumPy, round time
-on a busy machine, Ctrl-C latency, model size.
+"""The round's cost: the compiled core against NumPy, and round time on a busy machine.
 
-Four studies, one subcommand each, each writing bench/results/<subcommand>.{json,md}:
+Two studies, one subcommand each, each writing bench/results/<subcommand>.{json,md}:
 ``core`` (the compiled round against a memory-bandwidth probe and two NumPy loops of the
 same algorithm, the sparse round, 1 vs all threads; JSON only), ``contention`` (per-round
 time idle and beside a busy loop, each cell in a fresh process; ``--builds name=path ...``
-compares builds), ``interrupt`` (seconds from SIGINT to exit, phase by phase at
-n = 30,000), ``model_size`` (support vectors and pickle bytes against SVC and LinearSVC).
-Protocols and results: bench/README.md, "The compiled core", "Round time on a busy
-machine", "Ctrl-C during fit", "Model size". Timings, never assertions.
+compares builds). Protocols and results: bench/README.md, "The compiled core" and "Round
+time on a busy machine". Timings, never assertions.
 
-Usage: python bench/bench_runtime.py {core,contention,interrupt,model_size} [--quick] [...]
+Usage: python bench/bench_runtime.py {core,contention} [--quick] [...]
 """
 import multiprocessing as mp
 import os
-import pickle
-import signal
-import subprocess
 import sys
-import textwrap
 import time
 from functools import partial
 
@@ -261,178 +254,10 @@ def contention_markdown(payload):
         common.table(head, body))
 
 
-# --- interrupt -------------------------------------------------------------------------
-
-N_INTERRUPT = 30_000
-PHASES = {
-    # the floor: a child in time.sleep, interrupted at once; what remains is the unwinding
-    # and the interpreter's exit on this machine
-    "floor: Python in time.sleep": """
-        start()
-        time.sleep(1000)
-    """,
-    "kernel storage (packed triangle, 1.8 GB)": f"""
-        X = np.random.default_rng(0).normal(size=({N_INTERRUPT}, 20))
-        start()
-        gram_rows(X, kernel="rbf", gamma=0.1, cache_size=2000)
-    """,
-    "power iteration (learning_rate='auto')": """
-        A = np.random.default_rng(0).normal(size=(3000, 5))
-        X = np.vstack([A, A[:-1] + 1000.0])
-        start()
-        kernel_lambda_max(X, gamma=0.1, max_iter=10**9, rtol=0.0)
-    """,
-    "init='svc' (libsvm)": f"""
-        rng = np.random.default_rng(0)
-        X, y = rng.normal(size=({N_INTERRUPT}, 10)), rng.integers(0, 2, {N_INTERRUPT})
-        start()
-        FloralSVC(init="svc", C=1e4, gamma=10.0, n_rounds=1, cache_size=200).fit(X, y)
-    """,
-    "whole fit (storage, power iteration, rounds)": f"""
-        rng = np.random.default_rng(0)
-        X, y = rng.normal(size=({N_INTERRUPT}, 20)), rng.integers(0, 2, {N_INTERRUPT})
-        start()
-        FloralSVC(n_rounds=500, cache_size=2000, random_state=0).fit(X, y)
-    """,
-}
-# SIGINT's default handler again: a child of a background job starts with SIGINT ignored
-PRELUDE = f"""
-import signal, sys, time
-import numpy as np
-signal.signal(signal.SIGINT, signal.default_int_handler)
-sys.path[0] = {common.HERE!r}  # bench/, not the working directory
-from _common import gram_rows, kernel_lambda_max
-from floral import FloralSVC
-def start():
-    print("start", flush=True)
-"""
-
-
-def interrupt_latency(code, delay):
-    """Seconds from SIGINT to the child's exit, None if it finished first."""
-    source = textwrap.dedent(PRELUDE) + textwrap.dedent(code) + 'print("finished")\n'
-    proc = subprocess.Popen([sys.executable, "-c", source], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
-    assert proc.stdout.readline().strip() == "start"
-    time.sleep(delay)
-    sent = time.monotonic()
-    proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate()
-    took = time.monotonic() - sent
-    return took if "finished" not in out and "KeyboardInterrupt" in err else None
-
-
-def interrupt(args):
-    phases, args.repeats = PHASES, args.repeats or 3
-    if args.quick:  # the two phases that need no large memory
-        args.repeats = 1
-        phases = {k: v for k, v in PHASES.items() if k.startswith(("floor", "power"))}
-    rows = []
-    for name, code in phases.items():
-        got = [interrupt_latency(code, args.delay) for _ in range(args.repeats)]
-        lat = [round(g, 3) for g in got if g is not None]
-        rows.append({"phase": name, "latencies_s": lat,
-                     "finished_before_signal": len(got) - len(lat)})
-        print(name, lat, flush=True)
-    common.results(args.out, interrupt_markdown, {
-        "n": N_INTERRUPT, "delay_s": args.delay, "repeats": args.repeats, "rows": rows,
-        "load_average": common.load_average(), "machine": common.machine_info()})
-
-
-def interrupt_markdown(payload):
-    body = [[r["phase"], *((f"{np.median(lat):.2f}", f"{max(lat):.2f}") if lat else ("-", "-")),
-             f"{len(lat)}/{payload['repeats']}"] for r in payload["rows"]
-            for lat in [r["latencies_s"]]]
-    return "\n".join([f"SIGINT {payload['delay_s']} s into each phase at n = {payload['n']:,}; "
-                      "seconds from the signal to the child's exit", "",
-                      *common.table(["phase", "median", "max", "interrupted"], body, "llll")]
-                     ) + "\n"
-
-
-# --- model size ------------------------------------------------------------------------
-
-def moons(n, n_val, n_test, seed=0):
-    """make_moons with 10% of the training labels flipped: train, val and test splits."""
-    X, y = make_moons(n + n_val + n_test, noise=0.2, random_state=seed)
-    ytr = y[:n].copy()
-    ytr[np.random.default_rng(seed).choice(n, n // 10, replace=False)] ^= 1
-    return (X[:n], ytr, X[n:n + n_val], y[n:n + n_val], X[n + n_val:], y[n + n_val:])
-
-
-def size_row(case, name, est, X, y, Xt, yt, **fit_kw):
-    start = time.perf_counter()
-    est.fit(X, y, **fit_kw)
-    return {"case": case, "model": name, "n_sv": int(np.size(getattr(est, "support_", ()))),
-            "pickle_bytes": len(pickle.dumps(est)), "test_accuracy": float(est.score(Xt, yt)),
-            "fit_s": time.perf_counter() - start}
-
-
-def model_size(args):
-    from sklearn.kernel_approximation import Nystroem
-    from sklearn.svm import SVC, LinearSVC
-
-    from floral import FloralSVC, _assembly
-
-    n, rounds = (2000, 150) if args.quick else (5000, 500)
-    X, y, Xv, yv, Xt, yt = moons(n, 1000, 1000)
-    load_start = common.load_average()
-    svc = size_row(f"moons n={n}", "SVC", SVC(C=10, gamma=1.0), X, y, Xt, yt)
-    rows = []
-    for kw in ({}, {"X_val": Xv, "y_val": yv}):
-        case = f"moons n={n}" + (", X_val" if kw else "")
-        est = dict(C=10, gamma=1.0, n_rounds=rounds, random_state=0)
-        compact = FloralSVC(**est)
-        after = size_row(case, "FloralSVC compact (after)", compact, X, y, Xt, yt, **kw)
-        full, saved, _assembly.COMPACT_TOL = FloralSVC(**est), _assembly.COMPACT_TOL, 0.0
-        try:
-            before = size_row(case, "FloralSVC full expansion (before)", full, X, y, Xt, yt,
-                              **kw)
-        finally:
-            _assembly.COMPACT_TOL = saved
-        rows += [{**svc, "case": case}, before, after]
-        diff = np.abs(compact.decision_function(Xt) - full.decision_function(Xt)).max()
-        rows[-1].update(max_decision_change=float(diff),
-                        bound=float(compact._compaction_error),
-                        ranking_unchanged=bool(np.array_equal(compact.kept_rounds_,
-                                                              full.kept_rounds_)))
-        print(rows[-3:], flush=True)
-    Xl, yl, _, _, Xlt, ylt = moons(20000, 0, 5000, seed=1)
-    ny = Nystroem(gamma=1.0, n_components=256, random_state=0).fit(Xl)
-    F, Ft = ny.transform(Xl), ny.transform(Xlt)
-    for name, est in (("LinearSVC", LinearSVC(C=1.0)),
-                      ("FloralSVC(kernel='linear')",
-                       FloralSVC(kernel="linear", n_rounds=100, random_state=0))):
-        rows.append(size_row("Nystroem 256 features, n=20000", name, est, F, yl, Ft, ylt))
-        print(rows[-1], flush=True)
-    meta = {"machine": common.machine_info(), "loadavg_start": load_start,
-            "loadavg_end": common.load_average(), "rounds": rounds, "n": n,
-            "compact_tol": _assembly.COMPACT_TOL, "compact_min_sv": _assembly.COMPACT_MIN_SV}
-    common.results(args.out, model_size_markdown, {"meta": meta, "rows": rows})
-
-
-def model_size_markdown(payload):
-    meta = payload["meta"]
-    body = [[r["case"], r["model"], f"{r['n_sv']:,}", f"{r['pickle_bytes']:,}",
-             f"{r['test_accuracy']:.4f}",
-             *((f"{r['max_decision_change']:.2e}", f"{r['bound']:.2e}",
-                r["ranking_unchanged"]) if "bound" in r else ("", "", "")),
-             f"{r['fit_s']:.1f}"] for r in payload["rows"]]
-    lines = ["# Fitted model size (bench_runtime.py model_size)", "",
-             f"Load average at start {meta['loadavg_start']}, at end {meta['loadavg_end']} "
-             "(the machine was shared; fit times are information only, sizes are exact).", "",
-             *common.table(["case", "model", "support vectors", "pickle (bytes)", "test accuracy",
-                     "max test decision change", "bound", "ranking unchanged", "fit (s)"],
-                    body, "llrrrrrlr")]
-    return "\n".join(lines) + "\n"
-
-
 # subcommand -> (run, its markdown for --from-json, what --quick runs)
 STUDIES = {"core": (core, None, "n = 500 and 2,000, fewer rounds"),
            "contention": (contention, contention_markdown,
-                          "n = 2,000 and 5,000, one repeat, fewer rounds"),
-           "interrupt": (interrupt, interrupt_markdown,
-                         "once, the two phases that need no large memory"),
-           "model_size": (model_size, model_size_markdown, "n = 2,000, 150 rounds")}
+                          "n = 2,000 and 5,000, one repeat, fewer rounds")}
 
 
 def main(argv=None):
@@ -441,23 +266,19 @@ def main(argv=None):
         sys.exit(f"usage: python bench/bench_runtime.py {{{','.join(STUDIES)}}} [--quick] ...")
     run, markdown, quick = STUDIES[argv[0]]
     ap = common.parser(__doc__, argv[0], quick, markdown)
-    if run is not model_size:
-        ap.add_argument("--repeats", type=int, help="repeats of each measurement, the median "
-                        "kept (default 3; contention 2)")
-    if run in (core, contention):
-        ap.add_argument("--sizes", type=int, nargs="+", help="n (default: see --quick)")
+    ap.add_argument("--repeats", type=int, help="repeats of each measurement, the median "
+                    "kept (default 3; contention 2)")
+    ap.add_argument("--sizes", type=int, nargs="+", help="n (default: see --quick)")
     if run is core:
         ap.add_argument("--datasets", nargs="+", default=["moons", "gauss768"])
         ap.add_argument("--layout", choices=["auto", "square"], default="auto",
                         help="Gram storage: what cache_size='auto' picks (the packed triangle "
                              "with hot rows), or every whole row")
-    elif run is contention:
+    else:
         ap.add_argument("--explicit", action="store_true",
                         help="also n_jobs=-1 (all cores, fixed: what n_jobs=None did before)")
         ap.add_argument("--builds", nargs="+", default=None,
                         help="name=path pairs (default: this checkout as 'current')")
-    elif run is interrupt:
-        ap.add_argument("--delay", type=float, default=1.0)
     run(common.parse(ap, argv[1:]))
 
 

@@ -1,13 +1,10 @@
 """What the trusted set costs: FloralSVC's search against one fit (``--digits-seeds``: its
-accuracy on the ten digits beside ``SVC()``), and with ``--per-round`` the CPU time of
-validating every round. Protocols and results: bench/README.md, "FloralSVC chooses its game
-on the trusted set" and "Cost of validating every round".
+accuracy on the ten digits beside ``SVC()``). Protocol and results: bench/README.md,
+"FloralSVC chooses its game on the trusted set" (the cost of validating every round is
+sweeps/validation_cost.py's).
 
 Writes bench/results/selection.{json,md} (records of sizes not run this time are kept).
 """
-import os
-import time
-
 import numpy as np
 from sklearn.datasets import make_moons
 from sklearn.model_selection import train_test_split
@@ -106,51 +103,13 @@ def markdown(payload):
         digits_lines(payload["digits"]))
 
 
-def per_round_cost(repeats, out):
-    """FloralSVC with a validation set scored every round against the same fit without one:
-    Moon, one thread, process CPU time, medians of interleaved repeats."""
-    from floral.datasets import load_moons
-
-    d = load_moons(random_state=0)
-
-    def cpu_seconds(n_rounds, with_val):
-        clf = FloralSVC(C=10, gamma=1.0, n_rounds=n_rounds, n_jobs=1, random_state=0)
-        start = time.process_time()
-        clf.fit(d.X_train, d.y_train, **(dict(X_val=d.X_val, y_val=d.y_val) if with_val else {}))
-        return time.process_time() - start
-
-    runs = {(t, v): [] for t in (1000, 3000) for v in (False, True)}
-    for _ in range(repeats):
-        for key in runs:  # interleaved, so drifts in machine load hit every variant
-            runs[key].append(cpu_seconds(*key))
-    med = {key: float(np.median(v)) for key, v in runs.items()}
-    fit_ratio = med[(1000, True)] / med[(1000, False)]
-    per_round = {v: (med[(3000, v)] - med[(1000, v)]) / 2000 for v in (False, True)}
-    round_ratio = per_round[True] / per_round[False]
-    result = dict(machine=common.machine_info(), repeats=repeats,
-                  medians_seconds={f"{t}_rounds_{'val' if v else 'no_val'}": s
-                                   for (t, v), s in med.items()},
-                  per_round_us={"no_val": per_round[False] * 1e6, "val": per_round[True] * 1e6},
-                  fit_ratio_1000_rounds=fit_ratio, per_round_ratio=round_ratio)
-    common.results(out, None, result)
-    print(f"CPU seconds, no validation set / validation every round: fit of 1000 rounds "
-          f"{med[(1000, False)]:.3f} / {med[(1000, True)]:.3f} ({fit_ratio:.2f}x), per round "
-          f"{per_round[False] * 1e6:.1f} / {per_round[True] * 1e6:.1f} us ({round_ratio:.2f}x)")
-
-
 def main():
     ap = common.parser(__doc__, "selection", "n = 300, once", markdown)
     ap.add_argument("--sizes", type=int, nargs="*", default=[1000, 20000])
     ap.add_argument("--repeats", type=int, nargs="+", default=[3, 1],
                     help="repeats per size (the last value repeats for further sizes)")
     ap.add_argument("--digits-seeds", type=int, default=0)
-    ap.add_argument("--per-round", type=int, metavar="REPEATS", nargs="?", const=9,
-                    help="measure the cost of validating every round instead (default 9 "
-                         "repeats; written to validation.json beside --out)")
     args = common.parse(ap, sizes=[300], repeats=[1])
-    if args.per_round:
-        out = os.path.join(os.path.dirname(args.out), "validation")
-        return per_round_cost(1 if args.quick else args.per_round, out)
     digits = [run_digits(s) for s in range(args.digits_seeds)]
     records = []
     for i, n in enumerate(args.sizes):

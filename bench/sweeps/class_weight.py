@@ -1,5 +1,8 @@
 """Class weights in the game: minority recall with class_weight=None and "balanced", for
-SVC and FloralSVC, on two imbalanced sets (issue 19 item 2).
+SVC and FloralSVC, on two imbalanced sets.
+
+A before/after study of one change, the leader's step preconditioned by the boxes (chosen in
+leader.py's sweep as ``pg1w``).
 
 FloralSVC plays its game (flip_budget 0.05; the tail average is returned) on clean labels
 and on training labels poisoned by random flips and by alfa-tilt, 10% each (the minority
@@ -15,8 +18,10 @@ gamma 1) and "imbalanced blobs" (``make_classification``: 10 features, 5 informa
 10 % positives, class_sep 0.8; 600 training / 900 test points, standardised on the
 training points; gamma "scale"). C = 1. Results: bench/README.md, "Class weights in the game".
 
-Writes bench/results/class_weight.{json,md}.
+Usage: nice -n 10 python bench/sweeps/class_weight.py [--seeds 3] [--quick] [--from-json]
+Writes bench/sweeps/results/class_weight.{json,md}.
 """
+import os
 import sys
 import time
 import warnings
@@ -28,10 +33,11 @@ from sklearn.metrics import balanced_accuracy_score
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 
-import _common as common
-from _common import pm, select
-from floral import FloralSVC, _selection
-from floral.datasets import load_imbalanced_moons
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import _common as common  # noqa: E402
+from _common import pm, select  # noqa: E402
+from floral import FloralSVC, _selection  # noqa: E402
+from floral.datasets import load_imbalanced_moons  # noqa: E402
 
 MODELS = ["SVC", "FloralSVC", "FloralSVC, unpreconditioned"]
 DATA = ("imbalanced moons", "imbalanced blobs")
@@ -109,7 +115,8 @@ def markdown(payload):
 
 
 def main(argv=None):
-    ap = common.parser(__doc__, "class_weight", "1 seed, 50 rounds", markdown)
+    ap = common.parser(__doc__, "class_weight", "1 seed, 50 rounds", markdown,
+                       common.SWEEP_RESULTS)
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--rounds", type=int, default=500)
     args = common.parse(ap, argv, seeds=1, rounds=50)
