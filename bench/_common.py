@@ -2,8 +2,8 @@
 child processes, the poisoned labels and the tuned peers.
 
 The calls into floral's private core (``_core.floral_fit``, ``topk``) and its test
-bindings (``_testing.GramRows``, ``kernel_lambda_max``, ``bandwidth_probe``) go through
-the helpers at the end, so that a change of the core's contract is one edit here.
+bindings (``_core._testing``: ``GramRows``, ``kernel_lambda_max``, ``bandwidth_probe``) go
+through the helpers at the end, so that a change of the core's contract is one edit here.
 """
 import argparse
 import inspect
@@ -22,6 +22,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 RESULTS = os.path.join(HERE, "results")
 SWEEP_RESULTS = os.path.join(HERE, "sweeps", "results")
 LABEL_CACHE = os.path.join(HERE, ".cache", "labels")
+# the attacks' settings every poisoned-label protocol uses (top-k SV ranks twice its budget)
+ATTACK_PARAMS = {"topk_sv": {"candidate_factor": 2.0}}
 
 
 # --- command line and machine --------------------------------------------------------
@@ -386,25 +388,15 @@ def floral_round(X, y, gamma, *, C, lr, k, cf, rounds, n_jobs, layout="auto", re
     }
 
 
-def bandwidth_probe(n_floats, n_jobs):
+def testing():
+    """The core's test bindings (the kernel storage as an object, the power iteration, the
+    memory-bandwidth probe), which the shipped extension does not export."""
     from floral._core import _testing
 
-    return _testing.bandwidth_probe(n_floats, n_jobs=n_jobs)
-
-
-def gram_rows(X, **kw):
-    from floral._core import _testing
-
-    return _testing.GramRows(X, **kw)
+    return _testing
 
 
 def topk(values, k):
     from floral import _core
 
     return _core.topk(values, k, 0.0)
-
-
-def kernel_lambda_max(X, **kw):
-    from floral._core import _testing
-
-    return _testing.kernel_lambda_max(X, **kw)

@@ -20,7 +20,7 @@ from sklearn.svm import SVC
 from sklearn.utils import Bunch
 
 import _common as common
-from _common import pivot, pm, poisoned_settings, select, table
+from _common import ATTACK_PARAMS, pivot, pm, poisoned_settings, select, table
 from floral import FloralSVC
 from floral.audit import NOVAL_BUDGET, find_flipped_labels
 from floral.datasets import load_breast_cancer, load_digits_1v7, load_moons
@@ -64,7 +64,6 @@ SETTINGS = [("clean", None, 0.0),
             ("alfa-tilt 10%", "alfa_tilt", 0.10), ("alfa-tilt 25%", "alfa_tilt", 0.25),
             ("top-k SV 10%", "topk_sv", 0.10), ("top-k SV 25%", "topk_sv", 0.25),
             ("random 10%", "random", 0.10), ("random 25%", "random", 0.25)]
-ATTACK_PARAMS = {"topk_sv": {"candidate_factor": 2.0}}
 
 
 # --- detectors: each returns (scores, flags) -------------------------------------------

@@ -19,7 +19,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.svm import SVC
 
 import _common as common
-from _common import pivot, pm, poisoned_settings, scale_gamma, select, table, tune
+from _common import ATTACK_PARAMS, pivot, pm, poisoned_settings, scale_gamma, select, table, tune
 from floral import FloralSVC
 from floral.datasets import load_breast_cancer, load_digits_1v7, load_moons
 from floral.datasets._splits import _counts, _split_scale
@@ -60,7 +60,6 @@ DATASETS = {
 SETTINGS = [("clean", None, 0.0), ("alfa-tilt 5%", "alfa_tilt", 0.05),
             ("alfa-tilt 10%", "alfa_tilt", 0.10), ("alfa-tilt 25%", "alfa_tilt", 0.25),
             ("top-k SV 25%", "topk_sv", 0.25), ("random 25%", "random", 0.25)]
-ATTACK_PARAMS = {"topk_sv": {"candidate_factor": 2.0}}
 C_GRID = (0.1, 1.0, 10.0, 100.0)
 GAMMA_FACTORS = (0.1, 0.3, 1.0, 3.0, 10.0)
 MU_GRID = (0.0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45)
@@ -193,10 +192,6 @@ def _accs(records, **match):
     return [r["accuracy"] for r in select(records, **match)]
 
 
-def _pm(records):
-    return pm(_accs(records))
-
-
 def _top(keys, fmt="{}"):
     """The three most frequent of ``keys`` with their counts."""
     return ", ".join(f"{fmt.format(k)} ({v})" for k, v in Counter(keys).most_common(3))
@@ -210,7 +205,8 @@ def robustness_tables(records):
             lines += [f"**{DATASETS[dataset][2]}** ({len({r['seed'] for r in recs})} seeds, "
                       f"{recs[0]['n_val']} validation points)", "",
                       *pivot(recs, [([name], dict(method=m)) for m, name in METHODS],
-                             [(s, dict(setting=s)) for s, _, _ in SETTINGS], _pm, ["method"]),
+                             [(s, dict(setting=s)) for s, _, _ in SETTINGS],
+                             lambda rs: pm(_accs(rs)), ["method"]),
                       ""]
     return lines
 
@@ -310,8 +306,8 @@ def val_size_table(records):
     rows = [([str(m), labels], dict(n_val=m, val_labels=labels))
             for m in VAL_SIZES for labels in ("clean", "10% flipped")]
     return [f"Moon, {len({r['seed'] for r in recs})} seeds. SVC (no validation set): {svc}.",
-            "", *pivot(recs, rows, cols, _pm, ["validation points", "val labels"],
-                       "ll" + "r" * len(cols))]
+            "", *pivot(recs, rows, cols, lambda rs: pm(_accs(rs)),
+                       ["validation points", "val labels"], "ll" + "r" * len(cols))]
 
 
 def markdown(payload):

@@ -104,7 +104,7 @@ def core(args):
             rec = {"dataset": ds, "n": n, "d": X.shape[1]}
             # Each measurement is repeated and the median repeat kept (all are in the JSON):
             # on a shared VM a single pass can be stalled for milliseconds at any size.
-            probes = {str(t): [common.bandwidth_probe(n * (n + 1) // 2, t)
+            probes = {str(t): [common.testing().bandwidth_probe(n * (n + 1) // 2, n_jobs=t)
                                for _ in range(repeats)] for t in (1, threads)}
             rec["bandwidth_bound_s"] = {t: float(np.median(v)) for t, v in probes.items()}
             rec["bandwidth_bound_repeats_s"] = probes

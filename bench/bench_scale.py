@@ -85,10 +85,9 @@ def fit_cell(spec):
     method = spec["method"]
     floral_kw = dict(C=C, flip_budget=spec["flip"], n_rounds=spec["rounds"], random_state=0,
                      n_jobs=threads)
-    if method == "exact":
-        est = FloralSVC(kernel="rbf", gamma=gamma, **floral_kw)
-    elif method == "rowcache":
-        est = FloralSVC(kernel="rbf", gamma=gamma, cache_size=spec["cache_mb"], **floral_kw)
+    if method in ("exact", "rowcache"):  # rowcache: through an explicit small cache_size
+        est = FloralSVC(kernel="rbf", gamma=gamma, cache_size=spec.get("cache_mb", "auto"),
+                        **floral_kw)
     elif method == "linear":
         est = FloralSVC(kernel="linear", **floral_kw)
         with threadpool_limits(limits=threads):

@@ -13,7 +13,7 @@ import sys
 import time
 
 import _common as common
-from _common import table
+from _common import ATTACK_PARAMS, table
 from floral import FloralSVC
 from floral.defenses import PGDTrainedMLP
 from floral.experiments import FLORAL_PARAMS, NN_PARAMS, Results, run_grid
@@ -42,7 +42,6 @@ DECAY = dict(lr_decay=0.1, lr_decay_every=100)
 # --defenses: the attacks (runner name: display name), and the rows (row, runner method,
 # which of its scores)
 ATTACKS = {"alfa_tilt": "alfa_tilt", "topk_sv": "topk_sv_flip"}
-ATTACK_PARAMS = {"topk_sv": {"candidate_factor": 2.0}}
 ROWS = [("SVC", "svm", "model"), ("FLORAL Model", "floral", "model"),
         ("FLORAL Best", "floral", "best"), ("FLORAL Last", "floral", "last"),
         ("LNSVC", "ln-svm", "model"), ("CurieSVC", "curie", "model"),

@@ -35,7 +35,7 @@ def run(dataset, seed):
     loader, gamma, _ = rob.DATASETS[dataset]
     out = []
     for setting, d, g, y in poisoned_settings(loader, gamma, seed, rob.SETTINGS, rob.C,
-                                              rob.ATTACK_PARAMS):
+                                              common.ATTACK_PARAMS):
         X, Xv, yv, Xt, yt = d.X_train, d.X_val, d.y_val, d.X_test, d.y_test
         base = dict(dataset=dataset, seed=seed, setting=setting)
         out.append(dict(base, grid="tuned SVC",

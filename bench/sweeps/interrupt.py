@@ -33,13 +33,13 @@ PHASES = {
     "kernel storage (packed triangle, 1.8 GB)": f"""
         X = np.random.default_rng(0).normal(size=({N}, 20))
         start()
-        gram_rows(X, kernel="rbf", gamma=0.1, cache_size=2000)
+        testing().GramRows(X, kernel="rbf", gamma=0.1, cache_size=2000)
     """,
     "power iteration (learning_rate='auto')": """
         A = np.random.default_rng(0).normal(size=(3000, 5))
         X = np.vstack([A, A[:-1] + 1000.0])
         start()
-        kernel_lambda_max(X, gamma=0.1, max_iter=10**9, rtol=0.0)
+        testing().kernel_lambda_max(X, gamma=0.1, max_iter=10**9, rtol=0.0)
     """,
     "init='svc' (libsvm)": f"""
         rng = np.random.default_rng(0)
@@ -60,7 +60,7 @@ import signal, sys, time
 import numpy as np
 signal.signal(signal.SIGINT, signal.default_int_handler)
 sys.path[0] = {common.HERE!r}  # bench/, not the working directory
-from _common import gram_rows, kernel_lambda_max
+from _common import testing
 from floral import FloralSVC
 def start():
     print("start", flush=True)

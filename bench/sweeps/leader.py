@@ -29,9 +29,9 @@ BENCH = os.path.dirname(HERE)
 # bench/'s shared helpers and the robustness bench's data sets; the tests' dense oracles
 # (the intercept rule and the xoshiro stream the core uses)
 sys.path[:0] = [BENCH, os.path.join(BENCH, os.pardir, "tests")]
-from bench_robustness import ATTACK_PARAMS, DATASETS, scale_gamma  # noqa: E402
+from bench_robustness import DATASETS  # noqa: E402
 
-from _common import load_average, machine_info, machine_line, poisoned  # noqa: E402
+from _common import ATTACK_PARAMS, load_average, machine_info, machine_line, poisoned, scale_gamma  # noqa: E402
 from floral.datasets import load_imbalanced_moons  # noqa: E402
 from floral.datasets._splits import _split_scale  # noqa: E402
 from oracles import intercept_reference, xoshiro256ss  # noqa: E402

@@ -15,7 +15,7 @@ import warnings
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from _common import kernel_lambda_max, machine_info, machine_line, pm, write_results  # noqa: E402, E501
+from _common import machine_info, machine_line, pm, testing, write_results  # noqa: E402
 from floral import FloralSVC, datasets  # noqa: E402
 from floral._validation import resolve_gamma  # noqa: E402
 from floral.experiments import poison_labels  # noqa: E402
@@ -37,7 +37,7 @@ def accuracy_sweep(scales, seeds):
                 gamma = resolve_gamma(gamma_spec, d.X_train)
                 y = poison_labels(d.X_train, d.y_train, attack, budget, random_state=seed,
                                   C=10.0, gamma=gamma)
-                lmax, _ = kernel_lambda_max(d.X_train, gamma=gamma)
+                lmax, _ = testing().kernel_lambda_max(d.X_train, gamma=gamma)
                 for s in scales:
                     kw = dict(C=10.0, gamma=gamma, learning_rate=s / lmax, n_jobs=1,
                               random_state=seed)
@@ -60,7 +60,7 @@ def stability(multiples):
     X, y = make_moons(3500, noise=0.3, random_state=0)
     Xt, yt, X, y = X[1500:], y[1500:], X[:1500], y[:1500]
     y = poison_labels(X, y, "random", 0.1, random_state=0)
-    lmax, _ = kernel_lambda_max(X, gamma=1.0)
+    lmax, _ = testing().kernel_lambda_max(X, gamma=1.0)
     rows = []
     for mult in multiples:
         with warnings.catch_warnings(record=True) as caught:
