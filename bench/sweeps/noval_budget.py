@@ -6,11 +6,9 @@ accuracy within 1 point of SVC while keeping at least half of the gain at alfa-t
 and for the trade-off to be stated if both cannot hold. Protocol and results:
 bench/README.md, "Playing without a validation set".
 
-Usage: python bench/sweeps/noval_budget.py [--seeds 10] [--quick]
+Usage: python bench/sweeps/noval_budget.py [--seeds 10] [--quick] [--from-json]
 Writes bench/sweeps/results/noval_budget.{json,md}.
 """
-import argparse
-import json
 import os
 import sys
 import time
@@ -22,16 +20,15 @@ from sklearn.svm import SVC
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from bench_robustness import DATASETS  # noqa: E402
 
-from _common import machine_info, machine_line, poisoned_settings  # noqa: E402
+import _common as common  # noqa: E402
+from _common import ATTACK_PARAMS, machine_info, machine_line, poisoned_settings  # noqa: E402
 from floral import FloralSVC  # noqa: E402
 from floral.exceptions import DegenerateModelWarning, IneffectiveParameterWarning  # noqa: E402
 
-HERE = os.path.dirname(os.path.abspath(__file__))
 C = 10.0
 SETTINGS = [("clean", None, 0.0), ("alfa-tilt 10%", "alfa_tilt", 0.10),
             ("alfa-tilt 25%", "alfa_tilt", 0.25), ("top-k SV 25%", "topk_sv", 0.25),
             ("random 25%", "random", 0.25)]
-ATTACK_PARAMS = {"topk_sv": {"candidate_factor": 2.0}}  # as bench_robustness
 # (label, FloralSVC parameters): the flip budget played, and where the game starts
 CONFIGS = [(f"budget {b:g}{', init svc' if init == 'svc' else ''}",
             dict(flip_budget=b, init=init))
@@ -97,30 +94,18 @@ def markdown(records, meta):
 def main(argv=None):
     from joblib import Parallel, delayed
 
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = common.parser(__doc__, "", "one seed, wine only",
+                       lambda p: markdown(p["records"], p["meta"]), common.SWEEP_RESULTS)
     ap.add_argument("--seeds", type=int, default=10)
     ap.add_argument("--n-jobs", type=int, default=2)
-    ap.add_argument("--quick", action="store_true", help="one seed, wine only")
-    ap.add_argument("--out", default=os.path.join(HERE, "results"))
-    args = ap.parse_args(argv)
+    args = common.parse(ap, argv, name="noval_budget", seeds=1)
     datasets = ["wine_1vr"] if args.quick else list(DATASETS)
-    seeds = 1 if args.quick else args.seeds
     start = time.perf_counter()
     chunks = Parallel(n_jobs=args.n_jobs)(delayed(run)(d, s) for d in datasets
-                                          for s in range(seeds))
-    records = [r for c in chunks for r in c]
-    info = machine_info()
-    meta = dict(command=" ".join(["python bench/sweeps/noval_budget.py",
-                                  *(sys.argv[1:] if argv is None else argv)]),
-                seconds=time.perf_counter() - start, seeds=seeds, machine=machine_line(info))
-    os.makedirs(args.out, exist_ok=True)
-    with open(os.path.join(args.out, "noval_budget.json"), "w") as fh:
-        json.dump(dict(meta=meta, records=records), fh)
-    text = markdown(records, meta)
-    with open(os.path.join(args.out, "noval_budget.md"), "w") as fh:
-        fh.write(text)
-    print(text)
-
+                                          for s in range(args.seeds))
+    meta = dict(command=common.command(argv), seconds=time.perf_counter() - start,
+                seeds=args.seeds, machine=machine_line(machine_info()))
+    common.results(args.stem, ap.markdown, dict(meta=meta, records=[r for c in chunks for r in c]))
 
 if __name__ == "__main__":
     sys.exit(main())
