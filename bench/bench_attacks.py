@@ -156,7 +156,7 @@ def versus_random_table(acc, clean, budgets):
 
 
 def main():
-    ap = common.parser(__doc__, "attacks", "n 100, 200; seed 0")
+    ap = common.parser(__doc__, "attacks", "n 100, 200; seed 0", markdown)
     ap.add_argument("--sizes", type=int, nargs="+", default=[250, 500, 1000, 2000],
                     help="training set sizes for the run time sweep")
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2],
