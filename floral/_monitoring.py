@@ -92,7 +92,8 @@ def warn_if_diverged(est):
             f"FloralSVC diverged: with learning_rate={est.learning_rate!r} (initial step "
             f"{est.learning_rate_:.3g}) projected gradient descent raised its objective "
             f"in most rounds of a window of {window}, above its value at the start. The "
-            "step must stay below 2 / lambda_max(K), which grows with the number of "
+            "step must stay below 2 / lambda_max, the kernel matrix's largest eigenvalue "
+            "(scaled by the weights when they differ), which grows with the number of "
             'samples; use learning_rate="auto" or a smaller learning_rate.',
             ConvergenceWarning,
         )

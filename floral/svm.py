@@ -90,7 +90,9 @@ class FloralSVC(BaseKernelSVC):
         Rounds of the game (projected-gradient steps).
     learning_rate : "auto" or float, default="auto"
         Initial step. "auto" is ``0.5 / lambda_max(D^1/2 K D^1/2)``, ``D = diag(d)`` (see
-        class_weight); steps above twice that diverge (``ConvergenceWarning``).
+        class_weight; ``K`` itself when the weights are equal). Projected gradient descent
+        is stable below ``2 / lambda_max``, four times "auto"; a step far beyond it can
+        diverge, and ``fit`` then warns (``ConvergenceWarning``).
     lr_decay : float in (0, 1], default=1.0
         Step at round t is ``learning_rate * lr_decay ** (t // lr_decay_every)``.
     lr_decay_every : int, default=100
@@ -161,7 +163,8 @@ class FloralSVC(BaseKernelSVC):
     learning_rate_ : float
         The initial step size used.
     lambda_max_ : float
-        The training kernel's largest eigenvalue (``learning_rate="auto"``; else NaN).
+        The largest eigenvalue of the training kernel matrix, of ``D^1/2 K D^1/2`` with
+        unequal weights (see learning_rate); NaN unless ``learning_rate="auto"``.
     history_ : dict of ndarray
         Per round: ``round``, ``objective``, ``n_sv``, ``n_free``, ``n_bound``,
         ``n_changed``, ``mu``, ``eta``, ``ascent``, ``seconds`` and, with a validation
