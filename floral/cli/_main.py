@@ -78,7 +78,23 @@ class _SigintRecord:
 def run():
     """The process entry (the ``floral`` console script, ``python -m floral``): exits
     with :func:`main`'s status."""
-    sys.exit(main(_process=True))
+    status = main(_process=True)
+    if status == 130:
+        _forget_unhandled_interrupt()
+    sys.exit(status)
+
+
+def _forget_unhandled_interrupt():
+    """Keep exit status 130 after an interrupt that ``main`` handled.
+
+    CPython records a KeyboardInterrupt that leaves any evaluation of source text (``exec``
+    or ``eval`` of a string, which ``collections.namedtuple`` and ``dataclasses`` run while
+    modules import) as unhandled, even when code further out catches it, and a process so
+    marked kills itself with SIGINT once it has finalised. A Ctrl-C landing in such an
+    evaluation during the imports at the start of a command therefore ended it by SIGINT
+    after "floral: interrupted". Every evaluation of a string clears the record as it
+    starts, so evaluating one here leaves the exit to ``sys.exit``."""
+    exec("None")
 
 
 def main(argv=None, *, _process=False):
