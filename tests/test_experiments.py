@@ -619,16 +619,16 @@ def test_python_m_floral_keeps_status_130_after_an_interrupt_in_evaluated_source
     # by SIGINT after finalising. A Ctrl-C landing in one during the imports at the start of
     # `floral demo` made it exit -2 after "floral: interrupted" (1 to 3 runs in 30 of the
     # test above). Here the interrupt passes through such an evaluation every time.
+    # (the command's work is replaced; main, its Ctrl-C handling and run are floral's)
     (tmp_path / "interrupted_cli.py").write_text(
-        "import sys\n"
+        "import argparse\n"
         "from floral.cli import _main\n"
-        "def main(argv=None, *, _process=False):\n"
-        "    try:\n"
-        "        exec('raise KeyboardInterrupt')\n"
-        "    except KeyboardInterrupt:\n"
-        "        sys.stderr.write('floral: interrupted\\n')\n"
-        "        return 130\n"
-        "_main.main = main\n"
+        "def work(args):\n"
+        "    exec('raise KeyboardInterrupt')\n"
+        "class Parser:\n"
+        "    def parse_args(self, argv):\n"
+        "        return argparse.Namespace(func=work)\n"
+        "_main.build_parser = Parser\n"
         "_main.run()\n")
     proc = subprocess.run([sys.executable, "-m", "interrupted_cli"], cwd=tmp_path,
                           capture_output=True, text=True, timeout=120)

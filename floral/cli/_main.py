@@ -65,6 +65,8 @@ class _SigintRecord:
         return self
 
     def __exit__(self, *exc_info):
+        if self._process and self.exiting:
+            _forget_unhandled_interrupt()
         if self._installed:
             # the process is ending with status 130: a further (or still pending) SIGINT
             # during the interpreter's shutdown would end it by the signal instead, after
@@ -78,14 +80,12 @@ class _SigintRecord:
 def run():
     """The process entry (the ``floral`` console script, ``python -m floral``): exits
     with :func:`main`'s status."""
-    status = main(_process=True)
-    if status == 130:
-        _forget_unhandled_interrupt()
-    sys.exit(status)
+    sys.exit(main(_process=True))
 
 
 def _forget_unhandled_interrupt():
-    """Keep exit status 130 after an interrupt that ``main`` handled.
+    """Keep exit status 130 after an interrupt that ``main`` handled (the process is
+    ending: ``_SigintRecord`` calls it only then).
 
     CPython records a KeyboardInterrupt that leaves any evaluation of source text (``exec``
     or ``eval`` of a string, which ``collections.namedtuple`` and ``dataclasses`` run while
