@@ -407,7 +407,10 @@ def test_one_class_left_gives_a_constant_classifier():
 # either). Beyond that: LNSVC's correction shrinks the kernel between a point and its copy
 # (an off-diagonal pair) but not the diagonal; Curie's clusters, neighbours and z-scores
 # count every copy; K-LID's copies sit at kernel distance 0 from each other, which drives
-# the LID estimate; LabelSanitizedSVC's neighbour votes count every copy.
+# the LID estimate; LabelSanitizedSVC's neighbour votes count every copy. The check passes
+# for LabelSanitizedSVC only because its data (3 points of one class among 15, in 30
+# features) sanitizes to a single class: both fits are constant, so it is not listed, and
+# test_label_sanitization_counts_a_repeat_not_a_weight shows the difference.
 _WEIGHT_EQUIVALENCE = {
     "check_sample_weight_equivalence_on_dense_data": (
         "the defense is computed from the points, so a repeated point changes it while a "
@@ -416,14 +419,34 @@ _WEIGHT_EQUIVALENCE = {
 }
 
 
+def _expected_failed_checks(est):
+    return {} if isinstance(est, LabelSanitizedSVC) else _WEIGHT_EQUIVALENCE
+
+
 # some checks fit one-class data on purpose; the defenses then warn and predict it
 @pytest.mark.filterwarnings("ignore:.*predicts that class everywhere:UserWarning")
 # the checks fit as few as 10 samples, fewer than the default k's neighbours: clipped
 @pytest.mark.filterwarnings("ignore:.*neighbours need more than:UserWarning")
 @parametrize_with_checks([LNSVC(), CurieSVC(), LabelSanitizedSVC(), KLIDSVC()],
-                         expected_failed_checks=lambda est: _WEIGHT_EQUIVALENCE)
+                         expected_failed_checks=_expected_failed_checks)
 def test_sklearn_compatible(estimator, check):
     check(estimator)
+
+
+def test_label_sanitization_counts_a_repeat_not_a_weight():
+    """A point of weight 2 is outvoted by its 4 neighbours (4 of 4 >= eta) and relabelled;
+    repeated, its copy is one of its neighbours (3 of 4 < eta) and it keeps its label."""
+    X = np.r_[0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 10.0, 10.1, 10.2, 10.3, 10.4, 10.5][:, None]
+    y = np.array(["b"] + ["a"] * 5 + ["b"] * 6)
+    w = np.ones(12)
+    w[0] = 2.0
+    weighted = LabelSanitizedSVC(k=4, eta=0.8).fit(X, y, sample_weight=w)
+    repeated = LabelSanitizedSVC(k=4, eta=0.8).fit(np.r_[X[:1], X], np.r_[y[:1], y])
+    assert weighted.y_sanitized_[0] == "a" and weighted.relabelled_.tolist() == [0]
+    assert (repeated.y_sanitized_[:2] == "b").all() and repeated.relabelled_.size == 0
+    grid = np.linspace(-1.0, 11.0, 25)[:, None]
+    assert np.abs(weighted.decision_function(grid)
+                  - repeated.decision_function(grid)).max() > 1e-3
 
 
 @pytest.mark.parametrize("cls", [LabelSanitizedSVC, KLIDSVC])
