@@ -11,6 +11,7 @@ import tracemalloc
 import numpy as np
 import pytest
 import scipy.sparse as sp
+import sklearn
 from sklearn.feature_extraction.text import TfidfTransformer, TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import cross_val_score
@@ -158,13 +159,24 @@ def test_sparse_fit_forms_no_dense_matrix():
 
 
 def test_make_pipeline_tfidf_text():
-    # the example: TF-IDF text straight into FloralSVC, with a trusted split
+    # README "Text and sparse features": the raw validation documents routed through the
+    # pipeline's own vectorizer give the model fitted on the vectorized splits by hand
     docs, y = make_text_corpus(1000, 800, as_text=True, random_state=6)
     docs, y, docs_val, y_val = docs[:700], y[:700], docs[700:], y[700:]
+    kw = dict(kernel="linear", C=1.0, flip_budget=0.05, n_rounds=100, random_state=0)
+    with sklearn.config_context(enable_metadata_routing=True):
+        pipe = make_pipeline(TfidfVectorizer(),
+                             FloralSVC(**kw).set_fit_request(X_val=True, y_val=True),
+                             transform_input=["X_val"])
+        pipe.fit(docs, y, X_val=docs_val, y_val=y_val)
     vec = TfidfVectorizer().fit(docs)
-    pipe = make_pipeline(TfidfVectorizer(), FloralSVC(kernel="linear", n_rounds=100,
-                                                      random_state=0))
-    pipe.fit(docs, y, floralsvc__X_val=vec.transform(docs_val), floralsvc__y_val=y_val)
+    by_hand = FloralSVC(**kw).fit(vec.transform(docs), y, X_val=vec.transform(docs_val),
+                                  y_val=y_val)
+    np.testing.assert_array_equal(pipe[-1].history_["val_accuracy"],
+                                  by_hand.history_["val_accuracy"])
+    np.testing.assert_allclose(pipe.decision_function(docs_val),
+                               by_hand.decision_function(vec.transform(docs_val)),
+                               atol=1e-12)
     oracle = make_pipeline(TfidfVectorizer(), LinearSVC()).fit(docs, y)
     assert pipe.score(docs_val, y_val) >= oracle.score(docs_val, y_val) - 0.08
 
