@@ -99,7 +99,9 @@ class FloralSVC(BaseKernelSVC):
         Rounds between decays.
     init : {"zeros", "svc"}, default="zeros"
         Starting duals: zeros (the paper) or a plain SVC's dual on the given labels
-        (libsvm capped at max(10,000, 10 * n_samples) iterations; Ctrl-C stops it).
+        (libsvm capped at max(10**6, 100 * n_samples) iterations; Ctrl-C stops it; the
+        linear kernel runs it on the matrix X X^T when that fits in half the available
+        memory).
     selection : {"auto", "best", "average", "last"}, default="auto"
         Rounds the model averages: the ``n_best`` best on the trusted validation set
         ("best"), those after ``average_start * n_rounds`` ("average"), or the final one

@@ -134,6 +134,83 @@ def test_C_auto_is_chosen_with_the_width_by_the_plain_svm(moons, monkeypatch):
                                atol=1e-3)
 
 
+@pytest.fixture(scope="module")
+def text():
+    from sklearn.feature_extraction.text import TfidfTransformer
+
+    from floral.attacks import random_flip
+    from floral.datasets import make_text_corpus
+
+    counts, y = make_text_corpus(700, 600, random_state=3)
+    X = TfidfTransformer().fit(counts[:500]).transform(counts)
+    return X[:500], random_flip(y[:500], 0.1, random_state=0), X[500:], y[500:]
+
+
+def test_linear_plain_svm_is_svc_and_builds_the_kernel_matrix_once(text, monkeypatch):
+    # the linear kernel's plain SVMs (libsvm's ranking at C = 1 and 10, the budget-0
+    # candidate's start) run on X X^T, built once per search from the training rows
+    X, y, Xv, yv = text
+    builds = []
+    kernel = _selection._linear_kernel
+    monkeypatch.setattr(_selection, "_linear_kernel",
+                        lambda A, B: builds.append(A is B) or kernel(A, B))
+    monkeypatch.setattr(_selection, "BUDGETS", (0.0,))
+    clf = FloralSVC(kernel="linear", random_state=0).fit(X, y, X_val=Xv, y_val=yv)
+    assert builds.count(True) == 1  # X X^T; the others are X_val X^T, one per C ranked
+    assert len(builds) == 1 + len(_selection.C_GRID) - 1
+    # the returned plain SVM is libsvm's linear SVC on the rows, at the C chosen
+    svc = SVC(kernel="linear", C=clf.C_, tol=1e-8).fit(X, y)
+    np.testing.assert_allclose(clf.decision_function(Xv), svc.decision_function(Xv),
+                               atol=1e-3)
+    scores = [balanced_accuracy_score(yv, SVC(kernel="linear", C=c).fit(X, y).predict(Xv))
+              for c in _selection.C_GRID]
+    np.testing.assert_allclose(clf.search_results_["val_score"], scores, atol=0.011)
+
+
+@pytest.mark.parametrize("shape, density", [((40, 30), 0.9), ((200, 50), 0.05),
+                                             ((30, 500), 0.3), ((60, 8), 0.0)])
+def test_linear_kernel_matrix_is_the_dense_product(shape, density):
+    # frequent columns (dense block, capped at B's rows), rare ones (sparse product), none
+    import scipy.sparse as sparse
+
+    rng = np.random.default_rng(0)
+    A = sparse.random(*shape, density=density, format="csr", random_state=rng)
+    B = sparse.random(25, shape[1], density=density, format="csr", random_state=rng)
+    def dense(M):  # float32 entries are exact in float64
+        return (M.toarray() if sparse.issparse(M) else M).astype(np.float64)
+
+    for left, right in ((A, A), (B, A), (A.astype(np.float32), A), (A.toarray(), A.toarray())):
+        ref = dense(left) @ dense(right).T
+        got = _selection._linear_kernel(left, right)
+        assert got.dtype == np.float64 and got.shape == ref.shape
+        np.testing.assert_allclose(got, ref, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("form", ["sparse float64", "dense float32"])
+def test_linear_plain_svm_without_room_for_the_matrix_reads_the_rows(text, form,
+                                                                     monkeypatch):
+    # the kernel matrix and libsvm's own linear kernel give the same plain SVM; float32
+    # rows are multiplied in float64, as libsvm reads them
+    X, y, Xv, yv = text
+    if form == "dense float32":
+        X, Xv = X.toarray().astype(np.float32), Xv.toarray().astype(np.float32)
+    kw = dict(kernel="linear", C=3.0, flip_budget=0, init="svc", random_state=0,
+              n_rounds=_selection.ZERO_BUDGET_ROUNDS)
+    on_matrix = FloralSVC(**kw).fit(X, y, X_val=Xv, y_val=yv)
+    monkeypatch.setattr(_selection, "GRAM_BYTES_PER_ENTRY", 1e30)
+    est = FloralSVC(**kw)
+    assert _selection.libsvm_input(est, X)[0] == "linear"
+    on_rows = est.fit(X, y, X_val=Xv, y_val=yv)
+    np.testing.assert_allclose(on_matrix.decision_function(Xv),
+                               on_rows.decision_function(Xv), atol=1e-4)
+    w = np.ones(y.size)
+    got = [_selection.plain_score(est, X, y, w, Xv, yv, None, 1.0, c) for c in (1.0, 10.0)]
+    monkeypatch.undo()
+    assert _selection.libsvm_input(est, X)[0] == "precomputed"
+    assert got == [_selection.plain_score(est, X, y, w, Xv, yv, None, 1.0, c)
+                   for c in (1.0, 10.0)]
+
+
 @pytest.mark.parametrize("n_classes", [2, 3])
 def test_libsvm_ranking_score_is_the_refined_candidates(n_classes):
     # the (width, C) pairs are ranked by libsvm's model; the candidate refined from it
