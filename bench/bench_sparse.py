@@ -51,10 +51,21 @@ def tuned(make, grid, X, y, Xv, yv):
 
 def topk_flips(X, y, rounds, fraction=0.1):
     """FLORAL's attacker once, on floral's plain SVM (see the module docstring)."""
-    svm = FloralSVC(kernel="linear", flip_budget=0, n_rounds=rounds, selection="last",
-                    random_state=0).fit(X, y)
-    lam = np.zeros(X.shape[0])
-    lam[svm.support_] = np.abs(svm.dual_coef_[0])
+    from floral import _assembly
+
+    # a linear-kernel FloralSVC keeps coef_ only, no dual per point (its support_ is
+    # empty): read the last round's duals where fit assembles it
+    rounds_seen, assemble = [], _assembly.round_model
+    _assembly.round_model = lambda m, y_idx: rounds_seen.append(assemble(m, y_idx)) or \
+        rounds_seen[-1]
+    try:
+        FloralSVC(kernel="linear", flip_budget=0, n_rounds=rounds, selection="last",
+                  random_state=0).fit(X, y)
+    finally:
+        _assembly.round_model = assemble
+    lam = np.abs(np.asarray(rounds_seen[0]["coef"], dtype=np.float64)).ravel()
+    if not np.any(lam > 0):
+        raise RuntimeError("the plain SVM has no support vector: nothing to flip")
     k = int(round(fraction * X.shape[0]))
     flip = common.topk(lam, k)
     out = y.copy()
@@ -77,7 +88,11 @@ def memory_child(path, rounds):
         fh.write("5")
     before = status_kib("VmRSS")
     tracemalloc.start()
-    FloralSVC(kernel="linear", n_rounds=rounds, random_state=0).fit(X, y, X_val=Xv, y_val=yv)
+    # the game of floral_fit (C and budget given): the defaults would first search with
+    # libsvm's plain SVMs, which at this n read the rows for hours (README, "Text and
+    # sparse features")
+    FloralSVC(kernel="linear", C=1.0, flip_budget=0.05, n_rounds=rounds,
+              random_state=0).fit(X, y, X_val=Xv, y_val=yv)
     traced = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
     return {"csr_bytes": csr_bytes, "rss_before_kib": before,
