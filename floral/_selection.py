@@ -192,9 +192,18 @@ def libsvm_input(est, X, X_val=None):
     n = _num_samples(X)
     m = 0 if X_val is None else _num_samples(X_val)
     available = _memory.available_memory() or _memory.FALLBACK_BYTES / _memory.AUTO_SHARE
-    if GRAM_BYTES_PER_ENTRY * n * (n + m) > _memory.AUTO_SHARE * available:
-        return est.kernel, X, X_val
     memo = _GRAMS.get()
+    if GRAM_BYTES_PER_ENTRY * n * (n + m) > _memory.AUTO_SHARE * available:
+        if memo is None or not memo.get("warned"):
+            warn_caller(
+                f"FloralSVC: X X^T for n={n} does not fit in half of the available memory "
+                f"({available / 1e9:.1f} GB), so libsvm's plain linear SVM (flip_budget="
+                f"'auto', C='auto' or init='svc') reads the rows: at this n that can take "
+                f"hours. Give flip_budget and C (e.g. flip_budget=0.05, C=1.0) to play one "
+                f"game without it.", UserWarning)
+            if memo is not None:
+                memo["warned"] = True
+        return est.kernel, X, X_val
     hit = None if memo is None else memo.get(id(X))
     if hit is not None and hit[0] is X:
         K = hit[1]

@@ -199,12 +199,19 @@ def test_linear_plain_svm_without_room_for_the_matrix_reads_the_rows(text, form,
     on_matrix = FloralSVC(**kw).fit(X, y, X_val=Xv, y_val=yv)
     monkeypatch.setattr(_selection, "GRAM_BYTES_PER_ENTRY", 1e30)
     est = FloralSVC(**kw)
-    assert _selection.libsvm_input(est, X)[0] == "linear"
-    on_rows = est.fit(X, y, X_val=Xv, y_val=yv)
+    with pytest.warns(UserWarning, match=r"X X\^T for n=500 does not fit .* reads the rows"):
+        assert _selection.libsvm_input(est, X)[0] == "linear"
+    with pytest.warns(UserWarning, match="flip_budget=0.05, C=1.0") as record:
+        on_rows = est.fit(X, y, X_val=Xv, y_val=yv)
+    assert len([w for w in record if "X X^T" in str(w.message)]) == 1
     np.testing.assert_allclose(on_matrix.decision_function(Xv),
                                on_rows.decision_function(Xv), atol=1e-4)
+    with pytest.warns(UserWarning, match="reads the rows") as record:  # once per search
+        FloralSVC(kernel="linear", n_rounds=20, random_state=0).fit(X, y, X_val=Xv, y_val=yv)
+    assert len([w for w in record if "X X^T" in str(w.message)]) == 1
     w = np.ones(y.size)
-    got = [_selection.plain_score(est, X, y, w, Xv, yv, None, 1.0, c) for c in (1.0, 10.0)]
+    with pytest.warns(UserWarning, match="reads the rows"):
+        got = [_selection.plain_score(est, X, y, w, Xv, yv, None, 1.0, c) for c in (1.0, 10.0)]
     monkeypatch.undo()
     assert _selection.libsvm_input(est, X)[0] == "precomputed"
     assert got == [_selection.plain_score(est, X, y, w, Xv, yv, None, 1.0, c)
