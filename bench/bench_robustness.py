@@ -332,14 +332,13 @@ def markdown(payload):
     if tl:
         lines += ["Most frequent picks of the tuned baselines (count of seeds): "
                   + "; ".join(tl) + ".", ""]
-    study2 = val_size_table(records)
-    if study2:  # absent with --no-val-size
+    study2 = val_size_table(records)  # empty with --no-val-size
+    if study2:
         lines += ["## Validation-set size and poisoned validation labels", "",
                   "FloralSVC(selection=\"best\", n_best=5) and its `best_round()`, and the "
                   "tuned SVC, each given the same stratified subsample of Moon's validation "
                   "split (clean, or with 10% of its labels flipped at random: 3 / 5 / 10 / 25 "
-                  "/ 50 labels); test accuracy, mean ± sample std.", ""]
-        lines += study2
+                  "/ 50 labels); test accuracy, mean ± sample std.", "", *study2]
     return "\n".join(lines) + "\n"
 
 

@@ -15,7 +15,6 @@ import numpy as np
 import scipy.sparse as sp
 
 import _common as common
-from _common import status_kib, table
 from floral import FloralSVC
 from floral.datasets import make_text_corpus
 from floral.experiments import poison_labels
@@ -25,8 +24,7 @@ def corpus(n, n_val, n_test, terms, seed):
     from sklearn.feature_extraction.text import TfidfTransformer
 
     counts, y = make_text_corpus(n + n_val + n_test, terms, random_state=seed)
-    tfidf = TfidfTransformer().fit(counts[:n])
-    X = tfidf.transform(counts).tocsr()
+    X = TfidfTransformer().fit(counts[:n]).transform(counts).tocsr()
     return (X[:n], y[:n], X[n:n + n_val], y[n:n + n_val], X[n + n_val:], y[n + n_val:])
 
 
@@ -40,9 +38,8 @@ def floral_fit(X, y, Xv, yv, C, rounds, n_jobs=None):
 def tuned(make, grid, X, y, Xv, yv):
     """The setting of ``grid`` with the best validation accuracy: (model, value, seconds)."""
     def fit(value):
-        start = time.perf_counter()
-        model = make(value).fit(X, y)
-        model.fit_seconds = time.perf_counter() - start
+        model = make(value)
+        model.fit_seconds = common.timed(model.fit, X, y)
         return model
 
     model, value = common.tune(fit, grid, Xv, yv)
@@ -50,25 +47,22 @@ def tuned(make, grid, X, y, Xv, yv):
 
 
 def topk_flips(X, y, rounds, fraction=0.1):
-    """FLORAL's attacker once, on floral's plain SVM (see the module docstring)."""
+    """FLORAL's attacker once, on floral's plain SVM (see the module docstring). A linear
+    FloralSVC keeps coef_ only (dual_coef_ is empty): the last round's duals are read
+    where fit assembles it."""
     from floral import _assembly
 
-    # a linear-kernel FloralSVC keeps coef_ only, no dual per point (its support_ is
-    # empty): read the last round's duals where fit assembles it
-    rounds_seen, assemble = [], _assembly.round_model
-    _assembly.round_model = lambda m, y_idx: rounds_seen.append(assemble(m, y_idx)) or \
-        rounds_seen[-1]
+    seen, assemble = [], _assembly.round_model
+    _assembly.round_model = lambda m, y_idx: seen.append(assemble(m, y_idx)) or seen[-1]
     try:
         FloralSVC(kernel="linear", flip_budget=0, n_rounds=rounds, selection="last",
                   random_state=0).fit(X, y)
     finally:
         _assembly.round_model = assemble
-    lam = np.abs(np.asarray(rounds_seen[0]["coef"], dtype=np.float64)).ravel()
-    if not np.any(lam > 0):
+    lam = np.abs(seen[0]["coef"]).ravel()
+    if not lam.any():
         raise RuntimeError("the plain SVM has no support vector: nothing to flip")
-    k = int(round(fraction * X.shape[0]))
-    flip = common.topk(lam, k)
-    out = y.copy()
+    out, flip = y.copy(), common.topk(lam, int(round(fraction * X.shape[0])))
     out[flip] = 1 - out[flip]
     return out
 
@@ -86,17 +80,14 @@ def memory_child(path, rounds):
     # current resident set first (Linux >= 4.0), else ru_maxrss would hide the fit
     with open("/proc/self/clear_refs", "w") as fh:
         fh.write("5")
-    before = status_kib("VmRSS")
+    before = common.status_kib("VmRSS")
     tracemalloc.start()
-    # the game of floral_fit (C and budget given): the defaults would first search with
-    # libsvm's plain SVMs, which at this n read the rows for hours (README, "Text and
-    # sparse features")
-    FloralSVC(kernel="linear", C=1.0, flip_budget=0.05, n_rounds=rounds,
-              random_state=0).fit(X, y, X_val=Xv, y_val=yv)
+    # floral_fit's game: the defaults' search would read the rows with libsvm for hours
+    floral_fit(X, y, Xv, yv, 1.0, rounds)
     traced = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
     return {"csr_bytes": csr_bytes, "rss_before_kib": before,
-            "peak_rss_kib": status_kib("VmHWM"), "tracemalloc_peak_bytes": traced,
+            "peak_rss_kib": common.status_kib("VmHWM"), "tracemalloc_peak_bytes": traced,
             "maxrss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}
 
 
@@ -127,17 +118,14 @@ def main(argv=None):
     from sklearn.linear_model import SGDClassifier
     from sklearn.svm import LinearSVC
 
-    t0 = time.perf_counter()
     X, y, Xv, yv, Xt, yt = corpus(args.n, args.n_val, args.n_test, args.terms, seed=0)
-    gen_seconds = time.perf_counter() - t0
     nnz_per_row = X.nnz / X.shape[0]
     csr_mb = (X.data.nbytes + X.indices.nbytes + X.indptr.nbytes) / 2**20
     print(f"corpus: {X.shape[0]} x {X.shape[1]}, {nnz_per_row:.1f} nonzeros per row, "
-          f"CSR {csr_mb:.0f} MB ({gen_seconds:.0f} s)", flush=True)
+          f"CSR {csr_mb:.0f} MB", flush=True)
     if args.memory_only:
-        out = common.recorded(args.out)
-        out["memory"] = memory(X, y, Xv, yv, min(args.rounds, 40))
-        common.results(args.out, markdown, out)
+        mem = memory(X, y, Xv, yv, min(args.rounds, 40))
+        common.results(args.out, markdown, {**common.recorded(args.out), "memory": mem})
         return 0
 
     rng = np.random.default_rng(0)
@@ -148,8 +136,7 @@ def main(argv=None):
         clf, _ = floral_fit(X, y, Xv, yv, 1.0, min(args.rounds, 40), n_jobs=jobs)
         per_round = float(np.median(np.diff(clf.history_["seconds"], prepend=0.0)))
         rounds[label] = {"round_seconds": per_round, "ratio_to_pass": per_round / t_xw}
-        print(f"round ({label}): {per_round * 1e3:.1f} ms = {per_round / t_xw:.2f} passes "
-              f"(X @ w: {t_xw * 1e3:.1f} ms, X.T @ v: {t_xtv * 1e3:.1f} ms)", flush=True)
+        print(f"round ({label}): {per_round / t_xw:.2f} passes", flush=True)
 
     settings = {"clean": y, "random 10%": poison_labels(X, y, "random", 0.1, random_state=1)}
     t = time.perf_counter()
@@ -172,9 +159,8 @@ def main(argv=None):
 
     mem = memory(X, y, Xv, yv, min(args.rounds, 40))
     out = dict(machine=common.machine_info(), shared_machine=True, n=args.n, n_val=args.n_val,
-               n_test=args.n_test, terms=args.terms, rounds=args.rounds,
-               nnz_per_row=nnz_per_row, csr_mb=csr_mb, one_pass_seconds={"X@w": t_xw,
-                                                                          "X.T@v": t_xtv},
+               n_test=args.n_test, terms=args.terms, rounds=args.rounds, csr_mb=csr_mb,
+               nnz_per_row=nnz_per_row, one_pass_seconds={"X@w": t_xw, "X.T@v": t_xtv},
                round_time=rounds, topk_attack_seconds=topk_seconds, rows=rows, memory=mem)
     common.results(args.out, markdown, out)
     return 0
@@ -192,10 +178,10 @@ def markdown(out):
         f"and {out['n_test']:,} test documents; FloralSVC {out['rounds']} rounds.",
         f"One pass over the nonzeros (scipy, 1 thread): X @ w {t_xw * 1e3:.1f} ms, "
         f"X.T @ v {t_xtv * 1e3:.1f} ms.",
-        table(["threads", "round (ms)", "round / pass"],
+        common.table(["threads", "round (ms)", "round / pass"],
               [[k, f"{v['round_seconds'] * 1e3:.1f}", f"{v['ratio_to_pass']:.2f}"]
                for k, v in out["round_time"].items()], "lll"),
-        table(["training labels", *(f"{name} {what}" for name in methods.values()
+        common.table(["training labels", *(f"{name} {what}" for name in methods.values()
                                     for what in ("acc", "fit (s)"))],
               [[r["setting"], *(f"{r[m]['test_accuracy']:.4f}" if i == 0
                                 else f"{r[m]['fit_seconds']:.1f}"
