@@ -224,15 +224,21 @@ def hot_rows(n, flip_budget, candidate_factor):
     return int(min(n // 8, max(64, math.ceil(1.25 * candidates))))
 
 
-def plan_gram(n, flip_budget=0, candidate_factor=2.0, available=None):
-    """The budget for ``cache_size="auto"``: materialise the packed triangle (with hot rows
-    for the attacker's flips) when it fits in AUTO_SHARE of the available memory,
-    otherwise a row cache of that share. Never the square: packed + n/8 rows < n^2."""
+def auto_share(available=None):
+    """(bytes "auto" may give a kernel matrix: AUTO_SHARE of the available memory, the
+    available bytes, or FALLBACK_BYTES / AUTO_SHARE when the OS reports nothing)."""
     if available is None:
         available = available_memory()
     if available is None:
         available = int(FALLBACK_BYTES / AUTO_SHARE)
-    share = AUTO_SHARE * available
+    return AUTO_SHARE * available, available
+
+
+def plan_gram(n, flip_budget=0, candidate_factor=2.0, available=None):
+    """The budget for ``cache_size="auto"``: materialise the packed triangle (with hot rows
+    for the attacker's flips) when it fits in AUTO_SHARE of the available memory,
+    otherwise a row cache of that share. Never the square: packed + n/8 rows < n^2."""
+    share, available = auto_share(available)
     packed = packed_gram_bytes(n)
     if packed <= share:
         # half a row of slack so the core's floor() still sees every hot row

@@ -167,6 +167,26 @@ def test_linear_plain_svm_is_svc_and_builds_the_kernel_matrix_once(text, monkeyp
     np.testing.assert_allclose(clf.search_results_["val_score"], scores, atol=0.011)
 
 
+def test_linear_gram_held_by_the_search_is_not_counted_again(text, monkeypatch):
+    # once built, X X^T takes up memory the check would see missing: only X_val X^T counts
+    from floral import _memory
+
+    X, _, Xv, _ = text
+    est = FloralSVC(kernel="linear")
+    n, m = X.shape[0], Xv.shape[0]
+    with _selection.shared_linear_gram():
+        kernel, K, _ = _selection.libsvm_input(est, X)
+        assert kernel == "precomputed"
+        monkeypatch.setattr(_memory, "auto_share", lambda: (
+            _selection.GRAM_BYTES_PER_ENTRY * n * m, 1e9))
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            again, K2, Kv = _selection.libsvm_input(est, X, Xv)
+        assert again == "precomputed" and K2 is K and Kv.shape == (m, n)
+    with pytest.warns(UserWarning, match="reads the rows"):  # nothing held: all counted
+        assert _selection.libsvm_input(est, X, Xv)[0] == "linear"
+
+
 @pytest.mark.parametrize("shape, density", [((40, 30), 0.9), ((200, 50), 0.05),
                                              ((30, 500), 0.3), ((60, 8), 0.0)])
 def test_linear_kernel_matrix_is_the_dense_product(shape, density):
